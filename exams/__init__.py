@@ -1,0 +1,1 @@
+"""Exams, courses, memberships, accommodations and the exam-session state machine."""

@@ -1,0 +1,321 @@
+"""Institutions, courses, exams, questions, exam sessions (attempts) and accommodations.
+
+Personal data here: who belongs to which course in which role, a student's answers, the history of
+their exam session, and their accommodations (which may reveal a disability). Answers and session
+history are kept with the course record; accommodations are kept while the exam exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Institution(models.Model):
+    """A university or college running Invigil. Its retention periods are its privacy promises."""
+
+    name = models.CharField(max_length=200, unique=True)
+    recording_retention_days = models.PositiveIntegerField(
+        default=180,
+        validators=[MinValueValidator(1)],
+        help_text="Recordings and everything derived from them are purged this many days after the exam.",
+    )
+    profile_retention_days = models.PositiveIntegerField(
+        default=365,
+        validators=[MinValueValidator(1)],
+        help_text="Identity profiles and face templates are purged this many days after their last use.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Course(models.Model):
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="courses")
+    code = models.CharField(max_length=40)
+    title = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [models.UniqueConstraint(fields=["institution", "code"], name="course_code_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+
+class Role(models.TextChoices):
+    STUDENT = "student", "Student"
+    INSTRUCTOR = "instructor", "Instructor"
+    REVIEWER = "reviewer", "Reviewer"
+
+
+class CourseMembership(models.Model):
+    """A person's one role in one course. Reviewers are appointed by the course's instructors."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    appointed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["course", "role", "user"]
+        constraints = [models.UniqueConstraint(fields=["course", "user"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} in {self.course.code}"
+
+
+class ConsentPolicy(models.Model):
+    """A versioned text that students consent to (or decline) before anything is recorded."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="consent_policies")
+    name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    text = models.TextField(help_text="Shown to the student in full before they consent.")
+    effective_from = models.DateField()
+
+    class Meta:
+        ordering = ["institution", "name", "-version"]
+        verbose_name_plural = "consent policies"
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "name", "version"], name="consent_policy_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class Sensitivity(models.TextChoices):
+    LOW = "low", "Low (fewer flags)"
+    STANDARD = "standard", "Standard"
+    HIGH = "high", "High (more flags)"
+
+
+class Exam(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="exams")
+    title = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True)
+    opens_at = models.DateTimeField(help_text="Students may start from this time.")
+    closes_at = models.DateTimeField(help_text="No one may start after this time, and every attempt ends by it.")
+    duration_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(24 * 60)])
+    record_webcam = models.BooleanField(default=True)
+    record_audio = models.BooleanField(default=True)
+    record_screen = models.BooleanField(default=True)
+    consent_policy = models.ForeignKey(ConsentPolicy, on_delete=models.PROTECT, related_name="exams")
+    sensitivity = models.CharField(max_length=10, choices=Sensitivity.choices, default=Sensitivity.STANDARD)
+
+    class Meta:
+        ordering = ["opens_at", "title"]
+        constraints = [
+            models.CheckConstraint(name="exam_window_order", condition=models.Q(closes_at__gt=models.F("opens_at"))),
+            models.CheckConstraint(name="exam_duration_positive", condition=models.Q(duration_minutes__gte=1)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.course.code}: {self.title}"
+
+    def clean(self) -> None:
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            raise ValidationError({"closes_at": "The exam must close after it opens."})
+        if (
+            self.course_id
+            and self.consent_policy_id
+            and self.consent_policy.institution_id != self.course.institution_id
+        ):
+            raise ValidationError({"consent_policy": "Choose a consent policy of the course's institution."})
+
+    @property
+    def recorded_streams(self) -> list[str]:
+        names = [("webcam", self.record_webcam), ("microphone", self.record_audio), ("screen", self.record_screen)]
+        return [name for name, on in names if on]
+
+
+class QuestionKind(models.TextChoices):
+    MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
+    SHORT_ANSWER = "short_answer", "Short answer"
+
+
+class Question(models.Model):
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveIntegerField(default=1)
+    kind = models.CharField(max_length=20, choices=QuestionKind.choices)
+    prompt = models.TextField()
+    points = models.DecimalField(
+        max_digits=6, decimal_places=2, default=Decimal("1"), validators=[MinValueValidator(Decimal("0"))]
+    )
+
+    class Meta:
+        ordering = ["exam", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"Q{self.position}. {self.prompt[:60]}"
+
+
+class Choice(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    position = models.PositiveIntegerField(default=1)
+    text = models.CharField(max_length=500)
+    is_correct = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["question", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class SessionStatus(models.TextChoices):
+    CREATED = "created", "Not started"
+    CONSENTED = "consented", "Consent given"
+    DECLINED = "declined", "Consent declined"
+    READY = "ready", "Checks passed"
+    STARTED = "started", "In progress"
+    SUBMITTED = "submitted", "Submitted"
+    TIMED_OUT = "timed_out", "Timed out"
+    ABANDONED = "abandoned", "Abandoned"
+    ANALYSING = "analysing", "Being analysed"
+    ANALYSIS_FAILED = "analysis_failed", "Analysis failed"
+    READY_FOR_REVIEW = "ready_for_review", "Ready for review"
+    SECOND_REVIEW = "second_review", "Awaiting second review"
+    CLEARED = "cleared", "No concern"
+    CONCERN_CONFIRMED = "concern_confirmed", "Concern confirmed"
+    APPEALED = "appealed", "Under appeal"
+
+
+class ExamSession(models.Model):
+    """One student's attempt at one exam. Its status changes only through
+    ``exams.services.session_transition``.
+
+    Personal data: the student, timings and status history. Recordings made during the session
+    live in the recordings app and are purged on the institution's schedule.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    exam = models.ForeignKey(Exam, on_delete=models.PROTECT, related_name="sessions")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="exam_sessions")
+    status = models.CharField(
+        max_length=20, choices=SessionStatus.choices, default=SessionStatus.CREATED, editable=False
+    )
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["exam", "student"], name="one_session_per_student_and_exam")]
+        indexes = [models.Index(fields=["exam", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.student} — {self.exam}"
+
+
+class SessionTransition(models.Model):
+    """Who moved a session from one status to another, when, and why. Never edited."""
+
+    session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=20, choices=SessionStatus.choices)
+    to_status = models.CharField(max_length=20, choices=SessionStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when the system moved it.",
+    )
+    reason = models.TextField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
+
+class Answer(models.Model):
+    """A student's current answer to one question, saved as it changes."""
+
+    session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
+    choice = models.ForeignKey(Choice, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    text = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["session", "question"]
+        constraints = [models.UniqueConstraint(fields=["session", "question"], name="one_answer_per_question")]
+
+    def __str__(self) -> str:
+        return f"Answer to {self.question}"
+
+    def clean(self) -> None:
+        if self.choice is not None and self.question_id and self.choice.question_id != self.question_id:
+            raise ValidationError({"choice": "That choice belongs to another question."})
+
+
+class Accommodation(models.Model):
+    """Adjustments for one student in one exam: extra time, breaks, detector exemptions and an
+    alternative arrangement.
+
+    Personal data: may reveal a disability or religious practice; visible to the student, the
+    course's instructors and admins only; kept while the exam exists.
+    """
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="accommodations")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="accommodations")
+    extra_minutes = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(24 * 60)])
+    time_multiplier = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("1.00")), MaxValueValidator(Decimal("4.00"))],
+        help_text="For example 1.25 for 25% extra time. Use this or extra minutes, not both.",
+    )
+    breaks_allowed = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(20)])
+    break_minutes = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(240)], help_text="Total break time, not counted against the exam."
+    )
+    no_camera = models.BooleanField(default=False, help_text="No webcam: face detectors are off.")
+    speech_allowed = models.BooleanField(default=False, help_text="For example a screen reader or dictation.")
+    face_covering = models.BooleanField(default=False, help_text="Face verification is off; presence only.")
+    alternative_arrangement = models.TextField(
+        blank=True, help_text="An arrangement outside Invigil, e.g. an in-person sitting."
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["exam", "student"]
+        constraints = [
+            models.UniqueConstraint(fields=["exam", "student"], name="one_accommodation_per_student_and_exam"),
+            models.CheckConstraint(
+                name="extra_time_minutes_or_multiplier",
+                condition=models.Q(time_multiplier__isnull=True) | models.Q(extra_minutes=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Accommodation for {self.student} in {self.exam}"
+
+    def clean(self) -> None:
+        if self.time_multiplier is not None and self.extra_minutes:
+            raise ValidationError("Give extra time as minutes or as a multiplier, not both.")
+
+    def allowed_minutes(self, base_minutes: int) -> int:
+        """Exam time with the extra time applied (breaks are separate)."""
+        if self.time_multiplier is not None:
+            return int((Decimal(base_minutes) * self.time_multiplier).to_integral_value(rounding="ROUND_CEILING"))
+        return base_minutes + self.extra_minutes

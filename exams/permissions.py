@@ -1,0 +1,112 @@
+"""The one place that answers "may this user do this to this object?" for courses, exams and sessions.
+
+Students reach only their own sessions; instructors and reviewers only their own courses; admins
+(superusers, the institution's privacy officers) everything. Views, APIs, consumers and later apps
+ask here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+
+from exams.models import Course, CourseMembership, Exam, ExamSession, Role
+
+
+class Action(enum.Enum):
+    VIEW_COURSE = "view course"
+    VIEW_COURSE_ROSTER = "view the course roster"
+    VIEW_EXAM = "view exam"
+    TAKE_EXAM = "take exam"
+    MANAGE_EXAM = "manage exam"
+    VIEW_EXAM_SESSIONS = "view the sessions of an exam"
+    VIEW_SESSION = "view session"
+    REVIEW_SESSION = "review session"
+    APPOINT_REVIEWER = "appoint reviewer"
+
+
+STAFF_ROLES = frozenset({Role.INSTRUCTOR, Role.REVIEWER})
+
+
+def is_admin(user: Any) -> bool:
+    return bool(user.is_active and user.is_superuser)
+
+
+def course_role(user: Any, course: Course | int) -> str | None:
+    """The user's role in the course, or None for an outsider."""
+    course_id = course.pk if isinstance(course, Course) else course
+    cache: dict[int, str | None] = user.__dict__.setdefault("_invigil_course_roles", {})
+    if course_id not in cache:
+        cache[course_id] = (
+            CourseMembership.objects.filter(course_id=course_id, user_id=user.pk).values_list("role", flat=True).first()
+        )
+    return cache[course_id]
+
+
+def _course_of(obj: Any) -> int:
+    if isinstance(obj, Course):
+        return obj.pk
+    if isinstance(obj, Exam):
+        return obj.course_id
+    if isinstance(obj, ExamSession):
+        return obj.exam.course_id
+    raise TypeError(f"No course rules for {type(obj).__name__}.")
+
+
+def _member(user: Any, obj: Any) -> bool:
+    return course_role(user, _course_of(obj)) is not None
+
+
+def _staff(user: Any, obj: Any) -> bool:
+    return course_role(user, _course_of(obj)) in STAFF_ROLES
+
+
+def _instructor(user: Any, obj: Any) -> bool:
+    return course_role(user, _course_of(obj)) == Role.INSTRUCTOR
+
+
+def _enrolled_student(user: Any, obj: Any) -> bool:
+    return course_role(user, _course_of(obj)) == Role.STUDENT
+
+
+def _own_session_or_staff(user: Any, session: ExamSession) -> bool:
+    if session.student_id == user.pk:
+        return _enrolled_student(user, session)
+    return _staff(user, session)
+
+
+Rule = Callable[[Any, Any], bool]
+
+# (object type, rule for non-admins, whether admins may). Admins take no exams: they are not students.
+RULES: dict[Action, tuple[type, Rule, bool]] = {
+    Action.VIEW_COURSE: (Course, _member, True),
+    Action.VIEW_COURSE_ROSTER: (Course, _staff, True),
+    Action.VIEW_EXAM: (Exam, _member, True),
+    Action.TAKE_EXAM: (Exam, _enrolled_student, False),
+    Action.MANAGE_EXAM: (Exam, _instructor, True),
+    Action.VIEW_EXAM_SESSIONS: (Exam, _staff, True),
+    Action.VIEW_SESSION: (ExamSession, _own_session_or_staff, True),
+    Action.REVIEW_SESSION: (ExamSession, _staff, True),
+    Action.APPOINT_REVIEWER: (Course, _instructor, True),
+}
+
+
+def can(user: Any, action: Action, obj: Any) -> bool:
+    """True when ``user`` may perform ``action`` on ``obj``. Anonymous and inactive users may nothing."""
+    expected_type, rule, admins_may = RULES[action]
+    if not isinstance(obj, expected_type):
+        raise TypeError(f"{action.value!r} applies to a {expected_type.__name__}, not a {type(obj).__name__}.")
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if is_admin(user):
+        return admins_may
+    return rule(user, obj)
+
+
+def require(user: Any, action: Action, obj: Any) -> None:
+    """Raise PermissionDenied unless ``can(user, action, obj)``."""
+    if not can(user, action, obj):
+        raise PermissionDenied(f"You may not {action.value} here.")

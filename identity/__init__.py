@@ -1,0 +1,1 @@
+"""User accounts and identity profiles (face templates, ID photos). Knows nothing of exams."""

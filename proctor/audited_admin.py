@@ -1,0 +1,64 @@
+"""A ModelAdmin base that writes every admin change to the audit log, and a read-only one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
+
+from proctor.audit import audit_record
+
+
+def _changed(form: Any) -> list[str]:
+    return sorted(form.changed_data) if form is not None else []
+
+
+class AuditedModelAdmin(admin.ModelAdmin):
+    """Admin edits are writes like any other: each add, change and delete leaves an audit entry."""
+
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action=f"admin.{'change' if change else 'add'}",
+            target=obj,
+            request=request,
+            detail={"fields": _changed(form)},
+        )
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects + [o for o, _ in formset.changed_objects]:
+            audit_record(actor=request.user, action="admin.inline_save", target=obj, request=request)
+        for obj in formset.deleted_objects:
+            audit_record(
+                actor=request.user,
+                action="admin.inline_delete",
+                request=request,
+                detail={"object": obj._meta.label_lower, "id": str(obj.pk)},
+            )
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        detail = {"object": obj._meta.label_lower, "id": str(obj.pk), "repr": str(obj)}
+        super().delete_model(request, obj)
+        audit_record(actor=request.user, action="admin.delete", request=request, detail=detail)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        deleted = [{"object": o._meta.label_lower, "id": str(o.pk)} for o in queryset]
+        super().delete_queryset(request, queryset)
+        audit_record(actor=request.user, action="admin.delete", request=request, detail={"objects": deleted})
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """For records nobody edits by hand: the audit log, data keys, state-machine history."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

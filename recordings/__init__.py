@@ -1,0 +1,1 @@
+"""Recorded webcam, audio and screen streams, stored encrypted. (Built in the recording issue.)"""

@@ -1,0 +1,1 @@
+"""Human review of flagged sessions. (Built in the review issue.)"""

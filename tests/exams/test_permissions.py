@@ -1,0 +1,118 @@
+"""Who may do what: every action and every page against every role, the outsider included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from exams.permissions import RULES, Action, can, require
+from tests.conftest import ROLES, World
+
+ALL = set(ROLES)
+STAFF = {"instructor", "reviewer"}
+
+# Expected access to course A's objects. The student owns `session`, the other student
+# `other_session`; `other_instructor` teaches only course B.
+EXPECTED: dict[tuple[Action, str], set[str]] = {
+    (Action.VIEW_COURSE, "course"): {"student", "other_student", *STAFF, "admin"},
+    (Action.VIEW_COURSE_ROSTER, "course"): {*STAFF, "admin"},
+    (Action.APPOINT_REVIEWER, "course"): {"instructor", "admin"},
+    (Action.VIEW_EXAM, "exam"): {"student", "other_student", *STAFF, "admin"},
+    (Action.TAKE_EXAM, "exam"): {"student", "other_student"},
+    (Action.MANAGE_EXAM, "exam"): {"instructor", "admin"},
+    (Action.VIEW_EXAM_SESSIONS, "exam"): {*STAFF, "admin"},
+    (Action.VIEW_SESSION, "session"): {"student", *STAFF, "admin"},
+    (Action.VIEW_SESSION, "other_session"): {"other_student", *STAFF, "admin"},
+    (Action.REVIEW_SESSION, "session"): {*STAFF, "admin"},
+}
+
+
+def test_the_matrix_covers_every_action() -> None:
+    assert {action for action, _ in EXPECTED} == set(RULES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("action", "target"), list(EXPECTED), ids=lambda v: getattr(v, "name", v))
+def test_each_role_may_do_exactly_what_the_matrix_says(world: World, role: str, action: Action, target: str) -> None:
+    user = world.users[role]
+    obj = getattr(world, target)
+    if role == "anonymous":
+        from django.contrib.auth.models import AnonymousUser
+
+        user = AnonymousUser()
+    assert can(user, action, obj) is (role in EXPECTED[(action, target)])
+
+
+def test_other_instructor_may_do_in_their_own_course_what_the_instructor_does_in_theirs(world: World) -> None:
+    other = world.users["other_instructor"]
+    assert can(other, Action.MANAGE_EXAM, world.other_exam)
+    assert not can(world.users["instructor"], Action.MANAGE_EXAM, world.other_exam)
+
+
+def test_an_inactive_user_may_do_nothing(world: World) -> None:
+    admin = world.users["admin"]
+    admin.is_active = False
+    assert not can(admin, Action.VIEW_SESSION, world.session)
+
+
+def test_require_raises_permission_denied(world: World) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        require(world.users["outsider"], Action.VIEW_EXAM, world.exam)
+
+
+def test_asking_about_the_wrong_kind_of_object_is_a_programming_error(world: World) -> None:
+    with pytest.raises(TypeError, match="applies to a ExamSession"):
+        can(world.users["admin"], Action.VIEW_SESSION, world.exam)
+
+
+# Pages, by who gets 200; everyone else signed in gets 403, anonymous is sent to log in.
+PAGES: dict[str, tuple[str, Any, set[str]]] = {
+    "home": ("home", lambda w: [], ALL - {"anonymous"}),
+    "course": ("course_detail", lambda w: [w.course.pk], {"student", "other_student", *STAFF, "admin"}),
+    "exam": ("exam_detail", lambda w: [w.exam.pk], {"student", "other_student", *STAFF, "admin"}),
+    "session": ("session_detail", lambda w: [w.session.pk], {"student", *STAFF, "admin"}),
+    "other course": ("course_detail", lambda w: [w.other_course.pk], {"other_instructor", "admin"}),
+    "other exam": ("exam_detail", lambda w: [w.other_exam.pk], {"other_instructor", "admin"}),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("page", list(PAGES))
+def test_each_page_answers_each_role_as_the_matrix_says(world: World, client: Client, role: str, page: str) -> None:
+    name, args, allowed = PAGES[page]
+    if world.users[role] is not None:
+        client.force_login(world.users[role])
+    response = client.get(reverse(name, args=args(world)))
+    if role in allowed:
+        assert response.status_code == 200
+    elif role == "anonymous":
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    else:
+        assert response.status_code == 403
+
+
+def test_a_student_sees_only_their_own_session_on_the_exam_page(world: World, client: Client) -> None:
+    client.force_login(world.users["student"])
+    body = client.get(reverse("exam_detail", args=[world.exam.pk])).content.decode()
+    assert "Your attempt" in body
+    assert "other_student" not in body
+    assert str(world.other_session.pk) not in body
+
+
+def test_staff_see_every_session_of_the_exam(world: World, client: Client) -> None:
+    client.force_login(world.users["reviewer"])
+    body = client.get(reverse("exam_detail", args=[world.exam.pk])).content.decode()
+    assert str(world.session.pk) in body
+    assert str(world.other_session.pk) in body
+
+
+def test_an_unknown_session_is_a_404_not_an_error(world: World, client: Client) -> None:
+    client.force_login(world.users["admin"])
+    response = client.get("/sessions/00000000-0000-0000-0000-000000000000/")
+    assert response.status_code == 404
