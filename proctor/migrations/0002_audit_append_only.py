@@ -15,7 +15,7 @@ GENESIS = "0" * 64
 POSTGRES_UP = """
 CREATE OR REPLACE FUNCTION invigil_audit_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'the audit log is append-only: % is not allowed', TG_OP;
+    RAISE EXCEPTION USING MESSAGE = 'the audit log is append-only: ' || TG_OP || ' is not allowed';
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER proctor_auditevent_append_only
