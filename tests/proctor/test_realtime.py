@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -51,26 +52,29 @@ async def test_an_event_is_sent_after_commit() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_nothing_is_sent_before_the_transaction_commits() -> None:
+async def test_nothing_is_sent_while_the_transaction_is_open() -> None:
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(GROUP, channel)
-    early: list[object] = []
+    inside, commit = threading.Event(), threading.Event()
 
-    def inside_transaction() -> None:
+    def hold_the_transaction_open() -> None:
         with transaction.atomic():
             broadcast_on_commit(GROUP, "session.status", {"status": "started"})
-            try:
-                early.append(asyncio.run(asyncio.wait_for(layer.receive(channel), timeout=0.3)))
-            except (TimeoutError, RuntimeError):
-                pass
+            inside.set()
+            commit.wait(timeout=10)
 
     try:
-        await sync_to_async(inside_transaction)()
-        after = await asyncio.wait_for(layer.receive(channel), timeout=2)
+        task = asyncio.ensure_future(sync_to_async(hold_the_transaction_open)())
+        assert await asyncio.to_thread(inside.wait, 10)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+        commit.set()
+        await task
+        after = await asyncio.wait_for(layer.receive(channel), timeout=5)
     finally:
+        commit.set()
         await layer.group_discard(GROUP, channel)
-    assert early == []
     assert after == {"type": "session.status", "status": "started"}
 
 
