@@ -73,9 +73,8 @@ def _enrolled_student(user: Any, obj: Any) -> bool:
 
 
 def _own_session_or_staff(user: Any, session: ExamSession) -> bool:
-    if session.student_id == user.pk:
-        return _enrolled_student(user, session)
-    return _staff(user, session)
+    # Their own session stays visible to a student who has since left the course.
+    return session.student_id == user.pk or _staff(user, session)
 
 
 Rule = Callable[[Any, Any], bool]

@@ -24,6 +24,15 @@ def exam_group(exam_id: object) -> str:
     return f"exam-{exam_id}"
 
 
+def _require_a_second_reviewer(session: ExamSession, actor: Any) -> None:
+    """A concern is confirmed only by someone other than the person who referred it."""
+    referral = session.transitions.filter(to_status=SessionStatus.SECOND_REVIEW).select_related("actor").last()
+    if referral is not None and referral.actor_id == actor.pk:
+        raise TransitionError(
+            "A concern needs a second reviewer: someone other than the person who referred it must confirm it."
+        )
+
+
 @transaction.atomic
 def session_transition(
     *,
@@ -46,6 +55,8 @@ def session_transition(
     by_person = actor is not None and getattr(actor, "is_authenticated", False)
     from_status = session.status
     check_transition(from_status, to_status, by_person=by_person)
+    if to_status == SessionStatus.CONCERN_CONFIRMED:
+        _require_a_second_reviewer(session, actor)
 
     now = timezone.now()
     session.status = to_status

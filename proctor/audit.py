@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -19,11 +20,18 @@ GENESIS_HASH = "0" * 64
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The caller's address; REMOTE_ADDR is already the client's when Daphne runs behind a proxy
-    with --proxy-headers."""
+    """The caller's address, or None when REMOTE_ADDR is not an IP address.
+
+    Behind a reverse proxy Daphne runs with --proxy-headers and REMOTE_ADDR comes from
+    X-Forwarded-For, so the proxy must overwrite that header, not append to it (deploy/README.md).
+    """
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    address = request.META.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def _canonical_time(at: datetime) -> str:
@@ -135,6 +143,7 @@ class AuditBreak:
 class AuditVerification:
     checked: int
     first_break: AuditBreak | None
+    head_hash: str = GENESIS_HASH
 
     @property
     def ok(self) -> bool:
@@ -184,4 +193,4 @@ def audit_verify() -> AuditVerification:
                 f"the log ends at #{checked} but its head names #{head_seq} (rows deleted from the end).",
             ),
         )
-    return AuditVerification(checked, None)
+    return AuditVerification(checked, None, head_hash)

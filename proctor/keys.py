@@ -49,6 +49,11 @@ def data_key_destroy(*, data_key: DataKey) -> None:
     data_key.refresh_from_db()
 
 
+def data_keys_not_under_primary() -> int:
+    """Live data keys still wrapped by an older key-encryption key (0 once rotation is complete)."""
+    return DataKey.objects.filter(wrapped__isnull=False).exclude(kek_id=keyring().primary_id).count()
+
+
 def data_keys_rewrap(*, batch_size: int = 500) -> int:
     """Re-wrap every live data key not yet under the primary key-encryption key; media is untouched.
 

@@ -86,7 +86,6 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "1
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names Invigil is served on.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env.str("SITE_URL", "http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",
@@ -253,10 +252,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Key-encryption keys: "id:base64(32 bytes),id:base64(32 bytes)". The first wraps new data keys;
 # the others still unwrap older ones until `manage.py rotate_keys` has re-wrapped them.
 
-if PRODUCTION:
+if PRODUCTION or env.optional_str("INVIGIL_KEYS"):
     INVIGIL_KEYS = env.parsed("INVIGIL_KEYS", parse_keks)
 else:
-    INVIGIL_KEYS = parse_keks(env.optional_str("INVIGIL_KEYS") or _dev_secret(DATA_DIR / "dev-keys", _new_kek_line))
+    # Development only: a key generated once into the data folder.
+    INVIGIL_KEYS = parse_keks(_dev_secret(DATA_DIR / "dev-keys", _new_kek_line))
 
 # --- Authentication ---------------------------------------------------------------------------
 

@@ -243,7 +243,7 @@ def test_secret_files_stay_out_of_the_image_and_out_of_git(compose: dict[str, An
 def test_the_example_site_settings_hold_no_secret_and_document_the_proxy() -> None:
     values = env_example()
     assert not set(values) & set(SECRET_SETTINGS)
-    required = {"ALLOWED_HOSTS", "SITE_URL", "EMAIL_HOST", "DEFAULT_FROM_EMAIL", "BEHIND_TLS_PROXY"}
+    required = {"ALLOWED_HOSTS", "EMAIL_HOST", "DEFAULT_FROM_EMAIL", "BEHIND_TLS_PROXY"}
     assert required <= set(values)
     # The proxy setting is explained right where it is set: what the proxy must do with the header.
     lines = ENV_EXAMPLE.read_text().splitlines()

@@ -52,6 +52,14 @@ def test_other_instructor_may_do_in_their_own_course_what_the_instructor_does_in
     assert not can(world.users["instructor"], Action.MANAGE_EXAM, world.other_exam)
 
 
+def test_a_student_who_left_the_course_still_sees_their_own_session(world: World) -> None:
+    student = world.users["student"]
+    world.course.memberships.filter(user=student).delete()
+    student.__dict__.pop("_invigil_course_roles", None)
+    assert can(student, Action.VIEW_SESSION, world.session)
+    assert not can(student, Action.VIEW_EXAM, world.exam)
+
+
 def test_an_inactive_user_may_do_nothing(world: World) -> None:
     admin = world.users["admin"]
     admin.is_active = False

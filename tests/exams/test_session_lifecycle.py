@@ -102,8 +102,10 @@ def test_it_requires_a_reason(world: World) -> None:
 def test_a_completed_session_never_goes_back_except_through_an_appeal(world: World, outcome: str) -> None:
     reviewer = world.users["reviewer"]
     path = [S.CONSENTED, S.READY, S.STARTED, S.SUBMITTED, S.ANALYSING, S.READY_FOR_REVIEW]
-    path += [S.CLEARED] if outcome == S.CLEARED else [S.SECOND_REVIEW, S.CONCERN_CONFIRMED]
+    path += [S.CLEARED] if outcome == S.CLEARED else [S.SECOND_REVIEW]
     session = walk(world.session, reviewer, *path)
+    if outcome == S.CONCERN_CONFIRMED:
+        session = walk(session, world.users["instructor"], S.CONCERN_CONFIRMED)
     for target in set(S.values) - {outcome, S.APPEALED}:
         with pytest.raises(TransitionError, match="final; only an appeal can reopen it"):
             session_transition(session_id=session.pk, to_status=target, actor=reviewer, reason="undo")
@@ -132,6 +134,32 @@ def test_an_anonymous_user_counts_as_the_system(world: World) -> None:
     session = walk(world.session, None, S.CONSENTED, S.READY, S.STARTED, S.SUBMITTED, S.ANALYSING, S.READY_FOR_REVIEW)
     with pytest.raises(TransitionError, match="Only a person"):
         session_transition(session_id=session.pk, to_status=S.CLEARED, actor=AnonymousUser(), reason="x")
+
+
+def test_a_concern_needs_a_second_person_to_confirm_it(world: World) -> None:
+    reviewer, instructor = world.users["reviewer"], world.users["instructor"]
+    session = walk(
+        world.session,
+        reviewer,
+        S.CONSENTED,
+        S.READY,
+        S.STARTED,
+        S.SUBMITTED,
+        S.ANALYSING,
+        S.READY_FOR_REVIEW,
+        S.SECOND_REVIEW,
+    )
+    with pytest.raises(TransitionError, match="someone other than the person who referred it"):
+        session_transition(session_id=session.pk, to_status=S.CONCERN_CONFIRMED, actor=reviewer, reason="sure")
+    session.refresh_from_db()
+    assert session.status == S.SECOND_REVIEW
+    session = session_transition(
+        session_id=session.pk,
+        to_status=S.CONCERN_CONFIRMED,
+        actor=instructor,
+        reason="Agreed: a second person is visible from 10:02 to 10:06.",
+    )
+    assert session.status == S.CONCERN_CONFIRMED
 
 
 @pytest.mark.django_db(transaction=True)

@@ -45,6 +45,15 @@ def test_it_records_the_actor_target_and_address(db: None, rf: object) -> None:
     assert audit_verify().ok
 
 
+@pytest.mark.parametrize("forged", ["not-an-address", "1.2.3.4, 5.6.7.8", ""])
+def test_an_address_that_is_not_an_ip_is_recorded_as_unknown(db: None, rf: object, forged: str) -> None:
+    request = rf.get("/", REMOTE_ADDR=forged)  # type: ignore[attr-defined]
+    event = audit_record(actor=None, action="test.event", request=request)
+    event.refresh_from_db()
+    assert event.ip is None
+    assert audit_verify().ok
+
+
 def test_an_event_in_a_rolled_back_transaction_leaves_no_trace(db: None) -> None:
     audit_record(actor=None, action="kept")
     with pytest.raises(RuntimeError), transaction.atomic():

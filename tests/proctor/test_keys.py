@@ -72,3 +72,15 @@ def test_rotation_rewraps_data_keys_and_old_media_still_opens() -> None:
         assert crypto.open_sealed(data_key_material(data_key), label=b"rec:1", ciphertext=sealed) == b"x" * 200_000
     with override_settings(INVIGIL_KEYS=line(OLD)), pytest.raises(crypto.UnknownKeyError, match="new"):
         data_key_material(data_key)
+
+
+@pytest.mark.django_db
+def test_rotation_refuses_to_report_success_while_old_keys_remain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.management import CommandError
+
+    with override_settings(INVIGIL_KEYS=line(OLD)):
+        data_key_create(purpose="recording")
+    # As if another job held the row locked for the whole run, so the re-wrap skipped it.
+    monkeypatch.setattr("proctor.management.commands.rotate_keys.data_keys_rewrap", lambda: 0)
+    with override_settings(INVIGIL_KEYS=line(NEW, OLD)), pytest.raises(CommandError, match="1 are still under older"):
+        call_command("rotate_keys", stdout=io.StringIO())

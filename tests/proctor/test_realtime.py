@@ -9,11 +9,24 @@ from collections.abc import Callable
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
 
 from proctor.realtime import broadcast_on_commit
 
 GROUP = "session-test"
+
+
+def closing_connection(action: Callable[[], None]) -> Callable[[], None]:
+    """Run ``action`` and close the worker thread's database connection, which would otherwise stay
+    open past the test and keep PostgreSQL from dropping the test database."""
+
+    def run() -> None:
+        try:
+            action()
+        finally:
+            connection.close()
+
+    return run
 
 
 async def listen_while(action: Callable[[], None]) -> list[dict[str, object]]:
@@ -22,7 +35,7 @@ async def listen_while(action: Callable[[], None]) -> list[dict[str, object]]:
     channel = await layer.new_channel()
     await layer.group_add(GROUP, channel)
     try:
-        await sync_to_async(action)()
+        await sync_to_async(closing_connection(action))()
         received = []
         while True:
             try:
@@ -65,7 +78,7 @@ async def test_nothing_is_sent_while_the_transaction_is_open() -> None:
             commit.wait(timeout=10)
 
     try:
-        task = asyncio.ensure_future(sync_to_async(hold_the_transaction_open)())
+        task = asyncio.ensure_future(sync_to_async(closing_connection(hold_the_transaction_open))())
         assert await asyncio.to_thread(inside.wait, 10)
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(layer.receive(channel), timeout=0.5)

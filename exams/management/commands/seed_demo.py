@@ -49,7 +49,7 @@ Who can see it: your course's instructors and the reviewers they appoint, and yo
 privacy officers. Every viewing is logged, and you can see who looked.
 
 How long: recordings are deleted 180 days after the exam; your face template 365 days after its last \
-use. You can see, export and delete your data from the "My data" page.
+use.
 
 Automated checks only mark moments for a person to look at. No decision about you is ever made by a \
 machine, and you can appeal any decision.

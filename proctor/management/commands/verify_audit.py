@@ -18,4 +18,6 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Audit log broken at {result.first_break}. {result.checked} entries before it are intact."
             )
-        self.stdout.write(self.style.SUCCESS(f"Audit log intact: {result.checked} entries verified."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Audit log intact: {result.checked} entries verified. Head: {result.head_hash}")
+        )
