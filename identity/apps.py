@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class IdentityConfig(AppConfig):
     name = "identity"
     verbose_name = "Identity"
+
+    def ready(self) -> None:
+        from identity import receivers  # noqa: F401  (connects the audit receivers)

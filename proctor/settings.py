@@ -186,6 +186,9 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     _broker_dir = DATA_DIR / "celery-broker"
+    # kombu's file transport does not create its folders; a missing one stops the worker at start.
+    for _folder in (_broker_dir, DATA_DIR / "celery-control"):
+        _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),

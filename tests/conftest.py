@@ -114,8 +114,6 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Any:
             database_url = f"sqlite:///{db['NAME']}"
         else:
             database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    for folder in ("celery-broker", "celery-control"):
-        (settings.DATA_DIR / folder).mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "proctor.settings",

@@ -95,3 +95,20 @@ def test_a_used_or_forged_reset_link_is_refused_clearly(client: Client, person: 
     response = client.get("/accounts/reset/MQ/forged-token/", follow=True)
     assert response.status_code == 200
     assert "not valid" in response.content.decode()
+
+
+def test_signing_in_and_out_is_written_to_the_audit_log(client: Client, person: object) -> None:
+    from proctor.audit import audit_verify
+    from proctor.models import AuditEvent
+
+    login(client, "wrong-password")
+    login(client, PASSWORD)
+    client.post(reverse("logout"))
+    events = list(AuditEvent.objects.values_list("action", "actor_label", "ip", "detail"))
+    assert events == [
+        ("auth.login_failed", "", "198.51.100.1", {"username": "ana"}),
+        ("auth.login", "ana", "198.51.100.1", {}),
+        ("auth.logout", "ana", "127.0.0.1", {}),
+    ]
+    assert "wrong-password" not in str(list(AuditEvent.objects.values_list("detail", flat=True)))
+    assert audit_verify().ok

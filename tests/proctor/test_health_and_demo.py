@@ -96,3 +96,16 @@ def test_the_admin_cannot_edit_the_audit_log_or_a_session_status(demo_admin: Cli
         demo_admin.post(reverse("admin:proctor_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
     )
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_changes_to_the_beat_schedule_are_audited_too(demo_admin: Client) -> None:
+    from django_celery_beat.models import IntervalSchedule
+
+    response = demo_admin.post(
+        reverse("admin:django_celery_beat_intervalschedule_add"),
+        {"every": 10, "period": "minutes", "periodictask_set-TOTAL_FORMS": 0, "periodictask_set-INITIAL_FORMS": 0},
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.filter(action="admin.add").latest("seq")
+    assert event.target_type == "django_celery_beat.intervalschedule"
+    assert event.target_id == str(IntervalSchedule.objects.get(every=10).pk)
