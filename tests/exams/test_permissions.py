@@ -124,3 +124,36 @@ def test_an_unknown_session_is_a_404_not_an_error(world: World, client: Client) 
     client.force_login(world.users["admin"])
     response = client.get("/sessions/00000000-0000-0000-0000-000000000000/")
     assert response.status_code == 404
+
+
+def test_the_exam_page_costs_the_same_queries_for_3_or_40_sessions(
+    world: World, client: Client, django_assert_max_num_queries: Any
+) -> None:
+    from tests.factories import ExamSessionFactory
+
+    client.force_login(world.users["instructor"])
+    url = reverse("exam_detail", args=[world.exam.pk])
+    client.get(url)  # warm the session and the per-request caches
+    with django_assert_max_num_queries(12) as few:
+        client.get(url)
+    for _ in range(38):
+        ExamSessionFactory(exam=world.exam)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(url)
+    assert response.content.decode().count("/sessions/") >= 40
+
+
+def test_the_dashboard_costs_a_constant_number_of_queries(
+    world: World, client: Client, django_assert_max_num_queries: Any
+) -> None:
+    from tests.factories import CourseFactory, ExamFactory, enrol
+
+    student = world.users["student"]
+    client.force_login(student)
+    client.get(reverse("home"))
+    with django_assert_max_num_queries(12) as few:
+        client.get(reverse("home"))
+    for _ in range(10):
+        enrol(student, ExamFactory(course=CourseFactory()).course, "student")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(reverse("home"))
