@@ -231,7 +231,7 @@ if MEDIA_STORAGE == "s3":
     }
 else:
     _media_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "proctor.storage.DurableFileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT), "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
     }
 STORAGES = {

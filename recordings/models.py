@@ -1,0 +1,84 @@
+"""Recorded streams of exam sessions, their encrypted chunks, gaps, and browser signals.
+
+Personal data: video and audio of the student and their room, their screen, and what their browser
+did during the exam. Every byte of media is stored encrypted under the recording's own data key and
+is purged (the key destroyed, then the bytes deleted) 180 days after the exam by default.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from exams.models import ExamSession
+from proctor.models import DataKey
+
+
+class StreamKind(models.TextChoices):
+    WEBCAM = "webcam", "Webcam and microphone"
+    SCREEN = "screen", "Entire screen"
+
+
+class RecordingStatus(models.TextChoices):
+    RECORDING = "recording", "Recording"
+    FINALISED = "finalised", "Finalised"
+
+
+class Recording(models.Model):
+    """One stream of one exam session, stored as numbered encrypted chunks."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="recordings")
+    kind = models.CharField(max_length=10, choices=StreamKind.choices)
+    data_key = models.OneToOneField(DataKey, on_delete=models.PROTECT, related_name="+", editable=False)
+    mime_type = models.CharField(max_length=100, default="video/webm")
+    status = models.CharField(max_length=10, choices=RecordingStatus.choices, default=RecordingStatus.RECORDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finalised_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "kind"]
+        constraints = [models.UniqueConstraint(fields=["session", "kind"], name="one_recording_per_stream")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.session}"
+
+
+class RecordingChunk(models.Model):
+    """One MediaRecorder chunk, sealed (AES-256-GCM, segment-wise) and stored under ``storage_name``."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.PositiveIntegerField()
+    storage_name = models.CharField(max_length=255, unique=True)
+    size = models.PositiveIntegerField(help_text="Plaintext bytes.")
+    sha256 = models.CharField(max_length=64, help_text="Of the plaintext: tells a re-sent chunk from a different one.")
+    client_time = models.DateTimeField(null=True, blank=True, help_text="When the browser recorded it.")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["recording", "seq"]
+        constraints = [models.UniqueConstraint(fields=["recording", "seq"], name="one_chunk_per_seq")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.seq} of {self.recording_id}"
+
+
+class RecordingGap(models.Model):
+    """Chunks that never arrived: a technical gap (network, crash), never evidence of misconduct."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="gaps")
+    first_missing_seq = models.PositiveIntegerField()
+    last_missing_seq = models.PositiveIntegerField()
+    detected_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["recording", "first_missing_seq"]
+        constraints = [
+            models.CheckConstraint(
+                name="gap_range_order", condition=models.Q(last_missing_seq__gte=models.F("first_missing_seq"))
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"chunks {self.first_missing_seq}-{self.last_missing_seq} missing from {self.recording_id}"

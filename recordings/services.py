@@ -1,0 +1,146 @@
+"""Writes to recordings: start a stream, append a chunk (encrypted, durable, idempotent), finalise.
+
+The only code, with the selectors' reader, that encrypts or decrypts media.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from exams.models import ExamSession, SessionStatus
+from proctor import crypto
+from proctor.audit import audit_record
+from proctor.keys import data_key_create, data_key_material
+from recordings.models import Recording, RecordingChunk, RecordingGap, RecordingStatus, StreamKind
+
+#: A MediaRecorder chunk of a few seconds at ~500 kbit/s is well under 1 MiB; this bounds memory.
+MAX_CHUNK_BYTES = 4 * 1024 * 1024
+#: Sequence numbers for a 24-hour exam with one-second chunks fit easily.
+MAX_SEQ = 1_000_000
+#: The EBML magic that every WebM file (so every first chunk) starts with.
+WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
+
+
+class ChunkRefused(Exception):
+    """A chunk the server will not store; ``code`` is stable for clients, the message is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ChunkStored:
+    recording_id: Any
+    seq: int
+    outcome: Literal["stored", "duplicate"]
+
+
+def chunk_label(recording_id: Any, seq: int) -> bytes:
+    """Associated data that binds a sealed chunk to its recording and position."""
+    return f"recording:{recording_id}:chunk:{seq}".encode()
+
+
+def chunk_storage_name(recording: Recording, seq: int) -> str:
+    return f"recordings/{recording.session_id}/{recording.id}/{seq:08d}.sealed"
+
+
+@transaction.atomic
+def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: Any) -> Recording:
+    """The recording of one stream of a session, created with its own data key on first use."""
+    if kind not in StreamKind.values:
+        raise ChunkRefused("unknown_stream", f"{kind!r} is not a stream Invigil records.")
+    existing = Recording.objects.filter(session=session, kind=kind).first()
+    if existing is not None:
+        return existing
+    recording = Recording.objects.create(
+        session=session, kind=kind, mime_type=mime_type[:100], data_key=data_key_create(purpose="recording")
+    )
+    audit_record(actor=actor, action="recording.start", target=recording, detail={"kind": kind})
+    return recording
+
+
+def recording_append_chunk(
+    *, recording: Recording, seq: int, data: bytes, client_time: datetime | None = None
+) -> ChunkStored:
+    """Encrypt and durably store one chunk; return only once it is safe to acknowledge.
+
+    Idempotent: the same bytes under the same number are acknowledged again without a second copy;
+    different bytes under a number already stored are refused, never overwritten.
+    """
+    if not 0 <= seq < MAX_SEQ:
+        raise ChunkRefused("bad_seq", f"Chunk numbers run from 0 to {MAX_SEQ - 1}.")
+    if not data:
+        raise ChunkRefused("empty", "The chunk is empty.")
+    if len(data) > MAX_CHUNK_BYTES:
+        raise ChunkRefused("too_large", f"A chunk may hold at most {MAX_CHUNK_BYTES // (1024 * 1024)} MiB.")
+    if seq == 0 and not data.startswith(WEBM_MAGIC):
+        raise ChunkRefused("not_webm", "The first chunk of a stream must start a WebM file.")
+
+    session_status = ExamSession.objects.filter(pk=recording.session_id).values_list("status", flat=True).get()
+    if recording.status != RecordingStatus.RECORDING or session_status != SessionStatus.STARTED:
+        raise ChunkRefused("closed", "This exam session is not in progress, so nothing more is recorded.")
+
+    digest = hashlib.sha256(data).hexdigest()
+    existing = RecordingChunk.objects.filter(recording=recording, seq=seq).values_list("sha256", flat=True).first()
+    if existing is not None:
+        return _duplicate_or_conflict(recording, seq, existing, digest)
+
+    sealed = crypto.seal(data_key_material(recording.data_key), label=chunk_label(recording.id, seq), plaintext=data)
+    name = default_storage.save(chunk_storage_name(recording, seq), ContentFile(sealed))
+    try:
+        RecordingChunk.objects.create(
+            recording=recording, seq=seq, storage_name=name, size=len(data), sha256=digest, client_time=client_time
+        )
+    except IntegrityError:
+        # Another connection stored the same number first (a re-send racing the original).
+        default_storage.delete(name)
+        existing = RecordingChunk.objects.filter(recording=recording, seq=seq).values_list("sha256", flat=True).get()
+        return _duplicate_or_conflict(recording, seq, existing, digest)
+    return ChunkStored(recording.id, seq, "stored")
+
+
+def _duplicate_or_conflict(recording: Recording, seq: int, stored_digest: str, digest: str) -> ChunkStored:
+    if stored_digest != digest:
+        raise ChunkRefused("conflict", f"Chunk {seq} was already stored with different content.")
+    return ChunkStored(recording.id, seq, "duplicate")
+
+
+def recording_gaps(recording: Recording) -> list[tuple[int, int]]:
+    """Runs of missing chunk numbers below the highest one received."""
+    seqs = list(RecordingChunk.objects.filter(recording=recording).order_by("seq").values_list("seq", flat=True))
+    gaps: list[tuple[int, int]] = []
+    expected = 0
+    for seq in seqs:
+        if seq > expected:
+            gaps.append((expected, seq - 1))
+        expected = seq + 1
+    return gaps
+
+
+@transaction.atomic
+def recording_finalise(*, recording_id: Any, actor: Any) -> Recording:
+    """Close a recording to further chunks and record its gaps as technical gaps. Idempotent."""
+    recording = Recording.objects.select_for_update().get(pk=recording_id)
+    if recording.status == RecordingStatus.FINALISED:
+        return recording
+    for first, last in recording_gaps(recording):
+        RecordingGap.objects.create(recording=recording, first_missing_seq=first, last_missing_seq=last)
+    recording.status = RecordingStatus.FINALISED
+    recording.finalised_at = timezone.now()
+    recording.save(update_fields=["status", "finalised_at"])
+    audit_record(
+        actor=actor,
+        action="recording.finalise",
+        target=recording,
+        detail={"chunks": recording.chunks.count(), "gaps": recording.gaps.count()},
+    )
+    return recording

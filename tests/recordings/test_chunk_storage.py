@@ -1,0 +1,154 @@
+"""Chunks are stored encrypted and durable, idempotently, and decrypt back to a stream PyAV decodes."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from exams.models import SessionStatus
+from exams.services import session_transition
+from proctor import crypto
+from recordings.models import RecordingChunk, RecordingGap, RecordingStatus
+from recordings.selectors import recording_plaintext
+from recordings.services import (
+    MAX_CHUNK_BYTES,
+    ChunkRefused,
+    recording_append_chunk,
+    recording_finalise,
+    recording_start,
+)
+from tests.conftest import World
+from tests.media import decoded_video_seconds, make_webm, split
+
+S = SessionStatus
+
+
+@pytest.fixture
+def webm() -> bytes:
+    return make_webm(seconds=4.0)
+
+
+@pytest.fixture
+def recording(world: World) -> object:
+    session = world.session
+    for status in (S.CONSENTED, S.READY, S.STARTED):
+        session = session_transition(session_id=session.pk, to_status=status, actor=None, reason="test")
+    return recording_start(
+        session=session, kind="webcam", mime_type="video/webm;codecs=vp8,opus", actor=world.users["student"]
+    )
+
+
+def append_all(recording: object, chunks: list[bytes]) -> None:
+    for seq, chunk in enumerate(chunks):
+        assert recording_append_chunk(recording=recording, seq=seq, data=chunk).outcome == "stored"
+
+
+def test_the_chunks_decrypt_in_order_to_a_webm_that_decodes_for_the_time_recorded(
+    recording: object, webm: bytes
+) -> None:
+    append_all(recording, split(webm, [1000, 777, 4096]))
+    plaintext = b"".join(recording_plaintext(recording))
+    assert plaintext == webm
+    frames, seconds = decoded_video_seconds(plaintext)
+    assert frames == 60
+    assert seconds == pytest.approx(4.0, rel=0.1)
+
+
+def test_no_stored_byte_is_plaintext_media(recording: object, webm: bytes) -> None:
+    chunks = split(webm, [1500])
+    append_all(recording, chunks)
+    stored = [Path(settings.MEDIA_ROOT, c.storage_name).read_bytes() for c in RecordingChunk.objects.all()]
+    assert len(stored) == len(chunks)
+    for sealed, chunk in zip(stored, chunks, strict=True):
+        assert b"\x1a\x45\xdf\xa3" not in sealed
+        assert chunk[:64] not in sealed
+        assert sealed.startswith(b"IVG1")
+
+
+def test_a_sealed_chunk_moved_to_another_position_does_not_decrypt(recording: object, webm: bytes) -> None:
+    append_all(recording, split(webm, [2000])[:3])
+    first, second = RecordingChunk.objects.order_by("seq")[:2]
+    Path(settings.MEDIA_ROOT, second.storage_name).write_bytes(
+        Path(settings.MEDIA_ROOT, first.storage_name).read_bytes()
+    )
+    with pytest.raises(crypto.DecryptionError):
+        b"".join(recording_plaintext(recording))
+
+
+def test_a_resent_chunk_is_acknowledged_again_and_stored_once(recording: object, webm: bytes) -> None:
+    chunk = split(webm, [3000])[0]
+    assert recording_append_chunk(recording=recording, seq=0, data=chunk).outcome == "stored"
+    assert recording_append_chunk(recording=recording, seq=0, data=chunk).outcome == "duplicate"
+    assert RecordingChunk.objects.count() == 1
+    assert len(default_storage.listdir(str(Path(RecordingChunk.objects.get().storage_name).parent))[1]) == 1
+
+
+def test_different_bytes_under_a_stored_number_are_refused_and_the_original_kept(
+    recording: object, webm: bytes
+) -> None:
+    first, second = split(webm, [3000])[:2]
+    recording_append_chunk(recording=recording, seq=0, data=first)
+    recording_append_chunk(recording=recording, seq=1, data=second)
+    with pytest.raises(ChunkRefused) as refused:
+        recording_append_chunk(recording=recording, seq=1, data=second[::-1])
+    assert refused.value.code == "conflict"
+    assert b"".join(recording_plaintext(recording)) == first + second
+
+
+@pytest.mark.parametrize(
+    ("seq", "data", "code"),
+    [
+        (0, b"not a webm file at all", "not_webm"),
+        (1, b"", "empty"),
+        (-1, b"x", "bad_seq"),
+        (1, b"x" * (MAX_CHUNK_BYTES + 1), "too_large"),
+    ],
+)
+def test_bad_chunks_get_a_clear_refusal_and_store_nothing(recording: object, seq: int, data: bytes, code: str) -> None:
+    with pytest.raises(ChunkRefused) as refused:
+        recording_append_chunk(recording=recording, seq=seq, data=data)
+    assert refused.value.code == code
+    assert str(refused.value)
+    assert RecordingChunk.objects.count() == 0
+
+
+def test_nothing_is_recorded_once_the_session_is_submitted(world: World, recording: object, webm: bytes) -> None:
+    recording_append_chunk(recording=recording, seq=0, data=webm[:1000])
+    session_transition(session_id=world.session.pk, to_status=S.SUBMITTED, actor=None, reason="submitted")
+    with pytest.raises(ChunkRefused) as refused:
+        recording_append_chunk(recording=recording, seq=1, data=webm[1000:2000])
+    assert refused.value.code == "closed"
+    assert RecordingChunk.objects.count() == 1
+
+
+def test_finalising_records_missing_chunks_as_technical_gaps(recording: object, webm: bytes) -> None:
+    chunks = split(webm, [500])
+    for seq in (0, 1, 2, 5, 6, 9):
+        recording_append_chunk(recording=recording, seq=seq, data=chunks[seq])
+    recording_finalise(recording_id=recording.pk, actor=None)
+    recording_finalise(recording_id=recording.pk, actor=None)  # idempotent
+    recording.refresh_from_db()
+    assert recording.status == RecordingStatus.FINALISED
+    assert list(RecordingGap.objects.values_list("first_missing_seq", "last_missing_seq")) == [(3, 4), (7, 8)]
+    with pytest.raises(ChunkRefused):
+        recording_append_chunk(recording=recording, seq=10, data=chunks[10])
+
+
+def test_each_recording_has_its_own_data_key(world: World, recording: object) -> None:
+    screen = recording_start(session=world.session, kind="screen", mime_type="video/webm", actor=None)
+    assert screen.data_key_id != recording.data_key_id
+    assert recording_start(session=world.session, kind="screen", mime_type="video/webm", actor=None) == screen
+
+
+def test_an_unknown_stream_is_refused(world: World) -> None:
+    with pytest.raises(ChunkRefused, match="not a stream"):
+        recording_start(session=world.session, kind="keystrokes", mime_type="x", actor=None)
+
+
+def test_the_stored_digest_is_of_the_plaintext(recording: object, webm: bytes) -> None:
+    recording_append_chunk(recording=recording, seq=0, data=webm[:900])
+    assert RecordingChunk.objects.get().sha256 == hashlib.sha256(webm[:900]).hexdigest()
