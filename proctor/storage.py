@@ -13,7 +13,8 @@ class DurableFileSystemStorage(FileSystemStorage):
     """FileSystemStorage that fsyncs each file and its folder before ``save`` returns."""
 
     def _save(self, name: str, content: Any) -> str:
-        name = super()._save(name, content)  # type: ignore[misc]  (private hook, missing from the stubs)
+        # _save is the documented hook for storage subclasses, though the stubs omit it.
+        name = super()._save(name, content)  # type: ignore[misc]
         path = self.path(name)
         fd = os.open(path, os.O_RDONLY)
         try:
