@@ -25,6 +25,7 @@ class Action(enum.Enum):
     VIEW_EXAM_SESSIONS = "view the sessions of an exam"
     VIEW_SESSION = "view session"
     REVIEW_SESSION = "review session"
+    RECORD_SESSION = "record session"
     APPOINT_REVIEWER = "appoint reviewer"
 
 
@@ -77,6 +78,10 @@ def _own_session_or_staff(user: Any, session: ExamSession) -> bool:
     return session.student_id == user.pk or _staff(user, session)
 
 
+def _own_session_as_enrolled_student(user: Any, session: ExamSession) -> bool:
+    return session.student_id == user.pk and _enrolled_student(user, session)
+
+
 Rule = Callable[[Any, Any], bool]
 
 # (object type, rule for non-admins, whether admins may). Admins take no exams: they are not students.
@@ -89,6 +94,8 @@ RULES: dict[Action, tuple[type, Rule, bool]] = {
     Action.VIEW_EXAM_SESSIONS: (Exam, _staff, True),
     Action.VIEW_SESSION: (ExamSession, _own_session_or_staff, True),
     Action.REVIEW_SESSION: (ExamSession, _staff, True),
+    # Only the student taking the exam streams into it; admins neither take nor record exams.
+    Action.RECORD_SESSION: (ExamSession, _own_session_as_enrolled_student, False),
     Action.APPOINT_REVIEWER: (Course, _instructor, True),
 }
 

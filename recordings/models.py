@@ -82,3 +82,37 @@ class RecordingGap(models.Model):
 
     def __str__(self) -> str:
         return f"chunks {self.first_missing_seq}-{self.last_missing_seq} missing from {self.recording_id}"
+
+
+class SignalKind(models.TextChoices):
+    TAB_HIDDEN = "tab_hidden", "Exam tab hidden"
+    TAB_VISIBLE = "tab_visible", "Exam tab visible again"
+    WINDOW_BLUR = "window_blur", "Browser window lost focus"
+    WINDOW_FOCUS = "window_focus", "Browser window regained focus"
+    FULLSCREEN_EXIT = "fullscreen_exit", "Left full screen"
+    FULLSCREEN_ENTER = "fullscreen_enter", "Returned to full screen"
+    COPY = "copy", "Copied text"
+    PASTE = "paste", "Pasted text"
+    SCREEN_SHARE_ENDED = "screen_share_ended", "Screen sharing stopped"
+    CAMERA_ENDED = "camera_ended", "Camera stopped"
+    EXTRA_DISPLAY = "extra_display", "Another display connected"
+
+
+class BrowserSignal(models.Model):
+    """Something the student's browser reported during the exam, with both clocks.
+
+    Personal data: a record of the student's actions in their browser; purged with the recordings.
+    """
+
+    session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="browser_signals")
+    kind = models.CharField(max_length=30, choices=SignalKind.choices)
+    client_time = models.DateTimeField(help_text="When the browser says it happened.")
+    server_time = models.DateTimeField(auto_now_add=True, help_text="When the server received it.")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["session", "client_time", "id"]
+        indexes = [models.Index(fields=["session", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.client_time:%H:%M:%S}"

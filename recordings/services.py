@@ -6,6 +6,7 @@ The only code, with the selectors' reader, that encrypts or decrypts media.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -15,16 +16,27 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from exams.lifecycle import ATTEMPT_ENDED
 from exams.models import ExamSession, SessionStatus
 from proctor import crypto
 from proctor.audit import audit_record
 from proctor.keys import data_key_create, data_key_material
-from recordings.models import Recording, RecordingChunk, RecordingGap, RecordingStatus, StreamKind
+from recordings.models import (
+    BrowserSignal,
+    Recording,
+    RecordingChunk,
+    RecordingGap,
+    RecordingStatus,
+    SignalKind,
+    StreamKind,
+)
 
 #: A MediaRecorder chunk of a few seconds at ~500 kbit/s is well under 1 MiB; this bounds memory.
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
 #: Sequence numbers for a 24-hour exam with one-second chunks fit easily.
 MAX_SEQ = 1_000_000
+#: Session statuses in which chunks are still accepted: during the attempt, and after it until finalised.
+UPLOADING = frozenset({SessionStatus.STARTED, *ATTEMPT_ENDED})
 #: The EBML magic that every WebM file (so every first chunk) starts with.
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
 
@@ -85,9 +97,11 @@ def recording_append_chunk(
     if seq == 0 and not data.startswith(WEBM_MAGIC):
         raise ChunkRefused("not_webm", "The first chunk of a stream must start a WebM file.")
 
+    # After submit or time-out the browser still uploads what it holds, until the recording is finalised.
     session_status = ExamSession.objects.filter(pk=recording.session_id).values_list("status", flat=True).get()
-    if recording.status != RecordingStatus.RECORDING or session_status != SessionStatus.STARTED:
-        raise ChunkRefused("closed", "This exam session is not in progress, so nothing more is recorded.")
+    recording.refresh_from_db(fields=["status"])
+    if recording.status != RecordingStatus.RECORDING or session_status not in UPLOADING:
+        raise ChunkRefused("closed", "This recording is closed, so nothing more is stored.")
 
     digest = hashlib.sha256(data).hexdigest()
     existing = RecordingChunk.objects.filter(recording=recording, seq=seq).values_list("sha256", flat=True).first()
@@ -144,3 +158,25 @@ def recording_finalise(*, recording_id: Any, actor: Any) -> Recording:
         detail={"chunks": recording.chunks.count(), "gaps": recording.gaps.count()},
     )
     return recording
+
+
+#: Browser clocks are wrong in both directions; a time further off than this is replaced by the server's.
+CLOCK_TOLERANCE_SECONDS = 24 * 3600
+MAX_SIGNAL_DETAIL_BYTES = 2048
+
+
+def browser_signal_record(
+    *, session: ExamSession, kind: str, client_time: datetime | None, detail: Any
+) -> BrowserSignal:
+    """Store one browser signal. Refused (ChunkRefused) with a clear code when malformed or late."""
+    if kind not in SignalKind.values:
+        raise ChunkRefused("unknown_signal", f"{kind!r} is not a browser signal Invigil records.")
+    if not isinstance(detail, dict) or len(json.dumps(detail)) > MAX_SIGNAL_DETAIL_BYTES:
+        raise ChunkRefused("bad_detail", "Signal details must be a small JSON object.")
+    if ExamSession.objects.filter(pk=session.pk).values_list("status", flat=True).get() not in UPLOADING:
+        raise ChunkRefused("closed", "This exam session is not in progress, so nothing more is recorded.")
+    now = timezone.now()
+    if client_time is None or abs((client_time - now).total_seconds()) > CLOCK_TOLERANCE_SECONDS:
+        detail = {**detail, "client_clock_ignored": True}
+        client_time = now
+    return BrowserSignal.objects.create(session=session, kind=kind, client_time=client_time, detail=detail)

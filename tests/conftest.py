@@ -207,3 +207,19 @@ def screenshot(page: Any, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_other_database_sessions_at_the_end(django_db_setup: None, django_db_blocker: Any) -> Any:
+    """Channels and asgiref run ORM calls on pool threads whose connections outlive the tests;
+    end them before pytest-django drops the test database (PostgreSQL refuses while any is open)."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

@@ -27,6 +27,8 @@ EXPECTED: dict[tuple[Action, str], set[str]] = {
     (Action.VIEW_SESSION, "session"): {"student", *STAFF, "admin"},
     (Action.VIEW_SESSION, "other_session"): {"other_student", *STAFF, "admin"},
     (Action.REVIEW_SESSION, "session"): {*STAFF, "admin"},
+    (Action.RECORD_SESSION, "session"): {"student"},
+    (Action.RECORD_SESSION, "other_session"): {"other_student"},
 }
 
 

@@ -116,13 +116,24 @@ def test_bad_chunks_get_a_clear_refusal_and_store_nothing(recording: object, seq
     assert RecordingChunk.objects.count() == 0
 
 
-def test_nothing_is_recorded_once_the_session_is_submitted(world: World, recording: object, webm: bytes) -> None:
+def test_chunks_still_upload_after_submit_until_the_recording_is_finalised(
+    world: World, recording: object, webm: bytes
+) -> None:
     recording_append_chunk(recording=recording, seq=0, data=webm[:1000])
     session_transition(session_id=world.session.pk, to_status=S.SUBMITTED, actor=None, reason="submitted")
+    assert recording_append_chunk(recording=recording, seq=1, data=webm[1000:2000]).outcome == "stored"
+    recording_finalise(recording_id=recording.pk, actor=None)
     with pytest.raises(ChunkRefused) as refused:
-        recording_append_chunk(recording=recording, seq=1, data=webm[1000:2000])
+        recording_append_chunk(recording=recording, seq=2, data=webm[2000:3000])
     assert refused.value.code == "closed"
-    assert RecordingChunk.objects.count() == 1
+    assert RecordingChunk.objects.count() == 2
+
+
+def test_nothing_is_recorded_before_the_exam_starts(world: World, webm: bytes) -> None:
+    recording = recording_start(session=world.session, kind="webcam", mime_type="video/webm", actor=None)
+    with pytest.raises(ChunkRefused) as refused:
+        recording_append_chunk(recording=recording, seq=0, data=webm[:1000])
+    assert refused.value.code == "closed"
 
 
 def test_finalising_records_missing_chunks_as_technical_gaps(recording: object, webm: bytes) -> None:

@@ -1,0 +1,55 @@
+"""The wire format of the recording socket: binary chunk frames and JSON messages.
+
+A chunk frame is a 14-byte header, then the chunk's bytes:
+    version (1 byte, = 1) | stream (1 byte: 0 webcam, 1 screen) | seq (uint32 BE) | client time (uint64 BE, ms)
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+VERSION = 1
+HEADER = struct.Struct(">BBIQ")
+STREAMS = ("webcam", "screen")
+
+# Close codes (4000-4999 are the application's own), each with a message the page shows.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_CLOSED = 4409
+CLOSE_MALFORMED = 4400
+CLOSE_TOO_LARGE = 4413
+CLOSE_FLOOD = 4429
+
+
+class FrameError(ValueError):
+    """A frame that does not follow the protocol."""
+
+
+@dataclass(frozen=True)
+class ChunkFrame:
+    stream: str
+    seq: int
+    client_time: datetime | None
+    data: bytes
+
+
+def chunk_frame_parse(frame: bytes) -> ChunkFrame:
+    if len(frame) < HEADER.size:
+        raise FrameError("A chunk frame needs its 14-byte header.")
+    version, stream, seq, client_ms = HEADER.unpack_from(frame)
+    if version != VERSION:
+        raise FrameError(f"Unknown frame version {version}.")
+    if stream >= len(STREAMS):
+        raise FrameError(f"Unknown stream {stream}.")
+    try:
+        client_time = datetime.fromtimestamp(client_ms / 1000, tz=UTC) if client_ms else None
+    except (OverflowError, OSError, ValueError):
+        client_time = None
+    return ChunkFrame(STREAMS[stream], seq, client_time, frame[HEADER.size :])
+
+
+def chunk_frame_build(*, stream: str, seq: int, data: bytes, client_ms: int = 0) -> bytes:
+    return HEADER.pack(VERSION, STREAMS.index(stream), seq, client_ms) + data
