@@ -108,7 +108,9 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
             await self.reply_error("unknown_stream", f"Start the {chunk.stream} stream first.", chunk.stream, chunk.seq)
             return
         try:
-            stored = await database_sync_to_async(recording_append_chunk)(
+            # Not thread-sensitive: chunks from many students encrypt, fsync and insert in parallel on
+            # the pool instead of queueing behind one another on the single sync thread.
+            stored = await database_sync_to_async(recording_append_chunk, thread_sensitive=False)(
                 recording=recording, seq=chunk.seq, data=chunk.data, client_time=chunk.client_time
             )
         except ChunkRefused as refused:
