@@ -4,8 +4,10 @@ from django.contrib import admin
 
 from exams.models import (
     Accommodation,
+    AlternativeRequest,
     Choice,
     ConsentPolicy,
+    ConsentRecord,
     Course,
     CourseMembership,
     Exam,
@@ -14,7 +16,7 @@ from exams.models import (
     Question,
     SessionTransition,
 )
-from proctor.audited_admin import AuditedModelAdmin
+from proctor.audited_admin import AuditedModelAdmin, ReadOnlyModelAdmin
 
 
 @admin.register(Institution)
@@ -131,3 +133,17 @@ class ExamSessionAdmin(AuditedModelAdmin):
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(ReadOnlyModelAdmin):
+    list_display = ["session", "policy", "policy_version", "decision", "at"]
+    list_filter = ["decision", "policy"]
+
+
+@admin.register(AlternativeRequest)
+class AlternativeRequestAdmin(AuditedModelAdmin):
+    list_display = ["session", "status", "created_at", "answered_at"]
+    list_filter = ["status"]
+    readonly_fields = ["session", "reason", "created_at"]
+    fields = ["session", "reason", "created_at", "status", "response", "answered_by", "answered_at"]

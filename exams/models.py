@@ -210,6 +210,9 @@ class ExamSession(models.Model):
     status_changed_at = models.DateTimeField(auto_now_add=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deadline = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the attempt times out, accommodations included."
+    )
     ended_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -319,3 +322,56 @@ class Accommodation(models.Model):
         if self.time_multiplier is not None:
             return int((Decimal(base_minutes) * self.time_multiplier).to_integral_value(rounding="ROUND_CEILING"))
         return base_minutes + self.extra_minutes
+
+
+class ConsentDecision(models.TextChoices):
+    CONSENTED = "consented", "Consented"
+    DECLINED = "declined", "Declined"
+
+
+class ConsentRecord(models.Model):
+    """A student's answer to one exact version of a consent policy, for one session.
+
+    Personal data: the decision, when, and from which address; kept with the session record.
+    """
+
+    session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="consents")
+    policy = models.ForeignKey(ConsentPolicy, on_delete=models.PROTECT, related_name="records")
+    policy_version = models.PositiveIntegerField(help_text="The version the student read, kept as given.")
+    decision = models.CharField(max_length=10, choices=ConsentDecision.choices)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} {self.policy} for {self.session}"
+
+
+class RequestStatus(models.TextChoices):
+    OPEN = "open", "Waiting for the instructor"
+    ANSWERED = "answered", "Answered"
+
+
+class AlternativeRequest(models.Model):
+    """A student who declined recording asks for another way to sit the exam; an instructor answers.
+
+    Personal data: the student's reason, which may be sensitive; visible to the student, the course's
+    instructors and admins.
+    """
+
+    session = models.OneToOneField(ExamSession, on_delete=models.CASCADE, related_name="alternative_request")
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=RequestStatus.choices, default=RequestStatus.OPEN)
+    response = models.TextField(blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["status", "created_at"]
+
+    def __str__(self) -> str:
+        return f"Alternative arrangement for {self.session}"

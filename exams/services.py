@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -9,11 +10,26 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from exams.lifecycle import ATTEMPT_ENDED, TransitionError, check_transition
-from exams.models import ExamSession, SessionStatus, SessionTransition
+from exams.models import (
+    Accommodation,
+    AlternativeRequest,
+    Answer,
+    Choice,
+    ConsentDecision,
+    ConsentRecord,
+    Exam,
+    ExamSession,
+    Question,
+    QuestionKind,
+    SessionStatus,
+    SessionTransition,
+)
 from proctor.audit import audit_record
 from proctor.realtime import broadcast_on_commit
 
-__all__ = ["TransitionError", "session_transition"]
+__all__ = ["ExamUnavailable", "TransitionError", "session_transition"]
+
+MAX_ANSWER_CHARS = 20_000
 
 
 def session_group(session_id: object) -> str:
@@ -88,3 +104,145 @@ def session_transition(
     broadcast_on_commit(session_group(session.pk), "session.status", event)
     broadcast_on_commit(exam_group(session.exam_id), "session.status", event)
     return session
+
+
+class ExamUnavailable(Exception):
+    """The exam cannot be opened or answered now; the message says why in plain words."""
+
+
+def _locked(session_id: Any) -> ExamSession:
+    return ExamSession.objects.select_for_update().select_related("exam", "exam__consent_policy").get(pk=session_id)
+
+
+@transaction.atomic
+def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None) -> ExamSession:
+    """The student's session for this exam, created on first visit while the exam is open."""
+    existing = ExamSession.objects.filter(exam=exam, student=student).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    if now < exam.opens_at:
+        raise ExamUnavailable(f"This exam opens on {timezone.localtime(exam.opens_at):%A %d %B at %H:%M}.")
+    if now >= exam.closes_at:
+        raise ExamUnavailable("This exam has closed.")
+    session, created = ExamSession.objects.get_or_create(exam=exam, student=student)
+    if created:
+        audit_record(actor=student, action="session.open", target=session, request=request)
+    return session
+
+
+@transaction.atomic
+def session_consent(
+    *, session_id: Any, policy_version: int, actor: Any, request: HttpRequest | None = None
+) -> ExamSession:
+    """Record consent to the exact policy version the student read, then move to "consented"."""
+    session = _locked(session_id)
+    policy = session.exam.consent_policy
+    if policy_version != policy.version:
+        raise TransitionError(
+            f"The consent policy has changed to version {policy.version}. Please read it again before you agree."
+        )
+    ConsentRecord.objects.create(
+        session=session, policy=policy, policy_version=policy_version, decision=ConsentDecision.CONSENTED
+    )
+    return session_transition(
+        session_id=session.pk,
+        to_status=SessionStatus.CONSENTED,
+        actor=actor,
+        request=request,
+        reason=f"Consented to {policy.name} version {policy.version}.",
+    )
+
+
+@transaction.atomic
+def session_decline(
+    *, session_id: Any, policy_version: int, reason: str, actor: Any, request: HttpRequest | None = None
+) -> AlternativeRequest:
+    """Record the decline and file a request for an alternative arrangement for the instructor."""
+    session = _locked(session_id)
+    policy = session.exam.consent_policy
+    ConsentRecord.objects.create(
+        session=session, policy=policy, policy_version=policy_version, decision=ConsentDecision.DECLINED
+    )
+    session_transition(
+        session_id=session.pk,
+        to_status=SessionStatus.DECLINED,
+        actor=actor,
+        request=request,
+        reason=f"Declined {policy.name} version {policy_version}; asked for an alternative arrangement.",
+    )
+    alternative = AlternativeRequest.objects.create(session=session, reason=reason.strip()[:5000])
+    audit_record(actor=actor, action="alternative.request", target=alternative, request=request)
+    return alternative
+
+
+def session_allowed_minutes(session: ExamSession) -> int:
+    accommodation = Accommodation.objects.filter(exam_id=session.exam_id, student_id=session.student_id).first()
+    base = session.exam.duration_minutes
+    return accommodation.allowed_minutes(base) if accommodation else base
+
+
+@transaction.atomic
+def session_begin(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamSession:
+    """Start the attempt: the deadline is the allowed time (accommodations included), capped by the
+    exam's closing time."""
+    session = _locked(session_id)
+    now = timezone.now()
+    if now >= session.exam.closes_at:
+        raise ExamUnavailable("This exam has closed.")
+    session = session_transition(
+        session_id=session.pk, to_status=SessionStatus.STARTED, actor=actor, request=request, reason="Exam started."
+    )
+    session.deadline = min(now + timedelta(minutes=session_allowed_minutes(session)), session.exam.closes_at)
+    session.save(update_fields=["deadline"])
+    return session
+
+
+@transaction.atomic
+def answer_save(
+    *, session_id: Any, question_id: int, actor: Any, choice_id: int | None = None, text: str = ""
+) -> Answer:
+    """Save the current answer to one question. Refused after submit or past the deadline."""
+    session = _locked(session_id)
+    if session.status != SessionStatus.STARTED:
+        raise ExamUnavailable("This attempt is no longer open for answers.")
+    if session.deadline is not None and timezone.now() > session.deadline:
+        raise ExamUnavailable("Time is up; answers can no longer be changed.")
+    question = Question.objects.filter(pk=question_id, exam_id=session.exam_id).first()
+    if question is None:
+        raise ExamUnavailable("That question is not part of this exam.")
+    choice = None
+    if question.kind == QuestionKind.MULTIPLE_CHOICE:
+        choice = Choice.objects.filter(pk=choice_id, question=question).first() if choice_id is not None else None
+        if choice_id is not None and choice is None:
+            raise ExamUnavailable("That choice is not one of this question's options.")
+        text = ""
+    elif len(text) > MAX_ANSWER_CHARS:
+        raise ExamUnavailable(f"Answers are limited to {MAX_ANSWER_CHARS} characters.")
+    answer, _ = Answer.objects.update_or_create(
+        session=session, question=question, defaults={"choice": choice, "text": text}
+    )
+    return answer
+
+
+def session_submit(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamSession:
+    return session_transition(
+        session_id=session_id,
+        to_status=SessionStatus.SUBMITTED,
+        actor=actor,
+        request=request,
+        reason="Submitted by the student.",
+    )
+
+
+def session_time_out(*, session_id: Any) -> ExamSession:
+    """The system ends an attempt whose deadline has passed (no-op refusal otherwise)."""
+    session = ExamSession.objects.get(pk=session_id)
+    if session.deadline is None or timezone.now() < session.deadline:
+        raise TransitionError("This attempt still has time left.")
+    return session_transition(
+        session_id=session_id,
+        to_status=SessionStatus.TIMED_OUT,
+        actor=None,
+        reason=f"Time ran out at {timezone.localtime(session.deadline):%H:%M:%S}.",
+    )
