@@ -1,0 +1,130 @@
+"""The student's pages before the exam: lobby, consent, and the decline path. Thin: authorise
+through exams.permissions, call one service, render or redirect."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from exams.models import CourseMembership, Exam, ExamSession, Role
+from exams.permissions import Action, require
+from exams.services import ExamUnavailable, TransitionError, session_consent, session_decline, session_open
+
+
+class ConsentForm(forms.Form):
+    policy_version = forms.IntegerField(widget=forms.HiddenInput)
+    agree = forms.BooleanField(
+        label="I have read the policy above and agree to be recorded during this exam.",
+        error_messages={"required": "Tick the box to agree, or choose to decline below."},
+    )
+
+
+class DeclineForm(forms.Form):
+    policy_version = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(
+        label="Anything your instructor should know (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example, why recording does not work for you, or what arrangement would.",
+    )
+
+
+@login_required
+def lobby(request: HttpRequest, exam_id: int) -> HttpResponse:
+    exam = get_object_or_404(Exam.objects.select_related("course__institution", "consent_policy"), pk=exam_id)
+    require(request.user, Action.TAKE_EXAM, exam)
+    staff = (
+        CourseMembership.objects.filter(course=exam.course, role__in=[Role.INSTRUCTOR, Role.REVIEWER])
+        .select_related("user")
+        .order_by("role")
+    )
+    return render(
+        request,
+        "exams/lobby.html",
+        {
+            "exam": exam,
+            "institution": exam.course.institution,
+            "staff": staff,
+            "session": ExamSession.objects.filter(exam=exam, student_id=request.user.pk).first(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def open_attempt(request: HttpRequest, exam_id: int) -> HttpResponse:
+    exam = get_object_or_404(Exam, pk=exam_id)
+    require(request.user, Action.TAKE_EXAM, exam)
+    try:
+        session = session_open(exam=exam, student=request.user, request=request)
+    except ExamUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("exam_lobby", exam_id=exam.pk)
+    return redirect("session_consent", session_id=session.pk)
+
+
+def _own_session(request: HttpRequest, session_id: uuid.UUID) -> ExamSession:
+    session = get_object_or_404(
+        ExamSession.objects.select_related("exam__consent_policy", "exam__course"), pk=session_id
+    )
+    require(request.user, Action.RECORD_SESSION, session)
+    return session
+
+
+@login_required
+def consent(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _own_session(request, session_id)
+    policy = session.exam.consent_policy
+    form = ConsentForm(request.POST or None, initial={"policy_version": policy.version})
+    if request.method == "POST" and form.is_valid():
+        try:
+            session_consent(
+                session_id=session.pk,
+                policy_version=form.cleaned_data["policy_version"],
+                actor=request.user,
+                request=request,
+            )
+        except TransitionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Thank you. Your consent to version {policy.version} is recorded.")
+            return redirect("session_detail", session_id=session.pk)
+    return render(
+        request,
+        "exams/consent.html",
+        {
+            "session": session,
+            "policy": policy,
+            "form": form,
+            "decline_form": DeclineForm(initial={"policy_version": policy.version}),
+        },
+    )
+
+
+@login_required
+@require_POST
+def decline(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _own_session(request, session_id)
+    form = DeclineForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Your reason is too long; keep it under 2,000 characters.")
+        return redirect("session_consent", session_id=session.pk)
+    try:
+        session_decline(
+            session_id=session.pk,
+            policy_version=form.cleaned_data["policy_version"],
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+            request=request,
+        )
+    except TransitionError as exc:
+        messages.error(request, str(exc))
+        return redirect("session_consent", session_id=session.pk)
+    return render(request, "exams/declined.html", {"session": session})

@@ -1,0 +1,54 @@
+"""In a real browser: a student reads what will be recorded, and consents or declines, by keyboard."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from exams.models import AlternativeRequest, ConsentRecord
+from tests.browser.test_sign_in import sign_in_with_keyboard
+from tests.conftest import screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def demo(transactional_db: None) -> None:
+    call_command("seed_demo", stdout=io.StringIO())
+
+
+def to_consent_page(page: Any, base: str, username: str) -> None:
+    sign_in_with_keyboard(page, base, username, "invigil-demo")
+    page.get_by_role("link", name="Midterm: mechanics").click()
+    page.get_by_role("link", name="Before you start: what is recorded").click()
+    expect(page.get_by_role("heading", name="What is recorded, and why")).to_be_visible()
+    screenshot(page, "lobby")
+    page.get_by_role("button", name="Continue: read the consent policy").click()
+    expect(page.get_by_role("heading", name="Remote exam recording version 1")).to_be_visible()
+
+
+def test_a_student_consents_with_the_keyboard(page: Any, live_server: Any, demo: None) -> None:
+    to_consent_page(page, live_server.url, "student1")
+    page.get_by_role("button", name="Agree and continue").click()
+    expect(page.get_by_role("alert")).to_contain_text("Tick the box to agree")
+    screenshot(page, "consent-error")
+    page.get_by_label("I have read the policy above").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Your consent to version 1 is recorded")).to_be_visible()
+    assert ConsentRecord.objects.get().policy_version == 1
+
+
+def test_a_student_declines_and_asks_for_an_alternative(page: Any, live_server: Any, demo: None) -> None:
+    to_consent_page(page, live_server.url, "student2")
+    screenshot(page, "consent")
+    page.get_by_label("Anything your instructor should know").fill("I cannot use a webcam at home.")
+    page.get_by_role("button", name="Decline and ask for an alternative").click()
+    expect(page.get_by_role("heading", name="You declined recording")).to_be_visible()
+    screenshot(page, "declined")
+    assert AlternativeRequest.objects.get().reason == "I cannot use a webcam at home."
