@@ -107,7 +107,7 @@ async def student(
 
     import websockets
 
-    header = struct.Struct(">BBIQ")
+    header = struct.Struct(">BBHIQ")  # recordings/protocol.py
     url = f"ws://127.0.0.1:{port}/ws/sessions/{session_id}/stream/?token={token}"
     pending: dict[tuple[int, int], float] = {}
     try:
@@ -141,7 +141,7 @@ async def student(
                     if seq == 0:
                         body = WEBM_MAGIC + body[4:]
                     pending[(stream, seq)] = time.monotonic()
-                    await ws.send(header.pack(1, stream, seq, int(time.time() * 1000)) + body)
+                    await ws.send(header.pack(1, stream, 0, seq, int(time.time() * 1000)) + body)
                     tally.sent += 1
                 await asyncio.sleep(chunk_seconds)
             deadline = time.monotonic() + 30

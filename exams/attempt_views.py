@@ -10,11 +10,19 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from exams.models import CourseMembership, Exam, ExamSession, Role
+from exams.models import CourseMembership, Exam, ExamSession, Role, SessionStatus
 from exams.permissions import Action, require
-from exams.services import ExamUnavailable, TransitionError, session_consent, session_decline, session_open
+from exams.services import (
+    ExamUnavailable,
+    TransitionError,
+    session_allowed_minutes,
+    session_consent,
+    session_decline,
+    session_open,
+)
 
 
 class ConsentForm(forms.Form):
@@ -95,7 +103,7 @@ def consent(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Thank you. Your consent to version {policy.version} is recorded.")
-            return redirect("session_detail", session_id=session.pk)
+            return redirect("session_exam", session_id=session.pk)
     return render(
         request,
         "exams/consent.html",
@@ -128,3 +136,25 @@ def decline(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("session_consent", session_id=session.pk)
     return render(request, "exams/declined.html", {"session": session})
+
+
+@login_required
+def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """One page for system check, start, questions and submit, so the camera and screen streams the
+    check acquires stay alive for the recording."""
+    session = _own_session(request, session_id)
+    if session.status == SessionStatus.CREATED:
+        return redirect("session_consent", session_id=session.pk)
+    questions = session.exam.questions.prefetch_related("choices")
+    answers = {a.question_id: a for a in session.answers.all()}
+    return render(
+        request,
+        "exams/exam.html",
+        {
+            "session": session,
+            "exam": session.exam,
+            "questions": [(q, answers.get(q.pk)) for q in questions],
+            "allowed_minutes": session_allowed_minutes(session),
+            "server_now": timezone.now(),
+        },
+    )

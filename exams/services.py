@@ -246,3 +246,17 @@ def session_time_out(*, session_id: Any) -> ExamSession:
         actor=None,
         reason=f"Time ran out at {timezone.localtime(session.deadline):%H:%M:%S}.",
     )
+
+
+def session_checks_passed(
+    *, session_id: Any, results: dict[str, Any], actor: Any, request: HttpRequest | None = None
+) -> ExamSession:
+    """The browser passed the system check (camera, microphone, entire screen, upload speed)."""
+    summary = ", ".join(f"{name}: {value}" for name, value in sorted(results.items()))[:500]
+    return session_transition(
+        session_id=session_id,
+        to_status=SessionStatus.READY,
+        actor=actor,
+        request=request,
+        reason=f"System check passed ({summary}).",
+    )

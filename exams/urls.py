@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from exams import attempt_views, views
+from exams import api, attempt_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,4 +13,10 @@ urlpatterns = [
     path("exams/<int:exam_id>/open/", attempt_views.open_attempt, name="exam_open"),
     path("sessions/<uuid:session_id>/consent/", attempt_views.consent, name="session_consent"),
     path("sessions/<uuid:session_id>/decline/", attempt_views.decline, name="session_decline"),
+    path("sessions/<uuid:session_id>/exam/", attempt_views.exam_page, name="session_exam"),
+    path("api/sessions/<uuid:session_id>/check/", api.SystemCheckView.as_view(), name="api_session_check"),
+    path("api/sessions/<uuid:session_id>/probe/", api.UploadProbeView.as_view(), name="api_session_probe"),
+    path("api/sessions/<uuid:session_id>/begin/", api.BeginView.as_view(), name="api_session_begin"),
+    path("api/sessions/<uuid:session_id>/answers/", api.AnswerView.as_view(), name="api_session_answer"),
+    path("api/sessions/<uuid:session_id>/submit/", api.SubmitView.as_view(), name="api_session_submit"),
 ]

@@ -15,5 +15,6 @@ urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("recordings.urls")),
     path("", include("exams.urls")),
 ]

@@ -39,7 +39,7 @@ BUCKET_RATE = 30.0
 
 class SessionStreamConsumer(AsyncWebsocketConsumer):
     session: ExamSession
-    recordings: dict[str, Recording]
+    recordings: dict[tuple[str, int], Recording]
 
     async def connect(self) -> None:
         # Accept first: a close before accepting reaches the browser as a bare failure, with no code.
@@ -103,9 +103,15 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
         except protocol.FrameError as exc:
             await self.refuse(protocol.CLOSE_MALFORMED, str(exc))
             return
-        recording = self.recordings.get(chunk.stream)
+        recording = self.recordings.get((chunk.stream, chunk.part))
         if recording is None:
-            await self.reply_error("unknown_stream", f"Start the {chunk.stream} stream first.", chunk.stream, chunk.seq)
+            await self.reply_error(
+                "unknown_stream",
+                f"Start part {chunk.part} of the {chunk.stream} stream first.",
+                chunk.stream,
+                chunk.seq,
+                chunk.part,
+            )
             return
         try:
             # Not thread-sensitive: chunks from many students encrypt, fsync and insert in parallel on
@@ -114,12 +120,14 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
                 recording=recording, seq=chunk.seq, data=chunk.data, client_time=chunk.client_time
             )
         except ChunkRefused as refused:
-            await self.reply_error(refused.code, str(refused), chunk.stream, chunk.seq)
+            await self.reply_error(refused.code, str(refused), chunk.stream, chunk.seq, chunk.part)
             if refused.code == "closed":
                 await self.close(code=protocol.CLOSE_CLOSED)
             return
         await self.send(
-            text_data=json.dumps({"type": "ack", "stream": chunk.stream, "seq": chunk.seq, "outcome": stored.outcome})
+            text_data=json.dumps(
+                {"type": "ack", "stream": chunk.stream, "part": chunk.part, "seq": chunk.seq, "outcome": stored.outcome}
+            )
         )
 
     async def receive_message(self, text: str) -> None:
@@ -148,15 +156,21 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
         stream = message.get("stream")
         if stream not in protocol.STREAMS:
             raise ChunkRefused("unknown_stream", f"{stream!r} is not a stream Invigil records.")
+        part = message.get("part", 0)
+        if not isinstance(part, int) or isinstance(part, bool):
+            raise ChunkRefused("bad_part", "The part must be a whole number.")
         recording = await database_sync_to_async(recording_start)(
             session=self.session,
             kind=stream,
+            part=part,
             mime_type=str(message.get("mime", "video/webm")),
             actor=self.scope["user"],
         )
-        self.recordings[stream] = recording
+        self.recordings[(stream, part)] = recording
         stored = await recording.chunks.acount()
-        await self.send(text_data=json.dumps({"type": "started", "stream": stream, "stored_chunks": stored}))
+        await self.send(
+            text_data=json.dumps({"type": "started", "stream": stream, "part": part, "stored_chunks": stored})
+        )
 
     async def record_signal(self, message: dict[str, Any]) -> None:
         client_ms = message.get("client_time")
@@ -174,7 +188,11 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
         )
         await self.send(text_data=json.dumps({"type": "signal_ack", "id": signal.pk}))
 
-    async def reply_error(self, code: str, message: str, stream: str | None = None, seq: int | None = None) -> None:
+    async def reply_error(
+        self, code: str, message: str, stream: str | None = None, seq: int | None = None, part: int | None = None
+    ) -> None:
         await self.send(
-            text_data=json.dumps({"type": "error", "code": code, "message": message, "stream": stream, "seq": seq})
+            text_data=json.dumps(
+                {"type": "error", "code": code, "message": message, "stream": stream, "part": part, "seq": seq}
+            )
         )

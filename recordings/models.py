@@ -26,11 +26,15 @@ class RecordingStatus(models.TextChoices):
 
 
 class Recording(models.Model):
-    """One stream of one exam session, stored as numbered encrypted chunks."""
+    """One part of one stream of an exam session, stored as numbered encrypted chunks.
+
+    A page reload starts a new MediaRecorder, which writes a new WebM file: that is a new part.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="recordings")
     kind = models.CharField(max_length=10, choices=StreamKind.choices)
+    part = models.PositiveSmallIntegerField(default=0)
     data_key = models.OneToOneField(DataKey, on_delete=models.PROTECT, related_name="+", editable=False)
     mime_type = models.CharField(max_length=100, default="video/webm")
     status = models.CharField(max_length=10, choices=RecordingStatus.choices, default=RecordingStatus.RECORDING)
@@ -38,11 +42,13 @@ class Recording(models.Model):
     finalised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["session", "kind"]
-        constraints = [models.UniqueConstraint(fields=["session", "kind"], name="one_recording_per_stream")]
+        ordering = ["session", "kind", "part"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "kind", "part"], name="one_recording_per_stream_part")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} of {self.session}"
+        return f"{self.get_kind_display()} (part {self.part + 1}) of {self.session}"
 
 
 class RecordingChunk(models.Model):

@@ -1,7 +1,8 @@
 """The wire format of the recording socket: binary chunk frames and JSON messages.
 
-A chunk frame is a 14-byte header, then the chunk's bytes:
-    version (1 byte, = 1) | stream (1 byte: 0 webcam, 1 screen) | seq (uint32 BE) | client time (uint64 BE, ms)
+A chunk frame is a 16-byte header, then the chunk's bytes:
+    version (1 byte, = 1) | stream (1 byte: 0 webcam, 1 screen) | part (uint16 BE) | seq (uint32 BE)
+    | client time (uint64 BE, ms since the epoch; 0 when unknown)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 VERSION = 1
-HEADER = struct.Struct(">BBIQ")
+HEADER = struct.Struct(">BBHIQ")
 STREAMS = ("webcam", "screen")
 
 # Close codes (4000-4999 are the application's own), each with a message the page shows.
@@ -31,6 +32,7 @@ class FrameError(ValueError):
 @dataclass(frozen=True)
 class ChunkFrame:
     stream: str
+    part: int
     seq: int
     client_time: datetime | None
     data: bytes
@@ -38,8 +40,8 @@ class ChunkFrame:
 
 def chunk_frame_parse(frame: bytes) -> ChunkFrame:
     if len(frame) < HEADER.size:
-        raise FrameError("A chunk frame needs its 14-byte header.")
-    version, stream, seq, client_ms = HEADER.unpack_from(frame)
+        raise FrameError(f"A chunk frame needs its {HEADER.size}-byte header.")
+    version, stream, part, seq, client_ms = HEADER.unpack_from(frame)
     if version != VERSION:
         raise FrameError(f"Unknown frame version {version}.")
     if stream >= len(STREAMS):
@@ -48,8 +50,8 @@ def chunk_frame_parse(frame: bytes) -> ChunkFrame:
         client_time = datetime.fromtimestamp(client_ms / 1000, tz=UTC) if client_ms else None
     except (OverflowError, OSError, ValueError):
         client_time = None
-    return ChunkFrame(STREAMS[stream], seq, client_time, frame[HEADER.size :])
+    return ChunkFrame(STREAMS[stream], part, seq, client_time, frame[HEADER.size :])
 
 
-def chunk_frame_build(*, stream: str, seq: int, data: bytes, client_ms: int = 0) -> bytes:
-    return HEADER.pack(VERSION, STREAMS.index(stream), seq, client_ms) + data
+def chunk_frame_build(*, stream: str, seq: int, data: bytes, part: int = 0, client_ms: int = 0) -> bytes:
+    return HEADER.pack(VERSION, STREAMS.index(stream), part, seq, client_ms) + data

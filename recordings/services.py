@@ -33,6 +33,8 @@ from recordings.models import (
 
 #: A MediaRecorder chunk of a few seconds at ~500 kbit/s is well under 1 MiB; this bounds memory.
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
+#: Parts per stream (one per recorder start, e.g. after a reload); far above any honest use.
+MAX_PARTS = 200
 #: Sequence numbers for a 24-hour exam with one-second chunks fit easily.
 MAX_SEQ = 1_000_000
 #: Session statuses in which chunks are still accepted: during the attempt, and after it until finalised.
@@ -66,17 +68,19 @@ def chunk_storage_name(recording: Recording, seq: int) -> str:
 
 
 @transaction.atomic
-def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: Any) -> Recording:
-    """The recording of one stream of a session, created with its own data key on first use."""
+def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: Any, part: int = 0) -> Recording:
+    """One part of one stream of a session, created with its own data key on first use."""
     if kind not in StreamKind.values:
         raise ChunkRefused("unknown_stream", f"{kind!r} is not a stream Invigil records.")
-    existing = Recording.objects.filter(session=session, kind=kind).first()
+    if not 0 <= part < MAX_PARTS:
+        raise ChunkRefused("bad_part", f"A stream has at most {MAX_PARTS} parts.")
+    existing = Recording.objects.filter(session=session, kind=kind, part=part).first()
     if existing is not None:
         return existing
     recording = Recording.objects.create(
-        session=session, kind=kind, mime_type=mime_type[:100], data_key=data_key_create(purpose="recording")
+        session=session, kind=kind, part=part, mime_type=mime_type[:100], data_key=data_key_create(purpose="recording")
     )
-    audit_record(actor=actor, action="recording.start", target=recording, detail={"kind": kind})
+    audit_record(actor=actor, action="recording.start", target=recording, detail={"kind": kind, "part": part})
     return recording
 
 

@@ -96,11 +96,12 @@ async def test_chunks_are_acknowledged_once_stored_and_decrypt_to_the_stream(
 ) -> None:
     communicator, connected = await connect(started)
     assert connected
-    assert await start_stream(communicator) == {"type": "started", "stream": "webcam", "stored_chunks": 0}
+    assert await start_stream(communicator) == {"type": "started", "stream": "webcam", "part": 0, "stored_chunks": 0}
     for seq, chunk in enumerate(chunks):
         assert await send_chunk(communicator, seq, chunk) == {
             "type": "ack",
             "stream": "webcam",
+            "part": 0,
             "seq": seq,
             "outcome": "stored",
         }
@@ -265,3 +266,17 @@ async def test_a_flood_of_messages_closes_the_socket(started: World) -> None:
         replies.append(json.loads(output["text"]))
     assert replies[-1]["type"] == "closing"
     assert sum(r["type"] == "pong" for r in replies) < 400
+
+
+async def test_a_reload_starts_a_new_part_that_is_stored_apart(started: World, chunks: list[bytes]) -> None:
+    communicator, _ = await connect(started)
+    await start_stream(communicator)
+    await send_chunk(communicator, 0, chunks[0])
+    await communicator.send_json_to({"type": "start", "stream": "webcam", "part": 1, "mime": "video/webm"})
+    assert (await communicator.receive_json_from(timeout=5))["part"] == 1
+    await communicator.send_to(bytes_data=protocol.chunk_frame_build(stream="webcam", part=1, seq=0, data=chunks[0]))
+    assert (await communicator.receive_json_from(timeout=5))["part"] == 1
+    await communicator.disconnect()
+    parts = [r async for r in Recording.objects.filter(session=started.session).order_by("part")]
+    assert [r.part for r in parts] == [0, 1]
+    assert parts[0].data_key_id != parts[1].data_key_id

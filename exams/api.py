@@ -1,0 +1,122 @@
+"""JSON endpoints the exam page calls: system check, start, autosave, submit. Thin DRF views:
+authorise through exams.permissions, validate with a serializer, call one service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exams.models import ExamSession
+from exams.permissions import Action, require
+from exams.services import (
+    MAX_ANSWER_CHARS,
+    ExamUnavailable,
+    TransitionError,
+    answer_save,
+    session_begin,
+    session_checks_passed,
+    session_submit,
+)
+
+#: The upload-speed probe reads and discards this much at most.
+MAX_PROBE_BYTES = 2 * 1024 * 1024
+
+
+def _own_session(request: Request, session_id: uuid.UUID) -> ExamSession:
+    session = get_object_or_404(ExamSession.objects.select_related("exam"), pk=session_id)
+    require(request.user, Action.RECORD_SESSION, session)
+    return session
+
+
+def _refused(exc: Exception) -> Response:
+    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+
+def _state(session: ExamSession) -> dict[str, Any]:
+    return {
+        "status": session.status,
+        "status_label": session.get_status_display(),
+        "deadline": session.deadline.isoformat() if session.deadline else None,
+        "server_time": timezone.now().isoformat(),
+    }
+
+
+class CheckResultsSerializer(serializers.Serializer):
+    camera = serializers.CharField(max_length=100)
+    microphone = serializers.CharField(max_length=100)
+    screen = serializers.ChoiceField(choices=["monitor"])
+    upload_kbit = serializers.IntegerField(min_value=0)
+
+
+class SystemCheckView(APIView):
+    def post(self, request: Request, session_id: uuid.UUID) -> Response:
+        session = _own_session(request, session_id)
+        results = CheckResultsSerializer(data=request.data)
+        results.is_valid(raise_exception=True)
+        try:
+            session = session_checks_passed(
+                session_id=session.pk, results=dict(results.validated_data), actor=request.user, request=request
+            )
+        except TransitionError as exc:
+            return _refused(exc)
+        return Response(_state(session))
+
+
+class UploadProbeView(APIView):
+    """Receives and discards a blob so the page can time the upload; stores nothing."""
+
+    def post(self, request: Request, session_id: uuid.UUID) -> Response:
+        _own_session(request, session_id)
+        received = len(request.body[:MAX_PROBE_BYTES])
+        return Response({"received": received})
+
+
+class BeginView(APIView):
+    def post(self, request: Request, session_id: uuid.UUID) -> Response:
+        session = _own_session(request, session_id)
+        try:
+            session = session_begin(session_id=session.pk, actor=request.user, request=request)
+        except (TransitionError, ExamUnavailable) as exc:
+            return _refused(exc)
+        return Response(_state(session))
+
+
+class AnswerSerializer(serializers.Serializer):
+    question = serializers.IntegerField()
+    choice = serializers.IntegerField(required=False, allow_null=True)
+    text = serializers.CharField(required=False, allow_blank=True, max_length=MAX_ANSWER_CHARS, trim_whitespace=False)
+
+
+class AnswerView(APIView):
+    def post(self, request: Request, session_id: uuid.UUID) -> Response:
+        session = _own_session(request, session_id)
+        data = AnswerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            answer = answer_save(
+                session_id=session.pk,
+                question_id=data.validated_data["question"],
+                actor=request.user,
+                choice_id=data.validated_data.get("choice"),
+                text=data.validated_data.get("text", ""),
+            )
+        except ExamUnavailable as exc:
+            return _refused(exc)
+        return Response({"question": answer.question_id, "saved_at": answer.updated_at.isoformat()})
+
+
+class SubmitView(APIView):
+    def post(self, request: Request, session_id: uuid.UUID) -> Response:
+        session = _own_session(request, session_id)
+        try:
+            session = session_submit(session_id=session.pk, actor=request.user, request=request)
+        except TransitionError as exc:
+            return _refused(exc)
+        return Response(_state(session))

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from recordings.views import StreamTokenView
+
+urlpatterns = [
+    path("api/sessions/<uuid:session_id>/stream-token/", StreamTokenView.as_view(), name="api_stream_token"),
+]

@@ -1,0 +1,26 @@
+"""The exam page asks here for the token that opens its recording socket."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.shortcuts import get_object_or_404
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exams.models import ExamSession
+from exams.permissions import Action, require
+from recordings.tokens import stream_token_for
+
+
+class StreamTokenView(APIView):
+    def post(self, request: Request, session_id: uuid.UUID) -> Response:
+        session = get_object_or_404(ExamSession, pk=session_id)
+        require(request.user, Action.RECORD_SESSION, session)  # so the user is the session's student
+        return Response(
+            {
+                "token": stream_token_for(session_id=session.pk, user_id=session.student_id),
+                "url": f"/ws/sessions/{session.pk}/stream/",
+            }
+        )
