@@ -9,6 +9,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework import serializers, status
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -43,8 +44,9 @@ def _state(session: ExamSession) -> dict[str, Any]:
     return {
         "status": session.status,
         "status_label": session.get_status_display(),
-        "deadline": session.deadline.isoformat() if session.deadline else None,
-        "server_time": timezone.now().isoformat(),
+        # Milliseconds: JavaScript's Date.parse rejects microseconds.
+        "deadline": session.deadline.isoformat(timespec="milliseconds") if session.deadline else None,
+        "server_time": timezone.now().isoformat(timespec="milliseconds"),
     }
 
 
@@ -69,13 +71,27 @@ class SystemCheckView(APIView):
         return Response(_state(session))
 
 
+class DiscardingParser(BaseParser):
+    """Reads raw bytes, counts them and keeps none."""
+
+    media_type = "application/octet-stream"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> dict[str, int]:
+        received = 0
+        while received < MAX_PROBE_BYTES and (block := stream.read(65536)):
+            received += len(block)
+        return {"received": received}
+
+
 class UploadProbeView(APIView):
     """Receives and discards a blob so the page can time the upload; stores nothing."""
 
+    parser_classes = [DiscardingParser]
+
     def post(self, request: Request, session_id: uuid.UUID) -> Response:
         _own_session(request, session_id)
-        received = len(request.body[:MAX_PROBE_BYTES])
-        return Response({"received": received})
+        data = request.data if isinstance(request.data, dict) else {}
+        return Response({"received": data.get("received", 0)})
 
 
 class BeginView(APIView):

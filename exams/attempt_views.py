@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -145,7 +146,8 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _own_session(request, session_id)
     if session.status == SessionStatus.CREATED:
         return redirect("session_consent", session_id=session.pk)
-    questions = session.exam.questions.prefetch_related("choices")
+    exam = session.exam
+    questions = exam.questions.prefetch_related("choices")
     answers = {a.question_id: a for a in session.answers.all()}
     return render(
         request,
@@ -155,6 +157,21 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
             "exam": session.exam,
             "questions": [(q, answers.get(q.pk)) for q in questions],
             "allowed_minutes": session_allowed_minutes(session),
-            "server_now": timezone.now(),
+            "exam_config": {
+                "session": str(session.pk),
+                "status": session.status,
+                "record": {"webcam": exam.record_webcam, "audio": exam.record_audio, "screen": exam.record_screen},
+                "deadline": session.deadline.isoformat(timespec="milliseconds") if session.deadline else None,
+                "server_time": timezone.now().isoformat(timespec="milliseconds"),
+                "urls": {
+                    "check": reverse("api_session_check", args=[session.pk]),
+                    "probe": reverse("api_session_probe", args=[session.pk]),
+                    "begin": reverse("api_session_begin", args=[session.pk]),
+                    "answer": reverse("api_session_answer", args=[session.pk]),
+                    "submit": reverse("api_session_submit", args=[session.pk]),
+                    "token": reverse("api_stream_token", args=[session.pk]),
+                    "finalise": reverse("api_recordings_finalise", args=[session.pk]),
+                },
+            },
         },
     )

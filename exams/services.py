@@ -225,7 +225,15 @@ def answer_save(
     return answer
 
 
+#: A submit this soon after the deadline still counts as a submit (the page submits at zero).
+SUBMIT_GRACE = timedelta(seconds=30)
+
+
 def session_submit(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamSession:
+    """The student submits; past the deadline (and its grace) the attempt is timed out instead."""
+    session = ExamSession.objects.get(pk=session_id)
+    if session.deadline is not None and timezone.now() > session.deadline + SUBMIT_GRACE:
+        return session_time_out(session_id=session_id)
     return session_transition(
         session_id=session_id,
         to_status=SessionStatus.SUBMITTED,

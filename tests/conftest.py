@@ -223,3 +223,120 @@ def _close_other_database_sessions_at_the_end(django_db_setup: None, django_db_b
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+class AsgiServer:
+    """Daphne serving proctor.asgi on a free port, against the test database, restartable."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.env, self.log = env, log
+        self.process: Any = None
+        self.url = f"http://localhost:{self.port}"
+
+    def start(self) -> None:
+        import socket
+        import subprocess
+        import sys
+        import time
+
+        daphne = str(Path(sys.executable).parent / "daphne")
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [daphne, "-b", "127.0.0.1", "-p", str(self.port), "proctor.asgi:application"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"Daphne did not start:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def asgi_server(transactional_db: None, django_db_blocker: Any) -> Any:
+    """The real ASGI stack (HTTP and WebSockets) in its own process; tests commit their data."""
+    import os
+
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{db['NAME']}"
+    else:
+        database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url,
+        "INVIGIL_DATA_DIR": str(settings.DATA_DIR),
+        "PYTHONUNBUFFERED": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    server = AsgiServer(env, Path(settings.DATA_DIR) / "daphne.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+FACES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "faces"
+
+
+@pytest.fixture(scope="module")
+def fake_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A webcam video of a real face (../shared/fixtures/faces) and a microphone tone for Chromium."""
+    from tests.media import write_wav, write_y4m
+
+    folder = tmp_path_factory.mktemp("fake-media")
+    video, audio = str(folder / "face.y4m"), str(folder / "tone.wav")
+    write_y4m(video, str(FACES / "obama.jpg"))
+    write_wav(audio)
+    return {"video": video, "audio": audio}
+
+
+@pytest.fixture
+def media_page(fake_media: dict[str, str]) -> Any:
+    """A Chromium page whose webcam, microphone and entire screen are fakes that really record."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={fake_media['video']}",
+        f"--use-file-for-fake-audio-capture={fake_media['audio']}",
+        "--auto-select-desktop-capture-source=Entire screen",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+            context = browser.new_context(viewport={"width": 1366, "height": 900})
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.on("dialog", lambda dialog: dialog.accept())
+            yield page
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]

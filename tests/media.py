@@ -61,3 +61,34 @@ def decoded_video_seconds(data: bytes) -> tuple[int, float]:
         stream = container.streams.video[0]
         times = [float(frame.pts * stream.time_base) for frame in container.decode(stream) if frame.pts is not None]
     return len(times), (max(times) - min(times)) if times else 0.0
+
+
+def write_y4m(
+    path: str, image_path: str, *, seconds: float = 2.0, fps: int = 15, width: int = 640, height: int = 480
+) -> None:
+    """A Y4M video of a still photo with a little movement, for Chromium's fake webcam."""
+    import cv2
+    from PIL import Image
+
+    photo = np.asarray(Image.open(image_path).convert("RGB"))
+    scale = max(width / photo.shape[1], height / photo.shape[0])
+    resized = cv2.resize(photo, (int(photo.shape[1] * scale) + 8, int(photo.shape[0] * scale) + 8))
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for index in range(int(seconds * fps)):
+            dx = int(4 + 4 * np.sin(index / fps * 2 * np.pi))
+            frame = np.ascontiguousarray(resized[4 : 4 + height, dx : dx + width])
+            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
+
+
+def write_wav(path: str, *, seconds: float = 2.0, rate: int = 48_000) -> None:
+    """A quiet tone, for Chromium's fake microphone."""
+    import wave
+
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.1 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2")
+    with wave.open(path, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())

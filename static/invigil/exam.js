@@ -1,0 +1,282 @@
+// The exam page: system check, start, questions with a countdown and autosave, submit, and upload
+// progress until every recorded chunk is acknowledged. One page, so the camera and screen streams
+// acquired in the check are the ones recorded.
+
+import { StreamRecorder, Uploader } from "./recorder.js";
+
+const app = document.getElementById("exam-app");
+const config = JSON.parse(document.getElementById("exam-config").textContent);
+const $ = (selector) => app.querySelector(selector);
+const MIN_UPLOAD_KBIT = 700; // webcam+audio and screen at their bitrates, with headroom
+
+let uploader = null;
+let recorders = [];
+let camera = null;
+let screen = null;
+let clockOffset = 0;
+let deadline = null;
+
+function csrf() {
+  return document.querySelector("[name=csrfmiddlewaretoken]").value;
+}
+
+async function post(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+    body: JSON.stringify(body ?? {}),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.detail || Object.values(data).flat().join(" ") || `Error ${response.status}`);
+  return data;
+}
+
+function show(step) {
+  for (const section of app.querySelectorAll("[data-step]")) section.hidden = section.dataset.step !== step;
+  const heading = app.querySelector(`[data-step="${step}"] h1, [data-step="${step}"] h2`);
+  heading?.setAttribute("tabindex", "-1");
+  heading?.focus();
+}
+
+function mark(check, ok, text) {
+  const item = $(`[data-check="${check}"]`);
+  item.dataset.state = ok ? "ok" : "failed";
+  item.querySelector(".check__result").textContent = text;
+}
+
+function problem(message) {
+  const box = $("#check-problem");
+  box.hidden = !message;
+  box.textContent = message || "";
+}
+
+// --- System check ---------------------------------------------------------------------------
+
+async function checkCamera() {
+  const wantAudio = config.record.audio;
+  if (!config.record.webcam && !wantAudio) return mark("camera", true, "Not recorded for this exam");
+  try {
+    camera = await navigator.mediaDevices.getUserMedia({
+      video: config.record.webcam ? { width: 640, height: 480, frameRate: 15 } : false,
+      audio: wantAudio ? { channelCount: 1 } : false,
+    });
+  } catch (error) {
+    throw new Error(
+      "Your camera or microphone could not be used. Allow access in the browser's address bar, close other " +
+        `programs that use the camera, and try again. (${error.name})`,
+    );
+  }
+  const video = camera.getVideoTracks()[0];
+  if (video) {
+    $("#camera-preview").srcObject = camera;
+    const { width, height } = video.getSettings();
+    mark("camera", true, `Working (${width}×${height})`);
+  }
+  if (wantAudio) {
+    if (!camera.getAudioTracks().length) throw new Error("No microphone was found. Connect one and try again.");
+    mark("microphone", true, "Working");
+  }
+}
+
+async function checkScreen() {
+  if (!config.record.screen) return mark("screen", true, "Not recorded for this exam");
+  try {
+    screen = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 5 }, audio: false, monitorTypeSurfaces: "include" });
+  } catch (error) {
+    throw new Error("Screen sharing was cancelled. Choose “Entire screen” when the browser asks, then try again.");
+  }
+  const surface = screen.getVideoTracks()[0].getSettings().displaySurface;
+  if (surface && surface !== "monitor") {
+    screen.getTracks().forEach((track) => track.stop());
+    screen = null;
+    throw new Error("You shared a window or a tab. This exam needs your entire screen: try again and choose “Entire screen”.");
+  }
+  mark("screen", true, "Entire screen shared");
+}
+
+async function checkUpload() {
+  const blob = new Blob([crypto.getRandomValues(new Uint8Array(65536)).buffer, new ArrayBuffer(448 * 1024)]);
+  const started = performance.now();
+  const response = await fetch(config.urls.probe, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRFToken": csrf(), "Content-Type": "application/octet-stream" },
+    body: blob,
+  });
+  if (!response.ok) throw new Error("The upload test could not reach the server. Check your connection and try again.");
+  const kbit = Math.round((blob.size * 8) / 1000 / ((performance.now() - started) / 1000));
+  if (kbit < MIN_UPLOAD_KBIT) {
+    mark("upload", false, `${kbit} kbit/s`);
+    throw new Error(`Your upload speed (${kbit} kbit/s) is below the ${MIN_UPLOAD_KBIT} kbit/s the recording needs. Move closer to your router or stop other uploads, then try again.`);
+  }
+  mark("upload", true, `${kbit} kbit/s`);
+  return kbit;
+}
+
+async function runChecks(event) {
+  event.preventDefault();
+  problem("");
+  const button = $("#run-check");
+  button.disabled = true;
+  button.textContent = "Checking…";
+  try {
+    await checkCamera();
+    await checkScreen();
+    const kbit = await checkUpload();
+    if (config.status === "consented") {
+      await post(config.urls.check, {
+        camera: config.record.webcam ? "ok" : "not recorded",
+        microphone: config.record.audio ? "ok" : "not recorded",
+        screen: "monitor",
+        upload_kbit: kbit,
+      });
+      config.status = "ready";
+    }
+    show(config.status === "started" ? "exam" : "start");
+    if (config.status === "started") await startRecording();
+  } catch (error) {
+    problem(error.message);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Check again";
+  }
+}
+
+// --- Recording ------------------------------------------------------------------------------
+
+async function startRecording() {
+  uploader = new Uploader({ session: config.session, tokenUrl: config.urls.token, csrfToken: csrf() });
+  uploader.addEventListener("progress", (event) => showUpload(event.detail.pending));
+  uploader.addEventListener("connected", () => ($("#recording-status").textContent = "Recording and uploading"));
+  uploader.addEventListener("disconnected", () => ($("#recording-status").textContent = "Connection lost: recording continues and will upload when you are back online"));
+  uploader.addEventListener("fatal", (event) => ($("#recording-status").textContent = `Recording stopped by the server (${event.detail.code}). Reload the page.`));
+  await uploader.open();
+  const options = { session: config.session, uploader };
+  if (camera) {
+    recorders.push(new StreamRecorder({ ...options, stream: "webcam", mediaStream: camera, videoBitsPerSecond: 400_000, audioBitsPerSecond: 32_000 }));
+    camera.getTracks().forEach((track) => track.addEventListener("ended", () => uploader.signal("camera_ended", { kind: track.kind })));
+  }
+  if (screen) {
+    recorders.push(new StreamRecorder({ ...options, stream: "screen", mediaStream: screen, videoBitsPerSecond: 150_000 }));
+    screen.getVideoTracks()[0].addEventListener("ended", () => {
+      uploader.signal("screen_share_ended");
+      $("#screen-lost").hidden = false;
+    });
+  }
+  recorders.forEach((recorder) => recorder.start());
+  watchBrowser();
+}
+
+function watchBrowser() {
+  document.addEventListener("visibilitychange", () => uploader.signal(document.hidden ? "tab_hidden" : "tab_visible"));
+  window.addEventListener("blur", () => uploader.signal("window_blur"));
+  window.addEventListener("focus", () => uploader.signal("window_focus"));
+  document.addEventListener("fullscreenchange", () => uploader.signal(document.fullscreenElement ? "fullscreen_enter" : "fullscreen_exit"));
+  document.addEventListener("copy", () => uploader.signal("copy"));
+  document.addEventListener("paste", () => uploader.signal("paste"));
+  if (window.screen.isExtended) uploader.signal("extra_display");
+}
+
+function showUpload(pending) {
+  const total = Math.max(uploader?.acked + pending, 1);
+  $("#upload-progress").max = total;
+  $("#upload-progress").value = total - pending;
+  $("#upload-status").textContent = pending
+    ? `Uploading your recording: ${pending} part${pending === 1 ? "" : "s"} left. Keep this page open.`
+    : "Everything is uploaded.";
+}
+
+// --- Exam -----------------------------------------------------------------------------------
+
+async function begin() {
+  $("#begin").disabled = true;
+  try {
+    const state = await post(config.urls.begin);
+    config.status = "started";
+    setDeadline(state);
+    document.documentElement.requestFullscreen?.().catch(() => {});
+    show("exam");
+    await startRecording();
+  } catch (error) {
+    $("#begin-problem").hidden = false;
+    $("#begin-problem").textContent = error.message;
+    $("#begin").disabled = false;
+  }
+}
+
+function setDeadline(state) {
+  clockOffset = Date.parse(state.server_time) - Date.now();
+  deadline = Date.parse(state.deadline);
+}
+
+function tick() {
+  if (!deadline || config.status !== "started") return;
+  const left = Math.max(0, deadline - (Date.now() + clockOffset));
+  const minutes = Math.floor(left / 60000);
+  const seconds = Math.floor((left % 60000) / 1000);
+  $("#time-left").textContent = `${minutes}:${String(seconds).padStart(2, "0")}`;
+  if ([600, 300, 60].includes(Math.round(left / 1000))) $("#time-announce").textContent = `${minutes} minute${minutes === 1 ? "" : "s"} left`;
+  if (left === 0) submit(true);
+}
+
+const saving = new Map();
+
+function save(question, body) {
+  clearTimeout(saving.get(question));
+  saving.set(question, setTimeout(async () => {
+    const status = $(`#save-${question}`);
+    status.textContent = "Saving…";
+    try {
+      const saved = await post(config.urls.answer, { question, ...body });
+      status.textContent = `Saved at ${new Date(saved.saved_at).toLocaleTimeString()}`;
+    } catch (error) {
+      status.textContent = `Not saved: ${error.message}`;
+    }
+  }, body.text === undefined ? 0 : 800));
+}
+
+async function submit(timeUp = false) {
+  if (config.status !== "started") return;
+  if (!timeUp && !window.confirm("Submit your answers? You cannot change them afterwards.")) return;
+  config.status = "submitting";
+  try {
+    await post(config.urls.submit);
+  } catch (error) {
+    config.status = "started";
+    $("#submit-problem").hidden = false;
+    $("#submit-problem").textContent = error.message;
+    return;
+  }
+  config.status = "submitted";
+  show("finish");
+  await Promise.all(recorders.map((recorder) => recorder.stop()));
+  [camera, screen].forEach((media) => media?.getTracks().forEach((track) => track.stop()));
+  const wait = setInterval(async () => {
+    const pending = await uploader.pending();
+    showUpload(pending);
+    if (pending === 0) {
+      clearInterval(wait);
+      await post(config.urls.finalise).catch(() => {});
+      uploader.close();
+      $("#finish-done").hidden = false;
+      app.dataset.uploaded = "true";
+    }
+  }, 500);
+}
+
+// --- Wiring ---------------------------------------------------------------------------------
+
+$("#check-form").addEventListener("submit", runChecks);
+$("#begin").addEventListener("click", begin);
+$("#submit").addEventListener("click", () => submit(false));
+$("#share-again").addEventListener("click", () => location.reload());
+for (const input of app.querySelectorAll("[data-question]")) {
+  const question = Number(input.dataset.question);
+  input.addEventListener(input.type === "radio" ? "change" : "input", () =>
+    save(question, input.type === "radio" ? { choice: Number(input.value) } : { text: input.value }),
+  );
+}
+if (config.deadline) setDeadline({ server_time: config.server_time, deadline: config.deadline });
+setInterval(tick, 1000);
+show(config.status === "submitted" ? "finish" : "check");
