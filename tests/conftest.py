@@ -116,7 +116,7 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Any:
             database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "proctor.settings",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url,
         "INVIGIL_DATA_DIR": str(settings.DATA_DIR),
         "PYTHONUNBUFFERED": "1",
