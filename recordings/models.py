@@ -40,6 +40,11 @@ class Recording(models.Model):
     status = models.CharField(max_length=10, choices=RecordingStatus.choices, default=RecordingStatus.RECORDING)
     created_at = models.DateTimeField(auto_now_add=True)
     finalised_at = models.DateTimeField(null=True, blank=True)
+    playback_name = models.CharField(
+        max_length=255, blank=True, help_text="The sealed, seekable copy for review (WebM with cues)."
+    )
+    playback_size = models.PositiveBigIntegerField(null=True, blank=True, help_text="Plaintext bytes.")
+    duration_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["session", "kind", "part"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from celery import current_app
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -30,9 +31,11 @@ from recordings.models import (
     SignalKind,
     StreamKind,
 )
+from recordings.remux import remux_seekable
 
 #: A MediaRecorder chunk of a few seconds at ~500 kbit/s is well under 1 MiB; this bounds memory.
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
+PLAYBACK_TASK = "recordings.make_playback_copy"
 #: Parts per stream (one per recorder start, e.g. after a reload); far above any honest use.
 MAX_PARTS = 200
 #: Sequence numbers for a 24-hour exam with one-second chunks fit easily.
@@ -155,6 +158,8 @@ def recording_finalise(*, recording_id: Any, actor: Any) -> Recording:
     recording.status = RecordingStatus.FINALISED
     recording.finalised_at = timezone.now()
     recording.save(update_fields=["status", "finalised_at"])
+    # By name, not import: tasks import this module. Queued only once the finalisation is committed.
+    transaction.on_commit(lambda: current_app.send_task(PLAYBACK_TASK, args=[str(recording.pk)]))
     audit_record(
         actor=actor,
         action="recording.finalise",
@@ -184,3 +189,35 @@ def browser_signal_record(
         detail = {**detail, "client_clock_ignored": True}
         client_time = now
     return BrowserSignal.objects.create(session=session, kind=kind, client_time=client_time, detail=detail)
+
+
+def playback_label(recording_id: Any) -> bytes:
+    return f"recording:{recording_id}:playback".encode()
+
+
+def recording_make_playback_copy(*, recording_id: Any) -> Recording:
+    """Decrypt the chunks, remux them in memory into a seekable WebM, and store that sealed under the
+    recording's key, for review playback with range requests. Idempotent."""
+    from recordings.selectors import recording_plaintext  # selectors read through this module's labels
+
+    recording = Recording.objects.select_related("data_key").get(pk=recording_id)
+    if recording.playback_name:
+        return recording
+    if recording.status != RecordingStatus.FINALISED:
+        raise ChunkRefused("not_finalised", "Only a finalised recording gets a playback copy.")
+    remuxed = remux_seekable(recording_plaintext(recording))
+    sealed = b"".join(
+        crypto.seal_stream(
+            data_key_material(recording.data_key), label=playback_label(recording.id), chunks=[remuxed.data]
+        )
+    )
+    name = default_storage.save(
+        f"recordings/{recording.session_id}/{recording.id}/playback.sealed", ContentFile(sealed)
+    )
+    updated = Recording.objects.filter(pk=recording.pk, playback_name="").update(
+        playback_name=name, playback_size=len(remuxed.data), duration_seconds=remuxed.duration_seconds
+    )
+    if not updated:  # another worker finished first
+        default_storage.delete(name)
+    recording.refresh_from_db()
+    return recording

@@ -9,6 +9,7 @@ import re
 import time
 from typing import Any
 
+import av
 import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
@@ -64,7 +65,7 @@ def webcam_and_screen(session: ExamSession) -> list[Recording]:
 
 
 def test_a_student_takes_the_exam_and_the_recordings_decrypt_and_decode(
-    media_page: Any, asgi_server: Any, demo: None
+    media_page: Any, asgi_server: Any, demo: None, celery_worker_process: Any
 ) -> None:
     page = media_page
     sign_in_and_open_the_exam(page, asgi_server.url)
@@ -87,9 +88,21 @@ def test_a_student_takes_the_exam_and_the_recordings_decrypt_and_decode(
     assert not RecordingGap.objects.exists()
     webcam = next(r for r in recordings if r.kind == "webcam")
     assert webcam.chunks.count() >= 3
-    frames, seconds = decoded_video_seconds(b"".join(recording_plaintext(webcam)))
+    raw = b"".join(recording_plaintext(webcam))
+    frames, seconds = decoded_video_seconds(raw)
     assert frames > 50
     assert seconds == pytest.approx(submitted - started, rel=0.1)
+
+    # Finalisation queued the playback copy on Celery after commit; a real worker makes it.
+    with av.open(io.BytesIO(raw)) as container:
+        assert container.duration is None  # MediaRecorder writes no duration and no cues
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and Recording.objects.filter(playback_name="").exists():
+        time.sleep(0.5)
+    for recording in webcam_and_screen(session):
+        recording.refresh_from_db()
+        assert recording.playback_name, f"no playback copy for the {recording.kind} recording"
+        assert recording.duration_seconds == pytest.approx(submitted - started, rel=0.1)
 
 
 def test_when_the_server_goes_away_mid_exam_no_chunk_is_lost(media_page: Any, asgi_server: Any, demo: None) -> None:

@@ -163,3 +163,46 @@ def test_an_unknown_stream_is_refused(world: World) -> None:
 def test_the_stored_digest_is_of_the_plaintext(recording: object, webm: bytes) -> None:
     recording_append_chunk(recording=recording, seq=0, data=webm[:900])
     assert RecordingChunk.objects.get().sha256 == hashlib.sha256(webm[:900]).hexdigest()
+
+
+def test_a_finalised_recording_gets_a_sealed_seekable_playback_copy(recording: object, webm: bytes) -> None:
+    import io
+
+    import av
+
+    from recordings.services import playback_label, recording_make_playback_copy
+
+    append_all(recording, split(webm, [900, 1300]))
+    recording_finalise(recording_id=recording.pk, actor=None)
+    copy = recording_make_playback_copy(recording_id=recording.pk)
+    assert recording_make_playback_copy(recording_id=recording.pk).playback_name == copy.playback_name  # idempotent
+    sealed = Path(settings.MEDIA_ROOT, copy.playback_name).read_bytes()
+    assert b"\x1a\x45\xdf\xa3" not in sealed
+    from proctor.keys import data_key_material
+
+    plain = crypto.open_sealed(data_key_material(copy.data_key), label=playback_label(copy.pk), ciphertext=sealed)
+    assert len(plain) == copy.playback_size
+    with av.open(io.BytesIO(plain)) as container:
+        assert container.duration is not None
+        assert container.duration / 1e6 == pytest.approx(4.0, rel=0.1)
+    assert copy.duration_seconds == pytest.approx(4.0, rel=0.1)
+
+
+def test_a_corrupt_recording_gets_a_clear_failure_not_a_retry_loop(recording: object) -> None:
+    from recordings.tasks import recording_playback_copy
+
+    recording_append_chunk(recording=recording, seq=0, data=b"\x1a\x45\xdf\xa3" + b"\x00garbage" * 100)
+    recording_finalise(recording_id=recording.pk, actor=None)
+    result = recording_playback_copy.run(str(recording.pk))
+    assert result["outcome"] == "failed"
+    assert result["reason"]
+    recording.refresh_from_db()
+    assert recording.playback_name == ""
+
+
+def test_a_playback_copy_waits_for_finalisation(recording: object, webm: bytes) -> None:
+    from recordings.services import recording_make_playback_copy
+
+    append_all(recording, split(webm, [900]))
+    with pytest.raises(ChunkRefused, match="finalised"):
+        recording_make_playback_copy(recording_id=recording.pk)
