@@ -55,6 +55,7 @@ class CheckResultsSerializer(serializers.Serializer):
     microphone = serializers.CharField(max_length=100)
     screen = serializers.ChoiceField(choices=["monitor"])
     upload_kbit = serializers.IntegerField(min_value=0)
+    identity = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
 class SystemCheckView(APIView):
@@ -62,9 +63,15 @@ class SystemCheckView(APIView):
         session = _own_session(request, session_id)
         results = CheckResultsSerializer(data=request.data)
         results.is_valid(raise_exception=True)
+        checks = dict(results.validated_data)
+        attestation = checks.pop("identity", "")
         try:
             session = session_checks_passed(
-                session_id=session.pk, results=dict(results.validated_data), actor=request.user, request=request
+                session_id=session.pk,
+                results=checks,
+                identity_attestation=attestation,
+                actor=request.user,
+                request=request,
             )
         except TransitionError as exc:
             return _refused(exc)

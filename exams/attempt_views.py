@@ -22,6 +22,7 @@ from exams.services import (
     session_allowed_minutes,
     session_consent,
     session_decline,
+    session_identity_required,
     session_open,
 )
 
@@ -161,6 +162,7 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
                 "session": str(session.pk),
                 "status": session.status,
                 "record": {"webcam": exam.record_webcam, "audio": exam.record_audio, "screen": exam.record_screen},
+                "identity_required": session_identity_required(session),
                 "deadline": session.deadline.isoformat(timespec="milliseconds") if session.deadline else None,
                 "server_time": timezone.now().isoformat(timespec="milliseconds"),
                 "urls": {
@@ -171,6 +173,11 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
                     "submit": reverse("api_session_submit", args=[session.pk]),
                     "token": reverse("api_stream_token", args=[session.pk]),
                     "finalise": reverse("api_recordings_finalise", args=[session.pk]),
+                    "identity": reverse("api_identity_status"),
+                    "enrol": reverse("api_identity_enrol"),
+                    "id_photo": reverse("api_identity_id_photo"),
+                    "verify": reverse("api_identity_verify"),
+                    "manual": reverse("api_identity_manual"),
                 },
             },
         },

@@ -24,6 +24,7 @@ from exams.models import (
     SessionStatus,
     SessionTransition,
 )
+from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
 from proctor.realtime import broadcast_on_commit
 
@@ -256,15 +257,38 @@ def session_time_out(*, session_id: Any) -> ExamSession:
     )
 
 
+def session_identity_required(session: ExamSession) -> bool:
+    """Face matching applies unless the exam records no webcam or an accommodation switches it off."""
+    if not session.exam.record_webcam:
+        return False
+    accommodation = Accommodation.objects.filter(exam_id=session.exam_id, student_id=session.student_id).first()
+    return not (accommodation and (accommodation.no_camera or accommodation.face_covering))
+
+
 def session_checks_passed(
-    *, session_id: Any, results: dict[str, Any], actor: Any, request: HttpRequest | None = None
+    *,
+    session_id: Any,
+    results: dict[str, Any],
+    identity_attestation: str,
+    actor: Any,
+    request: HttpRequest | None = None,
 ) -> ExamSession:
-    """The browser passed the system check (camera, microphone, entire screen, upload speed)."""
-    summary = ", ".join(f"{name}: {value}" for name, value in sorted(results.items()))[:500]
+    """The browser passed the system check (camera, microphone, entire screen, upload speed) and,
+    where it applies, the identity check, proved by a fresh attestation from the identity app."""
+    session = ExamSession.objects.select_related("exam").get(pk=session_id)
+    identity = "not required"
+    if session_identity_required(session):
+        method = identity_attestation_method(
+            identity_attestation, user_id=session.student_id, reference=str(session.pk)
+        )
+        if method is None:
+            raise TransitionError("Confirm your identity first (face match, or ask for a manual check).")
+        identity = method
+    summary = ", ".join(f"{name}: {value}" for name, value in sorted(results.items()))[:400]
     return session_transition(
         session_id=session_id,
         to_status=SessionStatus.READY,
         actor=actor,
         request=request,
-        reason=f"System check passed ({summary}).",
+        reason=f"System check passed ({summary}); identity: {identity}.",
     )

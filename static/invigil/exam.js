@@ -123,24 +123,129 @@ async function runChecks(event) {
   try {
     await checkCamera();
     await checkScreen();
-    const kbit = await checkUpload();
-    if (config.status === "consented") {
-      await post(config.urls.check, {
-        camera: config.record.webcam ? "ok" : "not recorded",
-        microphone: config.record.audio ? "ok" : "not recorded",
-        screen: "monitor",
-        upload_kbit: kbit,
-      });
-      config.status = "ready";
+    checkResults = {
+      camera: config.record.webcam ? "ok" : "not recorded",
+      microphone: config.record.audio ? "ok" : "not recorded",
+      screen: "monitor",
+      upload_kbit: await checkUpload(),
+    };
+    if (config.status === "consented" && config.identity_required) {
+      await startIdentity();
+      return;
     }
-    show(config.status === "started" ? "exam" : "start");
-    if (config.status === "started") await startRecording();
+    await checksDone("");
   } catch (error) {
     problem(error.message);
   } finally {
     button.disabled = false;
     button.textContent = "Check again";
   }
+}
+
+async function checksDone(attestation) {
+  if (config.status === "consented") {
+    await post(config.urls.check, { ...checkResults, identity: attestation });
+    config.status = "ready";
+  }
+  show(config.status === "started" ? "exam" : "start");
+  if (config.status === "started") await startRecording();
+}
+
+// --- Identity -------------------------------------------------------------------------------
+
+let checkResults = null;
+let identityStage = "enrol";
+let failedMatches = 0;
+
+function frameBlob() {
+  const video = $("#identity-preview");
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth || 640;
+  canvas.height = video.videoHeight || 480;
+  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+}
+
+async function upload(url, fields) {
+  const form = new FormData();
+  for (const [name, value] of fields) {
+    if (typeof value === "string") form.append(name, value);
+    else form.append(name, value, `${name}.jpg`);
+  }
+  const response = await fetch(url, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf() }, body: form });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.detail || `Error ${response.status}`);
+  return data;
+}
+
+function identityProblem(message) {
+  $("#identity-problem").hidden = !message;
+  $("#identity-problem").textContent = message || "";
+}
+
+const IDENTITY_STAGES = {
+  enrol: ["Enrol my face", "Look at the camera, alone, in good light. Five pictures will be taken over two seconds."],
+  "id-photo": ["Take a picture of my photo ID", "Hold your student card or photo ID up to the camera, with your face visible too."],
+  match: ["Check my face", "Look at the camera. One picture will be compared with your enrolled face."],
+};
+
+function identityStep(stage) {
+  identityStage = stage;
+  const [label, instruction] = IDENTITY_STAGES[stage];
+  $("#identity-next").textContent = label;
+  $("#identity-instruction").textContent = instruction;
+}
+
+async function startIdentity() {
+  $("#identity-preview").srcObject = camera;
+  const status = await (await fetch(config.urls.identity, { credentials: "same-origin" })).json();
+  if (status.enrolled) mark("enrol", true, "Enrolled");
+  if (status.has_id_photo) mark("id-photo", true, "Stored");
+  identityStep(!status.enrolled ? "enrol" : !status.has_id_photo ? "id-photo" : "match");
+  show("identity");
+}
+
+async function identityNext() {
+  identityProblem("");
+  const button = $("#identity-next");
+  button.disabled = true;
+  try {
+    if (identityStage === "enrol") {
+      const frames = [];
+      for (let i = 0; i < 5; i += 1) {
+        frames.push(["frames", await frameBlob()]);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      }
+      await upload(config.urls.enrol, frames);
+      mark("enrol", true, "Enrolled");
+      identityStep("id-photo");
+    } else if (identityStage === "id-photo") {
+      await upload(config.urls.id_photo, [["photo", await frameBlob()]]);
+      mark("id-photo", true, "Stored");
+      identityStep("match");
+    } else {
+      const result = await upload(config.urls.verify, [["reference", config.session], ["frame", await frameBlob()]]);
+      if (!result.matched) throw new Error(result.detail);
+      mark("match", true, "Matched");
+      await checksDone(result.attestation);
+    }
+  } catch (error) {
+    if (identityStage === "match") {
+      failedMatches += 1;
+      mark("match", false, "Not matched");
+    }
+    identityProblem(error.message);
+    $("#identity-manual").hidden = identityStage !== "match" || failedMatches < 1;
+    button.textContent = "Try again";
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function identityManual() {
+  const result = await post(config.urls.manual, { reference: config.session });
+  mark("match", true, "A person will check later");
+  await checksDone(result.attestation);
 }
 
 // --- Recording ------------------------------------------------------------------------------
@@ -269,6 +374,8 @@ async function submit(timeUp = false) {
 
 $("#check-form").addEventListener("submit", runChecks);
 $("#begin").addEventListener("click", begin);
+$("#identity-next").addEventListener("click", identityNext);
+$("#identity-manual").addEventListener("click", identityManual);
 $("#submit").addEventListener("click", () => submit(false));
 $("#share-again").addEventListener("click", () => location.reload());
 for (const input of app.querySelectorAll("[data-question]")) {

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from exams.models import Answer, ExamSession, SessionStatus
+from identity.models import IdentityCheck
 from recordings.models import Recording, RecordingGap
 from recordings.selectors import recording_plaintext
 from tests.conftest import screenshot
@@ -43,8 +44,17 @@ def sign_in_and_open_the_exam(page: Any, base: str) -> None:
 
 def pass_the_check_and_start(page: Any) -> float:
     page.get_by_role("button", name="Check my camera, microphone and screen").click()
-    page.locator("#check-problem:visible, [data-step=start]:visible").first.wait_for(timeout=30_000)
+    page.locator("#check-problem:visible, [data-step=identity]:visible").first.wait_for(timeout=30_000)
     assert page.locator("#check-problem").is_hidden(), page.locator("#check-problem").inner_text()
+    expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
+    for button, done in (("Enrol my face", "Enrolled"), ("Take a picture of my photo ID", "Stored")):
+        page.get_by_role("button", name=button).click()
+        page.locator("#identity-problem:visible, [data-state=ok] >> text=" + done).first.wait_for(timeout=30_000)
+        assert page.locator("#identity-problem").is_hidden(), page.locator("#identity-problem").inner_text()
+    screenshot(page, "identity")
+    page.get_by_role("button", name="Check my face").click()
+    page.locator("#identity-problem:visible, [data-step=start]:visible").first.wait_for(timeout=30_000)
+    assert page.locator("#identity-problem").is_hidden(), page.locator("#identity-problem").inner_text()
     expect(page.get_by_role("heading", name="Ready to start")).to_be_visible()
     page.get_by_role("button", name="Start the exam").click()
     started = time.monotonic()
@@ -82,6 +92,9 @@ def test_a_student_takes_the_exam_and_the_recordings_decrypt_and_decode(
 
     session = ExamSession.objects.get(student__username="student1")
     assert session.status == SessionStatus.SUBMITTED
+    check = IdentityCheck.objects.get(user__username="student1")
+    assert (check.kind, check.matched, check.reference) == ("face_match", True, str(session.pk))
+    assert "identity: face_match" in session.transitions.get(to_status=SessionStatus.READY).reason
     assert Answer.objects.filter(session=session).count() == 2
     recordings = webcam_and_screen(session)
     assert [(r.kind, r.part, r.status) for r in recordings] == [("screen", 0, "finalised"), ("webcam", 0, "finalised")]

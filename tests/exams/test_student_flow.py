@@ -30,9 +30,15 @@ S = SessionStatus
 
 
 def ready(world: World) -> ExamSession:
+    from exams.services import session_checks_passed
+    from proctor.attestations import identity_attest
+
     student = world.users["student"]
     session_consent(session_id=world.session.pk, policy_version=world.exam.consent_policy.version, actor=student)
-    return session_transition(session_id=world.session.pk, to_status=S.READY, actor=student, reason="Checks passed.")
+    attestation = identity_attest(user_id=student.pk, reference=str(world.session.pk), method="face_match")
+    return session_checks_passed(
+        session_id=world.session.pk, results=CHECKS, identity_attestation=attestation, actor=student
+    )
 
 
 def test_opening_an_exam_creates_the_session_once(world: World) -> None:
@@ -161,3 +167,45 @@ def test_the_system_times_out_an_attempt_only_once_its_time_is_up(world: World) 
         session_time_out(session_id=session.pk)
     with time_machine.travel(session.deadline + timedelta(seconds=1)):
         assert session_time_out(session_id=session.pk).status == S.TIMED_OUT
+
+
+def consented(world: World) -> ExamSession:
+    return session_consent(
+        session_id=world.session.pk, policy_version=world.exam.consent_policy.version, actor=world.users["student"]
+    )
+
+
+CHECKS = {"camera": "ok", "microphone": "ok", "screen": "monitor", "upload_kbit": 5000}
+
+
+def test_the_system_check_needs_a_fresh_identity_attestation_for_this_session(world: World) -> None:
+    from exams.services import session_checks_passed
+    from proctor.attestations import identity_attest
+
+    consented(world)
+    student = world.users["student"]
+    with pytest.raises(TransitionError, match="Confirm your identity first"):
+        session_checks_passed(session_id=world.session.pk, results=CHECKS, identity_attestation="", actor=student)
+    for_other_session = identity_attest(user_id=student.pk, reference=str(world.other_session.pk), method="face_match")
+    with pytest.raises(TransitionError, match="Confirm your identity first"):
+        session_checks_passed(
+            session_id=world.session.pk, results=CHECKS, identity_attestation=for_other_session, actor=student
+        )
+    good = identity_attest(user_id=student.pk, reference=str(world.session.pk), method="face_match")
+    session = session_checks_passed(
+        session_id=world.session.pk, results=CHECKS, identity_attestation=good, actor=student
+    )
+    assert session.status == S.READY
+    assert "identity: face_match" in session.transitions.latest("id").reason
+
+
+@pytest.mark.parametrize("exemption", ["face_covering", "no_camera"])
+def test_an_accommodation_switches_the_face_match_off(world: World, exemption: str) -> None:
+    from exams.services import session_checks_passed
+
+    AccommodationFactory(exam=world.exam, student=world.users["student"], **{exemption: True})
+    consented(world)
+    session = session_checks_passed(
+        session_id=world.session.pk, results=CHECKS, identity_attestation="", actor=world.users["student"]
+    )
+    assert "identity: not required" in session.transitions.latest("id").reason

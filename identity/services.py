@@ -1,0 +1,130 @@
+"""Writes to identity: enrol a face, store a photo ID, verify 1:1, request a manual check.
+
+The only code in this app that encrypts or decrypts; keys come from proctor.keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from identity import faces
+from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile
+from proctor import crypto
+from proctor.attestations import identity_attest
+from proctor.audit import audit_record
+from proctor.keys import data_key_create, data_key_material
+
+MAX_IMAGE_BYTES = 3 * 1024 * 1024
+
+
+def _template_label(profile: IdentityProfile) -> bytes:
+    return f"identity:{profile.pk}:template".encode()
+
+
+def _id_photo_label(profile: IdentityProfile) -> bytes:
+    return f"identity:{profile.pk}:id-photo".encode()
+
+
+def _profile_for(user: Any) -> IdentityProfile:
+    profile = IdentityProfile.objects.select_related("data_key").filter(user=user).first()
+    if profile is None:
+        profile = IdentityProfile.objects.create(user=user, data_key=data_key_create(purpose="identity"))
+    return profile
+
+
+def _images(frames: list[bytes]) -> list[Any]:
+    if any(len(frame) > MAX_IMAGE_BYTES for frame in frames):
+        raise faces.FaceProblem("A picture was too large.")
+    return [faces.image_from_bytes(frame) for frame in frames]
+
+
+@transaction.atomic
+def identity_enrol(*, user: Any, frames: list[bytes], request: Any = None) -> IdentityProfile:
+    """Compute the face template from several webcam frames and keep only the template, sealed."""
+    if not 3 <= len(frames) <= 10:
+        raise faces.FaceProblem("Enrolment needs between 3 and 10 pictures.")
+    template = faces.face_template(_images(frames))
+    profile = _profile_for(user)
+    key = data_key_material(profile.data_key)
+    profile.template_sealed = crypto.seal(
+        key, label=_template_label(profile), plaintext=faces.template_to_bytes(template)
+    )
+    profile.enrolled_at = profile.last_used_at = timezone.now()
+    profile.save(update_fields=["template_sealed", "enrolled_at", "last_used_at"])
+    audit_record(actor=user, action="identity.enrol", target=profile, request=request, detail={"model": faces.MODEL})
+    return profile
+
+
+@transaction.atomic
+def identity_store_id_photo(*, user: Any, photo: bytes, request: Any = None) -> IdentityProfile:
+    faces.image_from_bytes(photo)  # refuse what is not a picture before storing anything
+    if len(photo) > MAX_IMAGE_BYTES:
+        raise faces.FaceProblem("The picture was too large.")
+    profile = _profile_for(user)
+    sealed = crypto.seal(data_key_material(profile.data_key), label=_id_photo_label(profile), plaintext=photo)
+    old = profile.id_photo_name
+    profile.id_photo_name = default_storage.save(f"identity/{profile.pk}/id-photo.sealed", ContentFile(sealed))
+    profile.id_photo_at = timezone.now()
+    profile.save(update_fields=["id_photo_name", "id_photo_at"])
+    if old:
+        transaction.on_commit(lambda: default_storage.delete(old))
+    audit_record(actor=user, action="identity.id_photo", target=profile, request=request)
+    return profile
+
+
+def identity_verify(
+    *, user: Any, frame: bytes, reference: str, request: Any = None
+) -> tuple[IdentityCheck, str | None]:
+    """Compare one webcam frame with this user's template (1:1 only). Returns the recorded check and,
+    when it matched, an attestation for the exam flow."""
+    profile = IdentityProfile.objects.select_related("data_key").filter(user=user).first()
+    if profile is None or profile.template_sealed is None:
+        raise faces.FaceProblem("Enrol your face first.")
+    template = faces.template_from_bytes(
+        crypto.open_sealed(
+            data_key_material(profile.data_key),
+            label=_template_label(profile),
+            ciphertext=bytes(profile.template_sealed),
+        )
+    )
+    problem, match = "", None
+    try:
+        match = faces.face_verify(template, _images([frame])[0])
+    except faces.FaceProblem as exc:
+        problem = str(exc)
+    with transaction.atomic():
+        check = IdentityCheck.objects.create(
+            user=user,
+            kind=IdentityCheckKind.FACE_MATCH,
+            reference=reference[:64],
+            model=faces.MODEL,
+            distance=match.distance if match else None,
+            threshold=match.threshold if match else None,
+            matched=match.matched if match else False,
+            problem=problem[:200],
+        )
+        IdentityProfile.objects.filter(pk=profile.pk).update(last_used_at=timezone.now())
+        audit_record(
+            actor=user,
+            action="identity.verify",
+            target=check,
+            request=request,
+            detail={"matched": check.matched, "distance": check.distance},
+        )
+    if problem:
+        raise faces.FaceProblem(problem)
+    token = identity_attest(user_id=user.pk, reference=reference, method="face_match") if check.matched else None
+    return check, token
+
+
+@transaction.atomic
+def identity_request_manual_check(*, user: Any, reference: str, request: Any = None) -> tuple[IdentityCheck, str]:
+    """The student asks a person to check their identity instead (after failed matches, or by choice)."""
+    check = IdentityCheck.objects.create(user=user, kind=IdentityCheckKind.MANUAL_REQUEST, reference=reference[:64])
+    audit_record(actor=user, action="identity.manual_request", target=check, request=request)
+    return check, identity_attest(user_id=user.pk, reference=reference, method="manual_request")
