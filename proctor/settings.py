@@ -354,4 +354,6 @@ from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "proctor.audit_chain_verify", "schedule": crontab(hour=3, minute=15)},
+    "time-out-expired-attempts": {"task": "exams.time_out_expired_attempts", "schedule": 60.0},
+    "finalise-abandoned-recordings": {"task": "recordings.finalise_abandoned", "schedule": 300.0},
 }

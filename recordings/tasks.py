@@ -6,9 +6,14 @@ import logging
 
 from celery import shared_task
 
-from recordings.models import Recording
+from datetime import timedelta
+
+from django.utils import timezone
+
+from exams.lifecycle import ATTEMPT_ENDED
+from recordings.models import Recording, RecordingStatus
 from recordings.remux import MediaError
-from recordings.services import PLAYBACK_TASK, recording_make_playback_copy
+from recordings.services import PLAYBACK_TASK, recording_finalise, recording_make_playback_copy
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +38,22 @@ def recording_playback_copy(recording_id: str) -> dict[str, object]:
         logger.warning("No playback copy for recording %s: %s", recording_id, exc)
         return {"recording": recording_id, "outcome": "failed", "reason": str(exc)}
     return {"recording": recording_id, "outcome": "ready", "duration": recording.duration_seconds}
+
+
+#: How long after an attempt ends the browser may still upload what it holds.
+UPLOAD_GRACE_MINUTES = 15
+
+
+@shared_task(name="recordings.finalise_abandoned", acks_late=True, time_limit=600)
+def finalise_abandoned_recordings() -> int:
+    """Every few minutes: finalise recordings whose attempt ended more than the upload grace ago but
+    whose page never said it had finished uploading. Missing chunks become technical gaps."""
+    cutoff = timezone.now() - timedelta(minutes=UPLOAD_GRACE_MINUTES)
+    stale = Recording.objects.filter(
+        status=RecordingStatus.RECORDING, session__status__in=ATTEMPT_ENDED, session__ended_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    count = 0
+    for recording_id in stale:
+        recording_finalise(recording_id=recording_id, actor=None)
+        count += 1
+    return count
