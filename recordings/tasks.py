@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-
-from celery import shared_task
-
 from datetime import timedelta
 
+from celery import shared_task
 from django.utils import timezone
 
 from exams.lifecycle import ATTEMPT_ENDED
