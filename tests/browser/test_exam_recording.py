@@ -139,3 +139,30 @@ def test_when_the_server_goes_away_mid_exam_no_chunk_is_lost(media_page: Any, as
     webcam = Recording.objects.get(session=session, kind="webcam")
     frames, seconds = decoded_video_seconds(b"".join(recording_plaintext(webcam)))
     assert seconds == pytest.approx(submitted - started, rel=0.1)
+
+
+def test_after_a_page_reload_the_exam_continues_as_a_new_part_and_nothing_is_lost(
+    media_page: Any, asgi_server: Any, demo: None
+) -> None:
+    page = media_page
+    sign_in_and_open_the_exam(page, asgi_server.url)
+    pass_the_check_and_start(page)
+    time.sleep(7)
+    page.reload()
+    expect(page.get_by_text("Your exam is in progress. Share your camera and entire screen again")).to_be_visible()
+    page.get_by_role("button", name="Check my camera, microphone and screen").click()
+    expect(page.locator("#recording-status")).to_have_text("Recording and uploading", timeout=30_000)
+    expect(page.locator("#time-left")).to_have_text(re.compile(r"^(29|30):\d\d$"))
+    time.sleep(7)
+    submit_and_wait_for_the_upload(page)
+
+    session = ExamSession.objects.get(student__username="student1")
+    webcam_parts = list(Recording.objects.filter(session=session, kind="webcam").order_by("part"))
+    assert [r.part for r in webcam_parts] == [0, 1]
+    for recording in Recording.objects.filter(session=session):
+        seqs = list(recording.chunks.order_by("seq").values_list("seq", flat=True))
+        assert seqs, f"{recording} has no chunks"
+        assert seqs == list(range(len(seqs))), f"{recording} chunks missing: {seqs}"
+        frames, seconds = decoded_video_seconds(b"".join(recording_plaintext(recording)))
+        assert frames > 0
+    assert not RecordingGap.objects.exists()
