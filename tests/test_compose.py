@@ -134,6 +134,8 @@ def test_the_health_checks_ask_the_right_question(services: dict[str, dict[str, 
     assert "--pidfile=/tmp/celerybeat.pid" in services["beat"]["command"]
     # The pidfile must live on a tmpfs, or a beat killed without cleaning up never starts again.
     assert "/tmp" in services["beat"]["tmpfs"]
+    # Daphne spools large request bodies (identity photos) to /tmp: it must be in memory.
+    assert "/tmp" in services["web"]["tmpfs"]
 
 
 def test_the_migration_runs_once_before_anything_that_uses_the_database(

@@ -100,6 +100,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "INVIGIL_KEYS_FILE": str(keys),
         "EMAIL_HOST": "smtp.example.edu",
         "DJANGO_SETTINGS_MODULE": "proctor.settings",
+        "TMPDIR": "/dev/shm",
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v != "<unset>"}
@@ -151,3 +152,16 @@ def test_s3_media_storage_is_configured_from_the_environment(tmp_path: Path) -> 
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["S3Storage", "exam-media", "https://s3.example.edu", "private"]
+
+
+def test_check_deploy_refuses_a_temporary_folder_on_disk(tmp_path: Path) -> None:
+    result = manage(production_env(tmp_path, TMPDIR=str(tmp_path)), "check", "--deploy")
+    assert result.returncode != 0
+    assert "invigil.E001" in result.stderr
+    assert "not in memory" in result.stderr
+
+
+def test_the_filesystem_of_a_path_is_read_from_the_mount_table() -> None:
+    from proctor.checks import filesystem_of
+
+    assert filesystem_of("/dev/shm/anything") == "tmpfs"
