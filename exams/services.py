@@ -31,6 +31,8 @@ from proctor.realtime import broadcast_on_commit
 __all__ = ["ExamUnavailable", "TransitionError", "session_transition"]
 
 MAX_ANSWER_CHARS = 20_000
+#: A submit or answer this soon after the deadline still counts (the page submits at zero).
+SUBMIT_GRACE = timedelta(seconds=30)
 
 
 def session_group(session_id: object) -> str:
@@ -207,7 +209,8 @@ def answer_save(
     session = _locked(session_id)
     if session.status != SessionStatus.STARTED:
         raise ExamUnavailable("This attempt is no longer open for answers.")
-    if session.deadline is not None and timezone.now() > session.deadline:
+    # The same grace as submit: the page flushes its last saves as the countdown reaches zero.
+    if session.deadline is not None and timezone.now() > session.deadline + SUBMIT_GRACE:
         raise ExamUnavailable("Time is up; answers can no longer be changed.")
     question = Question.objects.filter(pk=question_id, exam_id=session.exam_id).first()
     if question is None:
@@ -226,13 +229,11 @@ def answer_save(
     return answer
 
 
-#: A submit this soon after the deadline still counts as a submit (the page submits at zero).
-SUBMIT_GRACE = timedelta(seconds=30)
-
-
 def session_submit(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamSession:
     """The student submits; past the deadline (and its grace) the attempt is timed out instead."""
     session = ExamSession.objects.get(pk=session_id)
+    if session.status in ATTEMPT_ENDED:
+        return session  # already submitted or timed out: nothing to do, and not an error for the page
     if session.deadline is not None and timezone.now() > session.deadline + SUBMIT_GRACE:
         return session_time_out(session_id=session_id)
     return session_transition(

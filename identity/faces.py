@@ -12,6 +12,7 @@ MODEL = "face_recognition 1.3 (dlib HOG detector, ResNet encoder)"
 #: face_recognition's customary tolerance: same person 0.25-0.39 on our fixtures, others 0.80-0.91.
 MATCH_THRESHOLD = 0.6
 MAX_SIDE = 640
+MAX_PIXELS = 4096 * 4096
 
 
 class FaceProblem(Exception):
@@ -27,13 +28,18 @@ class FaceMatch:
 
 def image_from_bytes(data: bytes) -> np.ndarray:
     """Decode a JPEG or PNG in memory into RGB, downscaled so its longer side is at most 640 px."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        # JPEG and PNG only: no format that shells out (EPS) or decompresses without bound.
+        with Image.open(io.BytesIO(data), formats=["JPEG", "PNG"]) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise FaceProblem("That picture is too large; use the camera at its usual size.")
             image.thumbnail((MAX_SIDE, MAX_SIDE))
             return np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
+    except FaceProblem:
+        raise
+    except Exception as exc:  # Pillow raises many types for bad input; every one means "unreadable"
         raise FaceProblem("That picture could not be read; try again.") from exc
 
 

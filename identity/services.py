@@ -48,6 +48,10 @@ def identity_enrol(*, user: Any, frames: list[bytes], request: Any = None) -> Id
     """Compute the face template from several webcam frames and keep only the template, sealed."""
     if not 3 <= len(frames) <= 10:
         raise faces.FaceProblem("Enrolment needs between 3 and 10 pictures.")
+    existing = IdentityProfile.objects.filter(user=user, template_sealed__isnull=False).exists()
+    if existing:
+        # Otherwise anyone holding the student's session could enrol their own face, then pass.
+        raise faces.FaceProblem("You are already enrolled. To enrol again, delete your identity profile first.")
     template = faces.face_template(_images(frames))
     profile = _profile_for(user)
     key = data_key_material(profile.data_key)
@@ -62,17 +66,16 @@ def identity_enrol(*, user: Any, frames: list[bytes], request: Any = None) -> Id
 
 @transaction.atomic
 def identity_store_id_photo(*, user: Any, photo: bytes, request: Any = None) -> IdentityProfile:
-    faces.image_from_bytes(photo)  # refuse what is not a picture before storing anything
     if len(photo) > MAX_IMAGE_BYTES:
         raise faces.FaceProblem("The picture was too large.")
+    faces.image_from_bytes(photo)  # refuse what is not a picture before storing anything
     profile = _profile_for(user)
+    if profile.id_photo_name:
+        raise faces.FaceProblem("Your photo ID is already stored. To replace it, delete your identity profile first.")
     sealed = crypto.seal(data_key_material(profile.data_key), label=_id_photo_label(profile), plaintext=photo)
-    old = profile.id_photo_name
     profile.id_photo_name = default_storage.save(f"identity/{profile.pk}/id-photo.sealed", ContentFile(sealed))
     profile.id_photo_at = timezone.now()
     profile.save(update_fields=["id_photo_name", "id_photo_at"])
-    if old:
-        transaction.on_commit(lambda: default_storage.delete(old))
     audit_record(actor=user, action="identity.id_photo", target=profile, request=request)
     return profile
 

@@ -137,7 +137,7 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
         try:
             message = json.loads(text)
             kind = message["type"]
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             await self.reply_error("malformed", "Messages must be JSON objects with a type.")
             return
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -67,7 +68,8 @@ def chunk_label(recording_id: Any, seq: int) -> bytes:
 
 
 def chunk_storage_name(recording: Recording, seq: int) -> str:
-    return f"recordings/{recording.session_id}/{recording.id}/{seq:08d}.sealed"
+    # A fresh suffix per write: two writers of one chunk never share (or delete) an object.
+    return f"recordings/{recording.session_id}/{recording.id}/{seq:08d}-{uuid.uuid4().hex[:12]}.sealed"
 
 
 @transaction.atomic
@@ -80,9 +82,17 @@ def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: A
     existing = Recording.objects.filter(session=session, kind=kind, part=part).first()
     if existing is not None:
         return existing
-    recording = Recording.objects.create(
-        session=session, kind=kind, part=part, mime_type=mime_type[:100], data_key=data_key_create(purpose="recording")
-    )
+    try:
+        with transaction.atomic():
+            recording = Recording.objects.create(
+                session=session,
+                kind=kind,
+                part=part,
+                mime_type=mime_type[:100],
+                data_key=data_key_create(purpose="recording"),
+            )
+    except IntegrityError:  # two sockets started the same part at once: use the one that won
+        return Recording.objects.get(session=session, kind=kind, part=part)
     audit_record(actor=actor, action="recording.start", target=recording, detail={"kind": kind, "part": part})
     return recording
 
@@ -104,28 +114,33 @@ def recording_append_chunk(
     if seq == 0 and not data.startswith(WEBM_MAGIC):
         raise ChunkRefused("not_webm", "The first chunk of a stream must start a WebM file.")
 
-    # After submit or time-out the browser still uploads what it holds, until the recording is finalised.
-    session_status = ExamSession.objects.filter(pk=recording.session_id).values_list("status", flat=True).get()
-    recording.refresh_from_db(fields=["status"])
-    if recording.status != RecordingStatus.RECORDING or session_status not in UPLOADING:
-        raise ChunkRefused("closed", "This recording is closed, so nothing more is stored.")
-
     digest = hashlib.sha256(data).hexdigest()
-    existing = RecordingChunk.objects.filter(recording=recording, seq=seq).values_list("sha256", flat=True).first()
-    if existing is not None:
-        return _duplicate_or_conflict(recording, seq, existing, digest)
-
-    sealed = crypto.seal(data_key_material(recording.data_key), label=chunk_label(recording.id, seq), plaintext=data)
-    name = default_storage.save(chunk_storage_name(recording, seq), ContentFile(sealed))
-    try:
-        RecordingChunk.objects.create(
-            recording=recording, seq=seq, storage_name=name, size=len(data), sha256=digest, client_time=client_time
-        )
-    except IntegrityError:
-        # Another connection stored the same number first (a re-send racing the original).
-        default_storage.delete(name)
-        existing = RecordingChunk.objects.filter(recording=recording, seq=seq).values_list("sha256", flat=True).get()
-        return _duplicate_or_conflict(recording, seq, existing, digest)
+    with transaction.atomic():
+        # The row lock orders this append against finalisation: no chunk is stored after it.
+        locked = Recording.objects.select_for_update().get(pk=recording.pk)
+        # After submit or time-out the browser still uploads what it holds, until the recording is finalised.
+        session_status = ExamSession.objects.filter(pk=locked.session_id).values_list("status", flat=True).get()
+        if locked.status != RecordingStatus.RECORDING or session_status not in UPLOADING:
+            raise ChunkRefused("closed", "This recording is closed, so nothing more is stored.")
+        existing = RecordingChunk.objects.filter(recording=locked, seq=seq).values_list("sha256", flat=True).first()
+        if existing is not None:
+            return _duplicate_or_conflict(recording, seq, existing, digest)
+        key = data_key_material(recording.data_key)
+        sealed = crypto.seal(key, label=chunk_label(recording.id, seq), plaintext=data)
+        name = default_storage.save(chunk_storage_name(recording, seq), ContentFile(sealed))
+        try:
+            with transaction.atomic():
+                RecordingChunk.objects.create(
+                    recording=locked,
+                    seq=seq,
+                    storage_name=name,
+                    size=len(data),
+                    sha256=digest,
+                    client_time=client_time,
+                )
+        except IntegrityError:
+            default_storage.delete(name)  # our own uniquely named object, never another writer's
+            raise
     return ChunkStored(recording.id, seq, "stored")
 
 
@@ -180,9 +195,14 @@ def browser_signal_record(
     """Store one browser signal. Refused (ChunkRefused) with a clear code when malformed or late."""
     if kind not in SignalKind.values:
         raise ChunkRefused("unknown_signal", f"{kind!r} is not a browser signal Invigil records.")
-    if not isinstance(detail, dict) or len(json.dumps(detail)) > MAX_SIGNAL_DETAIL_BYTES:
+    try:
+        too_big = not isinstance(detail, dict) or len(json.dumps(detail, allow_nan=False)) > MAX_SIGNAL_DETAIL_BYTES
+    except ValueError:
+        too_big = True
+    if too_big:
         raise ChunkRefused("bad_detail", "Signal details must be a small JSON object.")
-    if ExamSession.objects.filter(pk=session.pk).values_list("status", flat=True).get() not in UPLOADING:
+    # Only during the attempt: what the browser does while the upload finishes is none of our business.
+    if ExamSession.objects.filter(pk=session.pk).values_list("status", flat=True).get() != SessionStatus.STARTED:
         raise ChunkRefused("closed", "This exam session is not in progress, so nothing more is recorded.")
     now = timezone.now()
     if client_time is None or abs((client_time - now).total_seconds()) > CLOCK_TOLERANCE_SECONDS:

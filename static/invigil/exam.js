@@ -41,6 +41,7 @@ function show(step) {
 
 function mark(check, ok, text) {
   const item = $(`[data-check="${check}"]`);
+  if (!item) return; // a stream this exam does not record has no row
   item.dataset.state = ok ? "ok" : "failed";
   item.querySelector(".check__result").textContent = text;
 }
@@ -273,13 +274,17 @@ async function startRecording() {
   watchBrowser();
 }
 
+// Browser signals are watched during the attempt only; submit removes every listener.
+const watching = new AbortController();
+
 function watchBrowser() {
-  document.addEventListener("visibilitychange", () => uploader.signal(document.hidden ? "tab_hidden" : "tab_visible"));
-  window.addEventListener("blur", () => uploader.signal("window_blur"));
-  window.addEventListener("focus", () => uploader.signal("window_focus"));
-  document.addEventListener("fullscreenchange", () => uploader.signal(document.fullscreenElement ? "fullscreen_enter" : "fullscreen_exit"));
-  document.addEventListener("copy", () => uploader.signal("copy"));
-  document.addEventListener("paste", () => uploader.signal("paste"));
+  const opts = { signal: watching.signal };
+  document.addEventListener("visibilitychange", () => uploader.signal(document.hidden ? "tab_hidden" : "tab_visible"), opts);
+  window.addEventListener("blur", () => uploader.signal("window_blur"), opts);
+  window.addEventListener("focus", () => uploader.signal("window_focus"), opts);
+  document.addEventListener("fullscreenchange", () => uploader.signal(document.fullscreenElement ? "fullscreen_enter" : "fullscreen_exit"), opts);
+  document.addEventListener("copy", () => uploader.signal("copy"), opts);
+  document.addEventListener("paste", () => uploader.signal("paste"), opts);
   if (window.screen.isExtended) uploader.signal("extra_display");
 }
 
@@ -325,26 +330,47 @@ function tick() {
   if (left === 0) submit(true);
 }
 
-const saving = new Map();
+const waitingSaves = new Map(); // question -> [timer, body]
+const inFlight = new Set();
+
+async function saveNow(question, body) {
+  const status = $(`#save-${question}`);
+  status.textContent = "Saving…";
+  const request = post(config.urls.answer, { question, ...body });
+  inFlight.add(request);
+  try {
+    const saved = await request;
+    status.textContent = `Saved at ${new Date(saved.saved_at).toLocaleTimeString()}`;
+  } catch (error) {
+    status.textContent = `Not saved: ${error.message}`;
+  } finally {
+    inFlight.delete(request);
+  }
+}
 
 function save(question, body) {
-  clearTimeout(saving.get(question));
-  saving.set(question, setTimeout(async () => {
-    const status = $(`#save-${question}`);
-    status.textContent = "Saving…";
-    try {
-      const saved = await post(config.urls.answer, { question, ...body });
-      status.textContent = `Saved at ${new Date(saved.saved_at).toLocaleTimeString()}`;
-    } catch (error) {
-      status.textContent = `Not saved: ${error.message}`;
-    }
-  }, body.text === undefined ? 0 : 800));
+  clearTimeout(waitingSaves.get(question)?.[0]);
+  const timer = setTimeout(() => {
+    waitingSaves.delete(question);
+    saveNow(question, body);
+  }, body.text === undefined ? 0 : 800);
+  waitingSaves.set(question, [timer, body]);
+}
+
+async function flushSaves() {
+  for (const [question, [timer, body]] of [...waitingSaves]) {
+    clearTimeout(timer);
+    waitingSaves.delete(question);
+    saveNow(question, body);
+  }
+  await Promise.allSettled([...inFlight]);
 }
 
 async function submit(timeUp = false) {
   if (config.status !== "started") return;
   if (!timeUp && !window.confirm("Submit your answers? You cannot change them afterwards.")) return;
   config.status = "submitting";
+  await flushSaves(); // the last keystrokes are saved before the answers close
   try {
     await post(config.urls.submit);
   } catch (error) {
@@ -354,9 +380,21 @@ async function submit(timeUp = false) {
     return;
   }
   config.status = "submitted";
+  watching.abort();
   show("finish");
   await Promise.all(recorders.map((recorder) => recorder.stop()));
   [camera, screen].forEach((media) => media?.getTracks().forEach((track) => track.stop()));
+  await finishUploads();
+}
+
+/** Wait until every chunk in IndexedDB is acknowledged, then close the recordings. Also runs after a
+ * reload of a finished attempt, so what the last page left behind still arrives. */
+async function finishUploads() {
+  if (!uploader) {
+    uploader = new Uploader({ session: config.session, tokenUrl: config.urls.token, csrfToken: csrf() });
+    uploader.addEventListener("progress", (event) => showUpload(event.detail.pending));
+    await uploader.open();
+  }
   const wait = setInterval(async () => {
     const pending = await uploader.pending();
     showUpload(pending);
@@ -386,4 +424,9 @@ for (const input of app.querySelectorAll("[data-question]")) {
 }
 if (config.deadline) setDeadline({ server_time: config.server_time, deadline: config.deadline });
 setInterval(tick, 1000);
-show(config.status === "submitted" ? "finish" : "check");
+if (["submitted", "timed_out", "abandoned"].includes(config.status)) {
+  show("finish");
+  finishUploads();
+} else {
+  show("check");
+}

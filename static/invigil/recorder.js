@@ -225,8 +225,9 @@ export class StreamRecorder {
     this.part = nextPart(this.session, this.stream);
     this.seq = 0;
     this.recorder = new MediaRecorder(this.mediaStream, this.options);
+    this.stored = [];
     this.recorder.ondataavailable = (event) => {
-      if (event.data.size > 0) this.uploader.addChunk(this.stream, this.part, this.seq++, this.mime, event.data);
+      if (event.data.size > 0) this.stored.push(this.uploader.addChunk(this.stream, this.part, this.seq++, this.mime, event.data));
     };
     this.recorder.start(this.timeslice);
   }
@@ -234,7 +235,8 @@ export class StreamRecorder {
   stop() {
     return new Promise((resolve) => {
       if (!this.recorder || this.recorder.state === "inactive") return resolve();
-      this.recorder.addEventListener("stop", () => setTimeout(resolve, 0), { once: true });
+      // Resolve only once the last chunk is in IndexedDB, so "nothing pending" really means done.
+      this.recorder.addEventListener("stop", () => setTimeout(() => Promise.allSettled(this.stored).then(resolve), 0), { once: true });
       this.recorder.stop();
     });
   }

@@ -150,7 +150,7 @@ def test_no_answer_changes_after_the_deadline_or_after_submit(world: World) -> N
     session = session_begin(session_id=world.session.pk, actor=world.users["student"])
     student = world.users["student"]
     with (
-        time_machine.travel(session.deadline + timedelta(seconds=1)),
+        time_machine.travel(session.deadline + timedelta(seconds=31)),
         pytest.raises(ExamUnavailable, match="Time is up"),
     ):
         answer_save(session_id=session.pk, question_id=essay.pk, text="late", actor=student)
@@ -209,3 +209,20 @@ def test_an_accommodation_switches_the_face_match_off(world: World, exemption: s
         session_id=world.session.pk, results=CHECKS, identity_attestation="", actor=world.users["student"]
     )
     assert "identity: not required" in session.transitions.latest("id").reason
+
+
+def test_submitting_twice_or_after_a_time_out_is_harmless(world: World) -> None:
+    ready(world)
+    session = session_begin(session_id=world.session.pk, actor=world.users["student"])
+    with time_machine.travel(session.deadline + timedelta(minutes=2)):
+        assert session_submit(session_id=session.pk, actor=world.users["student"]).status == S.TIMED_OUT
+        assert session_submit(session_id=session.pk, actor=world.users["student"]).status == S.TIMED_OUT
+
+
+def test_an_answer_saved_within_the_grace_after_zero_still_counts(world: World) -> None:
+    essay = QuestionFactory(exam=world.exam)
+    ready(world)
+    session = session_begin(session_id=world.session.pk, actor=world.users["student"])
+    with time_machine.travel(session.deadline + timedelta(seconds=10)):
+        answer_save(session_id=session.pk, question_id=essay.pk, text="last words", actor=world.users["student"])
+    assert Answer.objects.get().text == "last words"

@@ -143,3 +143,37 @@ def test_one_student_cannot_use_another_students_attestation(enrolled: Client, s
     ).json()
     other = UserFactory(username="someone-else")
     assert identity_attestation_method(body["attestation"], user_id=other.pk, reference="s") is None
+
+
+def test_an_enrolled_face_cannot_be_replaced_by_someone_else(enrolled: Client, student: Any) -> None:
+    before = bytes(IdentityProfile.objects.get(user=student).template_sealed)
+    frames = [upload("biden.jpg", "frames") for _ in range(3)]
+    response = enrolled.post(reverse("api_identity_enrol"), {"frames": frames})
+    assert response.status_code == 422
+    assert "already enrolled" in response.json()["detail"]
+    assert bytes(IdentityProfile.objects.get(user=student).template_sealed) == before
+    body = enrolled.post(
+        reverse("api_identity_verify"), {"reference": "s", "frame": upload("biden.jpg", "frame")}
+    ).json()
+    assert body["matched"] is False
+
+
+def test_a_stored_photo_id_is_not_replaced(enrolled: Client, student: Any) -> None:
+    enrolled.post(reverse("api_identity_id_photo"), {"photo": upload("obama2.jpg", "photo")})
+    name = IdentityProfile.objects.get(user=student).id_photo_name
+    response = enrolled.post(reverse("api_identity_id_photo"), {"photo": upload("biden.jpg", "photo")})
+    assert response.status_code == 422
+    assert IdentityProfile.objects.get(user=student).id_photo_name == name
+
+
+def test_formats_other_than_jpeg_and_png_are_refused(signed_in: Client) -> None:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(out, "GIF")
+    response = signed_in.post(
+        reverse("api_identity_id_photo"),
+        {"photo": SimpleUploadedFile("photo.gif", out.getvalue(), content_type="image/gif")},
+    )
+    assert response.status_code == 422
+    assert "could not be read" in response.json()["detail"]

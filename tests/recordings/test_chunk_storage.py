@@ -206,3 +206,21 @@ def test_a_playback_copy_waits_for_finalisation(recording: object, webm: bytes) 
     append_all(recording, split(webm, [900]))
     with pytest.raises(ChunkRefused, match="finalised"):
         recording_make_playback_copy(recording_id=recording.pk)
+
+
+def test_browser_signals_are_refused_once_the_attempt_is_over(world: World, recording: object) -> None:
+    from django.utils import timezone
+
+    from recordings.services import browser_signal_record
+
+    browser_signal_record(session=world.session, kind="copy", client_time=timezone.now(), detail={})
+    session_transition(session_id=world.session.pk, to_status=S.SUBMITTED, actor=None, reason="submitted")
+    with pytest.raises(ChunkRefused) as refused:
+        browser_signal_record(session=world.session, kind="tab_hidden", client_time=timezone.now(), detail={})
+    assert refused.value.code == "closed"
+
+
+def test_two_writes_of_one_chunk_never_share_an_object_name(recording: object) -> None:
+    from recordings.services import chunk_storage_name
+
+    assert chunk_storage_name(recording, 3) != chunk_storage_name(recording, 3)

@@ -280,3 +280,22 @@ async def test_a_reload_starts_a_new_part_that_is_stored_apart(started: World, c
     parts = [r async for r in Recording.objects.filter(session=started.session).order_by("part")]
     assert [r.part for r in parts] == [0, 1]
     assert parts[0].data_key_id != parts[1].data_key_id
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "[" * 4000,
+        '{"type": "signal", "kind": "copy", "client_time": 1, "detail": {"x": NaN}}',
+        '{"type": "signal", "kind": "copy", "client_time": 1e308, "detail": []}',
+    ],
+)
+async def test_hostile_json_gets_an_error_not_a_crash(started: World, message: str) -> None:
+    communicator, _ = await connect(started)
+    await communicator.send_to(text_data=message)
+    reply = await communicator.receive_json_from(timeout=5)
+    assert reply["type"] == "error"
+    await communicator.send_json_to({"type": "ping"})
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "pong"
+    await communicator.disconnect()
+    assert await BrowserSignal.objects.acount() == 0
