@@ -95,32 +95,42 @@ def admin_user(world: World) -> Any:
     return world.users["admin"]
 
 
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for a server process (Celery worker, Daphne) that shares this run's test database,
+    data folder, keys and broker."""
+    import os
+
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{db['NAME']}"
+    else:
+        database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url,
+        "INVIGIL_DATA_DIR": str(settings.DATA_DIR),
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Any:
     """A real Celery worker in its own process, on the configured broker (files or Redis) and the
     test database. Tests that use it must commit their data (transactional_db)."""
-    import os
     import subprocess
     import sys
     import time
     from pathlib import Path
 
     from django.conf import settings
-    from django.db import connection
 
     with django_db_blocker.unblock():
-        db = connection.settings_dict
-        if db["ENGINE"].endswith("sqlite3"):
-            database_url = f"sqlite:///{db['NAME']}"
-        else:
-            database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url,
-        "INVIGIL_DATA_DIR": str(settings.DATA_DIR),
-        "PYTHONUNBUFFERED": "1",
-    }
+        env = subprocess_env()
     log = Path(settings.DATA_DIR) / "celery-worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(
@@ -272,24 +282,10 @@ class AsgiServer:
 @pytest.fixture
 def asgi_server(transactional_db: None, django_db_blocker: Any) -> Any:
     """The real ASGI stack (HTTP and WebSockets) in its own process; tests commit their data."""
-    import os
 
     from django.conf import settings
-    from django.db import connection
 
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{db['NAME']}"
-    else:
-        database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url,
-        "INVIGIL_DATA_DIR": str(settings.DATA_DIR),
-        "PYTHONUNBUFFERED": "1",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = subprocess_env(LOG_LEVEL="WARNING")
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     server = AsgiServer(env, Path(settings.DATA_DIR) / "daphne.log")
     server.start()
