@@ -1,13 +1,19 @@
-"""JSON endpoints the exam page calls for the identity steps. Every user acts on their own profile
-only, so the one rule here is: signed in. Uploads stay in memory (settings allow no temp files)."""
+"""JSON endpoints the exam page calls for the identity steps.
+
+Async views: face detection takes up to a second of CPU, and Django runs every sync view of a Daphne
+process on one shared thread, so a sync view would stall every other student's autosave meanwhile.
+The work runs on a pool thread instead. Every user acts on their own profile only, so the one rule
+is: signed in. Uploads stay in memory (settings allow no temporary upload files).
+"""
 
 from __future__ import annotations
 
-from rest_framework import serializers, status
-from rest_framework.parsers import MultiPartParser
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET, require_POST
 
 from identity.faces import FaceProblem
 from identity.models import IdentityProfile
@@ -18,82 +24,110 @@ from identity.services import (
     identity_verify,
 )
 
-
-def _problem(exc: Exception) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+MAX_REFERENCE = 64
 
 
-class IdentityStatusView(APIView):
-    def get(self, request: Request) -> Response:
-        # IsAuthenticated (the default permission) guarantees a real user here.
-        profile = IdentityProfile.objects.filter(user_id=int(request.user.pk or 0)).first()
-        return Response(
-            {
-                "enrolled": bool(profile and profile.enrolled),
-                "has_id_photo": bool(profile and profile.id_photo_name),
-            }
+def _off_thread(func: Any) -> Any:
+    return database_sync_to_async(func, thread_sensitive=False)
+
+
+def _problem(message: str, status: int = 422) -> JsonResponse:
+    return JsonResponse({"detail": message}, status=status)
+
+
+async def _signed_in(request: HttpRequest) -> Any | None:
+    user = await request.auser()
+    return user if user.is_authenticated and user.is_active else None
+
+
+def _reference(request: HttpRequest) -> str | None:
+    value: Any = request.POST.get("reference")
+    if value is None and request.content_type == "application/json":
+        try:
+            value = json.loads(request.body or b"{}").get("reference")
+        except (ValueError, AttributeError):
+            value = None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_REFERENCE:
+        return None
+    return value
+
+
+NOT_SIGNED_IN = "Sign in first."
+
+
+@require_GET
+async def identity_status(request: HttpRequest) -> JsonResponse:
+    user = await _signed_in(request)
+    if user is None:
+        return _problem(NOT_SIGNED_IN, 403)
+    profile = await IdentityProfile.objects.filter(user=user).afirst()
+    return JsonResponse(
+        {"enrolled": bool(profile and profile.enrolled), "has_id_photo": bool(profile and profile.id_photo_name)}
+    )
+
+
+@require_POST
+async def enrol(request: HttpRequest) -> JsonResponse:
+    user = await _signed_in(request)
+    if user is None:
+        return _problem(NOT_SIGNED_IN, 403)
+    frames = [upload.read() for upload in request.FILES.getlist("frames")]
+    try:
+        await _off_thread(identity_enrol)(user=user, frames=frames, request=request)
+    except FaceProblem as exc:
+        return _problem(str(exc))
+    return JsonResponse({"enrolled": True})
+
+
+@require_POST
+async def id_photo(request: HttpRequest) -> JsonResponse:
+    user = await _signed_in(request)
+    if user is None:
+        return _problem(NOT_SIGNED_IN, 403)
+    upload = request.FILES.get("photo")
+    if upload is None:
+        return _problem("Take a picture of your photo ID first.")
+    try:
+        await _off_thread(identity_store_id_photo)(user=user, photo=upload.read(), request=request)
+    except FaceProblem as exc:
+        return _problem(str(exc))
+    return JsonResponse({"has_id_photo": True})
+
+
+@require_POST
+async def verify(request: HttpRequest) -> JsonResponse:
+    user = await _signed_in(request)
+    if user is None:
+        return _problem(NOT_SIGNED_IN, 403)
+    reference = _reference(request)
+    if reference is None:
+        return _problem("Say which exam session this check is for.", 400)
+    upload = request.FILES.get("frame")
+    if upload is None:
+        return _problem("No picture was sent.")
+    try:
+        check, attestation = await _off_thread(identity_verify)(
+            user=user, frame=upload.read(), reference=reference, request=request
         )
+    except FaceProblem as exc:
+        return _problem(str(exc))
+    body: dict[str, Any] = {
+        "matched": check.matched,
+        "distance": round(check.distance or 0, 3),
+        "attestation": attestation,
+    }
+    if not check.matched:
+        body["detail"] = "Your face did not match the one you enrolled. Check your lighting and try again."
+    return JsonResponse(body)
 
 
-class EnrolView(APIView):
-    parser_classes = [MultiPartParser]
-
-    def post(self, request: Request) -> Response:
-        frames = [upload.read() for upload in request.FILES.getlist("frames")]
-        try:
-            identity_enrol(user=request.user, frames=frames, request=request)
-        except FaceProblem as exc:
-            return _problem(exc)
-        return Response({"enrolled": True})
-
-
-class IdPhotoView(APIView):
-    parser_classes = [MultiPartParser]
-
-    def post(self, request: Request) -> Response:
-        upload = request.FILES.get("photo")
-        if upload is None:
-            return _problem(FaceProblem("Take a picture of your photo ID first."))
-        try:
-            identity_store_id_photo(user=request.user, photo=upload.read(), request=request)
-        except FaceProblem as exc:
-            return _problem(exc)
-        return Response({"has_id_photo": True})
-
-
-class ReferenceSerializer(serializers.Serializer):
-    reference = serializers.CharField(max_length=64)
-
-
-class VerifyView(APIView):
-    parser_classes = [MultiPartParser]
-
-    def post(self, request: Request) -> Response:
-        reference = ReferenceSerializer(data=request.data)
-        reference.is_valid(raise_exception=True)
-        upload = request.FILES.get("frame")
-        if upload is None:
-            return _problem(FaceProblem("No picture was sent."))
-        try:
-            check, attestation = identity_verify(
-                user=request.user,
-                frame=upload.read(),
-                reference=reference.validated_data["reference"],
-                request=request,
-            )
-        except FaceProblem as exc:
-            return _problem(exc)
-        body = {"matched": check.matched, "distance": round(check.distance or 0, 3), "attestation": attestation}
-        if not check.matched:
-            body["detail"] = "Your face did not match the one you enrolled. Check your lighting and try again."
-        return Response(body)
-
-
-class ManualCheckView(APIView):
-    def post(self, request: Request) -> Response:
-        reference = ReferenceSerializer(data=request.data)
-        reference.is_valid(raise_exception=True)
-        _, attestation = identity_request_manual_check(
-            user=request.user, reference=reference.validated_data["reference"], request=request
-        )
-        return Response({"attestation": attestation, "method": "manual_request"})
+@require_POST
+async def manual_check(request: HttpRequest) -> JsonResponse:
+    user = await _signed_in(request)
+    if user is None:
+        return _problem(NOT_SIGNED_IN, 403)
+    reference = _reference(request)
+    if reference is None:
+        return _problem("Say which exam session this check is for.", 400)
+    _, attestation = await _off_thread(identity_request_manual_check)(user=user, reference=reference, request=request)
+    return JsonResponse({"attestation": attestation, "method": "manual_request"})

@@ -34,7 +34,8 @@ def upload(name: str, field: str) -> SimpleUploadedFile:
 
 
 @pytest.fixture
-def student(db: None) -> Any:
+def student(transactional_db: None) -> Any:
+    # Committed: the endpoints do their work on a pool thread with its own database connection.
     return UserFactory(username="barack")
 
 
