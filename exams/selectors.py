@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from exams.models import Accommodation, Course, CourseMembership, Exam, ExamSession, Role
+from exams.models import Accommodation, Course, Exam, ExamSession, Role
 from exams.permissions import is_admin
 
 
@@ -16,10 +16,6 @@ class StudentExam:
     exam: Exam
     session: ExamSession | None
     accommodation: Accommodation | None
-
-
-def memberships_for_user(user: Any) -> QuerySet[CourseMembership]:
-    return CourseMembership.objects.filter(user=user).select_related("course", "course__institution")
 
 
 def courses_taught(user: Any) -> QuerySet[Course]:

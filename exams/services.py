@@ -293,3 +293,19 @@ def session_checks_passed(
         request=request,
         reason=f"System check passed ({summary}); identity: {identity}.",
     )
+
+
+def sessions_time_out_expired() -> int:
+    """End every attempt whose deadline (and grace) passed while the student's page was gone.
+    Idempotent: an attempt submitted meanwhile is skipped."""
+    expired = ExamSession.objects.filter(
+        status=SessionStatus.STARTED, deadline__lt=timezone.now() - SUBMIT_GRACE
+    ).values_list("pk", flat=True)
+    count = 0
+    for session_id in expired:
+        try:
+            session_time_out(session_id=session_id)
+        except TransitionError:
+            continue
+        count += 1
+    return count

@@ -8,6 +8,7 @@ is: signed in. Uploads stay in memory (settings allow no temporary upload files)
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -25,6 +26,7 @@ from identity.services import (
 )
 
 MAX_REFERENCE = 64
+NO_REFERENCE = "Say which exam session this check is for."
 
 
 def _off_thread(func: Any) -> Any:
@@ -52,14 +54,27 @@ def _reference(request: HttpRequest) -> str | None:
     return value
 
 
-NOT_SIGNED_IN = "Sign in first."
+def own_profile_endpoint(view: Any) -> Any:
+    """For the identity views: signed-in users only (403 otherwise, as JSON), and a FaceProblem
+    becomes a 422 that says what to change. The view receives the user."""
+
+    @functools.wraps(view)
+    async def wrapper(request: HttpRequest) -> JsonResponse:
+        user = await _signed_in(request)
+        if user is None:
+            return _problem("Sign in first.", 403)
+        try:
+            response: JsonResponse = await view(request, user)
+        except FaceProblem as exc:
+            return _problem(str(exc))
+        return response
+
+    return wrapper
 
 
 @require_GET
-async def identity_status(request: HttpRequest) -> JsonResponse:
-    user = await _signed_in(request)
-    if user is None:
-        return _problem(NOT_SIGNED_IN, 403)
+@own_profile_endpoint
+async def identity_status(request: HttpRequest, user: Any) -> JsonResponse:
     profile = await IdentityProfile.objects.filter(user=user).afirst()
     return JsonResponse(
         {"enrolled": bool(profile and profile.enrolled), "has_id_photo": bool(profile and profile.id_photo_name)}
@@ -67,50 +82,35 @@ async def identity_status(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
-async def enrol(request: HttpRequest) -> JsonResponse:
-    user = await _signed_in(request)
-    if user is None:
-        return _problem(NOT_SIGNED_IN, 403)
+@own_profile_endpoint
+async def enrol(request: HttpRequest, user: Any) -> JsonResponse:
     frames = [upload.read() for upload in request.FILES.getlist("frames")]
-    try:
-        await _off_thread(identity_enrol)(user=user, frames=frames, request=request)
-    except FaceProblem as exc:
-        return _problem(str(exc))
+    await _off_thread(identity_enrol)(user=user, frames=frames, request=request)
     return JsonResponse({"enrolled": True})
 
 
 @require_POST
-async def id_photo(request: HttpRequest) -> JsonResponse:
-    user = await _signed_in(request)
-    if user is None:
-        return _problem(NOT_SIGNED_IN, 403)
+@own_profile_endpoint
+async def id_photo(request: HttpRequest, user: Any) -> JsonResponse:
     upload = request.FILES.get("photo")
     if upload is None:
-        return _problem("Take a picture of your photo ID first.")
-    try:
-        await _off_thread(identity_store_id_photo)(user=user, photo=upload.read(), request=request)
-    except FaceProblem as exc:
-        return _problem(str(exc))
+        raise FaceProblem("Take a picture of your photo ID first.")
+    await _off_thread(identity_store_id_photo)(user=user, photo=upload.read(), request=request)
     return JsonResponse({"has_id_photo": True})
 
 
 @require_POST
-async def verify(request: HttpRequest) -> JsonResponse:
-    user = await _signed_in(request)
-    if user is None:
-        return _problem(NOT_SIGNED_IN, 403)
+@own_profile_endpoint
+async def verify(request: HttpRequest, user: Any) -> JsonResponse:
     reference = _reference(request)
     if reference is None:
-        return _problem("Say which exam session this check is for.", 400)
+        return _problem(NO_REFERENCE, 400)
     upload = request.FILES.get("frame")
     if upload is None:
-        return _problem("No picture was sent.")
-    try:
-        check, attestation = await _off_thread(identity_verify)(
-            user=user, frame=upload.read(), reference=reference, request=request
-        )
-    except FaceProblem as exc:
-        return _problem(str(exc))
+        raise FaceProblem("No picture was sent.")
+    check, attestation = await _off_thread(identity_verify)(
+        user=user, frame=upload.read(), reference=reference, request=request
+    )
     body: dict[str, Any] = {
         "matched": check.matched,
         "distance": round(check.distance or 0, 3),
@@ -122,12 +122,10 @@ async def verify(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
-async def manual_check(request: HttpRequest) -> JsonResponse:
-    user = await _signed_in(request)
-    if user is None:
-        return _problem(NOT_SIGNED_IN, 403)
+@own_profile_endpoint
+async def manual_check(request: HttpRequest, user: Any) -> JsonResponse:
     reference = _reference(request)
     if reference is None:
-        return _problem("Say which exam session this check is for.", 400)
+        return _problem(NO_REFERENCE, 400)
     _, attestation = await _off_thread(identity_request_manual_check)(user=user, reference=reference, request=request)
     return JsonResponse({"attestation": attestation, "method": "manual_request"})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -173,13 +172,7 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
         )
 
     async def record_signal(self, message: dict[str, Any]) -> None:
-        client_ms = message.get("client_time")
-        client_time = None
-        if isinstance(client_ms, int | float) and not isinstance(client_ms, bool):
-            try:
-                client_time = datetime.fromtimestamp(client_ms / 1000, tz=UTC)
-            except (OverflowError, OSError, ValueError):
-                client_time = None
+        client_time = protocol.client_time_from_ms(message.get("client_time"))
         signal = await database_sync_to_async(browser_signal_record)(
             session=self.session,
             kind=str(message.get("kind")),

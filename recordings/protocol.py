@@ -46,11 +46,17 @@ def chunk_frame_parse(frame: bytes) -> ChunkFrame:
         raise FrameError(f"Unknown frame version {version}.")
     if stream >= len(STREAMS):
         raise FrameError(f"Unknown stream {stream}.")
+    return ChunkFrame(STREAMS[stream], part, seq, client_time_from_ms(client_ms), frame[HEADER.size :])
+
+
+def client_time_from_ms(value: object) -> datetime | None:
+    """A browser's milliseconds since the epoch as a datetime; None when absent, zero or absurd."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not value:
+        return None
     try:
-        client_time = datetime.fromtimestamp(client_ms / 1000, tz=UTC) if client_ms else None
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
     except (OverflowError, OSError, ValueError):
-        client_time = None
-    return ChunkFrame(STREAMS[stream], part, seq, client_time, frame[HEADER.size :])
+        return None
 
 
 def chunk_frame_build(*, stream: str, seq: int, data: bytes, part: int = 0, client_ms: int = 0) -> bytes:

@@ -9,7 +9,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from celery import current_app
@@ -241,3 +241,26 @@ def recording_make_playback_copy(*, recording_id: Any) -> Recording:
         default_storage.delete(name)
     recording.refresh_from_db()
     return recording
+
+
+def session_recordings_finalise(*, session: ExamSession, actor: Any) -> list[Recording]:
+    """The page reports every chunk acknowledged: finalise all the session's recordings."""
+    if session.status not in ATTEMPT_ENDED:
+        raise ChunkRefused("in_progress", "The exam is still in progress.")
+    return [
+        recording_finalise(recording_id=recording_id, actor=actor)
+        for recording_id in session.recordings.values_list("pk", flat=True)
+    ]
+
+
+def recordings_finalise_abandoned(*, upload_grace: timedelta) -> int:
+    """Finalise recordings whose attempt ended longer than ``upload_grace`` ago but whose page never
+    reported the upload finished. Missing chunks become technical gaps. Idempotent."""
+    stale = Recording.objects.filter(
+        status=RecordingStatus.RECORDING,
+        session__status__in=ATTEMPT_ENDED,
+        session__ended_at__lt=timezone.now() - upload_grace,
+    ).values_list("pk", flat=True)
+    for recording_id in stale:
+        recording_finalise(recording_id=recording_id, actor=None)
+    return len(stale)

@@ -6,12 +6,10 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
-from django.utils import timezone
 
-from exams.lifecycle import ATTEMPT_ENDED
-from recordings.models import Recording, RecordingStatus
+from recordings.models import Recording
 from recordings.remux import MediaError
-from recordings.services import PLAYBACK_TASK, recording_finalise, recording_make_playback_copy
+from recordings.services import PLAYBACK_TASK, recording_make_playback_copy, recordings_finalise_abandoned
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +44,4 @@ UPLOAD_GRACE_MINUTES = 15
 def finalise_abandoned_recordings() -> int:
     """Every few minutes: finalise recordings whose attempt ended more than the upload grace ago but
     whose page never said it had finished uploading. Missing chunks become technical gaps."""
-    cutoff = timezone.now() - timedelta(minutes=UPLOAD_GRACE_MINUTES)
-    stale = Recording.objects.filter(
-        status=RecordingStatus.RECORDING, session__status__in=ATTEMPT_ENDED, session__ended_at__lt=cutoff
-    ).values_list("pk", flat=True)
-    count = 0
-    for recording_id in stale:
-        recording_finalise(recording_id=recording_id, actor=None)
-        count += 1
-    return count
+    return recordings_finalise_abandoned(upload_grace=timedelta(minutes=UPLOAD_GRACE_MINUTES))

@@ -9,10 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exams.lifecycle import ATTEMPT_ENDED
 from exams.models import ExamSession
 from exams.permissions import Action, require
-from recordings.services import recording_finalise
+from recordings.services import ChunkRefused, session_recordings_finalise
 from recordings.tokens import stream_token_for
 
 
@@ -34,10 +33,8 @@ class FinaliseView(APIView):
     def post(self, request: Request, session_id: uuid.UUID) -> Response:
         session = get_object_or_404(ExamSession, pk=session_id)
         require(request.user, Action.RECORD_SESSION, session)
-        if session.status not in ATTEMPT_ENDED:
-            return Response({"detail": "The exam is still in progress."}, status=409)
-        finalised = [
-            recording_finalise(recording_id=recording_id, actor=request.user)
-            for recording_id in session.recordings.values_list("pk", flat=True)
-        ]
+        try:
+            finalised = session_recordings_finalise(session=session, actor=request.user)
+        except ChunkRefused as refused:
+            return Response({"detail": str(refused)}, status=409)
         return Response({"finalised": len(finalised), "gaps": sum(r.gaps.count() for r in finalised)})
