@@ -294,7 +294,9 @@ class Accommodation(models.Model):
     )
     no_camera = models.BooleanField(default=False, help_text="No webcam: face detectors are off.")
     speech_allowed = models.BooleanField(default=False, help_text="For example a screen reader or dictation.")
-    face_covering = models.BooleanField(default=False, help_text="Face verification is off; presence only.")
+    face_covering = models.BooleanField(
+        default=False, help_text="Face verification and the absent-face check are off; a second face is still flagged."
+    )
     alternative_arrangement = models.TextField(
         blank=True, help_text="An arrangement outside Invigil, e.g. an in-person sitting."
     )

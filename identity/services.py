@@ -22,7 +22,7 @@ from proctor.keys import data_key_create, data_key_material
 MAX_IMAGE_BYTES = 3 * 1024 * 1024
 
 
-def _template_label(profile: IdentityProfile) -> bytes:
+def template_label(profile: IdentityProfile) -> bytes:
     return f"identity:{profile.pk}:template".encode()
 
 
@@ -56,7 +56,7 @@ def identity_enrol(*, user: Any, frames: list[bytes], request: Any = None) -> Id
     profile = _profile_for(user)
     key = data_key_material(profile.data_key)
     profile.template_sealed = crypto.seal(
-        key, label=_template_label(profile), plaintext=faces.template_to_bytes(template)
+        key, label=template_label(profile), plaintext=faces.template_to_bytes(template)
     )
     profile.enrolled_at = profile.last_used_at = timezone.now()
     profile.save(update_fields=["template_sealed", "enrolled_at", "last_used_at"])
@@ -91,7 +91,7 @@ def identity_verify(
     template = faces.template_from_bytes(
         crypto.open_sealed(
             data_key_material(profile.data_key),
-            label=_template_label(profile),
+            label=template_label(profile),
             ciphertext=bytes(profile.template_sealed),
         )
     )

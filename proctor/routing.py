@@ -9,6 +9,6 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
-APP_ROUTES = ["recordings.routing.websocket_urlpatterns"]
+APP_ROUTES = ["recordings.routing.websocket_urlpatterns", "review.routing.websocket_urlpatterns"]
 
 websocket_urlpatterns: list[Any] = [route for dotted in APP_ROUTES for route in import_string(dotted)]

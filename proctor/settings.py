@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "identity",
     "exams",
     "recordings",
+    "analysis",
     "review",
 ]
 
@@ -201,6 +202,10 @@ CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
+# Analysis is long and CPU-bound: its own queue, so it never delays playback copies or time-outs.
+CELERY_TASK_ROUTES = {"analysis.analyse_session": {"queue": "analysis"}}
+#: A running analysis silent for this long is taken to have stopped, and another run takes over.
+INVIGIL_ANALYSIS_STALE_SECONDS = env.int("INVIGIL_ANALYSIS_STALE_SECONDS", 180)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -356,4 +361,5 @@ CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "proctor.audit_chain_verify", "schedule": crontab(hour=3, minute=15)},
     "time-out-expired-attempts": {"task": "exams.time_out_expired_attempts", "schedule": 60.0},
     "finalise-abandoned-recordings": {"task": "recordings.finalise_abandoned", "schedule": 300.0},
+    "requeue-stalled-analyses": {"task": "analysis.requeue_stalled", "schedule": 120.0},
 }

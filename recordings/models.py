@@ -64,7 +64,7 @@ class RecordingChunk(models.Model):
     storage_name = models.CharField(max_length=255, unique=True)
     size = models.PositiveIntegerField(help_text="Plaintext bytes.")
     sha256 = models.CharField(max_length=64, help_text="Of the plaintext: tells a re-sent chunk from a different one.")
-    client_time = models.DateTimeField(null=True, blank=True, help_text="When the browser recorded it.")
+    client_time = models.DateTimeField(null=True, blank=True, help_text="When the browser began recording it.")
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,7 +2,7 @@
 
 A chunk frame is a 16-byte header, then the chunk's bytes:
     version (1 byte, = 1) | stream (1 byte: 0 webcam, 1 screen) | part (uint16 BE) | seq (uint32 BE)
-    | client time (uint64 BE, ms since the epoch; 0 when unknown)
+    | client time (uint64 BE, ms since the epoch when the chunk's media began; 0 when unknown)
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import BinaryIO, cast
 
 from django.core.files.storage import default_storage
@@ -10,7 +12,7 @@ from django.core.files.storage import default_storage
 from proctor import crypto
 from proctor.keys import data_key_material
 from recordings.models import Recording
-from recordings.services import chunk_label
+from recordings.services import chunk_label, thumbnail_label
 
 
 def recording_plaintext(recording: Recording) -> Iterator[bytes]:
@@ -20,3 +22,36 @@ def recording_plaintext(recording: Recording) -> Iterator[bytes]:
         with default_storage.open(chunk.storage_name, "rb") as sealed:
             fileobj = cast(BinaryIO, sealed)  # a Django File is a binary file object
             yield from crypto.open_stream(key, label=chunk_label(recording.id, chunk.seq), fileobj=fileobj)
+
+
+def recording_open_thumbnail(*, recording: Recording, moment: float, sealed: bytes) -> bytes:
+    return crypto.open_sealed(
+        data_key_material(recording.data_key), label=thumbnail_label(recording.id, moment), ciphertext=sealed
+    )
+
+
+def recording_began_at(recording: Recording) -> datetime:
+    """When the browser began recording this part: its first chunk's client time (see the protocol),
+    or, without one, when the server created the part."""
+    first = recording.chunks.order_by("seq").values_list("client_time", flat=True).first()
+    return first or recording.created_at
+
+
+def recording_gap_times(recording: Recording) -> list[tuple[datetime, datetime | None]]:
+    """Each technical gap as (from, to) in browser time: from the start of the chunk after the last one
+    received to the start of the next one received (None: the gap runs to the end of the recording)."""
+    times: dict[int, datetime] = {
+        seq: at for seq, at in recording.chunks.values_list("seq", "client_time") if at is not None
+    }
+    ordered = sorted(times)
+    spacing = [
+        (times[b] - times[a]).total_seconds() / (b - a) for a, b in zip(ordered, ordered[1:], strict=False) if b > a
+    ]
+    step = timedelta(seconds=statistics.median(spacing)) if spacing else timedelta(0)
+    found: list[tuple[datetime, datetime | None]] = []
+    for gap in recording.gaps.all():
+        before = times.get(gap.first_missing_seq - 1)
+        after = times.get(gap.last_missing_seq + 1)
+        start = before + step if before is not None else recording.created_at
+        found.append((start, after))
+    return found

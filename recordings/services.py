@@ -37,6 +37,8 @@ from recordings.remux import remux_seekable
 #: A MediaRecorder chunk of a few seconds at ~500 kbit/s is well under 1 MiB; this bounds memory.
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
 PLAYBACK_TASK = "recordings.make_playback_copy"
+#: The analysis app's task, queued by name: recordings must not import the app above it.
+ANALYSIS_TASK = "analysis.analyse_session"
 #: Parts per stream (one per recorder start, e.g. after a reload); far above any honest use.
 MAX_PARTS = 200
 #: Sequence numbers for a 24-hour exam with one-second chunks fit easily.
@@ -175,6 +177,7 @@ def recording_finalise(*, recording_id: Any, actor: Any) -> Recording:
     recording.save(update_fields=["status", "finalised_at"])
     # By name, not import: tasks import this module. Queued only once the finalisation is committed.
     transaction.on_commit(lambda: current_app.send_task(PLAYBACK_TASK, args=[str(recording.pk)]))
+    transaction.on_commit(lambda: _queue_analysis_when_complete(recording.session_id))
     audit_record(
         actor=actor,
         action="recording.finalise",
@@ -243,14 +246,26 @@ def recording_make_playback_copy(*, recording_id: Any) -> Recording:
     return recording
 
 
+def _queue_analysis_when_complete(session_id: Any) -> None:
+    """Once the attempt is over and no stream of it is still uploading, its analysis can begin."""
+    ended = ExamSession.objects.filter(pk=session_id, status__in=ATTEMPT_ENDED).exists()
+    uploading = Recording.objects.filter(session_id=session_id, status=RecordingStatus.RECORDING).exists()
+    if ended and not uploading:
+        current_app.send_task(ANALYSIS_TASK, args=[str(session_id)])
+
+
 def session_recordings_finalise(*, session: ExamSession, actor: Any) -> list[Recording]:
-    """The page reports every chunk acknowledged: finalise all the session's recordings."""
+    """The page reports every chunk acknowledged: finalise all the session's recordings (and, when it
+    recorded none, queue the analysis of its browser signals all the same)."""
     if session.status not in ATTEMPT_ENDED:
         raise ChunkRefused("in_progress", "The exam is still in progress.")
-    return [
+    finalised = [
         recording_finalise(recording_id=recording_id, actor=actor)
         for recording_id in session.recordings.values_list("pk", flat=True)
     ]
+    if not finalised:
+        transaction.on_commit(lambda: _queue_analysis_when_complete(session.pk))
+    return finalised
 
 
 def recordings_finalise_abandoned(*, upload_grace: timedelta) -> int:
@@ -264,3 +279,15 @@ def recordings_finalise_abandoned(*, upload_grace: timedelta) -> int:
     for recording_id in stale:
         recording_finalise(recording_id=recording_id, actor=None)
     return len(stale)
+
+
+def thumbnail_label(recording_id: Any, moment: float) -> bytes:
+    return f"recording:{recording_id}:thumbnail:{round(moment * 1000)}".encode()
+
+
+def recording_seal_thumbnail(*, recording: Recording, moment: float, jpeg: bytes) -> bytes:
+    """Seal an evidence picture taken from this recording under the recording's own key, so it is
+    crypto-shredded with the recording. ``moment`` (session seconds) is bound into the ciphertext."""
+    return crypto.seal(
+        data_key_material(recording.data_key), label=thumbnail_label(recording.id, moment), plaintext=jpeg
+    )

@@ -118,20 +118,16 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Any:
+def start_celery_worker(name: str, *, queues: str = "celery,analysis", **extra_env: str) -> Any:
     """A real Celery worker in its own process, on the configured broker (files or Redis) and the
-    test database. Tests that use it must commit their data (transactional_db)."""
+    test database, started and ready. Call from inside ``django_db_blocker.unblock()`` or a db test."""
     import subprocess
     import sys
     import time
-    from pathlib import Path
 
     from django.conf import settings
 
-    with django_db_blocker.unblock():
-        env = subprocess_env()
-    log = Path(settings.DATA_DIR) / "celery-worker.log"
+    log = Path(settings.DATA_DIR) / f"{name}.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(
             [
@@ -142,15 +138,17 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Any:
                 "proctor",
                 "worker",
                 "--pool=solo",
+                "-n",
+                f"{name}@%h",
                 "-Q",
-                "celery,analysis",
+                queues,
                 "-l",
                 "info",
                 "--without-heartbeat",
                 "--without-gossip",
                 "--without-mingle",
             ],
-            env=env,
+            env=subprocess_env(**extra_env),
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parent.parent,
@@ -161,12 +159,27 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Any:
             worker.kill()
             raise RuntimeError(f"The Celery worker did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
-    yield worker
+    worker.log = log
+    return worker
+
+
+def stop_celery_worker(worker: Any) -> None:
+    import subprocess
+
     worker.terminate()
     try:
         worker.wait(timeout=20)
     except subprocess.TimeoutExpired:
         worker.kill()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Any:
+    """A real Celery worker for the whole run. Tests that use it must commit their data (transactional_db)."""
+    with django_db_blocker.unblock():
+        worker = start_celery_worker("celery-worker")
+    yield worker
+    stop_celery_worker(worker)
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -169,8 +169,8 @@ export class Uploader extends EventTarget {
     setTimeout(() => this.connect(), delay);
   }
 
-  async addChunk(stream, part, seq, mime, blob) {
-    const record = { stream, part, seq, mime, clientMs: Date.now(), data: await blob.arrayBuffer() };
+  async addChunk(stream, part, seq, mime, blob, began = Date.now()) {
+    const record = { stream, part, seq, mime, clientMs: began, data: await blob.arrayBuffer() };
     this.parts.set(`${stream}:${part}`, mime);
     await this.store.put(record);
     this.state("progress", { pending: (await this.store.all()).length });
@@ -226,8 +226,12 @@ export class StreamRecorder {
     this.seq = 0;
     this.recorder = new MediaRecorder(this.mediaStream, this.options);
     this.stored = [];
+    // Each chunk carries the time its media began, so the server can place every part on the exam's clock.
+    this.recorder.onstart = () => { this.chunkBegan = Date.now(); };
     this.recorder.ondataavailable = (event) => {
-      if (event.data.size > 0) this.stored.push(this.uploader.addChunk(this.stream, this.part, this.seq++, this.mime, event.data));
+      const began = this.chunkBegan ?? Date.now();
+      this.chunkBegan = Date.now();
+      if (event.data.size > 0) this.stored.push(this.uploader.addChunk(this.stream, this.part, this.seq++, this.mime, event.data, began));
     };
     this.recorder.start(this.timeslice);
   }

@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from analysis.models import AnalysisRun, Flag
 from exams.models import Answer, ExamSession, SessionStatus
 from identity.models import IdentityCheck
 from recordings.models import Recording, RecordingGap
@@ -91,7 +92,7 @@ def test_a_student_takes_the_exam_and_the_recordings_decrypt_and_decode(
     screenshot(page, "exam-finished")
 
     session = ExamSession.objects.get(student__username="student1")
-    assert session.status == SessionStatus.SUBMITTED
+    assert session.transitions.filter(to_status=SessionStatus.SUBMITTED).exists()
     check = IdentityCheck.objects.get(user__username="student1")
     assert (check.kind, check.matched, check.reference) == ("face_match", True, str(session.pk))
     assert "identity: face_match" in session.transitions.get(to_status=SessionStatus.READY).reason
@@ -116,6 +117,21 @@ def test_a_student_takes_the_exam_and_the_recordings_decrypt_and_decode(
         recording.refresh_from_db()
         assert recording.playback_name, f"no playback copy for the {recording.kind} recording"
         assert recording.duration_seconds == pytest.approx(submitted - started, rel=0.1)
+
+    # The last finalisation queued the analysis; the worker runs it and the session awaits review.
+    deadline = time.monotonic() + 120
+    while (
+        time.monotonic() < deadline and ExamSession.objects.get(pk=session.pk).status != SessionStatus.READY_FOR_REVIEW
+    ):
+        time.sleep(0.5)
+    session.refresh_from_db()
+    assert session.status == SessionStatus.READY_FOR_REVIEW
+    run = AnalysisRun.objects.get(session=session)
+    # Chromium wrote a keyframe a second (videoKeyFrameIntervalDuration), so keyframes were enough.
+    assert (run.status, run.statistics["decode_mode"]) == ("succeeded", "keyframes")
+    assert run.statistics["frames_sampled"] >= 8
+    # The student enrolled with this very webcam, alone and silent: no face or speech flags.
+    assert not Flag.objects.filter(session=session, kind__in=["no_face", "multiple_faces", "face_mismatch", "speech"])
 
 
 def test_when_the_server_goes_away_mid_exam_no_chunk_is_lost(media_page: Any, asgi_server: Any, demo: None) -> None:

@@ -1,0 +1,59 @@
+"""The detectors of one webcam recording, composed: one decoding pass feeding face sampling and voice
+activity, giving evidence in media time.
+
+Pure code: plaintext chunks in, evidence out, no Django. The analysis service runs it on decrypted
+recordings; ``bench/analysis.py`` runs the very same function on the scenario set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analysis import media, rules, speech, vision
+
+
+@dataclass
+class WebcamResult:
+    evidence: list[rules.Evidence]
+    #: Media seconds -> JPEG of the frames the face detector looked at.
+    thumbnails: dict[float, bytes]
+    decode: media.DecodeStats
+    statistics: dict[str, Any] = field(default_factory=dict)
+
+
+def analyse_webcam(
+    chunks: Iterable[bytes],
+    *,
+    template: np.ndarray | None,
+    faces: bool,
+    voice: bool,
+    thresholds: rules.Thresholds,
+    progress: media.ProgressSink | None = None,
+) -> WebcamResult:
+    """Faces (presence, count, and 1:1 match when a template is given) and speech, in one pass.
+    Raises recordings.remux.MediaError for a recording that cannot be decoded."""
+    sampler = vision.FaceSampler(template) if faces else None
+    activity = speech.VoiceActivity() if voice else None
+    stats = media.decode_stream(
+        chunks,
+        video=sampler.feed if sampler else None,
+        audio=activity.feed if activity else None,
+        progress=progress,
+    )
+    result = WebcamResult([], {}, stats, {"decode_mode": stats.mode, "damaged_packets": stats.damaged_packets})
+    if sampler is not None:
+        video = sampler.finish(stats.end)
+        result.evidence += vision.face_evidence(video.samples, offset=0.0, match_distance=thresholds.match_distance)
+        result.thumbnails = video.thumbnails
+        result.statistics.update(
+            frames_sampled=video.frames_sampled, detections=video.detections, identity_checks=video.identity_checks
+        )
+    if activity is not None:
+        windows, floor = activity.windows(margin_db=thresholds.speech_margin_db)
+        result.evidence += speech.speech_evidence(windows, offset=0.0, floor_db=floor)
+        result.statistics["audio_seconds"] = round(activity.seconds, 1)
+    return result

@@ -1,0 +1,456 @@
+"""What becomes a flag: the flag types, the thresholds each exam sensitivity sets, the merging of
+neighbouring evidence into time ranges, severity, plain-language reasons and the session score.
+
+Pure code: dataclasses in, dataclasses out, no Django. Every number a flag depends on is here, so a
+flag can say exactly which thresholds produced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Category(StrEnum):
+    #: Something a reviewer may want to look at. Never a finding of misconduct by itself.
+    CONCERN = "concern"
+    #: Equipment or network trouble (camera lost, a gap in the upload): never misconduct.
+    TECHNICAL = "technical"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Kind(StrEnum):
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    FACE_MISMATCH = "face_mismatch"
+    SPEECH = "speech"
+    TAB_HIDDEN = "tab_hidden"
+    WINDOW_BLUR = "window_blur"
+    FULLSCREEN_EXIT = "fullscreen_exit"
+    COPY = "copy"
+    PASTE = "paste"
+    EXTRA_DISPLAY = "extra_display"
+    SCREEN_SHARE_LOST = "screen_share_lost"
+    CAMERA_LOST = "camera_lost"
+    RECORDING_GAP = "recording_gap"
+
+
+@dataclass(frozen=True)
+class KindRule:
+    label: str
+    category: Category
+    detector: str
+    #: Weight of one flagged minute in the session score; technical events weigh nothing.
+    weight: float
+    severity: Severity
+    #: From this many seconds on, the severity is one step higher.
+    escalate_after: float | None
+    #: Neighbouring evidence closer than this is one flag.
+    merge_gap: float
+    #: What the student reads: "{span}" is replaced by the time range and duration.
+    reason: str
+
+
+DETECTOR_VERSIONS = {
+    "face-presence": "1.0",
+    "face-verification": "1.0",
+    "voice-activity": "1.0",
+    "browser-signals": "1.0",
+    "recording-continuity": "1.0",
+}
+
+RULES: dict[Kind, KindRule] = {
+    Kind.NO_FACE: KindRule(
+        "No face in view",
+        Category.CONCERN,
+        "face-presence",
+        1.0,
+        Severity.LOW,
+        60,
+        2.0,
+        "No face could be seen on the webcam {span}. This also happens when someone looks down at paper, "
+        "leans out of view or the light changes.",
+    ),
+    Kind.MULTIPLE_FACES: KindRule(
+        "More than one face",
+        Category.CONCERN,
+        "face-presence",
+        2.0,
+        Severity.MEDIUM,
+        30,
+        2.0,
+        "More than one face was seen on the webcam {span}. A photo or poster in view can cause this too.",
+    ),
+    Kind.FACE_MISMATCH: KindRule(
+        "Face did not match",
+        Category.CONCERN,
+        "face-verification",
+        3.0,
+        Severity.HIGH,
+        None,
+        2.0,
+        "The face on the webcam did not match the face enrolled for this student {span}. Lighting, glasses "
+        "or the camera angle can also cause a mismatch.",
+    ),
+    Kind.SPEECH: KindRule(
+        "Speech",
+        Category.CONCERN,
+        "voice-activity",
+        1.0,
+        Severity.LOW,
+        30,
+        2.0,
+        "Someone was speaking {span}. Reading questions aloud or noise from outside the room also counts as speech.",
+    ),
+    Kind.TAB_HIDDEN: KindRule(
+        "Exam tab hidden",
+        Category.CONCERN,
+        "browser-signals",
+        2.0,
+        Severity.MEDIUM,
+        60,
+        1.0,
+        "The browser reported the exam tab was hidden {span}, for example by switching to another tab.",
+    ),
+    Kind.WINDOW_BLUR: KindRule(
+        "Browser window not focused",
+        Category.CONCERN,
+        "browser-signals",
+        0.5,
+        Severity.LOW,
+        60,
+        1.0,
+        "The browser reported its window was not the active window {span}. A system notification can cause this too.",
+    ),
+    Kind.FULLSCREEN_EXIT: KindRule(
+        "Left full screen",
+        Category.CONCERN,
+        "browser-signals",
+        1.0,
+        Severity.LOW,
+        60,
+        1.0,
+        "The browser reported the exam left full screen {span}.",
+    ),
+    Kind.COPY: KindRule(
+        "Copied text",
+        Category.CONCERN,
+        "browser-signals",
+        0.5,
+        Severity.LOW,
+        None,
+        1.0,
+        "The browser reported text was copied {span}.",
+    ),
+    Kind.PASTE: KindRule(
+        "Pasted text",
+        Category.CONCERN,
+        "browser-signals",
+        1.0,
+        Severity.LOW,
+        None,
+        1.0,
+        "The browser reported text was pasted into the exam {span}.",
+    ),
+    Kind.EXTRA_DISPLAY: KindRule(
+        "Another display",
+        Category.CONCERN,
+        "browser-signals",
+        1.0,
+        Severity.MEDIUM,
+        None,
+        1.0,
+        "The browser reported another display was connected {span}.",
+    ),
+    Kind.SCREEN_SHARE_LOST: KindRule(
+        "Screen not shared",
+        Category.TECHNICAL,
+        "browser-signals",
+        0.0,
+        Severity.INFO,
+        None,
+        1.0,
+        "The screen was not being shared {span}, so that part of the screen recording is missing. This is a "
+        "technical event: a crash, the browser, or the Stop sharing button can end a screen share.",
+    ),
+    Kind.CAMERA_LOST: KindRule(
+        "Camera lost",
+        Category.TECHNICAL,
+        "browser-signals",
+        0.0,
+        Severity.INFO,
+        None,
+        1.0,
+        "The camera stopped sending video {span}. This is a technical event, not misconduct.",
+    ),
+    Kind.RECORDING_GAP: KindRule(
+        "Recording gap",
+        Category.TECHNICAL,
+        "recording-continuity",
+        0.0,
+        Severity.INFO,
+        None,
+        1.0,
+        "Part of the recording never reached the server {span}, usually because of the network. This is "
+        "a technical event, not misconduct.",
+    ),
+}
+
+#: Kinds that are always flagged, whatever the sensitivity: nothing to threshold.
+UNTHRESHOLDED = frozenset({Kind.COPY, Kind.PASTE, Kind.EXTRA_DISPLAY, Kind.SCREEN_SHARE_LOST, Kind.CAMERA_LOST})
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The numbers one exam sensitivity sets. Lower sensitivity is stricter on evidence: every number
+    moves so that it can only remove flags, never add them."""
+
+    sensitivity: str
+    #: A flag must span at least this many seconds.
+    min_seconds: Mapping[Kind, float]
+    #: Face-encoding distance above which a face does not match the enrolled one.
+    match_distance: float
+    #: A speech frame must be this many decibels above the recording's noise floor.
+    speech_margin_db: float
+
+    def for_kind(self, kind: Kind) -> dict[str, Any]:
+        """The thresholds a flag of this kind depended on, to be stored with it."""
+        values: dict[str, Any] = {"sensitivity": self.sensitivity, "min_seconds": self.min_seconds.get(kind, 0.0)}
+        values["merge_gap_seconds"] = RULES[kind].merge_gap
+        if kind == Kind.FACE_MISMATCH:
+            values["match_distance"] = self.match_distance
+        if kind == Kind.SPEECH:
+            values["speech_margin_db"] = self.speech_margin_db
+        return values
+
+
+def _minimums(
+    *, no_face: float, faces: float, mismatch: float, speech: float, tab: float, blur: float, screen: float
+) -> dict[Kind, float]:
+    return {
+        Kind.NO_FACE: no_face,
+        Kind.MULTIPLE_FACES: faces,
+        Kind.FACE_MISMATCH: mismatch,
+        Kind.SPEECH: speech,
+        Kind.TAB_HIDDEN: tab,
+        Kind.WINDOW_BLUR: blur,
+        Kind.FULLSCREEN_EXIT: screen,
+    }
+
+
+THRESHOLDS: dict[str, Thresholds] = {
+    "low": Thresholds(
+        "low",
+        _minimums(no_face=10, faces=6, mismatch=6, speech=6, tab=5, blur=10, screen=5),
+        match_distance=0.68,
+        speech_margin_db=14,
+    ),
+    "standard": Thresholds(
+        "standard",
+        _minimums(no_face=4, faces=3, mismatch=3, speech=3, tab=2, blur=4, screen=2),
+        match_distance=0.6,
+        speech_margin_db=10,
+    ),
+    "high": Thresholds(
+        "high",
+        _minimums(no_face=2, faces=1, mismatch=1, speech=1.5, tab=0, blur=1, screen=0),
+        match_distance=0.55,
+        speech_margin_db=7,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Exemptions:
+    """Detectors an accommodation (or the exam's own settings) switches off before they fire."""
+
+    no_video: bool = False
+    no_audio: bool = False
+    no_screen: bool = False
+    speech_allowed: bool = False
+    face_covering: bool = False
+
+    def allows(self, kind: Kind) -> bool:
+        if kind in (Kind.NO_FACE, Kind.MULTIPLE_FACES, Kind.FACE_MISMATCH) and self.no_video:
+            return False
+        # A covered face can be neither verified nor reliably seen; a second, uncovered face still can.
+        if kind in (Kind.NO_FACE, Kind.FACE_MISMATCH) and self.face_covering:
+            return False
+        return not (kind == Kind.SPEECH and (self.no_audio or self.speech_allowed))
+
+    def reasons(self) -> list[str]:
+        notes = []
+        if self.no_video:
+            notes.append("no webcam: face checks off")
+        if self.face_covering:
+            notes.append("face covering: face verification and the absent-face check off")
+        if self.speech_allowed:
+            notes.append("speech allowed: voice-activity check off")
+        elif self.no_audio:
+            notes.append("no microphone: voice-activity check off")
+        return notes
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One observation standing for the time range [start, end) of the session, in seconds."""
+
+    kind: Kind
+    start: float
+    end: float
+    confidence: float
+    #: When the clearest picture of it was taken, for the evidence thumbnail.
+    moment: float | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Merged evidence: one future flag."""
+
+    kind: Kind
+    start: float
+    end: float
+    confidence: float
+    moment: float | None
+    detail: Mapping[str, Any]
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+def merge(evidence: Iterable[Evidence], *, gap: float, min_seconds: float) -> list[Event]:
+    """Join evidence of one kind whose ranges overlap or lie within ``gap`` seconds of each other, and
+    keep the ranges spanning at least ``min_seconds``. The confidence is the duration-weighted mean,
+    the moment that of the most confident piece."""
+    pieces = sorted(evidence, key=lambda e: (e.start, e.end))
+    groups: list[list[Evidence]] = []
+    for piece in pieces:
+        if groups and piece.start - max(p.end for p in groups[-1]) <= gap:
+            groups[-1].append(piece)
+        else:
+            groups.append([piece])
+    events = []
+    for group in groups:
+        start, end = group[0].start, max(p.end for p in group)
+        if end - start < min_seconds:
+            continue
+        weights = [max(p.end - p.start, 1e-3) for p in group]
+        confidence = sum(p.confidence * w for p, w in zip(group, weights, strict=True)) / sum(weights)
+        best = max(group, key=lambda p: p.confidence)
+        detail: dict[str, Any] = {}
+        for piece in group:
+            for key, value in piece.detail.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    detail[key] = max(detail.get(key, value), value)
+                else:
+                    detail.setdefault(key, value)
+        events.append(Event(group[0].kind, start, end, round(confidence, 3), best.moment, detail))
+    return events
+
+
+def events_from(evidence: Iterable[Evidence], thresholds: Thresholds, exemptions: Exemptions) -> list[Event]:
+    """Every kind's evidence merged under its own rule; exempted kinds dropped before anything else."""
+    by_kind: dict[Kind, list[Evidence]] = {}
+    for piece in evidence:
+        if exemptions.allows(piece.kind):
+            by_kind.setdefault(piece.kind, []).append(piece)
+    events: list[Event] = []
+    for kind, pieces in by_kind.items():
+        events += merge(pieces, gap=RULES[kind].merge_gap, min_seconds=thresholds.min_seconds.get(kind, 0.0))
+    return sorted(events, key=lambda e: (e.start, e.kind))
+
+
+def severity(event: Event) -> Severity:
+    rule = RULES[event.kind]
+    order = list(Severity)
+    if rule.escalate_after is not None and event.seconds >= rule.escalate_after:
+        return order[min(order.index(rule.severity) + 1, len(order) - 1)]
+    return rule.severity
+
+
+def clock(seconds: float) -> str:
+    """Seconds into the exam as h:mm:ss or m:ss."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def duration_words(seconds: float) -> str:
+    whole = max(1, round(seconds))
+    if whole < 60:
+        return f"{whole} second{'s' if whole != 1 else ''}"
+    minutes, secs = divmod(whole, 60)
+    text = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{text} {secs} second{'s' if secs != 1 else ''}" if secs else text
+
+
+def reason(event: Event) -> str:
+    if event.seconds < 1.5:
+        span = f"at {clock(event.start)} into the exam"
+    else:
+        span = f"from {clock(event.start)} to {clock(event.end)} into the exam ({duration_words(event.seconds)})"
+    return RULES[event.kind].reason.format(span=span)
+
+
+#: An instant event (a paste) still counts for this long in the score, so it is visible there.
+MIN_COUNTED_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ScoreLine:
+    kind: Kind
+    flags: int
+    minutes: float
+    weight: float
+    contribution: float
+
+
+@dataclass(frozen=True)
+class Score:
+    """Weighted flagged minutes per recorded hour, with the lines it adds up from."""
+
+    value: float
+    recorded_hours: float
+    lines: tuple[ScoreLine, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "recorded_hours": self.recorded_hours,
+            "formula": "sum over flag types of weight x flagged minutes, divided by recorded hours",
+            "lines": [
+                {
+                    "kind": str(line.kind),
+                    "label": RULES[line.kind].label,
+                    "flags": line.flags,
+                    "minutes": line.minutes,
+                    "weight": line.weight,
+                    "contribution": line.contribution,
+                }
+                for line in self.lines
+            ],
+        }
+
+
+def score(events: Iterable[Event], *, recorded_seconds: float) -> Score:
+    hours = max(recorded_seconds, 60.0) / 3600
+    totals: dict[Kind, list[float]] = {}
+    for event in events:
+        totals.setdefault(event.kind, []).append(max(event.seconds, MIN_COUNTED_SECONDS))
+    lines = []
+    for kind in sorted(totals, key=lambda k: list(Kind).index(k)):
+        minutes = sum(totals[kind]) / 60
+        weight = RULES[kind].weight
+        lines.append(ScoreLine(kind, len(totals[kind]), round(minutes, 2), weight, round(weight * minutes / hours, 2)))
+    return Score(round(sum(line.contribution for line in lines), 2), round(hours, 3), tuple(lines))

@@ -1,0 +1,495 @@
+"""Writes of analysis: start a run, perform it, record its flags, or record why it failed.
+
+A run reads the finalised recordings as decrypted streams (plaintext only in memory), hands them to
+the pure detectors, and writes all its flags in one transaction at the end, so a run stopped in the
+middle leaves nothing behind and the next one starts clean. The session moves to "ready for review"
+or "analysis failed"; nothing here can move it any further: only a person decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from analysis import browser, media, pipeline, rules, vision
+from analysis.models import AnalysisRun, Flag, RunStatus
+from exams.lifecycle import ATTEMPT_ENDED
+from exams.models import Accommodation, ExamSession, SessionStatus
+from exams.services import exam_group, session_group, session_transition
+from identity.selectors import identity_template
+from proctor.audit import audit_record
+from proctor.realtime import broadcast_on_commit, group_send_now
+from recordings.models import Recording, RecordingStatus, StreamKind
+from recordings.remux import MediaError
+from recordings.selectors import recording_began_at, recording_gap_times, recording_plaintext
+from recordings.services import ANALYSIS_TASK, recording_seal_thumbnail
+
+logger = logging.getLogger(__name__)
+
+#: A running analysis that has not reported for this long is taken to have stopped (worker killed).
+STALE_AFTER = timedelta(seconds=settings.INVIGIL_ANALYSIS_STALE_SECONDS)
+#: Heartbeats and progress broadcasts at most this often.
+PROGRESS_EVERY_SECONDS = 2.0
+#: A thumbnail further than this from the flag's moment would show something else.
+THUMBNAIL_REACH_SECONDS = 3.0
+
+
+class AnalysisFailed(Exception):
+    """The session cannot be analysed; the message says why, for the people who review it."""
+
+
+def analysis_queue(session_id: Any) -> None:
+    """Queue the analysis of a session once the current transaction commits."""
+    transaction.on_commit(lambda: current_app.send_task(ANALYSIS_TASK, args=[str(session_id)]))
+
+
+# --- Starting and ending a run ------------------------------------------------------------------
+
+
+@transaction.atomic
+def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER) -> AnalysisRun | None:
+    """Begin a run, or return None when there is nothing to do: the session is not waiting for
+    analysis, or a live run is on it already. A run whose worker stopped is marked abandoned and
+    replaced, so a re-delivered task completes the work."""
+    session = ExamSession.objects.select_for_update().select_related("exam").get(pk=session_id)
+    if session.status in ATTEMPT_ENDED:
+        if Recording.objects.filter(session=session, status=RecordingStatus.RECORDING).exists():
+            return None  # still uploading: finalisation queues the analysis again
+        session_transition(
+            session_id=session.pk,
+            to_status=SessionStatus.ANALYSING,
+            actor=None,
+            reason="The recordings are complete; automated analysis started.",
+        )
+    elif session.status != SessionStatus.ANALYSING:
+        return None
+    running = AnalysisRun.objects.filter(session=session, status=RunStatus.RUNNING).first()
+    if running is not None:
+        if running.heartbeat_at > timezone.now() - stale_after:
+            return None
+        running.status = RunStatus.ABANDONED
+        running.finished_at = timezone.now()
+        running.failure_reason = "The worker stopped before finishing; a new run took over."
+        running.save(update_fields=["status", "finished_at", "failure_reason"])
+    thresholds, exemptions, _ = _settings_for(session)
+    run = AnalysisRun.objects.create(
+        session=session,
+        sensitivity=thresholds.sensitivity,
+        exemptions=exemptions.reasons(),
+        detector_versions=rules.DETECTOR_VERSIONS,
+        stage="Starting",
+    )
+    audit_record(actor=None, action="analysis.start", target=session, detail={"run": run.pk})
+    return run
+
+
+def _settings_for(session: ExamSession) -> tuple[rules.Thresholds, rules.Exemptions, Accommodation | None]:
+    exam = session.exam
+    accommodation = Accommodation.objects.filter(exam=exam, student_id=session.student_id).first()
+    exemptions = rules.Exemptions(
+        no_video=not exam.record_webcam or bool(accommodation and accommodation.no_camera),
+        no_audio=not exam.record_audio,
+        no_screen=not exam.record_screen,
+        speech_allowed=bool(accommodation and accommodation.speech_allowed),
+        face_covering=bool(accommodation and accommodation.face_covering),
+    )
+    return rules.THRESHOLDS[exam.sensitivity], exemptions, accommodation
+
+
+@dataclass
+class Outcome:
+    events: list[rules.Event]
+    score: rules.Score
+    recorded_seconds: float
+    #: Per event index: (recording, media-independent session moment, sealed JPEG).
+    thumbnails: dict[int, tuple[Recording, float, bytes]] = field(default_factory=dict)
+    statistics: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def analysis_run_complete(*, run_id: int, outcome: Outcome, cpu_seconds: float) -> bool:
+    """Record the run's flags and score and make the session ready for review, all at once.
+    Returns False (writing nothing) when another run has taken over in the meantime."""
+    run = AnalysisRun.objects.select_for_update().get(pk=run_id)
+    session = ExamSession.objects.select_for_update().get(pk=run.session_id)
+    if run.status != RunStatus.RUNNING or session.status != SessionStatus.ANALYSING:
+        return False
+    thresholds = rules.THRESHOLDS[run.sensitivity]
+    Flag.objects.bulk_create(
+        [
+            _flag(run, index, event, thresholds, outcome.thumbnails.get(index))
+            for index, event in enumerate(outcome.events)
+        ]
+    )
+    run.status = RunStatus.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.progress = 100
+    run.stage = "Done"
+    run.score = outcome.score.value
+    run.score_breakdown = outcome.score.as_dict()
+    run.recorded_seconds = outcome.recorded_seconds
+    run.cpu_seconds = round(cpu_seconds, 2)
+    run.statistics = outcome.statistics
+    run.exemptions = [*run.exemptions, *outcome.notes]
+    run.save()
+    concerns = sum(1 for event in outcome.events if rules.RULES[event.kind].category == rules.Category.CONCERN)
+    technical = len(outcome.events) - concerns
+    session_transition(
+        session_id=session.pk,
+        to_status=SessionStatus.READY_FOR_REVIEW,
+        actor=None,
+        reason=(
+            f"Automated analysis finished: {concerns} flag{'s' if concerns != 1 else ''} for review and "
+            f"{technical} technical event{'s' if technical != 1 else ''}; score {outcome.score.value}. "
+            "A person decides."
+        ),
+    )
+    audit_record(
+        actor=None,
+        action="analysis.complete",
+        target=session,
+        detail={"run": run.pk, "flags": len(outcome.events), "score": outcome.score.value},
+    )
+    _broadcast(session, run, on_commit=True)
+    return True
+
+
+def _flag(
+    run: AnalysisRun,
+    index: int,
+    event: rules.Event,
+    thresholds: rules.Thresholds,
+    thumbnail: tuple[Recording, float, bytes] | None,
+) -> Flag:
+    rule = rules.RULES[event.kind]
+    return Flag(
+        run=run,
+        session_id=run.session_id,
+        kind=event.kind.value,
+        category=rule.category.value,
+        start_seconds=round(event.start, 2),
+        end_seconds=round(event.end, 2),
+        severity=rules.severity(event).value,
+        confidence=event.confidence,
+        reason=rules.reason(event),
+        detector=rule.detector,
+        detector_version=rules.DETECTOR_VERSIONS[rule.detector],
+        thresholds=thresholds.for_kind(event.kind),
+        detail=dict(event.detail),
+        evidence_recording=thumbnail[0] if thumbnail else None,
+        evidence_seconds=thumbnail[1] if thumbnail else None,
+        evidence_thumbnail=thumbnail[2] if thumbnail else None,
+    )
+
+
+@transaction.atomic
+def analysis_run_fail(*, run_id: int, reason: str) -> None:
+    """The run cannot finish: say why, and leave the session for a person (or a retry)."""
+    run = AnalysisRun.objects.select_for_update().get(pk=run_id)
+    session = ExamSession.objects.select_for_update().get(pk=run.session_id)
+    if run.status != RunStatus.RUNNING:
+        return
+    run.status = RunStatus.FAILED
+    run.finished_at = timezone.now()
+    run.failure_reason = reason
+    run.save(update_fields=["status", "finished_at", "failure_reason"])
+    if session.status == SessionStatus.ANALYSING:
+        session_transition(
+            session_id=session.pk,
+            to_status=SessionStatus.ANALYSIS_FAILED,
+            actor=None,
+            reason=f"Automated analysis failed: {reason} The recordings can still be reviewed by a person.",
+        )
+    audit_record(actor=None, action="analysis.fail", target=session, detail={"run": run.pk, "reason": reason})
+    _broadcast(session, run, on_commit=True)
+
+
+@transaction.atomic
+def analysis_time_limit_fail(*, session_id: Any, reason: str) -> None:
+    """The task ran out of time: the latest run (abandoned on the way out) is recorded as failed."""
+    run = AnalysisRun.objects.filter(session_id=session_id).order_by("-started_at", "-id").first()
+    if run is None:
+        return
+    AnalysisRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+    analysis_run_fail(run_id=run.pk, reason=reason)
+
+
+@transaction.atomic
+def analysis_retry(*, session_id: Any, actor: Any, reason: str = "") -> ExamSession:
+    """A person asks for a failed analysis to run again."""
+    session = session_transition(
+        session_id=session_id,
+        to_status=SessionStatus.ANALYSING,
+        actor=actor,
+        reason=reason or "Analysis retried.",
+    )
+    analysis_queue(session.pk)
+    return session
+
+
+def _broadcast(session: ExamSession, run: AnalysisRun, *, on_commit: bool) -> None:
+    event = {
+        "session_id": str(session.pk),
+        "run": run.pk,
+        "status": run.status,
+        "stage": run.stage,
+        "progress": run.progress,
+        "failure_reason": run.failure_reason,
+    }
+    send = broadcast_on_commit if on_commit else group_send_now
+    send(exam_group(session.exam_id), "analysis.progress", event)
+    send(session_group(session.pk), "analysis.progress", event)
+
+
+# --- Performing a run (outside any transaction: minutes of work) ----------------------------------
+
+
+class Progress:
+    """Heartbeat and progress of a run: stored on the run and broadcast, at most every few seconds."""
+
+    def __init__(self, run: AnalysisRun, total_bytes: int) -> None:
+        self.run = run
+        self.total = max(total_bytes, 1)
+        self.done = 0
+        self.last = 0.0
+
+    def stage(self, text: str) -> None:
+        self.run.stage = text
+        self.report(force=True)
+
+    def bytes_read(self, base: int) -> Callable[[int], None]:
+        def callback(read: int) -> None:
+            self.done = base + read
+            self.report()
+
+        return callback
+
+    def report(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < PROGRESS_EVERY_SECONDS:
+            return
+        self.last = now
+        self.run.progress = min(99, int(100 * self.done / self.total))
+        updated = AnalysisRun.objects.filter(pk=self.run.pk, status=RunStatus.RUNNING).update(
+            progress=self.run.progress, stage=self.run.stage, heartbeat_at=timezone.now()
+        )
+        if not updated:
+            raise AnalysisSuperseded
+        _broadcast(self.run.session, self.run, on_commit=False)
+
+
+class AnalysisSuperseded(Exception):
+    """Another run took this one's place (it was thought stopped): stop working."""
+
+
+def analysis_perform(*, run: AnalysisRun) -> Outcome:
+    """Run every detector the session's settings allow. Raises AnalysisFailed for unusable media."""
+    session = ExamSession.objects.select_related("exam").get(pk=run.session_id)
+    thresholds, exemptions, _ = _settings_for(session)
+    started = session.started_at or session.created_at
+    ended = session.ended_at or timezone.now()
+    recorded_seconds = max((ended - started).total_seconds(), 0.0)
+    recordings = list(
+        Recording.objects.filter(session=session, status=RecordingStatus.FINALISED)
+        .select_related("data_key")
+        .order_by("kind", "part")
+    )
+    webcams = [r for r in recordings if r.kind == StreamKind.WEBCAM]
+    screens = [r for r in recordings if r.kind == StreamKind.SCREEN]
+    offsets = {r.pk: (recording_began_at(r) - started).total_seconds() for r in recordings}
+    sizes = {r.pk: sum(r.chunks.values_list("size", flat=True)) for r in webcams}
+    progress = Progress(run, sum(sizes.values()))
+    notes: list[str] = []
+
+    face_on = any(
+        exemptions.allows(k) for k in (rules.Kind.NO_FACE, rules.Kind.MULTIPLE_FACES, rules.Kind.FACE_MISMATCH)
+    )
+    speech_on = exemptions.allows(rules.Kind.SPEECH)
+    template = None
+    if face_on and exemptions.allows(rules.Kind.FACE_MISMATCH):
+        template = identity_template(user_id=session.student_id, purpose="analysis", reference=str(session.pk))
+        if template is None:
+            notes.append("no enrolled face: face verification off")
+
+    evidence: list[rules.Evidence] = []
+    thumbnails: list[tuple[float, Recording, bytes]] = []
+    statistics: dict[str, Any] = {"webcam_parts": len(webcams), "screen_parts": len(screens)}
+    base = 0
+    for recording in webcams if (face_on or speech_on) else []:
+        progress.stage(f"Analysing the webcam recording (part {recording.part + 1})")
+        found, pictures = _webcam_evidence(
+            recording,
+            offset=offsets[recording.pk],
+            template=template if face_on else None,
+            faces=face_on,
+            voice=speech_on,
+            thresholds=thresholds,
+            progress=progress.bytes_read(base),
+            statistics=statistics,
+        )
+        evidence += found
+        thumbnails += pictures
+        base += sizes[recording.pk]
+
+    progress.stage("Reading browser signals and recording gaps")
+    signals = [
+        browser.Signal(kind, (at - started).total_seconds())
+        for kind, at in session.browser_signals.values_list("kind", "client_time")
+    ]
+    part_starts: dict[str, list[float]] = {}
+    for recording in recordings:
+        part_starts.setdefault(recording.kind, []).append(offsets[recording.pk])
+    evidence += browser.signal_evidence(signals, end=recorded_seconds, part_starts=part_starts)
+    gaps = [
+        ((start - started).total_seconds(), ((end or ended) - started).total_seconds())
+        for recording in recordings
+        for start, end in recording_gap_times(recording)
+    ]
+    evidence += browser.gap_evidence(gaps)
+
+    events = rules.events_from(evidence, thresholds, exemptions)
+    progress.stage("Preparing evidence pictures")
+    chosen = _thumbnails_for(events, thumbnails, screens, offsets)
+    return Outcome(
+        events=events,
+        score=rules.score(events, recorded_seconds=recorded_seconds),
+        recorded_seconds=round(recorded_seconds, 1),
+        thumbnails=chosen,
+        statistics=statistics,
+        notes=notes,
+    )
+
+
+def _webcam_evidence(
+    recording: Recording,
+    *,
+    offset: float,
+    template: Any,
+    faces: bool,
+    voice: bool,
+    thresholds: rules.Thresholds,
+    progress: Callable[[int], None],
+    statistics: dict[str, Any],
+) -> tuple[list[rules.Evidence], list[tuple[float, Recording, bytes]]]:
+    """One webcam part, decrypted as it is decoded; its evidence moved from media to session time."""
+    try:
+        result = pipeline.analyse_webcam(
+            recording_plaintext(recording),
+            template=template,
+            faces=faces,
+            voice=voice,
+            thresholds=thresholds,
+            progress=progress,
+        )
+    except MediaError as exc:
+        raise AnalysisFailed(f"The webcam recording (part {recording.part + 1}) could not be analysed: {exc}") from exc
+    for key, value in result.statistics.items():
+        _count(statistics, key, value)
+    evidence = [
+        replace(e, start=e.start + offset, end=e.end + offset, moment=None if e.moment is None else e.moment + offset)
+        for e in result.evidence
+    ]
+    return evidence, [(moment + offset, recording, jpeg) for moment, jpeg in result.thumbnails.items()]
+
+
+def _count(statistics: dict[str, Any], key: str, value: Any) -> None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        statistics[key] = round(statistics.get(key, 0) + value, 1)
+    else:
+        statistics[key] = value
+
+
+def _thumbnails_for(
+    events: list[rules.Event],
+    webcam: list[tuple[float, Recording, bytes]],
+    screens: list[Recording],
+    offsets: dict[Any, float],
+) -> dict[int, tuple[Recording, float, bytes]]:
+    """One sealed picture per flag: the webcam frame nearest the flag's moment, or for browser
+    signals the screen as it was then."""
+    chosen: dict[int, tuple[Recording, float, bytes]] = {}
+    screen_wanted: dict[Any, list[tuple[int, float]]] = {}
+    for index, event in enumerate(events):
+        moment = event.moment if event.moment is not None else event.start
+        if rules.RULES[event.kind].detector == "browser-signals" and screens:
+            screen = max((s for s in screens if offsets[s.pk] <= moment), key=lambda s: offsets[s.pk], default=None)
+            if screen is not None:
+                screen_wanted.setdefault(screen.pk, []).append((index, moment))
+                continue
+        nearest = min(webcam, key=lambda item: abs(item[0] - moment), default=None)
+        if nearest is not None and abs(nearest[0] - moment) <= THUMBNAIL_REACH_SECONDS:
+            at, recording, jpeg = nearest
+            chosen[index] = (recording, at, recording_seal_thumbnail(recording=recording, moment=at, jpeg=jpeg))
+    for screen in screens:
+        wanted = screen_wanted.get(screen.pk, [])
+        if not wanted:
+            continue
+        offset = offsets[screen.pk]
+        pictures = dict(media.keyframes_at(recording_plaintext(screen), [moment - offset for _, moment in wanted]))
+        for index, moment in wanted:
+            image = pictures.get(moment - offset)
+            if image is not None:
+                jpeg = vision.thumbnail_jpeg(image)
+                chosen[index] = (screen, moment, recording_seal_thumbnail(recording=screen, moment=moment, jpeg=jpeg))
+    return chosen
+
+
+def analysis_run(*, session_id: Any, stale_after: timedelta = STALE_AFTER) -> dict[str, Any]:
+    """The whole job for one session: start, perform, complete or fail. Idempotent."""
+    run = analysis_run_start(session_id=session_id, stale_after=stale_after)
+    if run is None:
+        status = ExamSession.objects.filter(pk=session_id).values_list("status", flat=True).first()
+        return {"session": str(session_id), "outcome": "nothing to do", "status": status}
+    cpu = time.process_time()
+    try:
+        outcome = analysis_perform(run=run)
+    except AnalysisSuperseded:
+        return {"session": str(session_id), "outcome": "superseded", "run": run.pk}
+    except AnalysisFailed as exc:
+        analysis_run_fail(run_id=run.pk, reason=str(exc))
+        return {"session": str(session_id), "outcome": "failed", "reason": str(exc), "run": run.pk}
+    except BaseException:
+        # An unexpected error (the task retries) or the time limit: free the session for the next run.
+        AnalysisRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.ABANDONED, finished_at=timezone.now(), failure_reason="Stopped by an error; retried."
+        )
+        raise
+    completed = analysis_run_complete(run_id=run.pk, outcome=outcome, cpu_seconds=time.process_time() - cpu)
+    return {
+        "session": str(session_id),
+        "outcome": "ready for review" if completed else "superseded",
+        "run": run.pk,
+        "flags": len(outcome.events),
+        "score": outcome.score.value,
+    }
+
+
+def analysis_requeue_stalled(*, stale_after: timedelta = STALE_AFTER) -> int:
+    """Queue again the sessions whose analysis stopped (a killed worker) or whose queue message was
+    lost: those analysing without a live run, and those whose recordings are all final but whose
+    analysis never began. Safe to run any time: the task itself decides whether there is work."""
+    cutoff = timezone.now() - stale_after
+    live = AnalysisRun.objects.filter(session=OuterRef("pk"), status=RunStatus.RUNNING, heartbeat_at__gte=cutoff)
+    analysing = ExamSession.objects.filter(status=SessionStatus.ANALYSING, status_changed_at__lt=cutoff).exclude(
+        Exists(live)
+    )
+    waiting = ExamSession.objects.filter(status__in=ATTEMPT_ENDED, ended_at__lt=cutoff).exclude(
+        recordings__status=RecordingStatus.RECORDING
+    )
+    ids = {*analysing.values_list("pk", flat=True), *waiting.values_list("pk", flat=True)}
+    for session_id in ids:
+        current_app.send_task(ANALYSIS_TASK, args=[str(session_id)])
+    if ids:
+        logger.info("Queued the analysis of %d session(s) again.", len(ids))
+    return len(ids)

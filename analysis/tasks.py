@@ -1,0 +1,49 @@
+"""Celery tasks of analysis, on their own ``analysis`` queue: thin, idempotent, owning their retries."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import OperationalError
+
+from analysis.services import analysis_requeue_stalled, analysis_run, analysis_time_limit_fail
+from exams.models import ExamSession
+from recordings.services import ANALYSIS_TASK
+
+logger = logging.getLogger(__name__)
+
+#: About ten times the expected work for a long exam; past it the run fails with a clear reason.
+SOFT_TIME_LIMIT = 1800
+
+
+@shared_task(
+    name=ANALYSIS_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,  # a killed worker's task is delivered again, and the re-run takes over
+    autoretry_for=(OperationalError, OSError),  # a database or storage hiccup: try again, later each time
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=6,
+    soft_time_limit=SOFT_TIME_LIMIT,
+    time_limit=SOFT_TIME_LIMIT + 120,
+)
+def analyse_session(session_id: str) -> dict[str, Any]:
+    """Analyse one finished exam session and make it ready for review (or say why it could not be)."""
+    try:
+        return analysis_run(session_id=session_id)
+    except ExamSession.DoesNotExist:
+        return {"session": session_id, "outcome": "gone"}
+    except SoftTimeLimitExceeded:
+        analysis_time_limit_fail(
+            session_id=session_id, reason=f"The analysis took longer than its limit of {SOFT_TIME_LIMIT // 60} minutes."
+        )
+        return {"session": session_id, "outcome": "failed", "reason": "time limit"}
+
+
+@shared_task(name="analysis.requeue_stalled", acks_late=True, time_limit=300)
+def requeue_stalled_analyses() -> int:
+    """Every few minutes: analyses whose worker stopped, or whose message was lost, are queued again."""
+    return analysis_requeue_stalled()

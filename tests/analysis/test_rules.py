@@ -1,0 +1,135 @@
+"""Merging evidence into flags, thresholds by sensitivity, exemptions, reasons and the score: pure code."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from analysis import browser, rules
+from analysis.rules import Evidence, Exemptions, Kind
+from analysis.vision import FaceSample, face_evidence
+
+STANDARD = rules.THRESHOLDS["standard"]
+
+
+def piece(kind: Kind, start: float, end: float, confidence: float = 0.8) -> Evidence:
+    return Evidence(kind, start, end, confidence, start)
+
+
+def test_neighbouring_evidence_becomes_one_time_ranged_flag() -> None:
+    evidence = [piece(Kind.NO_FACE, t, t + 1) for t in (10, 11, 12, 14, 15)] + [piece(Kind.NO_FACE, 40, 41)]
+    events = rules.merge(evidence, gap=2.0, min_seconds=4)
+    assert [(e.start, e.end) for e in events] == [(10, 16)]  # the lone second at 40 is too short
+
+
+def test_the_confidence_is_the_duration_weighted_mean_and_the_moment_the_surest_piece() -> None:
+    events = rules.merge(
+        [Evidence(Kind.SPEECH, 0, 3, 0.6, 1), Evidence(Kind.SPEECH, 3, 4, 1.0, 3.5)], gap=1, min_seconds=0
+    )
+    assert events[0].confidence == 0.7
+    assert events[0].moment == 3.5
+
+
+def coverage(events: list[rules.Event]) -> set[tuple[Kind, int]]:
+    """Flagged tenths of a second, per kind."""
+    return {(e.kind, tenth) for e in events for tenth in range(round(e.start * 10), round(e.end * 10))}
+
+
+samples = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=300),
+        st.integers(min_value=0, max_value=3),
+        st.one_of(st.none(), st.floats(min_value=0.2, max_value=0.95)),
+    ),
+    max_size=60,
+)
+
+
+@given(samples)
+def test_a_stricter_sensitivity_never_adds_flags(raw: list[tuple[int, int, float | None]]) -> None:
+    face_samples = [
+        FaceSample(float(t), float(t + 1), faces, True, 1.0 if faces else None, distance if faces else None, float(t))
+        for t, (faces, distance) in sorted({t: (faces, distance) for t, faces, distance in raw}.items())
+    ]
+    covered = []
+    for name in ("low", "standard", "high"):
+        thresholds = rules.THRESHOLDS[name]
+        evidence = face_evidence(face_samples, offset=0.0, match_distance=thresholds.match_distance)
+        covered.append(coverage(rules.events_from(evidence, thresholds, Exemptions())))
+    low, standard, high = covered
+    assert low <= standard <= high
+
+
+def test_every_sensitivity_moves_every_threshold_the_same_way() -> None:
+    low, standard, high = (rules.THRESHOLDS[n] for n in ("low", "standard", "high"))
+    for kind in standard.min_seconds:
+        assert low.min_seconds[kind] >= standard.min_seconds[kind] >= high.min_seconds[kind]
+    assert low.match_distance >= standard.match_distance >= high.match_distance
+    assert low.speech_margin_db >= standard.speech_margin_db >= high.speech_margin_db
+
+
+def test_an_exemption_switches_its_detector_off_before_it_fires() -> None:
+    evidence = [piece(k, 0, 30) for k in (Kind.NO_FACE, Kind.MULTIPLE_FACES, Kind.FACE_MISMATCH, Kind.SPEECH)]
+    kinds = {e.kind for e in rules.events_from(evidence, STANDARD, Exemptions(speech_allowed=True))}
+    assert kinds == {Kind.NO_FACE, Kind.MULTIPLE_FACES, Kind.FACE_MISMATCH}
+    kinds = {e.kind for e in rules.events_from(evidence, STANDARD, Exemptions(face_covering=True))}
+    assert kinds == {Kind.MULTIPLE_FACES, Kind.SPEECH}
+    kinds = {e.kind for e in rules.events_from(evidence, STANDARD, Exemptions(no_video=True, no_audio=True))}
+    assert kinds == set()
+
+
+def test_technical_events_are_typed_technical_and_weigh_nothing_in_the_score() -> None:
+    for kind in (Kind.CAMERA_LOST, Kind.RECORDING_GAP, Kind.SCREEN_SHARE_LOST):
+        assert rules.RULES[kind].category == rules.Category.TECHNICAL
+        assert rules.RULES[kind].weight == 0
+    events = rules.merge([piece(Kind.RECORDING_GAP, 0, 600)], gap=1, min_seconds=0)
+    assert rules.score(events, recorded_seconds=3600).value == 0
+
+
+def test_the_score_is_weighted_flagged_minutes_per_hour_with_its_breakdown() -> None:
+    events = [
+        rules.Event(Kind.FACE_MISMATCH, 0, 120, 0.9, 0, {}),  # 2 minutes x 3
+        rules.Event(Kind.NO_FACE, 200, 260, 0.8, 200, {}),  # 1 minute x 1
+        rules.Event(Kind.PASTE, 300, 300, 1.0, 300, {}),  # counts as 5 seconds x 1
+    ]
+    score = rules.score(events, recorded_seconds=1800)
+    assert score.recorded_hours == 0.5
+    assert [(line.kind, line.minutes, line.contribution) for line in score.lines] == [
+        (Kind.NO_FACE, 1.0, 2.0),
+        (Kind.FACE_MISMATCH, 2.0, 12.0),
+        (Kind.PASTE, 0.08, 0.17),
+    ]
+    assert score.value == 14.17
+    assert score.as_dict()["lines"][1]["label"] == "Face did not match"
+
+
+def test_a_reason_is_plain_language_with_the_time_into_the_exam() -> None:
+    event = rules.Event(Kind.NO_FACE, 65, 3725, 0.8, 65, {})
+    text = rules.reason(event)
+    assert "from 1:05 to 1:02:05 into the exam (61 minutes)" in text
+    assert rules.reason(rules.Event(Kind.PASTE, 30, 31, 1, 30, {})).endswith("at 0:30 into the exam.")
+
+
+def test_long_events_are_more_severe_and_a_mismatch_is_always_high() -> None:
+    assert rules.severity(rules.Event(Kind.NO_FACE, 0, 10, 1, 0, {})) == rules.Severity.LOW
+    assert rules.severity(rules.Event(Kind.NO_FACE, 0, 90, 1, 0, {})) == rules.Severity.MEDIUM
+    assert rules.severity(rules.Event(Kind.FACE_MISMATCH, 0, 3, 1, 0, {})) == rules.Severity.HIGH
+
+
+def test_left_and_back_signals_become_ranges_and_an_unclosed_one_runs_to_the_end() -> None:
+    signals = [
+        browser.Signal("tab_hidden", 10),
+        browser.Signal("tab_hidden", 12),  # repeated: the first one counts
+        browser.Signal("tab_visible", 20),
+        browser.Signal("fullscreen_exit", 50),
+        browser.Signal("copy", 30),
+        browser.Signal("camera_ended", 40),
+        browser.Signal("window_focus", 5),  # a "back" with no "left": nothing
+    ]
+    found = browser.signal_evidence(signals, end=100, part_starts={"webcam": [0, 45]})
+    assert sorted((e.kind, e.start, e.end) for e in found) == [
+        (Kind.CAMERA_LOST, 40, 45),  # until the camera's next part began
+        (Kind.COPY, 30, 31),
+        (Kind.FULLSCREEN_EXIT, 50, 100),
+        (Kind.TAB_HIDDEN, 10, 20),
+    ]
