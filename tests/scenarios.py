@@ -1,6 +1,7 @@
 """Analysis scenarios with known ground truth: webcam recordings (640x480 VP8 at 15 fps with a keyframe
 a second, Opus audio, as Chromium's MediaRecorder writes them) made from real face photos in
-``../shared/fixtures/faces``, with speech synthesised by espeak-ng.
+``../shared/fixtures/faces`` and one that ships in a package (matplotlib's sample photo of Grace
+Hopper), with speech synthesised by espeak-ng.
 
 Used by the analysis tests and by ``bench/analysis.py``. Recordings are cached under ``.cache/`` by a
 hash of their description, because encoding them takes a while.
@@ -32,6 +33,8 @@ ENROL_PHOTO = "obama.jpg"
 STUDENT = "obama2.jpg"
 OTHER_PERSON = "biden.jpg"
 SECOND_PERSON = "john1.jpeg"
+#: A real face that ships in a package, so part of the set needs no outside files.
+HOPPER = "package:grace_hopper.jpg"
 
 SENTENCES = [
     "The answer to question four is the second option.",
@@ -116,6 +119,21 @@ SCENARIOS: tuple[Scenario, ...] = (
         description="someone speaks twice: 12 s and 8 s",
     ),
     Scenario(
+        "hopper_alone",
+        120,
+        (Shot(0, 120, (HOPPER,)),),
+        enrol_photo=HOPPER,
+        description="another enrolled student (a package-shipped photo) alone, silent",
+    ),
+    Scenario(
+        "hopper_stand_in",
+        150,
+        (Shot(0, 60, (HOPPER,)), Shot(60, 85, ("john2.jpeg",)), Shot(85, 150, (HOPPER,))),
+        truth=(Truth("face_mismatch", 60, 85),),
+        enrol_photo=HOPPER,
+        description="someone else sits in for the package-shipped student for 25 s",
+    ),
+    Scenario(
         "noisy_room",
         120,
         (_alone(0, 120),),
@@ -133,7 +151,13 @@ def scenario(name: str) -> Scenario:
 def photo(name: str) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(Image.open(FACES / name).convert("RGB"))
+    if name.startswith("package:"):
+        import matplotlib.cbook
+
+        path = Path(matplotlib.cbook.get_sample_data(name.removeprefix("package:"), asfileobj=False))
+    else:
+        path = FACES / name
+    return np.asarray(Image.open(path).convert("RGB"))
 
 
 @cache
@@ -259,10 +283,10 @@ def recording(item: Scenario) -> bytes:
     return path.read_bytes()
 
 
-def enrolled_template() -> np.ndarray:
+def enrolled_template(enrol_photo: str = ENROL_PHOTO) -> np.ndarray:
     from identity.faces import face_template
 
-    return face_template([photo(ENROL_PHOTO)] * 3)
+    return face_template([photo(enrol_photo)] * 3)
 
 
 def long_recording(minutes: int) -> Scenario:

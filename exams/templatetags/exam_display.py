@@ -28,7 +28,7 @@ def accommodation_summary(accommodation: Accommodation) -> str:
     if accommodation.speech_allowed:
         parts.append("speaking allowed")
     if accommodation.face_covering:
-        parts.append("face covering (no face matching)")
+        parts.append("face covering (no face matching or absent-face check)")
     if accommodation.alternative_arrangement:
         parts.append(f"alternative arrangement: {accommodation.alternative_arrangement}")
     return "; ".join(parts) or "none"

@@ -9,7 +9,7 @@ from analysis.models import Flag
 from analysis.services import analysis_run
 from exams.models import SessionStatus
 from tests import scenarios
-from tests.analysis.conftest import record_attempt
+from tests.analysis.conftest import enrol, record_attempt
 from tests.conftest import World
 
 #: How far a flag's start and end may lie from the truth, in seconds (keyframes come once a second).
@@ -17,9 +17,10 @@ TOLERANCE = 3.0
 
 
 @pytest.mark.parametrize("name", [s.name for s in scenarios.SCENARIOS])
-def test_the_pipeline_finds_each_scenarios_events_near_the_truth_and_nothing_else(enrolled: World, name: str) -> None:
+def test_the_pipeline_finds_each_scenarios_events_near_the_truth_and_nothing_else(world: World, name: str) -> None:
     item = scenarios.scenario(name)
-    attempt = record_attempt(enrolled, webm=scenarios.recording(item), seconds=item.seconds)
+    enrol(world.users["student"], item.enrol_photo)
+    attempt = record_attempt(world, webm=scenarios.recording(item), seconds=item.seconds)
 
     result = analysis_run(session_id=attempt.session.pk)
 

@@ -71,6 +71,19 @@ def submit_and_wait_for_the_upload(page: Any) -> float:
     return submitted
 
 
+def wait_for_the_analysis(session: ExamSession) -> AnalysisRun:
+    """The worker analyses the finished attempt; waiting for it also keeps it from writing while the
+    test database is emptied after the test."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if ExamSession.objects.get(pk=session.pk).status == SessionStatus.READY_FOR_REVIEW:
+            break
+        time.sleep(0.5)
+    session.refresh_from_db()
+    assert session.status == SessionStatus.READY_FOR_REVIEW
+    return AnalysisRun.objects.get(session=session)
+
+
 def webcam_and_screen(session: ExamSession) -> list[Recording]:
     return list(Recording.objects.filter(session=session).order_by("kind", "part"))
 
@@ -119,14 +132,7 @@ def test_a_student_takes_the_exam_and_the_recordings_decrypt_and_decode(
         assert recording.duration_seconds == pytest.approx(submitted - started, rel=0.1)
 
     # The last finalisation queued the analysis; the worker runs it and the session awaits review.
-    deadline = time.monotonic() + 120
-    while (
-        time.monotonic() < deadline and ExamSession.objects.get(pk=session.pk).status != SessionStatus.READY_FOR_REVIEW
-    ):
-        time.sleep(0.5)
-    session.refresh_from_db()
-    assert session.status == SessionStatus.READY_FOR_REVIEW
-    run = AnalysisRun.objects.get(session=session)
+    run = wait_for_the_analysis(session)
     # Chromium wrote a keyframe a second (videoKeyFrameIntervalDuration), so keyframes were enough.
     assert (run.status, run.statistics["decode_mode"]) == ("succeeded", "keyframes")
     assert run.statistics["frames_sampled"] >= 8
@@ -134,7 +140,9 @@ def test_a_student_takes_the_exam_and_the_recordings_decrypt_and_decode(
     assert not Flag.objects.filter(session=session, kind__in=["no_face", "multiple_faces", "face_mismatch", "speech"])
 
 
-def test_when_the_server_goes_away_mid_exam_no_chunk_is_lost(media_page: Any, asgi_server: Any, demo: None) -> None:
+def test_when_the_server_goes_away_mid_exam_no_chunk_is_lost(
+    media_page: Any, asgi_server: Any, demo: None, celery_worker_process: Any
+) -> None:
     page = media_page
     sign_in_and_open_the_exam(page, asgi_server.url)
     started = pass_the_check_and_start(page)
@@ -155,10 +163,13 @@ def test_when_the_server_goes_away_mid_exam_no_chunk_is_lost(media_page: Any, as
     webcam = Recording.objects.get(session=session, kind="webcam")
     frames, seconds = decoded_video_seconds(b"".join(recording_plaintext(webcam)))
     assert seconds == pytest.approx(submitted - started, rel=0.1)
+    # Nothing was lost, so the analysis sees no gap either.
+    assert wait_for_the_analysis(session).status == "succeeded"
+    assert not Flag.objects.filter(session=session, kind="recording_gap").exists()
 
 
 def test_after_a_page_reload_the_exam_continues_as_a_new_part_and_nothing_is_lost(
-    media_page: Any, asgi_server: Any, demo: None
+    media_page: Any, asgi_server: Any, demo: None, celery_worker_process: Any
 ) -> None:
     page = media_page
     sign_in_and_open_the_exam(page, asgi_server.url)
@@ -182,3 +193,7 @@ def test_after_a_page_reload_the_exam_continues_as_a_new_part_and_nothing_is_los
         frames, seconds = decoded_video_seconds(b"".join(recording_plaintext(recording)))
         assert frames > 0
     assert not RecordingGap.objects.exists()
+    # Both parts are analysed, each placed on the exam's clock from its first chunk's browser time.
+    run = wait_for_the_analysis(session)
+    assert run.statistics["webcam_parts"] == 2
+    assert run.statistics["frames_sampled"] >= 8
