@@ -63,3 +63,21 @@ def _range(kind: Kind, start: float, end: float, closed_by: str) -> Evidence:
 
 def gap_evidence(gaps: Iterable[tuple[float, float]]) -> list[Evidence]:
     return [Evidence(Kind.RECORDING_GAP, start, max(end, start), 1.0, start) for start, end in gaps]
+
+
+#: Stretches without any recording shorter than this are the recorder starting or stopping.
+UNCOVERED_MIN_SECONDS = 10.0
+NOT_RECORDED = {"webcam": Kind.WEBCAM_NOT_RECORDED, "screen": Kind.SCREEN_NOT_RECORDED}
+
+
+def uncovered_evidence(stream: str, spans: Iterable[tuple[float, float]], *, end: float) -> list[Evidence]:
+    """The stretches of [0, end] that no part of a required stream covers, as technical evidence."""
+    found = []
+    cursor = 0.0
+    for start, stop in sorted(spans):
+        if start - cursor >= UNCOVERED_MIN_SECONDS:
+            found.append(Evidence(NOT_RECORDED[stream], cursor, start, 1.0, cursor, {"stream": stream}))
+        cursor = max(cursor, stop)
+    if end - cursor >= UNCOVERED_MIN_SECONDS:
+        found.append(Evidence(NOT_RECORDED[stream], cursor, end, 1.0, cursor, {"stream": stream}))
+    return found

@@ -143,10 +143,12 @@ def decode_stream(
                 decoder.packet(packet)
     except MediaError:
         raise
-    except (av.FFmpegError, ValueError, OSError) as exc:
+    except (av.FFmpegError, ValueError) as exc:
         if decoder.first is None:
             raise MediaError(f"The recording could not be read: {exc}") from exc
         decoder.damaged += 1  # the readable part before the damage still counts
+    # Any other error (storage unavailable, a chunk that fails to decrypt) reaches the caller: it is
+    # not the media's fault, and analysing only part of the recording would hide that.
     return decoder.stats()
 
 

@@ -86,7 +86,11 @@ class Flag(models.Model):
     evidence_recording = models.ForeignKey(
         Recording, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    evidence_seconds = models.FloatField(null=True, blank=True, help_text="Media time of the thumbnail.")
+    evidence_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds from the start of the attempt when the thumbnail was taken (bound into its seal).",
+    )
     evidence_thumbnail = models.BinaryField(null=True, blank=True, editable=False, help_text="Sealed JPEG.")
 
     class Meta:

@@ -31,10 +31,10 @@ def analyse_webcam(
     template: np.ndarray | None,
     faces: bool,
     voice: bool,
-    thresholds: rules.Thresholds,
     progress: media.ProgressSink | None = None,
 ) -> WebcamResult:
-    """Faces (presence, count, and 1:1 match when a template is given) and speech, in one pass.
+    """Faces (presence, count, and 1:1 match when a template is given) and speech, in one pass. The
+    evidence does not depend on the exam's sensitivity: rules.events_from applies that afterwards.
     Raises recordings.remux.MediaError for a recording that cannot be decoded."""
     sampler = vision.FaceSampler(template) if faces else None
     activity = speech.VoiceActivity() if voice else None
@@ -47,13 +47,13 @@ def analyse_webcam(
     result = WebcamResult([], {}, stats, {"decode_mode": stats.mode, "damaged_packets": stats.damaged_packets})
     if sampler is not None:
         video = sampler.finish(stats.end)
-        result.evidence += vision.face_evidence(video.samples, offset=0.0, match_distance=thresholds.match_distance)
+        result.evidence += vision.face_evidence(video.samples, offset=0.0)
         result.thumbnails = video.thumbnails
         result.statistics.update(
             frames_sampled=video.frames_sampled, detections=video.detections, identity_checks=video.identity_checks
         )
     if activity is not None:
-        windows, floor = activity.windows(margin_db=thresholds.speech_margin_db)
+        windows, floor = activity.windows(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
         result.evidence += speech.speech_evidence(windows, offset=0.0, floor_db=floor)
         result.statistics["audio_seconds"] = round(activity.seconds, 1)
     return result

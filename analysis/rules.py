@@ -41,6 +41,8 @@ class Kind(StrEnum):
     SCREEN_SHARE_LOST = "screen_share_lost"
     CAMERA_LOST = "camera_lost"
     RECORDING_GAP = "recording_gap"
+    WEBCAM_NOT_RECORDED = "webcam_not_recorded"
+    SCREEN_NOT_RECORDED = "screen_not_recorded"
 
 
 @dataclass(frozen=True)
@@ -202,10 +204,29 @@ RULES: dict[Kind, KindRule] = {
         "Part of the recording never reached the server {span}, usually because of the network. This is "
         "a technical event, not misconduct.",
     ),
+    Kind.WEBCAM_NOT_RECORDED: KindRule(
+        "No webcam recording",
+        Category.TECHNICAL,
+        "recording-continuity",
+        0.0,
+        Severity.INFO,
+        None,
+        1.0,
+        "No webcam recording exists {span}: the camera was not being recorded, or what was recorded never "
+        "reached the server. This is a technical event, not misconduct, and nothing was analysed then.",
+    ),
+    Kind.SCREEN_NOT_RECORDED: KindRule(
+        "No screen recording",
+        Category.TECHNICAL,
+        "recording-continuity",
+        0.0,
+        Severity.INFO,
+        None,
+        1.0,
+        "No screen recording exists {span}: the screen was not being shared, or what was recorded never "
+        "reached the server. This is a technical event, not misconduct.",
+    ),
 }
-
-#: Kinds that are always flagged, whatever the sensitivity: nothing to threshold.
-UNTHRESHOLDED = frozenset({Kind.COPY, Kind.PASTE, Kind.EXTRA_DISPLAY, Kind.SCREEN_SHARE_LOST, Kind.CAMERA_LOST})
 
 
 @dataclass(frozen=True)
@@ -220,6 +241,18 @@ class Thresholds:
     match_distance: float
     #: A speech frame must be this many decibels above the recording's noise floor.
     speech_margin_db: float
+
+    def evidence_threshold(self, kind: Kind) -> float | None:
+        """The strength a piece of evidence of this kind must exceed, when its kind has one."""
+        if kind == Kind.FACE_MISMATCH:
+            return self.match_distance
+        if kind == Kind.SPEECH:
+            return self.speech_margin_db
+        return None
+
+    def passes(self, piece: Evidence) -> bool:
+        threshold = self.evidence_threshold(piece.kind)
+        return threshold is None or piece.strength is None or piece.strength > threshold
 
     def for_kind(self, kind: Kind) -> dict[str, Any]:
         """The thresholds a flag of this kind depended on, to be stored with it."""
@@ -268,6 +301,10 @@ THRESHOLDS: dict[str, Thresholds] = {
 }
 
 
+#: The most inclusive settings: evidence it rejects is evidence of nothing at any sensitivity.
+LEAST_STRICT = THRESHOLDS["high"]
+
+
 @dataclass(frozen=True)
 class Exemptions:
     """Detectors an accommodation (or the exam's own settings) switches off before they fire."""
@@ -310,6 +347,8 @@ class Evidence:
     #: When the clearest picture of it was taken, for the evidence thumbnail.
     moment: float | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    #: What a sensitivity threshold is compared with (a face distance, a margin in dB), if anything.
+    strength: float | None = None
 
 
 @dataclass(frozen=True)
@@ -328,45 +367,62 @@ class Event:
         return self.end - self.start
 
 
-def merge(evidence: Iterable[Evidence], *, gap: float, min_seconds: float) -> list[Event]:
-    """Join evidence of one kind whose ranges overlap or lie within ``gap`` seconds of each other, and
-    keep the ranges spanning at least ``min_seconds``. The confidence is the duration-weighted mean,
-    the moment that of the most confident piece."""
-    pieces = sorted(evidence, key=lambda e: (e.start, e.end))
+def _groups(pieces: Iterable[Evidence], gap: float) -> list[list[Evidence]]:
+    """Evidence whose ranges overlap or lie within ``gap`` seconds of each other, grouped."""
     groups: list[list[Evidence]] = []
-    for piece in pieces:
-        if groups and piece.start - max(p.end for p in groups[-1]) <= gap:
+    end = 0.0
+    for piece in sorted(pieces, key=lambda e: (e.start, e.end)):
+        if groups and piece.start - end <= gap:
             groups[-1].append(piece)
+            end = max(end, piece.end)
         else:
             groups.append([piece])
-    events = []
-    for group in groups:
-        start, end = group[0].start, max(p.end for p in group)
-        if end - start < min_seconds:
-            continue
-        weights = [max(p.end - p.start, 1e-3) for p in group]
-        confidence = sum(p.confidence * w for p, w in zip(group, weights, strict=True)) / sum(weights)
-        best = max(group, key=lambda p: p.confidence)
-        detail: dict[str, Any] = {}
-        for piece in group:
-            for key, value in piece.detail.items():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    detail[key] = max(detail.get(key, value), value)
-                else:
-                    detail.setdefault(key, value)
-        events.append(Event(group[0].kind, start, end, round(confidence, 3), best.moment, detail))
-    return events
+            end = piece.end
+    return groups
+
+
+def _event(group: list[Evidence]) -> Event:
+    """One range over the group: the duration-weighted mean confidence, the surest piece's moment."""
+    weights = [max(p.end - p.start, 1e-3) for p in group]
+    confidence = sum(p.confidence * w for p, w in zip(group, weights, strict=True)) / sum(weights)
+    best = max(group, key=lambda p: p.confidence)
+    detail: dict[str, Any] = {}
+    for piece in group:
+        for key, value in piece.detail.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                detail[key] = max(detail.get(key, value), value)
+            else:
+                detail.setdefault(key, value)
+    start, end = min(p.start for p in group), max(p.end for p in group)
+    return Event(group[0].kind, start, end, round(confidence, 3), best.moment, detail)
+
+
+def merge(evidence: Iterable[Evidence], *, gap: float, min_seconds: float) -> list[Event]:
+    """Join evidence of one kind whose ranges overlap or lie within ``gap`` seconds of each other, and
+    keep the ranges spanning at least ``min_seconds``."""
+    events = [_event(group) for group in _groups(evidence, gap)]
+    return [event for event in events if event.seconds >= min_seconds]
 
 
 def events_from(evidence: Iterable[Evidence], thresholds: Thresholds, exemptions: Exemptions) -> list[Event]:
-    """Every kind's evidence merged under its own rule; exempted kinds dropped before anything else."""
+    """Every kind's evidence merged under its own rule; exempted kinds dropped before anything else.
+
+    Neighbours are found among the evidence the least strict sensitivity accepts; within each such
+    group, only the evidence this sensitivity accepts makes the flag. So a stricter sensitivity can
+    shorten or drop a flag but never split one in two: it never adds flags, nor flagged time.
+    """
     by_kind: dict[Kind, list[Evidence]] = {}
     for piece in evidence:
-        if exemptions.allows(piece.kind):
+        if exemptions.allows(piece.kind) and LEAST_STRICT.passes(piece):
             by_kind.setdefault(piece.kind, []).append(piece)
     events: list[Event] = []
     for kind, pieces in by_kind.items():
-        events += merge(pieces, gap=RULES[kind].merge_gap, min_seconds=thresholds.min_seconds.get(kind, 0.0))
+        for group in _groups(pieces, RULES[kind].merge_gap):
+            kept = [piece for piece in group if thresholds.passes(piece)]
+            if kept:
+                event = _event(kept)
+                if event.seconds >= thresholds.min_seconds.get(kind, 0.0):
+                    events.append(event)
     return sorted(events, key=lambda e: (e.start, e.kind))
 
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import current_app
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -28,16 +29,19 @@ from exams.models import Accommodation, ExamSession, SessionStatus
 from exams.services import exam_group, session_group, session_transition
 from identity.selectors import identity_template
 from proctor.audit import audit_record
+from proctor.crypto import DecryptionError
 from proctor.realtime import broadcast_on_commit, group_send_now
 from recordings.models import Recording, RecordingStatus, StreamKind
 from recordings.remux import MediaError
-from recordings.selectors import recording_began_at, recording_gap_times, recording_plaintext
+from recordings.selectors import recording_began_at, recording_gap_times, recording_plaintext, recording_span
 from recordings.services import ANALYSIS_TASK, recording_seal_thumbnail
 
 logger = logging.getLogger(__name__)
 
 #: A running analysis that has not reported for this long is taken to have stopped (worker killed).
 STALE_AFTER = timedelta(seconds=settings.INVIGIL_ANALYSIS_STALE_SECONDS)
+#: Runs that stop without finishing (killed, crashed, out of retries) before a session is failed.
+MAX_ATTEMPTS = 3
 #: Heartbeats and progress broadcasts at most this often.
 PROGRESS_EVERY_SECONDS = 2.0
 #: A thumbnail further than this from the flag's moment would show something else.
@@ -61,7 +65,7 @@ def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER)
     """Begin a run, or return None when there is nothing to do: the session is not waiting for
     analysis, or a live run is on it already. A run whose worker stopped is marked abandoned and
     replaced, so a re-delivered task completes the work."""
-    session = ExamSession.objects.select_for_update().select_related("exam").get(pk=session_id)
+    session = ExamSession.objects.select_for_update(of=("self",)).select_related("exam").get(pk=session_id)
     if session.status in ATTEMPT_ENDED:
         if Recording.objects.filter(session=session, status=RecordingStatus.RECORDING).exists():
             return None  # still uploading: finalisation queues the analysis again
@@ -81,6 +85,28 @@ def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER)
         running.finished_at = timezone.now()
         running.failure_reason = "The worker stopped before finishing; a new run took over."
         running.save(update_fields=["status", "finished_at", "failure_reason"])
+    # Runs that stopped since the session last entered analysis (a person's retry starts the count afresh).
+    stopped = AnalysisRun.objects.filter(
+        session=session, status=RunStatus.ABANDONED, started_at__gte=session.status_changed_at
+    ).count()
+    if stopped >= MAX_ATTEMPTS:
+        # Something about this session stops every worker that tries it: a person has to look.
+        reason = f"The analysis stopped {stopped} times before finishing, so it was not tried again."
+        AnalysisRun.objects.create(
+            session=session,
+            status=RunStatus.FAILED,
+            finished_at=timezone.now(),
+            failure_reason=reason,
+            sensitivity=session.exam.sensitivity,
+            detector_versions=rules.DETECTOR_VERSIONS,
+        )
+        session_transition(
+            session_id=session.pk,
+            to_status=SessionStatus.ANALYSIS_FAILED,
+            actor=None,
+            reason=f"Automated analysis failed: {reason} The recordings can still be reviewed by a person.",
+        )
+        return None
     thresholds, exemptions, _ = _settings_for(session)
     run = AnalysisRun.objects.create(
         session=session,
@@ -121,8 +147,10 @@ class Outcome:
 def analysis_run_complete(*, run_id: int, outcome: Outcome, cpu_seconds: float) -> bool:
     """Record the run's flags and score and make the session ready for review, all at once.
     Returns False (writing nothing) when another run has taken over in the meantime."""
+    # Session, then run: the order analysis_run_start locks them in, so the two never deadlock.
+    session_id = AnalysisRun.objects.filter(pk=run_id).values_list("session_id", flat=True).get()
+    session = ExamSession.objects.select_for_update().get(pk=session_id)
     run = AnalysisRun.objects.select_for_update().get(pk=run_id)
-    session = ExamSession.objects.select_for_update().get(pk=run.session_id)
     if run.status != RunStatus.RUNNING or session.status != SessionStatus.ANALYSING:
         return False
     thresholds = rules.THRESHOLDS[run.sensitivity]
@@ -196,8 +224,9 @@ def _flag(
 @transaction.atomic
 def analysis_run_fail(*, run_id: int, reason: str) -> None:
     """The run cannot finish: say why, and leave the session for a person (or a retry)."""
+    session_id = AnalysisRun.objects.filter(pk=run_id).values_list("session_id", flat=True).get()
+    session = ExamSession.objects.select_for_update().get(pk=session_id)
     run = AnalysisRun.objects.select_for_update().get(pk=run_id)
-    session = ExamSession.objects.select_for_update().get(pk=run.session_id)
     if run.status != RunStatus.RUNNING:
         return
     run.status = RunStatus.FAILED
@@ -213,16 +242,6 @@ def analysis_run_fail(*, run_id: int, reason: str) -> None:
         )
     audit_record(actor=None, action="analysis.fail", target=session, detail={"run": run.pk, "reason": reason})
     _broadcast(session, run, on_commit=True)
-
-
-@transaction.atomic
-def analysis_time_limit_fail(*, session_id: Any, reason: str) -> None:
-    """The task ran out of time: the latest run (abandoned on the way out) is recorded as failed."""
-    run = AnalysisRun.objects.filter(session_id=session_id).order_by("-started_at", "-id").first()
-    if run is None:
-        return
-    AnalysisRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
-    analysis_run_fail(run_id=run.pk, reason=reason)
 
 
 @transaction.atomic
@@ -296,7 +315,8 @@ class AnalysisSuperseded(Exception):
 def analysis_perform(*, run: AnalysisRun) -> Outcome:
     """Run every detector the session's settings allow. Raises AnalysisFailed for unusable media."""
     session = ExamSession.objects.select_related("exam").get(pk=run.session_id)
-    thresholds, exemptions, _ = _settings_for(session)
+    _, exemptions, _ = _settings_for(session)
+    thresholds = rules.THRESHOLDS[run.sensitivity]  # as recorded when the run began
     started = session.started_at or session.created_at
     ended = session.ended_at or timezone.now()
     recorded_seconds = max((ended - started).total_seconds(), 0.0)
@@ -305,6 +325,14 @@ def analysis_perform(*, run: AnalysisRun) -> Outcome:
         .select_related("data_key")
         .order_by("kind", "part")
     )
+    spans = {r.pk: recording_span(r) for r in recordings}
+    for kind in {r.kind for r in recordings}:
+        if all(spans[r.pk] is None for r in recordings if r.kind == kind):
+            label = StreamKind(kind).label.lower()
+            raise AnalysisFailed(
+                f"The {label} recording is empty: it was started, but no part of it reached the server."
+            )
+    recordings = [r for r in recordings if spans[r.pk] is not None]  # a part that never got a chunk
     webcams = [r for r in recordings if r.kind == StreamKind.WEBCAM]
     screens = [r for r in recordings if r.kind == StreamKind.SCREEN]
     offsets = {r.pk: (recording_began_at(r) - started).total_seconds() for r in recordings}
@@ -334,7 +362,6 @@ def analysis_perform(*, run: AnalysisRun) -> Outcome:
             template=template if face_on else None,
             faces=face_on,
             voice=speech_on,
-            thresholds=thresholds,
             progress=progress.bytes_read(base),
             statistics=statistics,
         )
@@ -357,6 +384,14 @@ def analysis_perform(*, run: AnalysisRun) -> Outcome:
         for start, end in recording_gap_times(recording)
     ]
     evidence += browser.gap_evidence(gaps)
+    for kind, required in ((StreamKind.WEBCAM, not exemptions.no_video), (StreamKind.SCREEN, not exemptions.no_screen)):
+        if required:
+            covered = [
+                ((span[0] - started).total_seconds(), (span[1] - started).total_seconds())
+                for r in recordings
+                if r.kind == kind and (span := spans[r.pk]) is not None
+            ]
+            evidence += browser.uncovered_evidence(str(kind), covered, end=recorded_seconds)
 
     events = rules.events_from(evidence, thresholds, exemptions)
     progress.stage("Preparing evidence pictures")
@@ -378,7 +413,6 @@ def _webcam_evidence(
     template: Any,
     faces: bool,
     voice: bool,
-    thresholds: rules.Thresholds,
     progress: Callable[[int], None],
     statistics: dict[str, Any],
 ) -> tuple[list[rules.Evidence], list[tuple[float, Recording, bytes]]]:
@@ -389,11 +423,14 @@ def _webcam_evidence(
             template=template,
             faces=faces,
             voice=voice,
-            thresholds=thresholds,
             progress=progress,
         )
     except MediaError as exc:
         raise AnalysisFailed(f"The webcam recording (part {recording.part + 1}) could not be analysed: {exc}") from exc
+    except DecryptionError as exc:
+        raise AnalysisFailed(
+            f"The webcam recording (part {recording.part + 1}) could not be decrypted: a stored chunk is damaged."
+        ) from exc
     for key, value in result.statistics.items():
         _count(statistics, key, value)
     evidence = [
@@ -436,7 +473,10 @@ def _thumbnails_for(
         if not wanted:
             continue
         offset = offsets[screen.pk]
-        pictures = dict(media.keyframes_at(recording_plaintext(screen), [moment - offset for _, moment in wanted]))
+        try:
+            pictures = dict(media.keyframes_at(recording_plaintext(screen), [moment - offset for _, moment in wanted]))
+        except DecryptionError:
+            continue  # a thumbnail is a convenience: the flags stand without it
         for index, moment in wanted:
             image = pictures.get(moment - offset)
             if image is not None:
@@ -459,6 +499,10 @@ def analysis_run(*, session_id: Any, stale_after: timedelta = STALE_AFTER) -> di
     except AnalysisFailed as exc:
         analysis_run_fail(run_id=run.pk, reason=str(exc))
         return {"session": str(session_id), "outcome": "failed", "reason": str(exc), "run": run.pk}
+    except SoftTimeLimitExceeded:
+        reason = "The analysis took longer than its time limit."
+        analysis_run_fail(run_id=run.pk, reason=reason)
+        return {"session": str(session_id), "outcome": "failed", "reason": reason, "run": run.pk}
     except BaseException:
         # An unexpected error (the task retries) or the time limit: free the session for the next run.
         AnalysisRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(

@@ -7,6 +7,7 @@ requiring the frame to stand out from the recording's own noise floor, and by a 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,61 +29,85 @@ WINDOW_VOICED_SHARE = 0.5
 class SpeechWindow:
     start: float
     end: float
-    #: Share of the window's frames that were voiced and loud enough.
+    #: Share of the window's frames the detector called voiced (above the absolute floor).
     share: float
+    #: The margin over the noise floor (dB) up to which the window still counts as speech: half of its
+    #: frames are voiced and at least this much louder than the floor.
+    margin_db: float
     level_db: float
 
 
+#: Audio that jumps by more than this from where the previous audio ended (a lost chunk) restarts the
+#: timeline at the new timestamp, so later speech is not placed too early.
+RESYNC_SECONDS = 0.5
+FRAME_SECONDS = FRAME / RATE
+
+
 class VoiceActivity:
-    """Fed mono 16-bit PCM at 16 kHz in order; keeps only a verdict and a level per 30 ms frame."""
+    """Fed mono 16-bit PCM at 16 kHz in order; keeps only a verdict, a level and a time per 30 ms frame."""
 
     def __init__(self) -> None:
         import webrtcvad
 
         self.vad = webrtcvad.Vad(VAD_MODE)
         self.buffer = np.zeros(0, dtype=np.int16)
-        self.origin: float | None = None
-        self.frames = 0
+        self.cursor: float | None = None
         self.voiced: list[bool] = []
         self.levels: list[float] = []
+        self.times: list[float] = []
 
     def feed(self, t: float, samples: np.ndarray) -> None:
-        if self.origin is None:
-            self.origin = t
+        expected = None if self.cursor is None else self.cursor + len(self.buffer) / RATE
+        if expected is None or abs(t - expected) > RESYNC_SECONDS:
+            self.buffer = np.zeros(0, dtype=np.int16)
+            self.cursor = t
         self.buffer = np.concatenate([self.buffer, samples])
         count = len(self.buffer) // FRAME
-        if not count:
+        if not count or self.cursor is None:
             return
         frames = self.buffer[: count * FRAME].reshape(count, FRAME)
         rms = np.sqrt(np.mean(frames.astype(np.float32) ** 2, axis=1)) / 32768
         self.levels += (20 * np.log10(np.maximum(rms, 1e-6))).tolist()
         self.voiced += [self.vad.is_speech(frame.tobytes(), RATE) for frame in frames]
+        self.times += [self.cursor + i * FRAME_SECONDS for i in range(count)]
+        self.cursor += count * FRAME_SECONDS
         self.buffer = self.buffer[count * FRAME :]
 
-    def windows(self, *, margin_db: float) -> tuple[list[SpeechWindow], float]:
-        """Windows with speech, and the noise floor (dBFS) they were measured against."""
-        if not self.levels or self.origin is None:
+    def windows(self, *, min_margin_db: float) -> tuple[list[SpeechWindow], float]:
+        """Windows that count as speech at a margin of ``min_margin_db`` or more over the noise floor,
+        each with the largest margin it passes; and the noise floor (dBFS)."""
+        if not self.levels:
             return [], ABSOLUTE_FLOOR_DB
         levels = np.asarray(self.levels)
         floor = float(np.percentile(levels, 20))
-        loud = levels > max(floor + margin_db, ABSOLUTE_FLOOR_DB)
-        speech = np.asarray(self.voiced) & loud
-        per_window = max(1, round(WINDOW_SECONDS / 0.03))
+        above = np.where(np.asarray(self.voiced) & (levels > ABSOLUTE_FLOOR_DB), levels - floor, -np.inf)
+        per_window = max(1, round(WINDOW_SECONDS / FRAME_SECONDS))
+        needed = math.ceil(WINDOW_VOICED_SHARE * per_window)
         found = []
-        for first in range(0, len(speech), per_window):
-            share = float(np.mean(speech[first : first + per_window]))
-            if share >= WINDOW_VOICED_SHARE:
-                start = self.origin + first * 0.03
+        for first in range(0, len(above), per_window):
+            values = np.sort(above[first : first + per_window])[::-1]
+            if len(values) < needed:
+                continue
+            margin = float(values[needed - 1])
+            if margin > min_margin_db:
+                start = self.times[first]
+                share = float(np.mean(np.isfinite(values)))
                 level = float(np.max(levels[first : first + per_window]))
-                found.append(SpeechWindow(start, start + per_window * 0.03, round(share, 3), round(level, 1)))
+                found.append(
+                    SpeechWindow(
+                        start, start + per_window * FRAME_SECONDS, round(share, 3), round(margin, 1), round(level, 1)
+                    )
+                )
         return found, floor
 
     @property
     def seconds(self) -> float:
-        return len(self.levels) * 0.03
+        return len(self.levels) * FRAME_SECONDS
 
 
 def speech_evidence(windows: list[SpeechWindow], *, offset: float, floor_db: float) -> list[Evidence]:
+    """Speech windows as evidence whose strength is their margin over the noise floor: the exam's
+    sensitivity then decides which margin is enough (rules.Thresholds.speech_margin_db)."""
     return [
         Evidence(
             Kind.SPEECH,
@@ -91,6 +116,7 @@ def speech_evidence(windows: list[SpeechWindow], *, offset: float, floor_db: flo
             window.share,
             window.start + offset,
             {"level_db": window.level_db, "noise_floor_db": round(floor_db, 1)},
+            strength=window.margin_db,
         )
         for window in windows
     ]

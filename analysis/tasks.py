@@ -6,10 +6,9 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
-from analysis.services import analysis_requeue_stalled, analysis_run, analysis_time_limit_fail
+from analysis.services import analysis_requeue_stalled, analysis_run
 from exams.models import ExamSession
 from recordings.services import ANALYSIS_TASK
 
@@ -36,11 +35,6 @@ def analyse_session(session_id: str) -> dict[str, Any]:
         return analysis_run(session_id=session_id)
     except ExamSession.DoesNotExist:
         return {"session": session_id, "outcome": "gone"}
-    except SoftTimeLimitExceeded:
-        analysis_time_limit_fail(
-            session_id=session_id, reason=f"The analysis took longer than its limit of {SOFT_TIME_LIMIT // 60} minutes."
-        )
-        return {"session": session_id, "outcome": "failed", "reason": "time limit"}
 
 
 @shared_task(name="analysis.requeue_stalled", acks_late=True, time_limit=300)

@@ -138,7 +138,7 @@ def main() -> None:
         key, chunks = sealed_chunks(data, item.seconds)
         start = time.process_time()
         template = templates[item.enrol_photo]
-        result = analyse_webcam(opened(key, chunks), template=template, faces=True, voice=True, thresholds=THRESHOLDS)
+        result = analyse_webcam(opened(key, chunks), template=template, faces=True, voice=True)
         events = rules.events_from(result.evidence, THRESHOLDS, rules.Exemptions())
         cpu = time.process_time() - start
 

@@ -37,6 +37,16 @@ def recording_began_at(recording: Recording) -> datetime:
     return first or recording.created_at
 
 
+def recording_span(recording: Recording) -> tuple[datetime, datetime] | None:
+    """From when to when this part recorded (browser time), by its chunks: from the first chunk's
+    start to the last chunk's start plus a typical chunk length. None for a part with no chunks."""
+    times = sorted(at for at in recording.chunks.values_list("client_time", flat=True) if at is not None)
+    if not times:
+        return None
+    steps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    return times[0], times[-1] + timedelta(seconds=statistics.median(steps) if steps else 0)
+
+
 def recording_gap_times(recording: Recording) -> list[tuple[datetime, datetime | None]]:
     """Each technical gap as (from, to) in browser time: from the start of the chunk after the last one
     received to the start of the next one received (None: the gap runs to the end of the recording)."""

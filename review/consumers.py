@@ -27,22 +27,22 @@ class ExamReviewFeedConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.refuse(protocol.CLOSE_UNAUTHENTICATED, "Sign in again to see live updates.")
             return
-        refusal = await self.authorise(user)
+        exam_id, refusal = await self.authorise(user)
         if refusal is not None:
             await self.refuse(*refusal)
             return
-        self.group = exam_group(self.scope["url_route"]["kwargs"]["exam_id"])
+        self.group = exam_group(exam_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send(text_data=json.dumps({"type": "ready"}))
 
     @database_sync_to_async
-    def authorise(self, user: Any) -> tuple[int, str] | None:
+    def authorise(self, user: Any) -> tuple[int | None, tuple[int, str] | None]:
         exam = Exam.objects.select_related("course").filter(pk=self.scope["url_route"]["kwargs"]["exam_id"]).first()
         if exam is None:
-            return protocol.CLOSE_NOT_FOUND, "There is no such exam."
+            return None, (protocol.CLOSE_NOT_FOUND, "There is no such exam.")
         if not can(user, Action.VIEW_EXAM_SESSIONS, exam):
-            return protocol.CLOSE_FORBIDDEN, "You may not review this exam."
-        return None
+            return None, (protocol.CLOSE_FORBIDDEN, "You may not review this exam.")
+        return exam.pk, None
 
     async def refuse(self, code: int, message: str) -> None:
         await self.send(text_data=json.dumps({"type": "closing", "code": code, "message": message}))

@@ -2,7 +2,7 @@
 // progress until every recorded chunk is acknowledged. One page, so the camera and screen streams
 // acquired in the check are the ones recorded.
 
-import { StreamRecorder, Uploader } from "./recorder.js";
+import { serverClock, StreamRecorder, Uploader } from "./recorder.js";
 
 const app = document.getElementById("exam-app");
 const config = JSON.parse(document.getElementById("exam-config").textContent);
@@ -317,6 +317,7 @@ async function begin() {
 
 function setDeadline(state) {
   clockOffset = Date.parse(state.server_time) - Date.now();
+  serverClock.offset = clockOffset;
   deadline = Date.parse(state.deadline);
 }
 

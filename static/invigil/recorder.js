@@ -14,6 +14,10 @@ function request(req) {
   });
 }
 
+/** The server's clock as the page knows it: every time sent (chunks, signals) is on it, so a wrong
+ *  laptop clock does not shift a flag. The exam page sets `offset` from the server's time. */
+export const serverClock = { offset: 0, now() { return Date.now() + this.offset; } };
+
 /** Chunks not yet acknowledged, kept across reloads. Key: [session, stream, part, seq]. */
 export class ChunkStore {
   constructor(session) {
@@ -169,7 +173,7 @@ export class Uploader extends EventTarget {
     setTimeout(() => this.connect(), delay);
   }
 
-  async addChunk(stream, part, seq, mime, blob, began = Date.now()) {
+  async addChunk(stream, part, seq, mime, blob, began = serverClock.now()) {
     const record = { stream, part, seq, mime, clientMs: began, data: await blob.arrayBuffer() };
     this.parts.set(`${stream}:${part}`, mime);
     await this.store.put(record);
@@ -184,7 +188,7 @@ export class Uploader extends EventTarget {
   }
 
   signal(kind, detail = {}) {
-    const message = { type: "signal", kind, client_time: Date.now(), detail };
+    const message = { type: "signal", kind, client_time: serverClock.now(), detail };
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
     else this.pendingSignals.push(message);
   }
@@ -227,10 +231,10 @@ export class StreamRecorder {
     this.recorder = new MediaRecorder(this.mediaStream, this.options);
     this.stored = [];
     // Each chunk carries the time its media began, so the server can place every part on the exam's clock.
-    this.recorder.onstart = () => { this.chunkBegan = Date.now(); };
+    this.recorder.onstart = () => { this.chunkBegan = serverClock.now(); };
     this.recorder.ondataavailable = (event) => {
-      const began = this.chunkBegan ?? Date.now();
-      this.chunkBegan = Date.now();
+      const began = this.chunkBegan ?? serverClock.now();
+      this.chunkBegan = serverClock.now();
       if (event.data.size > 0) this.stored.push(this.uploader.addChunk(this.stream, this.part, this.seq++, this.mime, event.data, began));
     };
     this.recorder.start(this.timeslice);

@@ -88,6 +88,15 @@ def _upload(session: ExamSession, *, kind: str, webm: bytes, seconds: float, beg
 
 
 @pytest.fixture
+def world(world: World) -> World:
+    """The cast's world, with an exam that records the webcam and microphone, as the scenarios do;
+    tests that need the screen switch it on."""
+    world.exam.record_screen = False
+    world.exam.save()
+    return world
+
+
+@pytest.fixture
 def enrolled(world: World) -> World:
     enrol(world.users["student"])
     return world

@@ -13,6 +13,8 @@ import time_machine
 from asgiref.sync import async_to_sync
 from celery import current_app
 from channels.layers import get_channel_layer
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
 
@@ -148,7 +150,9 @@ def test_an_empty_recording_fails_clearly_and_a_person_can_retry(enrolled: World
     analysis_run(session_id=attempt.session.pk)
     run = AnalysisRun.objects.get(session=attempt.session)
     assert run.status == RunStatus.FAILED
-    assert "could not be analysed" in run.failure_reason
+    assert run.failure_reason == (
+        "The webcam and microphone recording is empty: it was started, but no part of it reached the server."
+    )
 
     analysis_retry(session_id=attempt.session.pk, actor=enrolled.users["instructor"], reason="Try again")
     attempt.session.refresh_from_db()
@@ -157,27 +161,104 @@ def test_an_empty_recording_fails_clearly_and_a_person_can_retry(enrolled: World
 
 
 def test_a_session_without_recordings_is_analysed_from_its_browser_signals(world: World) -> None:
+    world.exam.record_screen = True
+    world.exam.save()
     attempt = record_attempt(
         world, webm=None, seconds=600, signals=[("tab_hidden", 60), ("tab_visible", 90), ("camera_ended", 100)]
     )
     analysis_run(session_id=attempt.session.pk)
 
-    flags = Flag.objects.filter(session=attempt.session).order_by("start_seconds")
+    flags = Flag.objects.filter(session=attempt.session).order_by("start_seconds", "kind")
     assert [(f.kind, f.category, f.start_seconds, f.end_seconds) for f in flags] == [
+        ("screen_not_recorded", "technical", 0, 600),  # required, never recorded: said, not ignored
+        ("webcam_not_recorded", "technical", 0, 600),
         ("tab_hidden", "concern", 60, 90),
         ("camera_lost", "technical", 100, 600),
     ]
-    assert flags[1].severity == "info"
-    assert "not misconduct" in flags[1].reason
+    assert all(f.severity == "info" and "not misconduct" in f.reason for f in flags if f.category == "technical")
+    run = AnalysisRun.objects.get(session=attempt.session)
+    assert run.score_breakdown["lines"] == [
+        {
+            "kind": "tab_hidden",
+            "label": "Exam tab hidden",
+            "flags": 1,
+            "minutes": 0.5,
+            "weight": 2.0,
+            "contribution": 6.0,
+        },
+        {
+            "kind": "camera_lost",
+            "label": "Camera lost",
+            "flags": 1,
+            "minutes": 8.33,
+            "weight": 0.0,
+            "contribution": 0.0,
+        },
+        {
+            "kind": "webcam_not_recorded",
+            "label": "No webcam recording",
+            "flags": 1,
+            "minutes": 10.0,
+            "weight": 0.0,
+            "contribution": 0.0,
+        },
+        {
+            "kind": "screen_not_recorded",
+            "label": "No screen recording",
+            "flags": 1,
+            "minutes": 10.0,
+            "weight": 0.0,
+            "contribution": 0.0,
+        },
+    ]
 
 
 def test_missing_chunks_become_a_technical_gap_flag_never_a_concern(enrolled: World) -> None:
-    attempt = recorded(enrolled, "clean", skip_chunks={20, 21})
+    attempt = recorded(enrolled, "clean", skip_chunks={20, 21, *range(50, 60)})  # the last 30 s never came
     analysis_run(session_id=attempt.session.pk)
 
-    assert [
-        (f.kind, f.category, f.start_seconds, f.end_seconds) for f in Flag.objects.filter(session=attempt.session)
-    ] == [("recording_gap", "technical", 60, 66)]
+    flags = Flag.objects.filter(session=attempt.session).order_by("start_seconds")
+    assert [(f.kind, f.category, f.start_seconds, f.end_seconds) for f in flags] == [
+        ("recording_gap", "technical", 60, 66),
+        ("webcam_not_recorded", "technical", 150, 180),
+    ]
+
+
+def test_a_damaged_stored_chunk_fails_the_analysis_clearly(enrolled: World) -> None:
+    attempt = recorded(enrolled, "clean")
+    chunk = attempt.webcam.chunks.get(seq=5)
+    with default_storage.open(chunk.storage_name, "rb") as stored:
+        sealed = bytearray(stored.read())
+    sealed[-40] ^= 0xFF
+    default_storage.delete(chunk.storage_name)
+    default_storage.save(chunk.storage_name, ContentFile(bytes(sealed)))
+
+    result = analysis_run(session_id=attempt.session.pk)
+
+    assert result["outcome"] == "failed"
+    assert result["reason"] == "The webcam recording (part 1) could not be decrypted: a stored chunk is damaged."
+    attempt.session.refresh_from_db()
+    assert attempt.session.status == S.ANALYSIS_FAILED
+
+
+def test_a_session_that_stops_every_worker_fails_after_three_tries_instead_of_looping(enrolled: World) -> None:
+    attempt = recorded(enrolled, "clean")
+    later = timezone.now()
+    for _ in range(3):
+        assert analysis_run_start(session_id=attempt.session.pk) is not None
+        later += timedelta(minutes=10)  # each worker dies silently
+        with time_machine.travel(later):
+            pass
+        AnalysisRun.objects.filter(status=RunStatus.RUNNING).update(heartbeat_at=later - timedelta(hours=1))
+    with time_machine.travel(later):
+        assert analysis_run_start(session_id=attempt.session.pk) is None
+
+    attempt.session.refresh_from_db()
+    assert attempt.session.status == S.ANALYSIS_FAILED
+    assert "stopped 3 times" in attempt.session.transitions.get(to_status=S.ANALYSIS_FAILED).reason
+    # A person's retry starts the count afresh, and this time it completes.
+    analysis_retry(session_id=attempt.session.pk, actor=enrolled.users["instructor"], reason="Try again")
+    assert analysis_run(session_id=attempt.session.pk)["outcome"] == "ready for review"
 
 
 def test_an_accommodation_switches_its_detector_off_for_that_student(enrolled: World) -> None:
@@ -292,6 +373,8 @@ def test_finalising_the_last_recording_queues_the_analysis_after_commit(
 
 
 def test_a_browser_signal_flag_shows_the_screen_as_it_was_then(world: World) -> None:
+    world.exam.record_screen = True
+    world.exam.save()
     attempt = record_attempt(
         world,
         webm=None,
@@ -301,7 +384,7 @@ def test_a_browser_signal_flag_shows_the_screen_as_it_was_then(world: World) -> 
     )
     analysis_run(session_id=attempt.session.pk)
 
-    flag = Flag.objects.get(session=attempt.session)
+    flag = Flag.objects.get(session=attempt.session, kind="tab_hidden")
     screen = Recording.objects.get(session=attempt.session, kind="screen")
     assert (flag.kind, flag.evidence_recording_id, flag.evidence_seconds) == ("tab_hidden", screen.pk, 12)
     jpeg = recording_open_thumbnail(recording=screen, moment=12, sealed=bytes(flag.evidence_thumbnail))

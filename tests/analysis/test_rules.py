@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from analysis import browser, rules
 from analysis.rules import Evidence, Exemptions, Kind
+from analysis.speech import SpeechWindow, speech_evidence
 from analysis.vision import FaceSample, face_evidence
 
 STANDARD = rules.THRESHOLDS["standard"]
@@ -43,21 +44,42 @@ samples = st.lists(
     ),
     max_size=60,
 )
+speech_windows = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=600), st.floats(min_value=0, max_value=30)), max_size=80
+)
 
 
-@given(samples)
-def test_a_stricter_sensitivity_never_adds_flags(raw: list[tuple[int, int, float | None]]) -> None:
+@given(samples, speech_windows)
+def test_a_stricter_sensitivity_never_adds_flags_flagged_time_or_score(
+    raw: list[tuple[int, int, float | None]], windows: list[tuple[int, float]]
+) -> None:
     face_samples = [
         FaceSample(float(t), float(t + 1), faces, True, 1.0 if faces else None, distance if faces else None, float(t))
         for t, (faces, distance) in sorted({t: (faces, distance) for t, faces, distance in raw}.items())
     ]
-    covered = []
+    speech = [SpeechWindow(t / 2, t / 2 + 0.5, 0.8, margin, -20.0) for t, margin in sorted(dict(windows).items())]
+    evidence = face_evidence(face_samples, offset=0.0) + speech_evidence(speech, offset=0.0, floor_db=-60)
+    results = []
     for name in ("low", "standard", "high"):
-        thresholds = rules.THRESHOLDS[name]
-        evidence = face_evidence(face_samples, offset=0.0, match_distance=thresholds.match_distance)
-        covered.append(coverage(rules.events_from(evidence, thresholds, Exemptions())))
-    low, standard, high = covered
-    assert low <= standard <= high
+        events = rules.events_from(evidence, rules.THRESHOLDS[name], Exemptions())
+        per_kind = {kind: sum(1 for e in events if e.kind == kind) for kind in Kind}
+        results.append((coverage(events), per_kind, rules.score(events, recorded_seconds=3600).value))
+    for (stricter, stricter_counts, stricter_score), (laxer, laxer_counts, laxer_score) in zip(
+        results, results[1:], strict=False
+    ):
+        assert stricter <= laxer
+        assert all(stricter_counts[kind] <= laxer_counts[kind] for kind in Kind)
+        assert stricter_score <= laxer_score
+
+
+def test_one_face_distance_dipping_under_the_threshold_does_not_split_a_flag_in_two() -> None:
+    distances = [0.62, 0.62, 0.62, 0.58, 0.58, 0.58, 0.62, 0.62, 0.62]
+    face_samples = [FaceSample(float(t), float(t + 1), 1, True, 1.0, d, float(t)) for t, d in enumerate(distances)]
+    evidence = face_evidence(face_samples, offset=0.0)
+    standard = rules.events_from(evidence, STANDARD, Exemptions())
+    high = rules.events_from(evidence, rules.THRESHOLDS["high"], Exemptions())
+    assert [(e.start, e.end) for e in high] == [(0, 9)]
+    assert [(e.start, e.end) for e in standard] == [(0, 9)]  # one flag, as at the laxer setting
 
 
 def test_every_sensitivity_moves_every_threshold_the_same_way() -> None:
