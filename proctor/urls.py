@@ -17,5 +17,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("identity.urls")),
     path("", include("recordings.urls")),
+    path("", include("review.urls")),
     path("", include("exams.urls")),
 ]

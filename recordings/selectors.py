@@ -5,14 +5,16 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from django.core.files.storage import default_storage
+from django.http import HttpRequest
 
 from proctor import crypto
+from proctor.audit import audit_record
 from proctor.keys import data_key_material
 from recordings.models import Recording
-from recordings.services import chunk_label, thumbnail_label
+from recordings.services import chunk_label, playback_label, thumbnail_label
 
 
 def recording_plaintext(recording: Recording) -> Iterator[bytes]:
@@ -65,3 +67,33 @@ def recording_gap_times(recording: Recording) -> list[tuple[datetime, datetime |
         start = before + step if before is not None else recording.created_at
         found.append((start, after))
     return found
+
+
+def recording_playback_bytes(
+    recording: Recording, *, start: int, stop: int, actor: Any, request: HttpRequest | None = None
+) -> Iterator[bytes]:
+    """Plaintext bytes [start, stop) of the seekable playback copy, decrypted segment by segment as
+    they are sent. Every request is written to the audit log: who played which recording, which
+    part of it, and from where."""
+    audit_record(
+        actor=actor,
+        action="recording.play",
+        target=recording,
+        request=request,
+        detail={"session": str(recording.session_id), "kind": recording.kind, "range": [start, stop]},
+    )
+    key = data_key_material(recording.data_key)
+    name = recording.playback_name
+
+    def chunks() -> Iterator[bytes]:
+        with default_storage.open(name, "rb") as sealed:
+            yield from crypto.iter_range(
+                key,
+                label=playback_label(recording.id),
+                fileobj=cast(BinaryIO, sealed),
+                ciphertext_length=default_storage.size(name),
+                start=start,
+                stop=stop,
+            )
+
+    return chunks()

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from review import views
+
+urlpatterns = [
+    path("review/recordings/<uuid:recording_id>/playback/", views.recording_playback, name="recording_playback"),
+]
