@@ -27,6 +27,7 @@ class Action(enum.Enum):
     REVIEW_SESSION = "review session"
     RECORD_SESSION = "record session"
     APPOINT_REVIEWER = "appoint reviewer"
+    REVIEW_COURSE = "review the sessions of a course"
 
 
 STAFF_ROLES = frozenset({Role.INSTRUCTOR, Role.REVIEWER})
@@ -97,6 +98,7 @@ RULES: dict[Action, tuple[type, Rule, bool]] = {
     # Only the student taking the exam streams into it; admins neither take nor record exams.
     Action.RECORD_SESSION: (ExamSession, _own_session_as_enrolled_student, False),
     Action.APPOINT_REVIEWER: (Course, _instructor, True),
+    Action.REVIEW_COURSE: (Course, _staff, True),
 }
 
 

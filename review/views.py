@@ -6,13 +6,70 @@ import uuid
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from analysis.rules import RULES, Kind
+from exams.models import Course
 from exams.permissions import Action, require
+from proctor.audit import audit_record
 from proctor.ranges import ByteRange, RangeNotSatisfiable, byte_range
 from recordings.models import Recording
 from recordings.selectors import recording_playback_bytes
+from review.selectors import REVIEW_STATES, review_dashboard
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+@login_required
+@require_GET
+def course_dashboard(request: HttpRequest, course_id: int) -> HttpResponse:
+    """Every session of the course's exams, highest score first, filterable; live while analyses run."""
+    course = get_object_or_404(Course.objects.select_related("institution"), pk=course_id)
+    require(request.user, Action.REVIEW_COURSE, course)
+    exam_id = _int_or_none(request.GET.get("exam"))
+    flag_kind = request.GET.get("flag") or None
+    state = request.GET.get("state") or None
+    problems = []
+    if flag_kind is not None and flag_kind not in Kind._value2member_map_:
+        problems.append("That flag type does not exist; showing every type.")
+        flag_kind = None
+    if state is not None and state not in REVIEW_STATES:
+        problems.append("That review state does not exist; showing every state.")
+        state = None
+    if exam_id is not None and not course.exams.filter(pk=exam_id).exists():
+        problems.append("That exam is not in this course; showing every exam.")
+        exam_id = None
+    dashboard = review_dashboard(
+        course, exam_id=exam_id, flag_kind=flag_kind, state=state, page=request.GET.get("page") or 1
+    )
+    audit_record(
+        actor=request.user,
+        action="review.dashboard_view",
+        target=course,
+        request=request,
+        detail={"exam": exam_id, "flag": flag_kind, "state": state, "page": dashboard.page.number},
+    )
+    filters = {"exam": exam_id, "flag": flag_kind, "state": state}
+    query = "&".join(f"{key}={value}" for key, value in filters.items() if value is not None)
+    return render(
+        request,
+        "review/dashboard.html",
+        {
+            "course": course,
+            "dashboard": dashboard,
+            "filters": filters,
+            "query": query,
+            "problems": problems,
+            "flag_kinds": [(kind.value, RULES[kind].label) for kind in Kind],
+            "states": [(key, label) for key, (label, _) in REVIEW_STATES.items()],
+        },
+    )
 
 
 def _private(response: HttpResponse | StreamingHttpResponse) -> HttpResponse | StreamingHttpResponse:

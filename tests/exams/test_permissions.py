@@ -20,6 +20,7 @@ EXPECTED: dict[tuple[Action, str], set[str]] = {
     (Action.VIEW_COURSE, "course"): {"student", "other_student", *STAFF, "admin"},
     (Action.VIEW_COURSE_ROSTER, "course"): {*STAFF, "admin"},
     (Action.APPOINT_REVIEWER, "course"): {"instructor", "admin"},
+    (Action.REVIEW_COURSE, "course"): {*STAFF, "admin"},
     (Action.VIEW_EXAM, "exam"): {"student", "other_student", *STAFF, "admin"},
     (Action.TAKE_EXAM, "exam"): {"student", "other_student"},
     (Action.MANAGE_EXAM, "exam"): {"instructor", "admin"},
