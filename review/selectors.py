@@ -106,3 +106,49 @@ def review_dashboard(
             )
         )
     return Dashboard(page_obj, rows, list(course.exams.order_by("opens_at", "title")), paginator.count)
+
+
+@dataclass(frozen=True)
+class Part:
+    recording: Any
+    #: Seconds from the start of the attempt at which this part's media begins.
+    offset: float
+
+
+@dataclass
+class SessionReview:
+    session: ExamSession
+    run: AnalysisRun | None
+    webcam: list[Part]
+    screen: list[Part]
+    flags: list[Flag]
+    signals: list[tuple[float, str]]
+    recorded_seconds: float
+
+
+def session_review(session: ExamSession) -> SessionReview:
+    """What the session review page shows: the playable parts placed on the attempt's clock, the
+    latest run, its flags and the browser signals, all in session seconds."""
+    from recordings.models import Recording, RecordingStatus
+    from recordings.selectors import recording_began_at
+
+    started = session.started_at or session.created_at
+    ended = session.ended_at or started
+    parts: dict[str, list[Part]] = {"webcam": [], "screen": []}
+    for recording in (
+        Recording.objects.filter(session=session, status=RecordingStatus.FINALISED)
+        .exclude(playback_name="")
+        .order_by("kind", "part")
+    ):
+        parts[recording.kind].append(
+            Part(recording, round((recording_began_at(recording) - started).total_seconds(), 2))
+        )
+    run = AnalysisRun.objects.filter(session=session).order_by("-started_at", "-id").first()
+    flags = list(Flag.objects.filter(session=session).select_related("evidence_recording").defer("evidence_thumbnail"))
+    signals = [
+        (round((signal.client_time - started).total_seconds(), 1), signal.get_kind_display())
+        for signal in session.browser_signals.all()
+    ]
+    return SessionReview(
+        session, run, parts["webcam"], parts["screen"], flags, signals, max((ended - started).total_seconds(), 1.0)
+    )

@@ -7,16 +7,18 @@ import uuid
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from analysis.models import Flag
 from analysis.rules import RULES, Kind
-from exams.models import Course
+from exams.models import Course, ExamSession
 from exams.permissions import Action, require
 from proctor.audit import audit_record
 from proctor.ranges import ByteRange, RangeNotSatisfiable, byte_range
 from recordings.models import Recording
-from recordings.selectors import recording_playback_bytes
-from review.selectors import REVIEW_STATES, review_dashboard
+from recordings.selectors import recording_open_thumbnail, recording_playback_bytes
+from review.selectors import REVIEW_STATES, review_dashboard, session_review
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -109,3 +111,45 @@ def recording_playback(request: HttpRequest, recording_id: uuid.UUID) -> HttpRes
     if wanted:
         response["Content-Range"] = span.content_range(size)
     return _private(response)
+
+
+@login_required
+@require_GET
+def session_review_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """One session: webcam and screen side by side and in sync, and the flags on a timeline."""
+    session = get_object_or_404(ExamSession.objects.select_related("exam__course", "student"), pk=session_id)
+    require(request.user, Action.REVIEW_SESSION, session)
+    review = session_review(session)
+    audit_record(actor=request.user, action="review.session_view", target=session, request=request)
+    parts = {
+        kind: [
+            {"url": reverse("recording_playback", args=[part.recording.pk]), "offset": part.offset}
+            for part in getattr(review, kind)
+        ]
+        for kind in ("webcam", "screen")
+    }
+    return render(request, "review/session.html", {"review": review, "session": session, "review_parts": parts})
+
+
+@login_required
+@require_GET
+def flag_thumbnail(request: HttpRequest, flag_id: int) -> HttpResponse:
+    """A flag's evidence picture, decrypted for the session's reviewers; every view audited."""
+    flag = get_object_or_404(
+        Flag.objects.select_related("session__exam__course", "evidence_recording__data_key"), pk=flag_id
+    )
+    require(request.user, Action.REVIEW_SESSION, flag.session)
+    if flag.evidence_thumbnail is None or flag.evidence_recording is None or flag.evidence_seconds is None:
+        raise Http404("This flag has no evidence picture.")
+    jpeg = recording_open_thumbnail(
+        recording=flag.evidence_recording, moment=flag.evidence_seconds, sealed=bytes(flag.evidence_thumbnail)
+    )
+    audit_record(
+        actor=request.user,
+        action="flag.thumbnail_view",
+        target=flag.evidence_recording,
+        request=request,
+        detail={"flag": flag.pk, "session": str(flag.session_id)},
+    )
+    response = HttpResponse(jpeg, content_type="image/jpeg")
+    return _private(response)  # type: ignore[return-value]

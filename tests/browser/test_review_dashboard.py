@@ -4,10 +4,13 @@ first, and filters it with the keyboard."""
 from __future__ import annotations
 
 import io
+import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from playwright.sync_api import expect
 
 from exams.models import Exam, ExamSession
@@ -58,3 +61,70 @@ def test_an_instructor_reviews_the_course_highest_score_first_and_filters_by_key
     expect(rows).to_have_count(1)
     expect(page.get_by_text("1 session match these filters.")).to_be_visible()
     screenshot(page, "review-dashboard-filtered")
+
+
+@pytest.fixture
+def recorded(transactional_db: None) -> ExamSession:
+    """A demo student's attempt recorded from the "second face" scenario, with playback copies, analysed."""
+    from types import SimpleNamespace
+
+    from analysis.services import analysis_run
+    from recordings.models import Recording
+    from recordings.services import recording_make_playback_copy
+    from tests import scenarios
+    from tests.analysis.conftest import enrol, record_attempt
+
+    def prepare() -> ExamSession:
+        try:
+            call_command("seed_demo", stdout=io.StringIO())
+            exam = Exam.objects.get(title="Midterm: mechanics")
+            exam.record_screen = False
+            exam.save()
+            student = User.objects.get(username="student2")
+            enrol(student)
+            session = ExamSession.objects.create(exam=exam, student=student)
+            item = scenarios.scenario("second_face")
+            attempt = SimpleNamespace(session=session)
+            record_attempt(attempt, webm=scenarios.recording(item), seconds=item.seconds)  # type: ignore[arg-type]
+            for recording in Recording.objects.filter(session=session):
+                recording_make_playback_copy(recording_id=recording.pk)
+            analysis_run(session_id=session.pk)
+            return ExamSession.objects.select_related("exam").get(pk=session.pk)
+        finally:
+            connection.close()
+
+    # Off the main thread: Playwright's event loop runs there, and the analysis sends realtime events.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(prepare).result()
+
+
+def test_an_instructor_opens_a_flagged_session_and_jumps_to_a_flag(
+    page: Any, asgi_server: Any, recorded: ExamSession
+) -> None:
+    sign_in_with_keyboard(page, asgi_server.url, "instructor", "invigil-demo")
+    page.goto(f"{asgi_server.url}/review/courses/{recorded.exam.course_id}/")
+    page.get_by_role("link", name="Noor Student").click()
+    expect(page.get_by_role("heading", name="Noor Student: Midterm: mechanics")).to_be_visible()
+    expect(page.get_by_role("heading", name="Flags (2)")).to_be_visible()
+    page.wait_for_function("document.getElementById('webcam-player').readyState >= 1", timeout=15_000)
+    pictures = page.get_by_role("img", name="Evidence picture for this flag")
+    expect(pictures).to_have_count(2)
+    page.wait_for_function(
+        "[...document.querySelectorAll('.flag__picture')].every((img) => img.complete && img.naturalWidth === 160)"
+    )
+
+    second = page.locator(".flag").nth(1)
+    second.get_by_role("button", name="Play from here").click()
+    start = float(second.get_attribute("data-start") or 0)
+    page.wait_for_function(
+        f"Math.abs(document.getElementById('webcam-player').currentTime - {start}) < 1.5", timeout=15_000
+    )
+    expect(page.locator("#position")).to_have_text(re.compile(r"^2:1\d$"))  # the 6-second second face at 2:10
+    screenshot(page, "review-session")
+
+    page.keyboard.press("p")  # back to the first flag, by keyboard
+    first_start = float(page.locator(".flag").nth(0).get_attribute("data-start") or 0)
+    page.wait_for_function(
+        f"Math.abs(document.getElementById('webcam-player').currentTime - {first_start}) < 1.5", timeout=15_000
+    )
+    expect(page.locator(".flag").nth(0).get_by_role("button", name="Play from here")).to_be_focused()

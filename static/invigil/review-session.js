@@ -1,0 +1,88 @@
+// The session review page: webcam and screen play in step; a flag's button, or N and P, moves both
+// players to it. Parts (one per recorder start) are placed on the attempt's clock by their offsets.
+
+const parts = JSON.parse(document.getElementById("review-parts")?.textContent || "{}");
+const webcam = document.getElementById("webcam-player");
+const screen = document.getElementById("screen-player");
+const position = document.getElementById("position");
+const flags = [...document.querySelectorAll(".flag[data-start]")];
+let current = { webcam: null, screen: null };
+
+function clock(seconds) {
+  const whole = Math.max(0, Math.round(seconds));
+  const h = Math.floor(whole / 3600), m = Math.floor((whole % 3600) / 60), s = whole % 60;
+  return h ? `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}` : `${m}:${String(s).padStart(2, "0")}`;
+}
+
+/** The part of a stream that covers session time `t` (the last one begun by then). */
+function partAt(kind, t) {
+  const list = parts[kind] || [];
+  return list.filter((part) => part.offset <= t).at(-1) || list[0] || null;
+}
+
+function place(player, kind, t) {
+  if (!player) return;
+  const part = partAt(kind, t);
+  if (!part) return;
+  const go = () => { player.currentTime = Math.max(0, t - part.offset); };
+  if (current[kind] !== part) {
+    current[kind] = part;
+    player.src = part.url;
+    player.addEventListener("loadedmetadata", go, { once: true });
+  } else {
+    go();
+  }
+}
+
+/** Session time now, from whichever player leads. */
+function now() {
+  const lead = webcam || screen;
+  const kind = webcam ? "webcam" : "screen";
+  return (current[kind]?.offset || 0) + (lead?.currentTime || 0);
+}
+
+function seek(t) {
+  place(webcam, "webcam", t);
+  place(screen, "screen", t);
+}
+
+function follow() {
+  if (!webcam || !screen || !current.screen) return;
+  const want = now() - current.screen.offset;
+  if (Math.abs(screen.currentTime - want) > 0.3) screen.currentTime = Math.max(0, want);
+}
+
+if (webcam || screen) seek(0);
+if (webcam && screen) {
+  webcam.addEventListener("play", () => { follow(); screen.play().catch(() => {}); });
+  webcam.addEventListener("pause", () => screen.pause());
+  webcam.addEventListener("seeked", follow);
+  webcam.addEventListener("timeupdate", follow);
+}
+(webcam || screen)?.addEventListener("timeupdate", () => { position.textContent = clock(now()); });
+
+for (const button of document.querySelectorAll("[data-seek]")) {
+  button.addEventListener("click", () => {
+    seek(Number(button.dataset.seek));
+    button.closest(".flag")?.classList.add("flag--visited");
+  });
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.target.closest("input, textarea, select") || event.ctrlKey || event.metaKey || event.altKey) return;
+  const key = event.key.toLowerCase();
+  if (key === "k" && (webcam || screen)) {
+    const lead = webcam || screen;
+    if (lead.paused) lead.play(); else lead.pause();
+  } else if ((key === "n" || key === "p") && flags.length) {
+    const t = now();
+    const starts = flags.map((flag) => Number(flag.dataset.start));
+    const index = key === "n" ? starts.findIndex((s) => s > t + 0.5) : starts.findLastIndex((s) => s < t - 0.5);
+    const target = flags[index === -1 ? (key === "n" ? flags.length - 1 : 0) : index];
+    seek(Number(target.dataset.start));
+    target.querySelector("[data-seek]")?.focus();
+  } else {
+    return;
+  }
+  event.preventDefault();
+});

@@ -1,0 +1,96 @@
+"""The session review page and flag thumbnails: who may see them, what they show, and the audit."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from analysis.models import Flag
+from analysis.services import analysis_run
+from proctor.models import AuditEvent
+from recordings.models import Recording
+from recordings.services import recording_make_playback_copy
+from tests import scenarios
+from tests.analysis.conftest import enrol, record_attempt
+from tests.conftest import World
+
+ROLES = ["student", "other_student", "instructor", "other_instructor", "reviewer", "admin", "outsider", "anonymous"]
+ALLOWED = {"instructor", "reviewer", "admin"}
+
+
+@pytest.fixture
+def analysed(world: World) -> World:
+    world.exam.record_screen = False
+    world.exam.save()
+    enrol(world.users["student"])
+    item = scenarios.scenario("second_face")
+    attempt = record_attempt(world, webm=scenarios.recording(item), seconds=item.seconds)
+    for recording in Recording.objects.filter(session=attempt.session):
+        recording_make_playback_copy(recording_id=recording.pk)
+    analysis_run(session_id=attempt.session.pk)
+    return world
+
+
+def client_as(world: World, role: str) -> Client:
+    client = Client(REMOTE_ADDR="198.51.100.4")
+    if world.users[role] is not None:
+        client.force_login(world.users[role])
+    return client
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_the_sessions_reviewers_and_admins_see_the_review_page_and_its_pictures(
+    analysed: World, role: str
+) -> None:
+    flag = Flag.objects.filter(session=analysed.session).first()
+    assert flag is not None
+    client = client_as(analysed, role)
+    page = client.get(reverse("review_session", args=[analysed.session.pk]))
+    picture = client.get(reverse("flag_thumbnail", args=[flag.pk]))
+    if role in ALLOWED:
+        assert (page.status_code, picture.status_code) == (200, 200)
+    elif role == "anonymous":
+        assert (page.status_code, picture.status_code) == (302, 302)
+    else:
+        assert (page.status_code, picture.status_code) == (403, 403)
+    audited = AuditEvent.objects.filter(action__in=["review.session_view", "flag.thumbnail_view"]).count()
+    assert audited == (2 if role in ALLOWED else 0)
+
+
+def test_the_page_shows_every_flag_with_its_reason_confidence_and_detector(analysed: World) -> None:
+    response = client_as(analysed, "reviewer").get(reverse("review_session", args=[analysed.session.pk]))
+    html = response.content.decode()
+    flags = list(Flag.objects.filter(session=analysed.session))
+    assert len(flags) == 2
+    for flag in flags:
+        assert flag.reason in html
+        assert f"Confidence {round(flag.confidence * 100)}%" in html
+        assert f'data-seek="{flag.start_seconds:f}"' in html
+    assert "face-presence 1.0" in html
+    parts = response.context["review_parts"]
+    assert parts["webcam"][0]["url"] == reverse("recording_playback", args=[analysed.session.recordings.get().pk])
+    assert parts["screen"] == []
+
+
+def test_a_flag_picture_is_a_decrypted_jpeg_never_cached_and_its_view_audited(analysed: World) -> None:
+    flag = Flag.objects.filter(session=analysed.session).first()
+    response = client_as(analysed, "instructor").get(reverse("flag_thumbnail", args=[flag.pk]))
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["Cache-Control"] == "no-store, private"
+    assert Image.open(io.BytesIO(response.content)).size == (160, 120)
+    event = AuditEvent.objects.get(action="flag.thumbnail_view")
+    assert (event.actor_id, event.ip, event.detail["flag"]) == (
+        analysed.users["instructor"].pk,
+        "198.51.100.4",
+        flag.pk,
+    )
+
+
+def test_a_flag_without_a_picture_is_not_found(analysed: World) -> None:
+    flag = Flag.objects.filter(session=analysed.session).first()
+    Flag.objects.filter(pk=flag.pk).update(evidence_thumbnail=None)
+    assert client_as(analysed, "admin").get(reverse("flag_thumbnail", args=[flag.pk])).status_code == 404
