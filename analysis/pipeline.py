@@ -47,13 +47,13 @@ def analyse_webcam(
     result = WebcamResult([], {}, stats, {"decode_mode": stats.mode, "damaged_packets": stats.damaged_packets})
     if sampler is not None:
         video = sampler.finish(stats.end)
-        result.evidence += vision.face_evidence(video.samples, offset=0.0)
+        result.evidence += vision.face_evidence(video.samples)
         result.thumbnails = video.thumbnails
         result.statistics.update(
             frames_sampled=video.frames_sampled, detections=video.detections, identity_checks=video.identity_checks
         )
     if activity is not None:
         windows, floor = activity.windows(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
-        result.evidence += speech.speech_evidence(windows, offset=0.0, floor_db=floor)
+        result.evidence += speech.speech_evidence(windows, floor_db=floor)
         result.statistics["audio_seconds"] = round(activity.seconds, 1)
     return result

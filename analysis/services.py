@@ -33,7 +33,7 @@ from proctor.crypto import DecryptionError
 from proctor.realtime import broadcast_on_commit, group_send_now
 from recordings.models import Recording, RecordingStatus, StreamKind
 from recordings.remux import MediaError
-from recordings.selectors import recording_began_at, recording_gap_times, recording_plaintext, recording_span
+from recordings.selectors import recording_gap_times, recording_plaintext, recording_span
 from recordings.services import ANALYSIS_TASK, recording_seal_thumbnail
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER)
             reason=f"Automated analysis failed: {reason} The recordings can still be reviewed by a person.",
         )
         return None
-    thresholds, exemptions, _ = _settings_for(session)
+    thresholds, exemptions = _settings_for(session)
     run = AnalysisRun.objects.create(
         session=session,
         sensitivity=thresholds.sensitivity,
@@ -119,7 +119,7 @@ def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER)
     return run
 
 
-def _settings_for(session: ExamSession) -> tuple[rules.Thresholds, rules.Exemptions, Accommodation | None]:
+def _settings_for(session: ExamSession) -> tuple[rules.Thresholds, rules.Exemptions]:
     exam = session.exam
     accommodation = Accommodation.objects.filter(exam=exam, student_id=session.student_id).first()
     exemptions = rules.Exemptions(
@@ -129,7 +129,7 @@ def _settings_for(session: ExamSession) -> tuple[rules.Thresholds, rules.Exempti
         speech_allowed=bool(accommodation and accommodation.speech_allowed),
         face_covering=bool(accommodation and accommodation.face_covering),
     )
-    return rules.THRESHOLDS[exam.sensitivity], exemptions, accommodation
+    return rules.THRESHOLDS[exam.sensitivity], exemptions
 
 
 @dataclass
@@ -315,7 +315,7 @@ class AnalysisSuperseded(Exception):
 def analysis_perform(*, run: AnalysisRun) -> Outcome:
     """Run every detector the session's settings allow. Raises AnalysisFailed for unusable media."""
     session = ExamSession.objects.select_related("exam").get(pk=run.session_id)
-    _, exemptions, _ = _settings_for(session)
+    _, exemptions = _settings_for(session)
     thresholds = rules.THRESHOLDS[run.sensitivity]  # as recorded when the run began
     started = session.started_at or session.created_at
     ended = session.ended_at or timezone.now()
@@ -332,10 +332,13 @@ def analysis_perform(*, run: AnalysisRun) -> Outcome:
             raise AnalysisFailed(
                 f"The {label} recording is empty: it was started, but no part of it reached the server."
             )
-    recordings = [r for r in recordings if spans[r.pk] is not None]  # a part that never got a chunk
+    # A part that never got a chunk has nothing to analyse; its time shows up as not recorded.
+    covering = {pk: span for pk, span in spans.items() if span is not None}
+    recordings = [r for r in recordings if r.pk in covering]
     webcams = [r for r in recordings if r.kind == StreamKind.WEBCAM]
     screens = [r for r in recordings if r.kind == StreamKind.SCREEN]
-    offsets = {r.pk: (recording_began_at(r) - started).total_seconds() for r in recordings}
+    # Each part sits on the attempt's clock where its first chunk began (see recordings.protocol).
+    offsets = {pk: (span[0] - started).total_seconds() for pk, span in covering.items()}
     sizes = {r.pk: sum(r.chunks.values_list("size", flat=True)) for r in webcams}
     progress = Progress(run, sum(sizes.values()))
     notes: list[str] = []
@@ -359,7 +362,7 @@ def analysis_perform(*, run: AnalysisRun) -> Outcome:
         found, pictures = _webcam_evidence(
             recording,
             offset=offsets[recording.pk],
-            template=template if face_on else None,
+            template=template,
             faces=face_on,
             voice=speech_on,
             progress=progress.bytes_read(base),
@@ -387,9 +390,7 @@ def analysis_perform(*, run: AnalysisRun) -> Outcome:
     for kind, required in ((StreamKind.WEBCAM, not exemptions.no_video), (StreamKind.SCREEN, not exemptions.no_screen)):
         if required:
             covered = [
-                ((span[0] - started).total_seconds(), (span[1] - started).total_seconds())
-                for r in recordings
-                if r.kind == kind and (span := spans[r.pk]) is not None
+                (offsets[r.pk], (covering[r.pk][1] - started).total_seconds()) for r in recordings if r.kind == kind
             ]
             evidence += browser.uncovered_evidence(str(kind), covered, end=recorded_seconds)
 

@@ -105,16 +105,16 @@ class VoiceActivity:
         return len(self.levels) * FRAME_SECONDS
 
 
-def speech_evidence(windows: list[SpeechWindow], *, offset: float, floor_db: float) -> list[Evidence]:
+def speech_evidence(windows: list[SpeechWindow], *, floor_db: float) -> list[Evidence]:
     """Speech windows as evidence whose strength is their margin over the noise floor: the exam's
     sensitivity then decides which margin is enough (rules.Thresholds.speech_margin_db)."""
     return [
         Evidence(
             Kind.SPEECH,
-            window.start + offset,
-            window.end + offset,
+            window.start,
+            window.end,
             window.share,
-            window.start + offset,
+            window.start,
             {"level_db": window.level_db, "noise_floor_db": round(floor_db, 1)},
             strength=window.margin_db,
         )

@@ -9,7 +9,7 @@ emotion, gaze or anything else about the face.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -84,7 +84,8 @@ class FaceSampler:
         self.template = template
         self.verify = verify and template is not None
         self.result = VideoAnalysis()
-        self.pending: tuple[float, int, bool, float | None, float | None, float] | None = None
+        #: The latest sample, whose end is known only when the next frame comes.
+        self.pending: FaceSample | None = None
         self.last_signature: np.ndarray | None = None
         self.last_detection = -1e9
         self.last_check = -1e9
@@ -106,7 +107,9 @@ class FaceSampler:
             self._detect(t, image, changed)
             self.last_signature = signature
         self._close_pending(t)
-        self.pending = (t, self.last_faces, self.last_detection == t, self.last_score, self.distance, self.moment)
+        self.pending = FaceSample(
+            t, t, self.last_faces, self.last_detection == t, self.last_score, self.distance, self.moment
+        )
 
     def _detect(self, t: float, image: np.ndarray, changed: bool) -> None:
         import cv2
@@ -148,15 +151,13 @@ class FaceSampler:
     def _close_pending(self, end: float) -> None:
         if self.pending is None:
             return
-        start, faces, detected, score, distance, moment = self.pending
         # A sample stands for the time to the next one, but never across a hole in the recording.
-        end = min(end, start + MAX_SAMPLE_SPAN)
-        self.result.samples.append(FaceSample(start, end, faces, detected, score, distance, moment))
+        self.result.samples.append(replace(self.pending, end=min(end, self.pending.start + MAX_SAMPLE_SPAN)))
         self.pending = None
 
     def finish(self, end: float) -> VideoAnalysis:
         if self.pending is not None:
-            self._close_pending(max(end, self.pending[0] + 1.0))
+            self._close_pending(max(end, self.pending.start + 1.0))
         return self.result
 
 
@@ -167,12 +168,12 @@ def detection_confidence(score: float | None) -> float:
     return round(1 / (1 + math.exp(-2 * score)), 3)
 
 
-def face_evidence(samples: list[FaceSample], *, offset: float) -> list[Evidence]:
-    """Evidence in session seconds (media time plus ``offset``) from one recording's face samples. A
-    face-distance is evidence whose strength the sensitivity's match threshold is compared with."""
+def face_evidence(samples: list[FaceSample]) -> list[Evidence]:
+    """Evidence, in the recording's media time, from its face samples. A face distance is evidence
+    whose strength the sensitivity's match threshold is compared with."""
     found = []
     for sample in samples:
-        start, end, moment = sample.start + offset, sample.end + offset, sample.moment + offset
+        start, end, moment = sample.start, sample.end, sample.moment
         if sample.faces == 0:
             # HOG misses some turned or badly lit faces, so an absence is never certain.
             found.append(Evidence(Kind.NO_FACE, start, end, 0.8 if sample.detected else 0.7, moment))

@@ -32,34 +32,30 @@ def recording_open_thumbnail(*, recording: Recording, moment: float, sealed: byt
     )
 
 
-def recording_began_at(recording: Recording) -> datetime:
-    """When the browser began recording this part: its first chunk's client time (see the protocol),
-    or, without one, when the server created the part."""
-    first = recording.chunks.order_by("seq").values_list("client_time", flat=True).first()
-    return first or recording.created_at
+def _chunk_times(recording: Recording) -> tuple[dict[int, datetime], timedelta]:
+    """When each received chunk began (browser time, by sequence number), and the typical length of
+    a chunk: the median spacing of those times per sequence step (zero with fewer than two)."""
+    times: dict[int, datetime] = {
+        seq: at for seq, at in recording.chunks.values_list("seq", "client_time") if at is not None
+    }
+    ordered = sorted(times)
+    spacing = [(times[b] - times[a]).total_seconds() / (b - a) for a, b in zip(ordered, ordered[1:], strict=False)]
+    return times, timedelta(seconds=statistics.median(spacing)) if spacing else timedelta(0)
 
 
 def recording_span(recording: Recording) -> tuple[datetime, datetime] | None:
-    """From when to when this part recorded (browser time), by its chunks: from the first chunk's
-    start to the last chunk's start plus a typical chunk length. None for a part with no chunks."""
-    times = sorted(at for at in recording.chunks.values_list("client_time", flat=True) if at is not None)
+    """From when to when this part recorded (browser time): from its first chunk's start to its last
+    chunk's start plus a typical chunk length. None for a part with no chunks."""
+    times, step = _chunk_times(recording)
     if not times:
         return None
-    steps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
-    return times[0], times[-1] + timedelta(seconds=statistics.median(steps) if steps else 0)
+    return times[min(times)], times[max(times)] + step
 
 
 def recording_gap_times(recording: Recording) -> list[tuple[datetime, datetime | None]]:
     """Each technical gap as (from, to) in browser time: from the start of the chunk after the last one
     received to the start of the next one received (None: the gap runs to the end of the recording)."""
-    times: dict[int, datetime] = {
-        seq: at for seq, at in recording.chunks.values_list("seq", "client_time") if at is not None
-    }
-    ordered = sorted(times)
-    spacing = [
-        (times[b] - times[a]).total_seconds() / (b - a) for a, b in zip(ordered, ordered[1:], strict=False) if b > a
-    ]
-    step = timedelta(seconds=statistics.median(spacing)) if spacing else timedelta(0)
+    times, step = _chunk_times(recording)
     found: list[tuple[datetime, datetime | None]] = []
     for gap in recording.gaps.all():
         before = times.get(gap.first_missing_seq - 1)

@@ -12,6 +12,8 @@ from analysis.models import AnalysisRun, Flag, RunStatus
 from analysis.rules import RULES, Category, Kind
 from exams.models import Course, Exam, ExamSession
 from exams.models import SessionStatus as S
+from recordings.models import Recording, RecordingStatus
+from recordings.selectors import recording_span
 
 PAGE_SIZE = 50
 
@@ -51,7 +53,6 @@ class Dashboard:
     page: Page[Any]
     rows: list[DashboardRow]
     exams: list[Exam]
-    total: int
 
 
 def _sessions(
@@ -105,7 +106,7 @@ def review_dashboard(
                 ],
             )
         )
-    return Dashboard(page_obj, rows, list(course.exams.order_by("opens_at", "title")), paginator.count)
+    return Dashboard(page_obj, rows, list(course.exams.order_by("opens_at", "title")))
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,6 @@ class SessionReview:
 def session_review(session: ExamSession) -> SessionReview:
     """What the session review page shows: the playable parts placed on the attempt's clock, the
     latest run, its flags and the browser signals, all in session seconds."""
-    from recordings.models import Recording, RecordingStatus
-    from recordings.selectors import recording_began_at
-
     started = session.started_at or session.created_at
     ended = session.ended_at or started
     parts: dict[str, list[Part]] = {"webcam": [], "screen": []}
@@ -140,9 +138,9 @@ def session_review(session: ExamSession) -> SessionReview:
         .exclude(playback_name="")
         .order_by("kind", "part")
     ):
-        parts[recording.kind].append(
-            Part(recording, round((recording_began_at(recording) - started).total_seconds(), 2))
-        )
+        span = recording_span(recording)
+        if span is not None:  # a playback copy is made only from chunks, so there always is one
+            parts[recording.kind].append(Part(recording, round((span[0] - started).total_seconds(), 2)))
     run = AnalysisRun.objects.filter(session=session).order_by("-started_at", "-id").first()
     flags = list(Flag.objects.filter(session=session).select_related("evidence_recording").defer("evidence_thumbnail"))
     signals = [

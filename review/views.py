@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -15,6 +16,7 @@ from analysis.rules import RULES, Kind
 from exams.models import Course, ExamSession
 from exams.permissions import Action, require
 from proctor.audit import audit_record
+from proctor.crypto import DecryptionError
 from proctor.ranges import ByteRange, RangeNotSatisfiable, byte_range
 from recordings.models import Recording
 from recordings.selectors import recording_open_thumbnail, recording_playback_bytes
@@ -74,7 +76,13 @@ def course_dashboard(request: HttpRequest, course_id: int) -> HttpResponse:
     )
 
 
-def _private(response: HttpResponse | StreamingHttpResponse) -> HttpResponse | StreamingHttpResponse:
+Private = TypeVar("Private", HttpResponse, StreamingHttpResponse)
+
+#: What a reviewer reads when the bytes are gone: crypto-shredded on schedule, or damaged.
+UNREADABLE = "This can no longer be played or shown: its recording was deleted on schedule, or is damaged."
+
+
+def _private(response: Private) -> Private:
     """Played in the page, never offered as a download, never kept in a cache."""
     response["Content-Disposition"] = "inline"
     response["Cache-Control"] = "no-store, private"
@@ -101,11 +109,13 @@ def recording_playback(request: HttpRequest, recording_id: uuid.UUID) -> HttpRes
         refused["Content-Range"] = f"bytes */{size}"
         return _private(refused)
     span = wanted or ByteRange(0, size)
-    response = StreamingHttpResponse(
-        recording_playback_bytes(recording, start=span.start, stop=span.stop, actor=request.user, request=request),
-        status=206 if wanted else 200,
-        content_type="video/webm",
-    )
+    try:
+        plaintext = recording_playback_bytes(
+            recording, start=span.start, stop=span.stop, actor=request.user, request=request
+        )
+    except DecryptionError as exc:
+        raise Http404(UNREADABLE) from exc
+    response = StreamingHttpResponse(plaintext, status=206 if wanted else 200, content_type="video/webm")
     response["Content-Length"] = str(span.length)
     response["Accept-Ranges"] = "bytes"
     if wanted:
@@ -141,9 +151,12 @@ def flag_thumbnail(request: HttpRequest, flag_id: int) -> HttpResponse:
     require(request.user, Action.REVIEW_SESSION, flag.session)
     if flag.evidence_thumbnail is None or flag.evidence_recording is None or flag.evidence_seconds is None:
         raise Http404("This flag has no evidence picture.")
-    jpeg = recording_open_thumbnail(
-        recording=flag.evidence_recording, moment=flag.evidence_seconds, sealed=bytes(flag.evidence_thumbnail)
-    )
+    try:
+        jpeg = recording_open_thumbnail(
+            recording=flag.evidence_recording, moment=flag.evidence_seconds, sealed=bytes(flag.evidence_thumbnail)
+        )
+    except DecryptionError as exc:
+        raise Http404(UNREADABLE) from exc
     audit_record(
         actor=request.user,
         action="flag.thumbnail_view",
@@ -151,5 +164,4 @@ def flag_thumbnail(request: HttpRequest, flag_id: int) -> HttpResponse:
         request=request,
         detail={"flag": flag.pk, "session": str(flag.session_id)},
     )
-    response = HttpResponse(jpeg, content_type="image/jpeg")
-    return _private(response)  # type: ignore[return-value]
+    return _private(HttpResponse(jpeg, content_type="image/jpeg"))

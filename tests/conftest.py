@@ -95,6 +95,16 @@ def admin_user(world: World) -> Any:
     return world.users["admin"]
 
 
+def client_as(world: World, role: str, *, address: str = "127.0.0.1") -> Any:
+    """A test client signed in as one of the cast (none for "anonymous"), from ``address``."""
+    from django.test import Client
+
+    client = Client(REMOTE_ADDR=address)
+    if world.users[role] is not None:
+        client.force_login(world.users[role])
+    return client
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """Environment for a server process (Celery worker, Daphne) that shares this run's test database,
     data folder, keys and broker."""

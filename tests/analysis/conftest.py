@@ -4,6 +4,8 @@ way the browser records it (numbered chunks of about three seconds, through the 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -44,8 +46,8 @@ def record_attempt(
     *,
     webm: bytes | None,
     seconds: float,
-    signals: list[tuple[str, float]] = (),  # type: ignore[assignment]
-    skip_chunks: set[int] = frozenset(),  # type: ignore[assignment]
+    signals: Sequence[tuple[str, float]] = (),
+    skip_chunks: AbstractSet[int] = frozenset(),
     screen: bytes | None = None,
 ) -> Attempt:
     """Start the world's session, upload ``webm`` as the webcam stream in numbered chunks with their
@@ -73,7 +75,9 @@ def record_attempt(
     return Attempt(session, webcam)
 
 
-def _upload(session: ExamSession, *, kind: str, webm: bytes, seconds: float, began: Any, skip: set[int]) -> Recording:
+def _upload(
+    session: ExamSession, *, kind: str, webm: bytes, seconds: float, began: Any, skip: AbstractSet[int]
+) -> Recording:
     recording = recording_start(session=session, kind=kind, mime_type="video/webm;codecs=vp8,opus", actor=None)
     count = max(1, round(seconds / CHUNK_SECONDS))
     size = -(-len(webm) // count)

@@ -58,7 +58,7 @@ def test_a_stricter_sensitivity_never_adds_flags_flagged_time_or_score(
         for t, (faces, distance) in sorted({t: (faces, distance) for t, faces, distance in raw}.items())
     ]
     speech = [SpeechWindow(t / 2, t / 2 + 0.5, 0.8, margin, -20.0) for t, margin in sorted(dict(windows).items())]
-    evidence = face_evidence(face_samples, offset=0.0) + speech_evidence(speech, offset=0.0, floor_db=-60)
+    evidence = face_evidence(face_samples) + speech_evidence(speech, floor_db=-60)
     results = []
     for name in ("low", "standard", "high"):
         events = rules.events_from(evidence, rules.THRESHOLDS[name], Exemptions())
@@ -75,7 +75,7 @@ def test_a_stricter_sensitivity_never_adds_flags_flagged_time_or_score(
 def test_one_face_distance_dipping_under_the_threshold_does_not_split_a_flag_in_two() -> None:
     distances = [0.62, 0.62, 0.62, 0.58, 0.58, 0.58, 0.62, 0.62, 0.62]
     face_samples = [FaceSample(float(t), float(t + 1), 1, True, 1.0, d, float(t)) for t, d in enumerate(distances)]
-    evidence = face_evidence(face_samples, offset=0.0)
+    evidence = face_evidence(face_samples)
     standard = rules.events_from(evidence, STANDARD, Exemptions())
     high = rules.events_from(evidence, rules.THRESHOLDS["high"], Exemptions())
     assert [(e.start, e.end) for e in high] == [(0, 9)]

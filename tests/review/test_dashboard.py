@@ -7,25 +7,16 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from analysis.models import AnalysisRun, Flag, RunStatus
 from exams.models import ExamSession, Role, SessionStatus
 from proctor.models import AuditEvent
-from tests.conftest import World
+from tests.conftest import ROLES, World, client_as
 from tests.factories import ExamFactory, ExamSessionFactory, UserFactory, enrol
 
-ROLES = ["student", "other_student", "instructor", "other_instructor", "reviewer", "admin", "outsider", "anonymous"]
 ALLOWED = {"instructor", "reviewer", "admin"}
-
-
-def client_as(world: World, role: str) -> Client:
-    client = Client()
-    if world.users[role] is not None:
-        client.force_login(world.users[role])
-    return client
 
 
 def analysed(

@@ -19,10 +19,10 @@ from recordings.services import (
     recording_make_playback_copy,
     recording_start,
 )
-from tests.conftest import World
+from tests.conftest import ROLES, World
+from tests.conftest import client_as as signed_in
 from tests.media import make_webm, split
 
-ROLES = ["student", "other_student", "instructor", "other_instructor", "reviewer", "admin", "outsider", "anonymous"]
 ALLOWED = {"instructor", "reviewer", "admin"}
 
 
@@ -36,13 +36,6 @@ def recording(world: World) -> Recording:
     session_transition(session_id=world.session.pk, to_status=S.SUBMITTED, actor=None, reason="test")
     recording_finalise(recording_id=recording.pk, actor=None)
     return recording_make_playback_copy(recording_id=recording.pk)
-
-
-def client_as(world: World, role: str) -> Client:
-    client = Client(REMOTE_ADDR="192.0.2.7")
-    if world.users[role] is not None:
-        client.force_login(world.users[role])
-    return client
 
 
 def url(recording: Recording) -> str:
@@ -132,3 +125,7 @@ def test_an_unknown_recording_is_not_found(world: World) -> None:
 
 def test_only_get_is_allowed(world: World, recording: Recording) -> None:
     assert client_as(world, "instructor").post(url(recording)).status_code == 405
+
+
+def client_as(world: World, role: str) -> Client:
+    return signed_in(world, role, address="192.0.2.7")

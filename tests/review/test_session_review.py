@@ -16,9 +16,9 @@ from recordings.models import Recording
 from recordings.services import recording_make_playback_copy
 from tests import scenarios
 from tests.analysis.conftest import enrol, record_attempt
-from tests.conftest import World
+from tests.conftest import ROLES, World
+from tests.conftest import client_as as signed_in
 
-ROLES = ["student", "other_student", "instructor", "other_instructor", "reviewer", "admin", "outsider", "anonymous"]
 ALLOWED = {"instructor", "reviewer", "admin"}
 
 
@@ -33,13 +33,6 @@ def analysed(world: World) -> World:
         recording_make_playback_copy(recording_id=recording.pk)
     analysis_run(session_id=attempt.session.pk)
     return world
-
-
-def client_as(world: World, role: str) -> Client:
-    client = Client(REMOTE_ADDR="198.51.100.4")
-    if world.users[role] is not None:
-        client.force_login(world.users[role])
-    return client
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -94,3 +87,22 @@ def test_a_flag_without_a_picture_is_not_found(analysed: World) -> None:
     flag = Flag.objects.filter(session=analysed.session).first()
     Flag.objects.filter(pk=flag.pk).update(evidence_thumbnail=None)
     assert client_as(analysed, "admin").get(reverse("flag_thumbnail", args=[flag.pk])).status_code == 404
+
+
+def test_a_picture_or_recording_whose_key_was_destroyed_is_gone_not_an_error(analysed: World) -> None:
+    from proctor.keys import data_key_destroy
+
+    flag = Flag.objects.filter(session=analysed.session).first()
+    recording = analysed.session.recordings.get()
+    data_key_destroy(data_key=recording.data_key)
+    client = client_as(analysed, "reviewer")
+
+    picture = client.get(reverse("flag_thumbnail", args=[flag.pk]))
+    playback = client.get(reverse("recording_playback", args=[recording.pk]), HTTP_RANGE="bytes=0-9")
+
+    assert (picture.status_code, playback.status_code) == (404, 404)
+    assert not AuditEvent.objects.filter(action="flag.thumbnail_view").exists()
+
+
+def client_as(world: World, role: str) -> Client:
+    return signed_in(world, role, address="198.51.100.4")
