@@ -18,6 +18,7 @@ from exams.permissions import Action, require
 from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
 from proctor.ranges import ByteRange, RangeNotSatisfiable, byte_range
+from proctor.streaming import streaming_response
 from recordings.models import Recording
 from recordings.selectors import recording_open_thumbnail, recording_playback_bytes
 from review.selectors import REVIEW_STATES, review_dashboard, session_review
@@ -115,7 +116,7 @@ def recording_playback(request: HttpRequest, recording_id: uuid.UUID) -> HttpRes
         )
     except DecryptionError as exc:
         raise Http404(UNREADABLE) from exc
-    response = StreamingHttpResponse(plaintext, status=206 if wanted else 200, content_type="video/webm")
+    response = streaming_response(request, plaintext, status=206 if wanted else 200, content_type="video/webm")
     response["Content-Length"] = str(span.length)
     response["Accept-Ranges"] = "bytes"
     if wanted:
