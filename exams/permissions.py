@@ -28,6 +28,8 @@ class Action(enum.Enum):
     RECORD_SESSION = "record session"
     APPOINT_REVIEWER = "appoint reviewer"
     REVIEW_COURSE = "review the sessions of a course"
+    DECIDE_SESSION = "record review decisions on a session"
+    APPEAL_SESSION = "appeal the outcome of a session"
 
 
 STAFF_ROLES = frozenset({Role.INSTRUCTOR, Role.REVIEWER})
@@ -79,6 +81,10 @@ def _own_session_or_staff(user: Any, session: ExamSession) -> bool:
     return session.student_id == user.pk or _staff(user, session)
 
 
+def _own_session(user: Any, session: ExamSession) -> bool:
+    return bool(session.student_id == user.pk)
+
+
 def _own_session_as_enrolled_student(user: Any, session: ExamSession) -> bool:
     return session.student_id == user.pk and _enrolled_student(user, session)
 
@@ -99,6 +105,9 @@ RULES: dict[Action, tuple[type, Rule, bool]] = {
     Action.RECORD_SESSION: (ExamSession, _own_session_as_enrolled_student, False),
     Action.APPOINT_REVIEWER: (Course, _instructor, True),
     Action.REVIEW_COURSE: (Course, _staff, True),
+    Action.DECIDE_SESSION: (ExamSession, _staff, True),
+    # Only the student whose session it is appeals, even after leaving the course.
+    Action.APPEAL_SESSION: (ExamSession, _own_session, False),
 }
 
 

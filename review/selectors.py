@@ -1,12 +1,15 @@
-"""Reads for reviewers: the course dashboard, in a constant number of queries whatever its size."""
+"""Reads for reviewers: the course dashboard and its export, in a constant number of queries per page
+or batch whatever the course's size, and one session's review."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Subquery
 
 from analysis.models import AnalysisRun, Flag, RunStatus
 from analysis.rules import RULES, Category, Kind
@@ -14,6 +17,7 @@ from exams.models import Course, Exam, ExamSession
 from exams.models import SessionStatus as S
 from recordings.models import Recording, RecordingStatus
 from recordings.selectors import recording_span
+from review.models import Appeal, FlagDecision, Outcome, SessionDecision, Verdict
 
 PAGE_SIZE = 50
 
@@ -122,9 +126,24 @@ class SessionReview:
     run: AnalysisRun | None
     webcam: list[Part]
     screen: list[Part]
-    flags: list[Flag]
+    #: Flags, each with its decisions oldest first as ``verdicts`` (the last is the current one).
+    flags: list[Any]
     signals: list[tuple[float, str]]
     recorded_seconds: float
+    decisions: list[SessionDecision] = field(default_factory=list)
+    appeal: Appeal | None = None
+
+    @property
+    def undecided(self) -> int:
+        """Possible-concern flags with no verdict yet; technical flags need none."""
+        return sum(1 for flag in self.flags if flag.category == Category.CONCERN and not flag.verdicts)
+
+    @property
+    def referral(self) -> SessionDecision | None:
+        """The decision that sent the session to a second review, while it waits there."""
+        if self.session.status != S.SECOND_REVIEW:
+            return None
+        return next((d for d in reversed(self.decisions) if d.outcome == Outcome.REFERRED), None)
 
 
 def session_review(session: ExamSession) -> SessionReview:
@@ -142,11 +161,119 @@ def session_review(session: ExamSession) -> SessionReview:
         if span is not None:  # a playback copy is made only from chunks, so there always is one
             parts[recording.kind].append(Part(recording, round((span[0] - started).total_seconds(), 2)))
     run = AnalysisRun.objects.filter(session=session).order_by("-started_at", "-id").first()
-    flags = list(Flag.objects.filter(session=session).select_related("evidence_recording").defer("evidence_thumbnail"))
+    flags = list(
+        Flag.objects.filter(session=session)
+        .select_related("evidence_recording")
+        .prefetch_related(Prefetch("decisions", to_attr="verdicts"))
+        .defer("evidence_thumbnail")
+    )
     signals = [
         (round((signal.client_time - started).total_seconds(), 1), signal.get_kind_display())
         for signal in session.browser_signals.all()
     ]
     return SessionReview(
-        session, run, parts["webcam"], parts["screen"], flags, signals, max((ended - started).total_seconds(), 1.0)
+        session,
+        run,
+        parts["webcam"],
+        parts["screen"],
+        flags,
+        signals,
+        max((ended - started).total_seconds(), 1.0),
+        decisions=list(SessionDecision.objects.filter(session=session)),
+        appeal=Appeal.objects.filter(session=session).first(),
     )
+
+
+#: Sessions read per batch by the export: a few queries per batch, never one per session.
+EXPORT_BATCH = 500
+
+#: What the export calls each status's outcome.
+_OUTCOMES: dict[str, str] = {
+    S.CLEARED: "No concern",
+    S.CONCERN_CONFIRMED: "Concern confirmed",
+    S.SECOND_REVIEW: "Awaiting second review",
+    S.APPEALED: "Under appeal",
+    S.READY_FOR_REVIEW: "Awaiting review",
+    S.ANALYSIS_FAILED: "Awaiting review",
+}
+
+
+def export_header() -> list[str]:
+    return [
+        "Exam",
+        "Student",
+        "Username",
+        "Status",
+        "Score",
+        "Possible-concern flags",
+        "Technical flags",
+        *(f"{RULES[kind].label} flags" for kind in Kind),
+        "Flags confirmed",
+        "Flags dismissed",
+        "Flags without a verdict",
+        "Outcome",
+        "Decided by",
+        "Last decision at",
+        "Appealed",
+    ]
+
+
+def _batches(sessions: QuerySet[ExamSession]) -> Iterator[list[ExamSession]]:
+    batch: list[ExamSession] = []
+    for session in sessions.iterator(chunk_size=EXPORT_BATCH):
+        batch.append(session)
+        if len(batch) == EXPORT_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def review_export(course: Course, *, exam_id: int | None = None) -> Iterator[list[str]]:
+    """The course's (or one exam's) sessions as rows for a CSV: scores, flags, verdicts and outcomes,
+    highest score first. Reads in batches of EXPORT_BATCH sessions, four queries each."""
+    yield export_header()
+    for batch in _batches(_sessions(course, exam_id=exam_id, flag_kind=None, state=None)):
+        ids = [session.pk for session in batch]
+        kinds: dict[Any, dict[str, int]] = {}
+        for row in Flag.objects.filter(session__in=ids).values("session_id", "kind").annotate(n=Count("id")):
+            kinds.setdefault(row["session_id"], {})[row["kind"]] = row["n"]
+        # The current verdict of each flag is its latest decision.
+        verdicts: dict[int, tuple[Any, str, str]] = {}
+        for flag_id, session_id, category, verdict in FlagDecision.objects.filter(flag__session__in=ids).values_list(
+            "flag_id", "flag__session_id", "flag__category", "verdict"
+        ):
+            verdicts[flag_id] = (session_id, category, verdict)
+        tallies: dict[Any, Counter[str]] = {}
+        for session_id, category, verdict in verdicts.values():
+            tally = tallies.setdefault(session_id, Counter())
+            tally[verdict] += 1
+            tally["concern decided"] += category == Category.CONCERN
+        decisions: dict[Any, list[SessionDecision]] = {}
+        for decision in SessionDecision.objects.filter(session__in=ids):
+            decisions.setdefault(decision.session_id, []).append(decision)
+        appealed = set(Appeal.objects.filter(session__in=ids).values_list("session_id", flat=True))
+        for session in batch:
+            found = kinds.get(session.pk, {})
+            technical = sum(n for kind, n in found.items() if RULES[Kind(kind)].category == Category.TECHNICAL)
+            concerns = sum(found.values()) - technical
+            tally = tallies.get(session.pk, Counter())
+            decided = decisions.get(session.pk, [])
+            score = getattr(session, "score", None)
+            yield [
+                session.exam.title,
+                session.student.get_full_name(),
+                session.student.get_username(),
+                session.get_status_display(),
+                "" if score is None else f"{score:.1f}",
+                str(concerns),
+                str(technical),
+                *(str(found.get(kind.value, 0)) for kind in Kind),
+                str(tally[Verdict.CONFIRMED]),
+                str(tally[Verdict.DISMISSED]),
+                str(concerns - tally["concern decided"]),
+                _OUTCOMES.get(session.status, "Not ready for review"),
+                "; ".join(dict.fromkeys(d.reviewer_name for d in decided)),
+                decided[-1].decided_at.isoformat(timespec="seconds") if decided else "",
+                "Yes" if session.pk in appealed else "No",
+            ]

@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
+import csv
 import uuid
 from typing import TypeVar
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from analysis.models import Flag
 from analysis.rules import RULES, Kind
-from exams.models import Course, ExamSession
-from exams.permissions import Action, require
+from exams.lifecycle import label as session_label
+from exams.models import Course, ExamSession, SessionStatus
+from exams.permissions import Action, can, require
 from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
 from proctor.ranges import ByteRange, RangeNotSatisfiable, byte_range
 from proctor.streaming import streaming_response
 from recordings.models import Recording
 from recordings.selectors import recording_open_thumbnail, recording_playback_bytes
-from review.selectors import REVIEW_STATES, review_dashboard, session_review
+from review.models import Appeal, Outcome, SessionDecision, Verdict
+from review.selectors import REVIEW_STATES, review_dashboard, review_export, session_review
+from review.services import (
+    MAX_NOTE_CHARS,
+    UNDER_REVIEW,
+    DecisionError,
+    flag_decide,
+    person_name,
+    session_appeal,
+    session_decide,
+    undecided_flags,
+)
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -124,12 +140,14 @@ def recording_playback(request: HttpRequest, recording_id: uuid.UUID) -> HttpRes
     return _private(response)
 
 
-@login_required
-@require_GET
-def session_review_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
-    """One session: webcam and screen side by side and in sync, and the flags on a timeline."""
-    session = get_object_or_404(ExamSession.objects.select_related("exam__course", "student"), pk=session_id)
-    require(request.user, Action.REVIEW_SESSION, session)
+def _review_page(
+    request: HttpRequest,
+    session: ExamSession,
+    *,
+    status: int = 200,
+    flag_error: tuple[int, str, dict[str, str]] | None = None,
+    decision_error: tuple[str, dict[str, str]] | None = None,
+) -> HttpResponse:
     review = session_review(session)
     audit_record(actor=request.user, action="review.session_view", target=session, request=request)
     parts = {
@@ -139,7 +157,165 @@ def session_review_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResp
         ]
         for kind in ("webcam", "screen")
     }
-    return render(request, "review/session.html", {"review": review, "session": session, "review_parts": parts})
+    context = {
+        "review": review,
+        "session": session,
+        "review_parts": parts,
+        "flags_open": session.status in UNDER_REVIEW,
+        "may_decide": can(request.user, Action.DECIDE_SESSION, session),
+        "reviewer_name": person_name(request.user),
+        "verdicts": Verdict.choices,
+        "decision_choices": [
+            (outcome.value, outcome.label)
+            for outcome in (
+                (Outcome.CONFIRMED, Outcome.SENT_BACK)
+                if session.status == SessionStatus.SECOND_REVIEW
+                else (Outcome.NO_CONCERN, Outcome.REFERRED)
+            )
+        ],
+        "flag_error": flag_error,
+        "decision_error": decision_error,
+    }
+    return render(request, "review/session.html", context, status=status)
+
+
+def _session(session_id: uuid.UUID) -> ExamSession:
+    return get_object_or_404(ExamSession.objects.select_related("exam__course", "student"), pk=session_id)
+
+
+@login_required
+@require_GET
+def session_review_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """One session: webcam and screen side by side and in sync, the flags on a timeline, and the decisions."""
+    session = _session(session_id)
+    require(request.user, Action.REVIEW_SESSION, session)
+    return _review_page(request, session)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_POST
+def flag_decision(request: HttpRequest, flag_id: int) -> HttpResponse:
+    """A reviewer confirms or dismisses one flag, with a note. Answers JSON to the page's script (so the
+    players keep playing), or redirects back to the flag."""
+    flag = get_object_or_404(Flag.objects.select_related("session__exam__course", "session__student"), pk=flag_id)
+    session = flag.session
+    require(request.user, Action.DECIDE_SESSION, session)
+    values = {"verdict": request.POST.get("verdict", ""), "note": request.POST.get("note", "")}
+    try:
+        decision = flag_decide(flag_id=flag.pk, actor=request.user, request=request, **values)
+    except DecisionError as exc:
+        if _wants_json(request):
+            return JsonResponse({"error": str(exc)}, status=400)
+        return _review_page(request, session, status=400, flag_error=(flag.pk, str(exc), values))
+    if _wants_json(request):
+        return JsonResponse(
+            {
+                "verdict": decision.verdict,
+                "verdict_label": decision.get_verdict_display(),
+                "note": decision.note,
+                "reviewer": decision.reviewer_name,
+                "decided_at": decision.decided_at.isoformat(),
+                "undecided": undecided_flags(session),
+            }
+        )
+    messages.success(request, f"Flag {decision.get_verdict_display().lower()}: your note is recorded.")
+    return redirect(reverse("review_session", args=[session.pk]) + f"#flag-{flag.pk}")
+
+
+@login_required
+@require_POST
+def session_decision(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """A reviewer decides the session: no concern, or a concern referred (or, as the second reviewer,
+    confirmed or sent back). Always with a note; signed with the reviewer's name."""
+    session = _session(session_id)
+    require(request.user, Action.DECIDE_SESSION, session)
+    values = {"outcome": request.POST.get("outcome", ""), "note": request.POST.get("note", "")}
+    try:
+        decision = session_decide(session_id=session.pk, actor=request.user, request=request, **values)
+    except DecisionError as exc:
+        session.refresh_from_db()
+        return _review_page(request, session, status=400, decision_error=(str(exc), values))
+    messages.success(
+        request,
+        f"Recorded: {decision.get_outcome_display().lower()}. "
+        f"The session is now {session_label(decision.to_status).lower()}.",
+    )
+    return redirect("review_session", session.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_appeal_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """The student reads the reasons for a confirmed concern and may appeal it, once."""
+    session = _session(session_id)
+    require(request.user, Action.APPEAL_SESSION, session)
+    error = ""
+    grounds = ""
+    if request.method == "POST":
+        grounds = request.POST.get("grounds", "")
+        try:
+            session_appeal(session_id=session.pk, grounds=grounds, actor=request.user, request=request)
+        except DecisionError as exc:
+            error = str(exc)
+        else:
+            messages.success(request, "Your appeal is lodged. Reviewers will look at the session again.")
+            return redirect("session_detail", session.pk)
+    context = {
+        "session": session,
+        "decisions": SessionDecision.objects.filter(session=session),
+        "appeal": Appeal.objects.filter(session=session).first(),
+        "appealable": session.status == SessionStatus.CONCERN_CONFIRMED,
+        "error": error,
+        "grounds": grounds,
+        "max_chars": MAX_NOTE_CHARS,
+    }
+    return render(request, "review/appeal.html", context, status=400 if error else 200)
+
+
+def _csv_safe(cell: str) -> str:
+    """A spreadsheet never runs a cell as a formula (CSV injection)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
+class _Line:
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+@require_GET
+def review_export_csv(request: HttpRequest, course_id: int) -> HttpResponse | StreamingHttpResponse:
+    """The course's sessions (or one exam's, with ?exam=) as CSV: scores, flags, verdicts, outcomes."""
+    course = get_object_or_404(Course, pk=course_id)
+    require(request.user, Action.REVIEW_COURSE, course)
+    raw_exam = request.GET.get("exam") or None
+    exam_id = _int_or_none(raw_exam)
+    exam = course.exams.filter(pk=exam_id).first() if exam_id is not None else None
+    if raw_exam is not None and exam is None:
+        return HttpResponse(
+            "That exam is not in this course; nothing was exported.", status=400, content_type="text/plain"
+        )
+    audit_record(
+        actor=request.user,
+        action="review.export",
+        target=exam or course,
+        request=request,
+        detail={"course": course.pk, "exam": exam_id},
+    )
+    writer = csv.writer(_Line())
+    lines = (
+        writer.writerow([_csv_safe(cell) for cell in row]).encode() for row in review_export(course, exam_id=exam_id)
+    )
+    name = slugify(f"{course.code} {exam.title if exam else 'all exams'} review {timezone.localdate():%Y-%m-%d}")
+    response = streaming_response(request, lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    response["Cache-Control"] = "no-store, private"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @login_required

@@ -86,3 +86,46 @@ document.addEventListener("keydown", (event) => {
   }
   event.preventDefault();
 });
+
+// Verdicts on flags are sent without leaving the page, so the players keep their place; without
+// script the forms post and come back to the flag.
+const csrf = document.querySelector("[name=csrfmiddlewaretoken]")?.value;
+for (const form of document.querySelectorAll("form[data-flag-decision]")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = form.querySelector(".field__error");
+    const note = form.querySelector("textarea");
+    const data = new FormData(form);
+    data.set("verdict", event.submitter?.value || "");
+    const buttons = [...form.querySelectorAll("button")];
+    buttons.forEach((button) => { button.disabled = true; });
+    error.hidden = true;
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: data,
+        headers: { Accept: "application/json", "X-CSRFToken": csrf },
+        credentials: "same-origin",
+      });
+      const answer = await response.json().catch(() => ({ error: `The server answered ${response.status}.` }));
+      if (!response.ok) throw new Error(answer.error || `The server answered ${response.status}.`);
+      const verdict = form.closest(".flag").querySelector("[data-verdict]");
+      const badge = document.createElement("span");
+      badge.className = `badge ${answer.verdict === "dismissed" ? "badge--neutral" : "badge--danger"}`;
+      badge.textContent = answer.verdict_label;
+      verdict.replaceChildren(badge, ` by ${answer.reviewer}, just now: ${answer.note}`);
+      note.value = "";
+      const waiting = document.getElementById("undecided-flags");
+      if (waiting) {
+        if (answer.undecided === 0) waiting.remove();
+        else waiting.querySelector("[data-undecided]").textContent = answer.undecided;
+      }
+    } catch (failure) {
+      error.textContent = `Not recorded: ${failure.message}`;
+      error.hidden = false;
+      note.focus();
+    } finally {
+      buttons.forEach((button) => { button.disabled = false; });
+    }
+  });
+}

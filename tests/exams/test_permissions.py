@@ -30,6 +30,9 @@ EXPECTED: dict[tuple[Action, str], set[str]] = {
     (Action.REVIEW_SESSION, "session"): {*STAFF, "admin"},
     (Action.RECORD_SESSION, "session"): {"student"},
     (Action.RECORD_SESSION, "other_session"): {"other_student"},
+    (Action.DECIDE_SESSION, "session"): {*STAFF, "admin"},
+    (Action.APPEAL_SESSION, "session"): {"student"},
+    (Action.APPEAL_SESSION, "other_session"): {"other_student"},
 }
 
 

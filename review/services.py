@@ -1,0 +1,188 @@
+"""Writes for review: a person's decision on a flag or a session, and a student's appeal.
+
+Each is atomic and audited, takes the acting person, and refuses the system: no automated check can
+decide anything here. Session outcomes move only through exams.services.session_transition, so the
+state machine's rules (a concern needs a second person to confirm it, completed outcomes reopen only
+on appeal) hold whichever way a decision arrives. Permission checks are the caller's, through
+exams.permissions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+
+from analysis.models import Flag
+from exams.lifecycle import TransitionError, label
+from exams.models import ExamSession
+from exams.models import SessionStatus as S
+from exams.services import session_transition
+from proctor.audit import audit_record
+from review.models import Appeal, FlagDecision, Outcome, SessionDecision, Verdict
+
+MAX_NOTE_CHARS = 5000
+
+#: Statuses in which reviewers decide flags and the first decision on the session.
+UNDER_REVIEW = frozenset({S.READY_FOR_REVIEW, S.APPEALED})
+
+#: What each outcome moves the session to, and from where.
+OUTCOMES: dict[str, tuple[frozenset[str], str]] = {
+    Outcome.NO_CONCERN: (UNDER_REVIEW | {S.ANALYSIS_FAILED}, S.CLEARED),
+    Outcome.REFERRED: (UNDER_REVIEW | {S.ANALYSIS_FAILED}, S.SECOND_REVIEW),
+    Outcome.CONFIRMED: (frozenset({S.SECOND_REVIEW}), S.CONCERN_CONFIRMED),
+    Outcome.SENT_BACK: (frozenset({S.SECOND_REVIEW}), S.READY_FOR_REVIEW),
+}
+
+
+class DecisionError(Exception):
+    """A decision that cannot be recorded; the message says why in plain words. Nothing was changed."""
+
+
+def person_name(user: Any) -> str:
+    return str(user.get_full_name() or user.get_username())
+
+
+def _person(actor: Any) -> None:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise DecisionError("Only a signed-in person can record a decision; the system never does.")
+
+
+def _note(note: str, what: str) -> str:
+    note = (note or "").strip()
+    if not note:
+        raise DecisionError(f"Write a note: {what}")
+    if len(note) > MAX_NOTE_CHARS:
+        raise DecisionError(f"Keep the note under {MAX_NOTE_CHARS:,} characters (it has {len(note):,}).")
+    return note
+
+
+def _locked_session(session_id: Any) -> ExamSession:
+    return ExamSession.objects.select_for_update().get(pk=session_id)
+
+
+@transaction.atomic
+def flag_decide(
+    *, flag_id: int, verdict: str, note: str, actor: Any, request: HttpRequest | None = None
+) -> FlagDecision:
+    """Record a reviewer's verdict on one flag. A later decision replaces it as the current one; both are kept."""
+    _person(actor)
+    if verdict not in Verdict.values:
+        raise DecisionError("Choose whether the flag is confirmed or dismissed.")
+    note = _note(note, "say what you saw at this moment.")
+    flag = Flag.objects.get(pk=flag_id)
+    session = _locked_session(flag.session_id)
+    if session.status not in UNDER_REVIEW:
+        raise DecisionError(
+            f"Flags are decided while the session awaits review; it is {label(session.status).lower()}."
+        )
+    decision = FlagDecision.objects.create(
+        flag=flag, verdict=verdict, note=note, reviewer=actor, reviewer_name=person_name(actor)
+    )
+    audit_record(
+        actor=actor,
+        action="flag.decide",
+        target=session,
+        request=request,
+        detail={"flag": flag.pk, "kind": flag.kind, "verdict": verdict, "note": note},
+    )
+    return decision
+
+
+def undecided_flags(session: ExamSession) -> int:
+    """How many of the session's possible-concern flags have no decision yet (technical ones need none)."""
+    return (
+        Flag.objects.filter(session=session, category="concern", decisions__isnull=True).values("pk").distinct().count()
+    )
+
+
+@transaction.atomic
+def session_decide(
+    *, session_id: Any, outcome: str, note: str, actor: Any, request: HttpRequest | None = None
+) -> SessionDecision:
+    """Record a reviewer's decision on the whole session and move it accordingly.
+
+    No concern clears it. A concern is referred for a second review, and only someone other than the
+    person who referred it can confirm it (or send it back). Every possible-concern flag must have a
+    verdict first. A session whose analysis failed can be decided from the recordings alone.
+    """
+    _person(actor)
+    if outcome not in OUTCOMES:
+        raise DecisionError("Choose a decision for this session.")
+    note = _note(note, "give the reasons for your decision.")
+    session = _locked_session(session_id)
+    allowed_from, to_status = OUTCOMES[outcome]
+    from_status = session.status
+    if from_status not in allowed_from:
+        raise DecisionError(
+            f"“{Outcome(outcome).label}” cannot be decided while the session is {label(from_status).lower()}."
+        )
+    if outcome in (Outcome.NO_CONCERN, Outcome.REFERRED):
+        waiting = undecided_flags(session)
+        if waiting:
+            raise DecisionError(
+                f"Decide every flag first: {waiting} flag{'s' if waiting != 1 else ''} "
+                f"{'have' if waiting != 1 else 'has'} no verdict yet."
+            )
+    reason = f"{Outcome(outcome).label} ({person_name(actor)}): {note}"
+    try:
+        if from_status == S.ANALYSIS_FAILED:
+            session_transition(
+                session_id=session.pk,
+                to_status=S.READY_FOR_REVIEW,
+                actor=actor,
+                request=request,
+                reason="Reviewed from the recordings alone: the automated analysis failed.",
+            )
+        session_transition(session_id=session.pk, to_status=to_status, actor=actor, request=request, reason=reason)
+    except TransitionError as exc:
+        raise DecisionError(str(exc)) from exc
+    decision = SessionDecision.objects.create(
+        session=session,
+        outcome=outcome,
+        note=note,
+        reviewer=actor,
+        reviewer_name=person_name(actor),
+        from_status=from_status,
+        to_status=to_status,
+    )
+    audit_record(
+        actor=actor,
+        action="session.decide",
+        target=session,
+        request=request,
+        detail={"outcome": outcome, "from": from_status, "to": to_status, "note": note},
+    )
+    return decision
+
+
+@transaction.atomic
+def session_appeal(*, session_id: Any, grounds: str, actor: Any, request: HttpRequest | None = None) -> Appeal:
+    """The student appeals a confirmed concern: the session is reopened for review. Once only."""
+    _person(actor)
+    grounds = (grounds or "").strip()
+    if not grounds:
+        raise DecisionError("Write your grounds for the appeal: what the reviewers should reconsider, and why.")
+    if len(grounds) > MAX_NOTE_CHARS:
+        raise DecisionError(f"Keep your grounds under {MAX_NOTE_CHARS:,} characters (they have {len(grounds):,}).")
+    session = _locked_session(session_id)
+    if Appeal.objects.filter(session=session).exists():
+        raise DecisionError("This outcome was already appealed once; the decision on appeal is final.")
+    if session.status != S.CONCERN_CONFIRMED:
+        raise DecisionError(
+            f"Only a confirmed concern can be appealed; this session is {label(session.status).lower()}."
+        )
+    appeal = Appeal.objects.create(session=session, grounds=grounds, lodged_by=actor)
+    try:
+        session_transition(
+            session_id=session.pk,
+            to_status=S.APPEALED,
+            actor=actor,
+            request=request,
+            reason="Appealed by the student; the session is reopened for review.",
+        )
+    except TransitionError as exc:
+        raise DecisionError(str(exc)) from exc
+    audit_record(actor=actor, action="session.appeal", target=session, request=request, detail={"grounds": grounds})
+    return appeal

@@ -1,0 +1,136 @@
+"""Every review endpoint against every role, the outsider and the anonymous visitor included. Allowed
+roles get the endpoint's answer, other signed-in users 403, anonymous visitors the sign-in page; a
+refused request changes nothing and is not logged as an access."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.urls import reverse
+
+from analysis.models import Flag
+from exams.models import SessionStatus
+from proctor.models import AuditEvent
+from recordings.services import recording_start
+from review.models import FlagDecision, SessionDecision
+from tests.conftest import ROLES, World, client_as
+from tests.review.test_dashboard import analysed
+
+STAFF = {"instructor", "reviewer", "admin"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    url: Callable[[World], str]
+    allowed: frozenset[str]
+    #: The status an allowed role gets (the recording has no playback copy and the flag no picture,
+    #: so those two answer 404 after letting the role in).
+    answer: int
+    data: dict[str, str] | None = None
+
+
+def _flag(world: World) -> Flag:
+    return Flag.objects.get(session=world.session)
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "dashboard": Endpoint("get", lambda w: reverse("review_dashboard", args=[w.course.pk]), frozenset(STAFF), 200),
+    "export": Endpoint("get", lambda w: reverse("review_export", args=[w.course.pk]), frozenset(STAFF), 200),
+    "session page": Endpoint("get", lambda w: reverse("review_session", args=[w.session.pk]), frozenset(STAFF), 200),
+    "flag picture": Endpoint("get", lambda w: reverse("flag_thumbnail", args=[_flag(w).pk]), frozenset(STAFF), 404),
+    "playback": Endpoint(
+        "get",
+        lambda w: reverse("recording_playback", args=[w.session.recordings.get().pk]),
+        frozenset(STAFF),
+        404,
+    ),
+    "flag decision": Endpoint(
+        "post",
+        lambda w: reverse("flag_decision", args=[_flag(w).pk]),
+        frozenset(STAFF),
+        302,
+        {"verdict": "dismissed", "note": "The student looked down at their notes sheet, which is allowed."},
+    ),
+    "session decision": Endpoint(
+        "post",
+        lambda w: reverse("review_session_decision", args=[w.session.pk]),
+        frozenset(STAFF),
+        302,
+        {"outcome": "referred", "note": "Someone else speaks at 2:10."},
+    ),
+    "appeal page": Endpoint(
+        "get", lambda w: reverse("review_appeal", args=[w.session.pk]), frozenset({"student"}), 200
+    ),
+    "appeal": Endpoint(
+        "post",
+        lambda w: reverse("review_appeal", args=[w.session.pk]),
+        frozenset({"student"}),
+        302,
+        {"grounds": "My brother came in without my invitation."},
+    ),
+}
+
+
+@pytest.fixture
+def reviewable(world: World) -> World:
+    analysed(world.session, score=12.0, flags={"speech": 1})
+    recording_start(session=world.session, kind="webcam", mime_type="video/webm", actor=None)
+    return world
+
+
+def _prepare(world: World, name: str) -> None:
+    if name == "session decision":  # its flag needs a verdict first
+        FlagDecision.objects.create(flag=_flag(world), verdict="confirmed", note="seen", reviewer_name="Someone")
+    if name == "appeal":  # only a confirmed concern is appealed
+        world.session.__class__.objects.filter(pk=world.session.pk).update(status=SessionStatus.CONCERN_CONFIRMED)
+
+
+def test_the_matrix_covers_every_review_url() -> None:
+    from review.urls import urlpatterns
+
+    names = {pattern.name for pattern in urlpatterns}
+    covered = {
+        "review_dashboard",
+        "review_export",
+        "review_session",
+        "flag_thumbnail",
+        "recording_playback",
+        "flag_decision",
+        "review_session_decision",
+        "review_appeal",
+    }
+    assert names == covered
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", list(ENDPOINTS))
+def test_each_review_endpoint_answers_each_role_as_the_matrix_says(reviewable: World, role: str, name: str) -> None:
+    world = reviewable
+    endpoint = ENDPOINTS[name]
+    _prepare(world, name)
+    status_before = world.session.__class__.objects.get(pk=world.session.pk).status
+    client = client_as(world, role)
+    events_before = AuditEvent.objects.count()
+    response = getattr(client, endpoint.method)(endpoint.url(world), endpoint.data or {})
+    if role in endpoint.allowed:
+        assert response.status_code == endpoint.answer, response.content[:300]
+        return
+    if role == "anonymous":
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    else:
+        assert response.status_code == 403
+    assert world.session.__class__.objects.get(pk=world.session.pk).status == status_before
+    assert AuditEvent.objects.count() == events_before
+    assert not SessionDecision.objects.exists()
+    assert not FlagDecision.objects.exclude(reviewer_name="Someone").exists()
+
+
+def test_staff_of_another_course_are_outsiders_here(reviewable: World) -> None:
+    client = client_as(reviewable, "other_instructor")
+    for name, endpoint in ENDPOINTS.items():
+        response = getattr(client, endpoint.method)(endpoint.url(reviewable), endpoint.data or {})
+        assert response.status_code == 403, name
