@@ -15,17 +15,17 @@ import json
 import subprocess
 import wave
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
-import av
 import numpy as np
+
+from review.demo.media import Shot, room_noise, webcam_webm
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "fixtures" / "faces"
 CACHE = ROOT / ".cache" / "scenarios"
-WIDTH, HEIGHT, FPS = 640, 480, 15
+#: Bump when the recordings a description gives change (here or in review.demo.media), so the cache renews.
 GENERATOR_VERSION = 3
 
 #: The enrolled student: enrolment uses one photo, the webcam shows another photo of the same person.
@@ -42,15 +42,6 @@ SENTENCES = [
     "I think the derivative is two x plus three.",
     "Read me the next question please.",
 ]
-
-
-@dataclass(frozen=True)
-class Shot:
-    """From ``start`` to ``end`` seconds, these photos are in view (empty: nobody)."""
-
-    start: float
-    end: float
-    people: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -160,57 +151,6 @@ def photo(name: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-@cache
-def head(name: str, face_width: int) -> np.ndarray:
-    """Head and shoulders cut from the photo, scaled so the face is ``face_width`` pixels wide."""
-    import cv2
-    import face_recognition
-
-    image = photo(name)
-    boxes = face_recognition.face_locations(image, number_of_times_to_upsample=1)
-    top, right, bottom, left = max(boxes, key=lambda b: (b[1] - b[3]) * (b[2] - b[0]))
-    size = right - left
-    scale = face_width / size
-    cx, cy = (left + right) // 2, (top + bottom) // 2
-    x0, x1 = max(0, int(cx - 1.3 * size)), min(image.shape[1], int(cx + 1.3 * size))
-    y0, y1 = max(0, int(cy - 1.2 * size)), min(image.shape[0], int(cy + 1.8 * size))
-    crop = image[y0:y1, x0:x1]
-    return cv2.resize(crop, (int(crop.shape[1] * scale), int(crop.shape[0] * scale)), interpolation=cv2.INTER_AREA)
-
-
-@cache
-def room() -> np.ndarray:
-    """A plain room: a wall, a shelf and a door, so the background is not a flat colour."""
-    import cv2
-
-    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
-    image[:] = (176, 168, 150)
-    cv2.rectangle(image, (20, 40), (150, 300), (120, 90, 60), -1)
-    cv2.rectangle(image, (480, 60), (620, 110), (90, 70, 50), -1)
-    cv2.rectangle(image, (0, 400), (WIDTH, HEIGHT), (70, 70, 80), -1)
-    return image
-
-
-def paste(frame: np.ndarray, image: np.ndarray, x: int, y: int) -> None:
-    h = min(image.shape[0], HEIGHT - y)
-    w = min(image.shape[1], WIDTH - x)
-    x0, y0 = max(0, -x), max(0, -y)
-    frame[max(0, y) : y + h, max(0, x) : x + w] = image[y0:h, x0:w]
-
-
-def render_frame(people: tuple[str, ...], t: float, noise: np.ndarray) -> np.ndarray:
-    frame = room().copy()
-    for index, name in enumerate(people):
-        # The student sits in the middle; anyone else is further back, to the side, and smaller.
-        image = head(name, 170 if index == 0 else 120)
-        sway_x = int(6 * np.sin(t * 1.1 + index))
-        sway_y = int(4 * np.sin(t * 0.7 + index))
-        x = (WIDTH - image.shape[1]) // 2 + sway_x if index == 0 else 430 + sway_x
-        y = 70 + sway_y if index == 0 else 40 + sway_y
-        paste(frame, image, x, y)
-    return np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
-
-
 def speech_pcm(seconds: float, rate: int = 48_000) -> np.ndarray:
     """About ``seconds`` of speech at -20 dBFS from espeak-ng, as float samples."""
     pieces, total, index = [], 0, 0
@@ -233,9 +173,7 @@ def speech_pcm(seconds: float, rate: int = 48_000) -> np.ndarray:
 
 
 def render_audio(item: Scenario, rate: int = 48_000) -> np.ndarray:
-    rng = np.random.default_rng(7)
-    total = int(item.seconds * rate)
-    audio = rng.normal(0, 10 ** (item.noise_db / 20), total).astype(np.float32)
+    audio = room_noise(item.seconds, item.noise_db, rate)
     for start, end in item.speech:
         pcm = speech_pcm(end - start, rate)
         audio[int(start * rate) : int(start * rate) + len(pcm)] += pcm
@@ -244,32 +182,7 @@ def render_audio(item: Scenario, rate: int = 48_000) -> np.ndarray:
 
 def encode(item: Scenario) -> bytes:
     """The scenario as a WebM file (VP8 500 kbit/s, keyframe every second; Opus mono 48 kHz)."""
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="webm") as container:
-        video = container.add_stream("libvpx", rate=FPS)
-        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        video.bit_rate = 500_000
-        video.gop_size = FPS
-        video.options = {"deadline": "realtime", "cpu-used": "8", "keyint_min": str(FPS)}
-        sound = container.add_stream("libopus", rate=48_000)
-        sound.layout = "mono"
-        sound.bit_rate = 32_000
-        rng = np.random.default_rng(3)
-        noise = [rng.integers(-5, 6, (HEIGHT, WIDTH, 3), dtype=np.int16) for _ in range(4)]
-        for index in range(int(item.seconds * FPS)):
-            t = index / FPS
-            people = next((s.people for s in item.shots if s.start <= t < s.end), ())
-            frame = av.VideoFrame.from_ndarray(render_frame(people, t, noise[index % 4]), format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, FPS)
-            container.mux(video.encode(frame))
-        container.mux(video.encode())
-        pcm = render_audio(item)
-        for start in range(0, len(pcm) - 959, 960):
-            chunk = av.AudioFrame.from_ndarray(pcm[None, start : start + 960], format="flt", layout="mono")
-            chunk.sample_rate, chunk.pts = 48_000, start
-            container.mux(sound.encode(chunk))
-        container.mux(sound.encode())
-    return buffer.getvalue()
+    return webcam_webm(photo, item.shots, item.seconds, render_audio(item))
 
 
 def recording(item: Scenario) -> bytes:
