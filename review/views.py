@@ -17,7 +17,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from analysis.models import Flag
 from analysis.rules import RULES, Kind
-from exams.lifecycle import label as session_label
 from exams.models import Course, ExamSession, SessionStatus
 from exams.permissions import Action, can, require
 from proctor.audit import audit_record
@@ -192,6 +191,15 @@ def session_review_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResp
     return _review_page(request, session)
 
 
+#: What happens next, said after each decision.
+AFTER = {
+    Outcome.NO_CONCERN: "The outcome is final unless the student appeals.",
+    Outcome.REFERRED: "It now waits for a second reviewer: someone other than you must confirm it.",
+    Outcome.CONFIRMED: "The outcome is final; the student can read the reasons and may appeal once.",
+    Outcome.SENT_BACK: "It is back with the reviewers, ready for review.",
+}
+
+
 def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
@@ -239,11 +247,7 @@ def session_decision(request: HttpRequest, session_id: uuid.UUID) -> HttpRespons
     except DecisionError as exc:
         session.refresh_from_db()
         return _review_page(request, session, status=400, decision_error=(str(exc), values))
-    messages.success(
-        request,
-        f"Recorded: {decision.get_outcome_display().lower()}. "
-        f"The session is now {session_label(decision.to_status).lower()}.",
-    )
+    messages.success(request, f"Recorded: {decision.get_outcome_display().lower()}. {AFTER[decision.outcome]}")
     return redirect("review_session", session.pk)
 
 
