@@ -192,7 +192,7 @@ def session_review_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResp
 
 
 #: What happens next, said after each decision.
-AFTER = {
+AFTER: dict[str, str] = {
     Outcome.NO_CONCERN: "The outcome is final unless the student appeals.",
     Outcome.REFERRED: "It now waits for a second reviewer: someone other than you must confirm it.",
     Outcome.CONFIRMED: "The outcome is final; the student can read the reasons and may appeal once.",
