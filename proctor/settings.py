@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "recordings",
     "analysis",
     "review",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -362,4 +363,5 @@ CELERY_BEAT_SCHEDULE = {
     "time-out-expired-attempts": {"task": "exams.time_out_expired_attempts", "schedule": 60.0},
     "finalise-abandoned-recordings": {"task": "recordings.finalise_abandoned", "schedule": 300.0},
     "requeue-stalled-analyses": {"task": "analysis.requeue_stalled", "schedule": 120.0},
+    "purge-expired-data": {"task": "privacy.purge_due", "schedule": crontab(hour=2, minute=30)},
 }

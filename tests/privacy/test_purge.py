@@ -1,0 +1,242 @@
+"""The retention purge keeps its promise to the day: nothing goes early, nothing stays late, held data
+stays, a killed run is finished by the next, and purged media cannot be read even from a copy of the
+storage taken before the purge."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+
+from analysis.models import AnalysisRun, Flag, RunStatus
+from exams.models import ExamSession
+from exams.models import SessionStatus as S
+from exams.services import session_transition
+from identity.models import IdentityProfile
+from identity.services import identity_enrol
+from privacy import services
+from privacy.models import LegalHold
+from privacy.services import HoldError, hold_lift, hold_set, purge_due
+from proctor import crypto
+from proctor.keys import data_key_material
+from proctor.models import AuditEvent, DataKey
+from recordings.models import BrowserSignal, Recording, RecordingChunk
+from recordings.services import (
+    playback_label,
+    recording_append_chunk,
+    recording_finalise,
+    recording_make_playback_copy,
+    recording_seal_thumbnail,
+    recording_start,
+)
+from review.models import FlagDecision
+from tests.analysis.conftest import jpeg
+from tests.conftest import World
+from tests.media import make_webm, split
+
+DAY = timedelta(days=1)
+WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
+
+
+@pytest.fixture
+def recorded(world: World) -> World:
+    """The student's session: recorded, a playback copy, a browser signal, a flag with a sealed picture
+    and a reviewer's verdict; the exam closed just now."""
+    session = world.session
+    for status in (S.CONSENTED, S.READY, S.STARTED):
+        session_transition(session_id=session.pk, to_status=status, actor=None, reason="test")
+    session.refresh_from_db()
+    recording = recording_start(session=session, kind="webcam", mime_type="video/webm", actor=None)
+    for seq, chunk in enumerate(split(make_webm(seconds=2.0), [15_000])):
+        recording_append_chunk(recording=recording, seq=seq, data=chunk)
+    BrowserSignal.objects.create(session=session, kind="tab_hidden", client_time=session.started_at)
+    session_transition(session_id=session.pk, to_status=S.SUBMITTED, actor=None, reason="test")
+    recording_finalise(recording_id=recording.pk, actor=None)
+    recording_make_playback_copy(recording_id=recording.pk)
+    session.refresh_from_db()
+    run = AnalysisRun.objects.create(session=session, status=RunStatus.SUCCEEDED, score=1.0, sensitivity="standard")
+    flag = Flag.objects.create(
+        run=run,
+        session=session,
+        kind="tab_hidden",
+        category="concern",
+        start_seconds=1,
+        end_seconds=2,
+        severity="low",
+        confidence=1,
+        reason="The exam tab was hidden.",
+        detector="browser-signals",
+        detector_version="1",
+        evidence_recording=recording,
+        evidence_seconds=1.0,
+        evidence_thumbnail=recording_seal_thumbnail(recording=recording, moment=1.0, jpeg=b"\xff\xd8picture"),
+    )
+    FlagDecision.objects.create(flag=flag, verdict="dismissed", note="fine", reviewer_name="Remi Reviewer")
+    exam = world.exam
+    exam.opens_at, exam.closes_at = exam.opens_at - DAY, session.ended_at
+    exam.save()
+    return world
+
+
+def closed(world: World) -> datetime:
+    value = world.exam.closes_at
+    assert value is not None
+    return value
+
+
+def stored_names(session: ExamSession) -> list[str]:
+    recording = Recording.objects.get(session=session)
+    return [
+        *RecordingChunk.objects.filter(recording=recording).values_list("storage_name", flat=True),
+        recording.playback_name,
+    ]
+
+
+def test_recordings_stay_the_day_before_and_go_the_day_after_180_days(recorded: World) -> None:
+    names = stored_names(recorded.session)
+    with time_machine.travel(closed(recorded) + 180 * DAY - DAY):
+        assert purge_due().recordings == 0
+    assert Recording.objects.filter(session=recorded.session).exists()
+    assert all(default_storage.exists(name) for name in names)
+
+    with time_machine.travel(closed(recorded) + 180 * DAY + DAY):
+        report = purge_due()
+    assert report.recordings == 1
+    assert not Recording.objects.filter(session=recorded.session).exists()
+    assert not RecordingChunk.objects.exists()
+    assert not BrowserSignal.objects.filter(session=recorded.session).exists()
+    assert not any(default_storage.exists(name) for name in names)
+    flag = Flag.objects.get(session=recorded.session)
+    assert flag.evidence_thumbnail is None  # the picture goes; the flag's record and its verdict stay
+    assert flag.reason == "The exam tab was hidden."
+    assert FlagDecision.objects.filter(flag=flag).exists()
+    event = AuditEvent.objects.get(action="retention.purge_recordings")
+    assert event.actor_id is None
+    assert event.detail["stored_objects"] == len(names)
+    assert event.detail["signals"] == 1
+    assert event.detail["evidence_pictures"] == 1
+
+
+def test_an_institution_with_a_shorter_period_purges_sooner(recorded: World) -> None:
+    institution = recorded.course.institution
+    institution.recording_retention_days = 30
+    institution.save()
+    with time_machine.travel(closed(recorded) + 29 * DAY):
+        assert purge_due().recordings == 0
+    with time_machine.travel(closed(recorded) + 31 * DAY):
+        assert purge_due().recordings == 1
+
+
+def test_purged_media_cannot_be_read_even_from_a_copy_of_the_storage_taken_before(recorded: World) -> None:
+    recording = Recording.objects.select_related("data_key").get(session=recorded.session)
+    label = playback_label(recording.pk)
+    with default_storage.open(recording.playback_name, "rb") as stored:
+        backup = stored.read()  # a copy of the storage, taken before the purge
+    assert not backup.startswith(WEBM_MAGIC)  # sealed at rest
+    assert crypto.open_sealed(data_key_material(recording.data_key), label=label, ciphertext=backup).startswith(
+        WEBM_MAGIC
+    )
+    key_id = recording.data_key_id
+    identity_enrol(user=recorded.users["student"], frames=[jpeg("obama.jpg")] * 3)  # a key that is not due
+
+    with time_machine.travel(closed(recorded) + 181 * DAY):
+        purge_due()
+
+    assert not DataKey.objects.filter(pk=key_id).exists()
+    assert DataKey.objects.filter(wrapped__isnull=False).exists()  # other keys live on; none of them opens it
+    for data_key in DataKey.objects.filter(wrapped__isnull=False):
+        with pytest.raises(crypto.DecryptionError):
+            crypto.open_sealed(data_key_material(data_key), label=label, ciphertext=backup)
+
+
+def test_a_standing_hold_keeps_the_recordings_and_profile_until_it_is_lifted(recorded: World) -> None:
+    admin = recorded.users["admin"]
+    identity_enrol(user=recorded.users["student"], frames=[jpeg("obama.jpg")] * 3)
+    IdentityProfile.objects.filter(user=recorded.users["student"]).update(last_used_at=closed(recorded))
+    hold = hold_set(session_id=recorded.session.pk, reason="Misconduct case 2026-14", actor=admin)
+    with time_machine.travel(closed(recorded) + 400 * DAY):
+        report = purge_due()
+        assert (report.recordings, report.profiles, report.held) == (0, 0, 2)
+        assert Recording.objects.filter(session=recorded.session).exists()
+        assert IdentityProfile.objects.filter(user=recorded.users["student"]).exists()
+        hold_lift(hold_id=hold.pk, reason="Case closed", actor=admin)
+        report = purge_due()
+    assert (report.recordings, report.profiles, report.held) == (1, 1, 0)
+    assert [e.action for e in AuditEvent.objects.filter(action__startswith="hold.")] == ["hold.set", "hold.lift"]
+
+
+def test_a_hold_needs_a_reason_and_only_one_stands_at_a_time(recorded: World) -> None:
+    admin = recorded.users["admin"]
+    with pytest.raises(HoldError, match="reason"):
+        hold_set(session_id=recorded.session.pk, reason=" ", actor=admin)
+    hold = hold_set(session_id=recorded.session.pk, reason="Case 1", actor=admin)
+    with pytest.raises(HoldError, match="already on hold"):
+        hold_set(session_id=recorded.session.pk, reason="Case 2", actor=admin)
+    with pytest.raises(HoldError, match="reason"):
+        hold_lift(hold_id=hold.pk, reason="", actor=admin)
+    assert LegalHold.objects.get().lifted_at is None
+
+
+def test_profiles_stay_the_day_before_and_go_the_day_after_365_days_from_last_use(world: World) -> None:
+    student = world.users["student"]
+    identity_enrol(user=student, frames=[jpeg("obama.jpg")] * 3)
+    profile = IdentityProfile.objects.get(user=student)
+    last_use = profile.enrolled_at
+    assert last_use is not None
+    with time_machine.travel(last_use + 364 * DAY):
+        assert purge_due().profiles == 0
+    with time_machine.travel(last_use + 366 * DAY):
+        assert purge_due().profiles == 1
+    assert not IdentityProfile.objects.filter(user=student).exists()
+    assert not DataKey.objects.filter(pk=profile.data_key_id).exists()
+    assert AuditEvent.objects.filter(action="retention.purge_profile", target_id=str(student.pk)).exists()
+
+
+def test_a_run_killed_after_shredding_is_finished_by_the_next(recorded: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    def killed(names: list[str]) -> int:
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(services, "_delete_objects", killed)
+    with time_machine.travel(closed(recorded) + 181 * DAY), pytest.raises(SystemExit):
+        purge_due()
+    recording = Recording.objects.select_related("data_key").get(session=recorded.session)
+    assert recording.data_key.destroyed_at is not None  # the key went first
+    monkeypatch.undo()
+    with time_machine.travel(closed(recorded) + 182 * DAY):
+        assert purge_due().recordings == 1
+        assert purge_due().recordings == 0  # idempotent: nothing left, nothing done
+    assert not Recording.objects.exists()
+    assert AuditEvent.objects.filter(action="retention.purge_recordings").count() == 1
+
+
+def test_dry_run_lists_what_would_go_and_when_and_changes_nothing(recorded: World) -> None:
+    hold_set(session_id=recorded.session.pk, reason="Case 7", actor=recorded.users["admin"])
+    out = io.StringIO()
+    with time_machine.travel(closed(recorded) + 200 * DAY):
+        call_command("purge", "--dry-run", stdout=out)
+    text = out.getvalue()
+    assert f"Recordings of student in {recorded.exam.title}" in text
+    assert "KEPT by a legal hold" in text
+    assert "nothing was changed" in text
+    assert Recording.objects.filter(session=recorded.session).exists()
+
+    LegalHold.objects.update(lifted_at=closed(recorded))
+    upcoming = io.StringIO()
+    call_command("purge", "--dry-run", "--within", "200", stdout=upcoming)
+    assert "would be purged" in upcoming.getvalue()
+    nothing = io.StringIO()
+    call_command("purge", "--dry-run", stdout=nothing)
+    assert nothing.getvalue().strip() == "Nothing is due for purging."
+
+
+def test_the_daily_task_purges_and_is_on_the_beat_schedule(recorded: World) -> None:
+    from privacy.tasks import purge_due_task
+
+    assert settings.CELERY_BEAT_SCHEDULE["purge-expired-data"]["task"] == purge_due_task.name
+    with time_machine.travel(closed(recorded) + 181 * DAY):
+        assert purge_due_task.apply().get() == {"recordings": 1, "profiles": 0, "held": 0}
