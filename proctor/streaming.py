@@ -9,12 +9,15 @@ as it is.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, StreamingHttpResponse
+
+logger = logging.getLogger(__name__)
 
 _END = object()
 
@@ -23,19 +26,38 @@ def _next(iterator: Iterator[bytes]) -> Any:
     return next(iterator, _END)
 
 
-async def _pulled(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
-    iterator = iter(chunks)
+async def _pulled(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:
     pull = sync_to_async(_next, thread_sensitive=True)
     try:
         while (chunk := await pull(iterator)) is not _END:
             yield chunk
-    finally:
-        close = getattr(iterator, "close", None)
+    except Exception:
+        # The headers are gone already: end the body early (the client sees a short response) and
+        # let Django finish the request normally rather than lose its clean-up.
+        logger.exception("A streamed response failed part way; its body was cut short.")
+
+
+class _Streamed(StreamingHttpResponse):
+    """Closes its source when Django closes the response (on the request's thread), however the
+    body ended: read to the end, cut short, or abandoned by the client."""
+
+    def __init__(self, content: Any, source: Iterator[bytes], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._source = source
+
+    def close(self) -> None:
+        close = getattr(self._source, "close", None)
         if close is not None:
-            await sync_to_async(close, thread_sensitive=True)()
+            close()
+        super().close()
 
 
 def streaming_response(request: HttpRequest, chunks: Iterable[bytes], **kwargs: Any) -> StreamingHttpResponse:
-    """A StreamingHttpResponse over ``chunks`` that holds one chunk at a time, under ASGI or WSGI."""
-    content = _pulled(chunks) if isinstance(request, ASGIRequest) else chunks
-    return StreamingHttpResponse(content, **kwargs)
+    """A StreamingHttpResponse over ``chunks`` that holds one chunk at a time, under ASGI or WSGI.
+
+    Daphne does not wait for a slow client before taking the next chunk, so callers bound how much
+    one response may carry (the playback endpoint answers a window of a range at a time)."""
+    source = iter(chunks)
+    if isinstance(request, ASGIRequest):
+        return _Streamed(_pulled(source), source, **kwargs)
+    return _Streamed(source, source, **kwargs)

@@ -85,6 +85,24 @@ def test_ranges_return_exactly_the_bytes_asked_for(world: World, recording: Reco
         assert response["Content-Range"] == f"bytes {start}-{start + len(expected) - 1}/{len(data)}"
 
 
+def test_an_open_range_is_answered_a_window_at_a_time(
+    world: World, recording: Recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from review import views
+
+    monkeypatch.setattr(views, "PLAYBACK_WINDOW", 20_000)
+    client = client_as(world, "instructor")
+    data = body(client.get(url(recording)))
+    size = len(data)
+    assert size > 40_000
+    first = client.get(url(recording), HTTP_RANGE="bytes=0-")
+    assert first["Content-Range"] == f"bytes 0-19999/{size}"
+    assert body(first) == data[:20_000]
+    second = client.get(url(recording), HTTP_RANGE="bytes=20000-")
+    assert second["Content-Range"] == f"bytes 20000-39999/{size}"
+    assert body(second) == data[20_000:40_000]
+
+
 def test_a_range_beyond_the_end_is_refused_and_a_malformed_one_ignored(world: World, recording: Recording) -> None:
     client = client_as(world, "reviewer")
     refused = client.get(url(recording), HTTP_RANGE=f"bytes={recording.playback_size}-")
