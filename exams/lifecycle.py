@@ -21,8 +21,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     # A failed analysis can be retried, or reviewed by a person from the recordings alone.
     S.ANALYSIS_FAILED: frozenset({S.ANALYSING, S.READY_FOR_REVIEW}),
     S.READY_FOR_REVIEW: frozenset({S.CLEARED, S.SECOND_REVIEW}),
-    # The second reviewer confirms the concern, or disagrees and sends it back for review.
-    S.SECOND_REVIEW: frozenset({S.CONCERN_CONFIRMED, S.READY_FOR_REVIEW}),
+    # The second reviewer confirms the concern, or disagrees and sends it back for review (back under
+    # appeal, when it came from one).
+    S.SECOND_REVIEW: frozenset({S.CONCERN_CONFIRMED, S.READY_FOR_REVIEW, S.APPEALED}),
     S.CLEARED: frozenset({S.APPEALED}),
     S.CONCERN_CONFIRMED: frozenset({S.APPEALED}),
     S.APPEALED: frozenset({S.CLEARED, S.SECOND_REVIEW}),

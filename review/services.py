@@ -35,13 +35,16 @@ OUTCOMES: dict[str, tuple[frozenset[str], str]] = {
     Outcome.SENT_BACK: (frozenset({S.SECOND_REVIEW}), S.READY_FOR_REVIEW),
 }
 
+#: Statuses in which some decision on the session can be taken.
+DECIDABLE = frozenset().union(*(allowed for allowed, _ in OUTCOMES.values()))
+
 
 class DecisionError(Exception):
     """A decision that cannot be recorded; the message says why in plain words. Nothing was changed."""
 
 
 def person_name(user: Any) -> str:
-    return str(user.get_full_name() or user.get_username())
+    return str(user.get_full_name() or user.get_username())[:300]
 
 
 def _person(actor: Any) -> None:
@@ -85,7 +88,14 @@ def flag_decide(
         action="flag.decide",
         target=session,
         request=request,
-        detail={"flag": flag.pk, "kind": flag.kind, "verdict": verdict, "note": note},
+        # The note stays on the decision row; the permanent log records that there is one, not its words.
+        detail={
+            "flag": flag.pk,
+            "kind": flag.kind,
+            "verdict": verdict,
+            "decision": decision.pk,
+            "note_chars": len(note),
+        },
     )
     return decision
 
@@ -104,7 +114,8 @@ def session_decide(
     """Record a reviewer's decision on the whole session and move it accordingly.
 
     No concern clears it. A concern is referred for a second review, and only someone other than the
-    person who referred it can confirm it (or send it back). Every possible-concern flag must have a
+    person who referred it can confirm it; anyone, the referrer included, may send it back (to
+    review, or back under appeal when it came from one). Every possible-concern flag must have a
     verdict first. A session whose analysis failed can be decided from the recordings alone.
     """
     _person(actor)
@@ -114,6 +125,8 @@ def session_decide(
     session = _locked_session(session_id)
     allowed_from, to_status = OUTCOMES[outcome]
     from_status = session.status
+    if outcome == Outcome.SENT_BACK and Appeal.objects.filter(session=session).exists():
+        to_status = S.APPEALED  # still the appeal's review
     if from_status not in allowed_from:
         raise DecisionError(
             f"“{Outcome(outcome).label}” cannot be decided while the session is {label(from_status).lower()}."
@@ -125,7 +138,9 @@ def session_decide(
                 f"Decide every flag first: {waiting} flag{'s' if waiting != 1 else ''} "
                 f"{'have' if waiting != 1 else 'has'} no verdict yet."
             )
-    reason = f"{Outcome(outcome).label} ({person_name(actor)}): {note}"
+    # The reasons stay on the decision row (the student reads them there); the transition, which the
+    # permanent audit log copies, says only what was decided and by whom.
+    reason = f"{Outcome(outcome).label}, decided by {person_name(actor)}."
     try:
         if from_status == S.ANALYSIS_FAILED:
             session_transition(
@@ -152,7 +167,13 @@ def session_decide(
         action="session.decide",
         target=session,
         request=request,
-        detail={"outcome": outcome, "from": from_status, "to": to_status, "note": note},
+        detail={
+            "outcome": outcome,
+            "from": from_status,
+            "to": to_status,
+            "decision": decision.pk,
+            "note_chars": len(note),
+        },
     )
     return decision
 
@@ -184,5 +205,11 @@ def session_appeal(*, session_id: Any, grounds: str, actor: Any, request: HttpRe
         )
     except TransitionError as exc:
         raise DecisionError(str(exc)) from exc
-    audit_record(actor=actor, action="session.appeal", target=session, request=request, detail={"grounds": grounds})
+    audit_record(
+        actor=actor,
+        action="session.appeal",
+        target=session,
+        request=request,
+        detail={"appeal": appeal.pk, "grounds_chars": len(grounds)},
+    )
     return appeal

@@ -26,8 +26,9 @@ from proctor.streaming import streaming_response
 from recordings.models import Recording
 from recordings.selectors import recording_open_thumbnail, recording_playback_bytes
 from review.models import Appeal, Outcome, SessionDecision, Verdict
-from review.selectors import REVIEW_STATES, review_dashboard, review_export, session_review
+from review.selectors import REVIEW_STATES, SessionReview, review_dashboard, review_export, session_review
 from review.services import (
+    DECIDABLE,
     MAX_NOTE_CHARS,
     UNDER_REVIEW,
     DecisionError,
@@ -171,18 +172,21 @@ def _review_page(
         "may_decide": can(request.user, Action.DECIDE_SESSION, session),
         "reviewer_name": person_name(request.user),
         "verdicts": Verdict.choices,
-        "decision_choices": [
-            (outcome.value, outcome.label)
-            for outcome in (
-                (Outcome.CONFIRMED, Outcome.SENT_BACK)
-                if session.status == SessionStatus.SECOND_REVIEW
-                else (Outcome.NO_CONCERN, Outcome.REFERRED)
-            )
-        ],
+        "decision_choices": [(outcome.value, outcome.label) for outcome in _choices(request, review)],
+        "decision_open": session.status in DECIDABLE,
         "flag_error": flag_error,
         "decision_error": decision_error,
     }
     return render(request, "review/session.html", context, status=status)
+
+
+def _choices(request: HttpRequest, review: SessionReview) -> tuple[Outcome, ...]:
+    """The decisions this person can take now: the referrer of a concern may only withdraw it."""
+    if review.session.status != SessionStatus.SECOND_REVIEW:
+        return (Outcome.NO_CONCERN, Outcome.REFERRED)
+    if review.referral is not None and review.referral.reviewer_id == request.user.pk:
+        return (Outcome.SENT_BACK,)
+    return (Outcome.CONFIRMED, Outcome.SENT_BACK)
 
 
 def _session(session_id: uuid.UUID) -> ExamSession:

@@ -97,8 +97,11 @@ for (const form of document.querySelectorAll("form[data-flag-decision]")) {
     const note = form.querySelector("textarea");
     const data = new FormData(form);
     data.set("verdict", event.submitter?.value || "");
+    if (form.dataset.busy) return;  // one verdict at a time per flag
+    form.dataset.busy = "1";
     const buttons = [...form.querySelectorAll("button")];
-    buttons.forEach((button) => { button.disabled = true; });
+    const pressed = event.submitter;
+    buttons.forEach((button) => { button.setAttribute("aria-disabled", "true"); });
     error.hidden = true;
     try {
       const response = await fetch(form.action, {
@@ -107,8 +110,14 @@ for (const form of document.querySelectorAll("form[data-flag-decision]")) {
         headers: { Accept: "application/json", "X-CSRFToken": csrf },
         credentials: "same-origin",
       });
-      const answer = await response.json().catch(() => ({ error: `The server answered ${response.status}.` }));
-      if (!response.ok) throw new Error(answer.error || `The server answered ${response.status}.`);
+      if (response.redirected) {
+        throw new Error("your sign-in has expired. Sign in again in another tab, then press the button again; your note is still here.");
+      }
+      if (!(response.headers.get("Content-Type") || "").includes("application/json")) {
+        throw new Error(`the server answered ${response.status}; your note is still here.`);
+      }
+      const answer = await response.json();
+      if (!response.ok || !answer.verdict) throw new Error(answer.error || `the server answered ${response.status}.`);
       const verdict = form.closest(".flag").querySelector("[data-verdict]");
       const badge = document.createElement("span");
       badge.className = `badge ${answer.verdict === "dismissed" ? "badge--neutral" : "badge--danger"}`;
@@ -117,15 +126,22 @@ for (const form of document.querySelectorAll("form[data-flag-decision]")) {
       note.value = "";
       const waiting = document.getElementById("undecided-flags");
       if (waiting) {
-        if (answer.undecided === 0) waiting.remove();
-        else waiting.querySelector("[data-undecided]").textContent = answer.undecided;
+        waiting.textContent = answer.undecided === 0
+          ? "Every possible-concern flag has a verdict: you can record your decision below."
+          : `Give every possible-concern flag a verdict before you decide. Flags still without a verdict: ${answer.undecided}.`;
+        waiting.className = answer.undecided === 0 ? "alert alert--success" : "alert alert--warning";
       }
     } catch (failure) {
       error.textContent = `Not recorded: ${failure.message}`;
       error.hidden = false;
       note.focus();
     } finally {
-      buttons.forEach((button) => { button.disabled = false; });
+      buttons.forEach((button) => { button.removeAttribute("aria-disabled"); });
+      delete form.dataset.busy;
+      if (document.activeElement === document.body) pressed?.focus();
     }
   });
 }
+
+// After a refused decision the page comes back with the reason: take the reader there.
+document.getElementById("decision-error")?.focus();

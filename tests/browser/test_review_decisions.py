@@ -1,6 +1,6 @@
 """End to end in real headless Chromium: an instructor opens the flagged attempt from the demo data,
 plays to a flag, dismisses it with a note, decides the other flags, and finalises the session with no
-concern; the student then sees the outcome and its reasons."""
+concern; refused verdicts and decisions keep what the reviewer typed."""
 
 from __future__ import annotations
 
@@ -109,7 +109,9 @@ def test_an_instructor_plays_to_a_flag_dismisses_it_with_a_note_and_finalises(
         page.keyboard.press("Tab")  # to Dismiss
         page.keyboard.press("Enter")
         expect(flag.locator("[data-verdict]")).to_contain_text("Dismissed by Iris Instructor")
-    expect(page.locator("#undecided-flags")).to_have_count(0)
+    expect(page.locator("#undecided-flags")).to_have_text(
+        "Every possible-concern flag has a verdict: you can record your decision below."
+    )
 
     # Finalise: no concern, with reasons, signed.
     page.evaluate("document.getElementById('webcam-player').pause()")
@@ -152,3 +154,5 @@ def test_a_refused_decision_keeps_what_the_reviewer_typed(
     )
     expect(page.get_by_label("Reasons (required)")).to_have_value("Two faces at once.")
     expect(page.get_by_label("Concern referred for a second review")).to_be_checked()
+    expect(page.locator("#decision-error")).to_be_focused()
+    screenshot(page, "review-decision-refused")
