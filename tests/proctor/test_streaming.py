@@ -51,6 +51,8 @@ async def test_under_asgi_chunks_are_pulled_one_at_a_time_on_the_requests_thread
     assert source.threads == {view_thread}
 
 
+# Closing a response sends request_finished, whose handler tidies database connections.
+@pytest.mark.django_db
 async def test_a_response_abandoned_after_the_first_chunk_closes_its_source() -> None:
     source = Source(5)
     response = streaming_response(AsyncRequestFactory().get("/"), iter(source), content_type="text/plain")
@@ -67,6 +69,7 @@ async def test_a_source_that_fails_part_way_ends_the_body_instead_of_raising() -
     assert source.closed
 
 
+@pytest.mark.django_db
 def test_under_wsgi_the_plain_iterator_streams_as_it_is_and_is_closed() -> None:
     source = Source(3)
     response = streaming_response(RequestFactory().get("/"), iter(source), content_type="text/plain")
