@@ -48,11 +48,8 @@ class CountingReader(IterReader):
 
 @dataclass(frozen=True)
 class DecodeStats:
-    #: Media seconds covered, from the first to the last timestamp seen.
-    start: float
+    #: The last media timestamp seen, in seconds.
     end: float
-    video_frames_decoded: int
-    audio_seconds: float
     #: How most frames were sampled: "keyframes", or "every frame" when keyframes were sparse.
     mode: str
     damaged_packets: int
@@ -67,7 +64,7 @@ class StreamDecoder:
         self.resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE)
         self.first: float | None = None
         self.last = 0.0
-        self.decoded = self.damaged = self.audio_samples = 0
+        self.damaged = 0
         self.mode = "keyframes"
         self.sampled = {"keyframes": 0, "every frame": 0}
         self.last_key: float | None = None
@@ -99,7 +96,6 @@ class StreamDecoder:
                 self._audio_frame(frame, t)
 
     def _video_frame(self, frame: Any, t: float) -> None:
-        self.decoded += 1
         at = float(frame.pts * frame.time_base) if frame.pts is not None else t
         if self.video is not None and at - self.last_sample >= SAMPLE_EVERY * 0.9:
             self.last_sample = at
@@ -111,14 +107,13 @@ class StreamDecoder:
             return
         for mono in self.resampler.resample(frame):
             samples = mono.to_ndarray().reshape(-1)
-            self.audio_samples += len(samples)
             self.audio(t, samples)
 
     def stats(self) -> DecodeStats:
         if self.first is None:
             raise MediaError("The recording is empty: it holds no frames.")
         dominant = max(self.sampled, key=lambda name: self.sampled[name])
-        return DecodeStats(self.first, self.last, self.decoded, self.audio_samples / AUDIO_RATE, dominant, self.damaged)
+        return DecodeStats(self.last, dominant, self.damaged)
 
 
 def decode_stream(

@@ -21,7 +21,6 @@ class WebcamResult:
     evidence: list[rules.Evidence]
     #: Media seconds -> JPEG of the frames the face detector looked at.
     thumbnails: dict[float, bytes]
-    decode: media.DecodeStats
     statistics: dict[str, Any] = field(default_factory=dict)
 
 
@@ -44,7 +43,7 @@ def analyse_webcam(
         audio=activity.feed if activity else None,
         progress=progress,
     )
-    result = WebcamResult([], {}, stats, {"decode_mode": stats.mode, "damaged_packets": stats.damaged_packets})
+    result = WebcamResult([], {}, {"decode_mode": stats.mode, "damaged_packets": stats.damaged_packets})
     if sampler is not None:
         video = sampler.finish(stats.end)
         result.evidence += vision.face_evidence(video.samples)

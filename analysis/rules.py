@@ -61,6 +61,11 @@ class KindRule:
     reason: str
 
 
+def _technical(label: str, detector: str, reason: str) -> KindRule:
+    """A technical event: information for the reviewer, never a concern, weighing nothing in the score."""
+    return KindRule(label, Category.TECHNICAL, detector, 0.0, Severity.INFO, None, 1.0, reason)
+
+
 DETECTOR_VERSIONS = {
     "face-presence": "1.0",
     "face-verification": "1.0",
@@ -172,57 +177,32 @@ RULES: dict[Kind, KindRule] = {
         1.0,
         "The browser reported another display was connected {span}.",
     ),
-    Kind.SCREEN_SHARE_LOST: KindRule(
+    Kind.SCREEN_SHARE_LOST: _technical(
         "Screen not shared",
-        Category.TECHNICAL,
         "browser-signals",
-        0.0,
-        Severity.INFO,
-        None,
-        1.0,
         "The screen was not being shared {span}, so that part of the screen recording is missing. This is a "
         "technical event: a crash, the browser, or the Stop sharing button can end a screen share.",
     ),
-    Kind.CAMERA_LOST: KindRule(
+    Kind.CAMERA_LOST: _technical(
         "Camera lost",
-        Category.TECHNICAL,
         "browser-signals",
-        0.0,
-        Severity.INFO,
-        None,
-        1.0,
         "The camera stopped sending video {span}. This is a technical event, not misconduct.",
     ),
-    Kind.RECORDING_GAP: KindRule(
+    Kind.RECORDING_GAP: _technical(
         "Recording gap",
-        Category.TECHNICAL,
         "recording-continuity",
-        0.0,
-        Severity.INFO,
-        None,
-        1.0,
         "Part of the recording never reached the server {span}, usually because of the network. This is "
         "a technical event, not misconduct.",
     ),
-    Kind.WEBCAM_NOT_RECORDED: KindRule(
+    Kind.WEBCAM_NOT_RECORDED: _technical(
         "No webcam recording",
-        Category.TECHNICAL,
         "recording-continuity",
-        0.0,
-        Severity.INFO,
-        None,
-        1.0,
         "No webcam recording exists {span}: the camera was not being recorded, or what was recorded never "
         "reached the server. This is a technical event, not misconduct, and nothing was analysed then.",
     ),
-    Kind.SCREEN_NOT_RECORDED: KindRule(
+    Kind.SCREEN_NOT_RECORDED: _technical(
         "No screen recording",
-        Category.TECHNICAL,
         "recording-continuity",
-        0.0,
-        Severity.INFO,
-        None,
-        1.0,
         "No screen recording exists {span}: the screen was not being shared, or what was recorded never "
         "reached the server. This is a technical event, not misconduct.",
     ),
@@ -395,13 +375,6 @@ def _event(group: list[Evidence]) -> Event:
                 detail.setdefault(key, value)
     start, end = min(p.start for p in group), max(p.end for p in group)
     return Event(group[0].kind, start, end, round(confidence, 3), best.moment, detail)
-
-
-def merge(evidence: Iterable[Evidence], *, gap: float, min_seconds: float) -> list[Event]:
-    """Join evidence of one kind whose ranges overlap or lie within ``gap`` seconds of each other, and
-    keep the ranges spanning at least ``min_seconds``."""
-    events = [_event(group) for group in _groups(evidence, gap)]
-    return [event for event in events if event.seconds >= min_seconds]
 
 
 def events_from(evidence: Iterable[Evidence], thresholds: Thresholds, exemptions: Exemptions) -> list[Event]:

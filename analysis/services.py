@@ -60,6 +60,23 @@ def analysis_queue(session_id: Any) -> None:
 # --- Starting and ending a run ------------------------------------------------------------------
 
 
+def _fail_session(session: ExamSession, reason: str) -> None:
+    session_transition(
+        session_id=session.pk,
+        to_status=SessionStatus.ANALYSIS_FAILED,
+        actor=None,
+        reason=f"Automated analysis failed: {reason} The recordings can still be reviewed by a person.",
+    )
+
+
+def _locked_run(run_id: int) -> tuple[ExamSession, AnalysisRun]:
+    """The run and its session, locked session first (the order analysis_run_start locks them in, so
+    two writers never deadlock)."""
+    session_id = AnalysisRun.objects.filter(pk=run_id).values_list("session_id", flat=True).get()
+    session = ExamSession.objects.select_for_update().get(pk=session_id)
+    return session, AnalysisRun.objects.select_for_update().get(pk=run_id)
+
+
 @transaction.atomic
 def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER) -> AnalysisRun | None:
     """Begin a run, or return None when there is nothing to do: the session is not waiting for
@@ -100,12 +117,7 @@ def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER)
             sensitivity=session.exam.sensitivity,
             detector_versions=rules.DETECTOR_VERSIONS,
         )
-        session_transition(
-            session_id=session.pk,
-            to_status=SessionStatus.ANALYSIS_FAILED,
-            actor=None,
-            reason=f"Automated analysis failed: {reason} The recordings can still be reviewed by a person.",
-        )
+        _fail_session(session, reason)
         return None
     thresholds, exemptions = _settings_for(session)
     run = AnalysisRun.objects.create(
@@ -147,10 +159,7 @@ class Outcome:
 def analysis_run_complete(*, run_id: int, outcome: Outcome, cpu_seconds: float) -> bool:
     """Record the run's flags and score and make the session ready for review, all at once.
     Returns False (writing nothing) when another run has taken over in the meantime."""
-    # Session, then run: the order analysis_run_start locks them in, so the two never deadlock.
-    session_id = AnalysisRun.objects.filter(pk=run_id).values_list("session_id", flat=True).get()
-    session = ExamSession.objects.select_for_update().get(pk=session_id)
-    run = AnalysisRun.objects.select_for_update().get(pk=run_id)
+    session, run = _locked_run(run_id)
     if run.status != RunStatus.RUNNING or session.status != SessionStatus.ANALYSING:
         return False
     thresholds = rules.THRESHOLDS[run.sensitivity]
@@ -224,9 +233,7 @@ def _flag(
 @transaction.atomic
 def analysis_run_fail(*, run_id: int, reason: str) -> None:
     """The run cannot finish: say why, and leave the session for a person (or a retry)."""
-    session_id = AnalysisRun.objects.filter(pk=run_id).values_list("session_id", flat=True).get()
-    session = ExamSession.objects.select_for_update().get(pk=session_id)
-    run = AnalysisRun.objects.select_for_update().get(pk=run_id)
+    session, run = _locked_run(run_id)
     if run.status != RunStatus.RUNNING:
         return
     run.status = RunStatus.FAILED
@@ -234,23 +241,19 @@ def analysis_run_fail(*, run_id: int, reason: str) -> None:
     run.failure_reason = reason
     run.save(update_fields=["status", "finished_at", "failure_reason"])
     if session.status == SessionStatus.ANALYSING:
-        session_transition(
-            session_id=session.pk,
-            to_status=SessionStatus.ANALYSIS_FAILED,
-            actor=None,
-            reason=f"Automated analysis failed: {reason} The recordings can still be reviewed by a person.",
-        )
+        _fail_session(session, reason)
     audit_record(actor=None, action="analysis.fail", target=session, detail={"run": run.pk, "reason": reason})
     _broadcast(session, run, on_commit=True)
 
 
 @transaction.atomic
-def analysis_retry(*, session_id: Any, actor: Any, reason: str = "") -> ExamSession:
-    """A person asks for a failed analysis to run again."""
+def analysis_retry(*, session_id: Any, actor: Any, reason: str = "", request: Any = None) -> ExamSession:
+    """A person asks for a failed analysis to run again. Raises TransitionError unless it failed."""
     session = session_transition(
         session_id=session_id,
         to_status=SessionStatus.ANALYSING,
         actor=actor,
+        request=request,
         reason=reason or "Analysis retried.",
     )
     analysis_queue(session.pk)
@@ -497,11 +500,8 @@ def analysis_run(*, session_id: Any, stale_after: timedelta = STALE_AFTER) -> di
         outcome = analysis_perform(run=run)
     except AnalysisSuperseded:
         return {"session": str(session_id), "outcome": "superseded", "run": run.pk}
-    except AnalysisFailed as exc:
-        analysis_run_fail(run_id=run.pk, reason=str(exc))
-        return {"session": str(session_id), "outcome": "failed", "reason": str(exc), "run": run.pk}
-    except SoftTimeLimitExceeded:
-        reason = "The analysis took longer than its time limit."
+    except (AnalysisFailed, SoftTimeLimitExceeded) as exc:
+        reason = str(exc) if isinstance(exc, AnalysisFailed) else "The analysis took longer than its time limit."
         analysis_run_fail(run_id=run.pk, reason=reason)
         return {"session": str(session_id), "outcome": "failed", "reason": reason, "run": run.pk}
     except BaseException:

@@ -77,12 +77,12 @@ class FaceSampler:
     """Fed frames in time order (about one a second); decides which deserve a detection, and which
     face deserves an identity check. ``finish`` closes the last sample's range."""
 
-    def __init__(self, template: np.ndarray | None, *, verify: bool = True) -> None:
+    def __init__(self, template: np.ndarray | None) -> None:
         import dlib
 
         self.detector = dlib.get_frontal_face_detector()
         self.template = template
-        self.verify = verify and template is not None
+        self.verify = template is not None
         self.result = VideoAnalysis()
         #: The latest sample, whose end is known only when the next frame comes.
         self.pending: FaceSample | None = None

@@ -37,23 +37,21 @@ import numpy as np  # noqa: E402
 from analysis import rules  # noqa: E402
 from analysis.pipeline import analyse_webcam  # noqa: E402
 from proctor import crypto  # noqa: E402
+from review.demo.media import chunked  # noqa: E402
 from tests import scenarios  # noqa: E402
 
 #: A flag matches an event when its start and its end are this close to the truth, in seconds.
 TOLERANCE = 3.0
 #: Recall is judged on events at least this long (the issue's target).
 MIN_EVENT_SECONDS = 5.0
-CHUNK_SECONDS = 3.0
 THRESHOLDS = rules.THRESHOLDS["standard"]
 
 
 def sealed_chunks(data: bytes, seconds: float) -> tuple[bytes, list[bytes]]:
     """The recording as stored: cut in ~3-second chunks, each sealed under one data key."""
     key = crypto.new_data_key()
-    count = max(1, round(seconds / CHUNK_SECONDS))
-    size = -(-len(data) // count)
     return key, [
-        crypto.seal(key, label=f"bench:{i}".encode(), plaintext=data[i * size : (i + 1) * size]) for i in range(count)
+        crypto.seal(key, label=f"bench:{i}".encode(), plaintext=piece) for i, piece in enumerate(chunked(data, seconds))
     ]
 
 
@@ -157,7 +155,7 @@ def main() -> None:
             f"{item.name:<18}{item.seconds / 60:>8.1f}{cpu:>8.1f}{cpu / hours:>9.0f}{decode_all:>13.1f}"
             f"{cpu / decode_all:>7.2f}{naive:>9.0f}{naive / cpu:>8.0f}x{len(events):>6}{len(unmatched):>6}"
             f"  {result.statistics['frames_sampled']} frames sampled, {result.statistics['detections']} detections,"
-            f" {result.statistics['identity_checks']} identity checks, {result.decode.mode}",
+            f" {result.statistics['identity_checks']} identity checks, {result.statistics['decode_mode']}",
             flush=True,
         )
 

@@ -6,12 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from identity import faces
 from identity.models import IdentityProfile
-from identity.services import template_label
-from proctor import crypto
+from identity.services import template_open
 from proctor.audit import audit_record
-from proctor.keys import data_key_material
 
 
 def identity_template(*, user_id: Any, purpose: str, reference: str = "") -> np.ndarray | None:
@@ -22,13 +19,7 @@ def identity_template(*, user_id: Any, purpose: str, reference: str = "") -> np.
     profile = IdentityProfile.objects.select_related("data_key").filter(user_id=user_id).first()
     if profile is None or profile.template_sealed is None:
         return None
-    template = faces.template_from_bytes(
-        crypto.open_sealed(
-            data_key_material(profile.data_key),
-            label=template_label(profile),
-            ciphertext=bytes(profile.template_sealed),
-        )
-    )
+    template = template_open(profile)
     audit_record(
         actor=None, action="identity.template_read", target=profile, detail={"purpose": purpose, "reference": reference}
     )

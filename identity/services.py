@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -22,8 +23,21 @@ from proctor.keys import data_key_create, data_key_material
 MAX_IMAGE_BYTES = 3 * 1024 * 1024
 
 
-def template_label(profile: IdentityProfile) -> bytes:
+def _template_label(profile: IdentityProfile) -> bytes:
     return f"identity:{profile.pk}:template".encode()
+
+
+def template_open(profile: IdentityProfile) -> np.ndarray:
+    """Decrypt an enrolled profile's face template. Callers check it is enrolled, and audit the read."""
+    if profile.template_sealed is None:
+        raise ValueError("This profile holds no face template.")
+    return faces.template_from_bytes(
+        crypto.open_sealed(
+            data_key_material(profile.data_key),
+            label=_template_label(profile),
+            ciphertext=bytes(profile.template_sealed),
+        )
+    )
 
 
 def _id_photo_label(profile: IdentityProfile) -> bytes:
@@ -56,7 +70,7 @@ def identity_enrol(*, user: Any, frames: list[bytes], request: Any = None) -> Id
     profile = _profile_for(user)
     key = data_key_material(profile.data_key)
     profile.template_sealed = crypto.seal(
-        key, label=template_label(profile), plaintext=faces.template_to_bytes(template)
+        key, label=_template_label(profile), plaintext=faces.template_to_bytes(template)
     )
     profile.enrolled_at = profile.last_used_at = timezone.now()
     profile.save(update_fields=["template_sealed", "enrolled_at", "last_used_at"])
@@ -88,13 +102,7 @@ def identity_verify(
     profile = IdentityProfile.objects.select_related("data_key").filter(user=user).first()
     if profile is None or profile.template_sealed is None:
         raise faces.FaceProblem("Enrol your face first.")
-    template = faces.template_from_bytes(
-        crypto.open_sealed(
-            data_key_material(profile.data_key),
-            label=template_label(profile),
-            ciphertext=bytes(profile.template_sealed),
-        )
-    )
+    template = template_open(profile)
     problem, match = "", None
     try:
         match = faces.face_verify(template, _images([frame])[0])

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from privacy.models import LegalHold
-from privacy.services import hold_lift, hold_set
+from privacy.services import hold_lift, hold_refusal, hold_set
 from proctor.audited_admin import AuditedModelAdmin
 
 
@@ -19,11 +19,12 @@ class LegalHoldForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if self.instance.pk is None:
-            session = data.get("session")
-            if session is not None and LegalHold.objects.filter(session=session, lifted_at__isnull=True).exists():
-                raise forms.ValidationError("This session is already on hold; lift that hold before setting another.")
-            if not (data.get("reason") or "").strip():
-                self.add_error("reason", "Give the reason for the hold: the case or request the data is kept for.")
+            if data.get("session") is not None:
+                refusal = hold_refusal(session=data["session"], reason=data.get("reason") or "")
+                if refusal:
+                    raise forms.ValidationError(refusal)
+        elif self.instance.lifted_at is None and "lift_reason" in data and not data["lift_reason"].strip():
+            self.add_error("lift_reason", "To lift the hold, give the reason; to keep it, leave the page.")
         return data
 
 

@@ -35,7 +35,3 @@ class LegalHold(models.Model):
 
     def __str__(self) -> str:
         return f"Hold on {self.session_id} ({'lifted' if self.lifted_at else 'standing'})"
-
-    @property
-    def standing(self) -> bool:
-        return self.lifted_at is None

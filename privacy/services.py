@@ -1,7 +1,9 @@
 """Retention: legal holds, and the purge that keeps the retention promise by crypto-shredding.
 
 The purge works in an order that is safe to stop at any point and run again: first the data key is
-destroyed (from then on the sealed bytes are noise, in backups too), then the stored objects are
+destroyed (from then on the sealed bytes are noise, in any copy of the storage too; a database backup
+from before the purge still holds the wrapped key, so keep database backups no longer than the
+retention periods, or rotate the key-encryption key), then the stored objects are
 deleted, then the rows, in one transaction, with an audit entry saying what went. A run that was
 killed half way finds what is left and finishes it; a run with nothing due does nothing.
 
@@ -9,7 +11,8 @@ Recordings go ``recording_retention_days`` after the exam closed, with everythin
 chunks, playback copies, gaps, browser signals and the flags' evidence pictures (the flags'
 plain-language record and the reviewers' decisions stay: they are the outcome). Identity profiles
 (face template and ID photo) go ``profile_retention_days`` after their last use. A standing legal
-hold on a session keeps its recordings and its student's profile until it is lifted.
+hold on a session keeps its recordings and its student's profile until it is lifted, and a session
+in the middle of an attempt, analysis, second review or appeal keeps its recordings until that ends.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Exists, Min, OuterRef, Q
@@ -29,39 +31,50 @@ from django.utils import timezone
 
 from analysis.models import Flag
 from exams.models import CourseMembership, ExamSession, Institution
-from identity.models import IdentityProfile
+from exams.models import SessionStatus as S
+from identity.models import IdentityCheck, IdentityProfile
 from privacy.models import LegalHold
 from proctor.audit import audit_record
-from proctor.keys import data_key_destroy
-from proctor.models import DataKey
-from recordings.models import BrowserSignal, Recording, RecordingChunk, RecordingGap
+from proctor.keys import data_key_destroy, data_keys_forget
+from recordings.models import BrowserSignal, Recording, RecordingChunk
 
 logger = logging.getLogger(__name__)
 
 #: Used for a profile whose student belongs to no institution's course.
 DEFAULT_PROFILE_RETENTION_DAYS = 365
 
-__all__ = ["HoldError", "PurgeItem", "hold_lift", "hold_set", "purge_due", "purge_plan"]
+#: A session in the middle of an attempt, an analysis, a second review or an appeal keeps its
+#: recordings until that ends: the people deciding it need them.
+IN_PROGRESS = frozenset({S.STARTED, S.ANALYSING, S.SECOND_REVIEW, S.APPEALED})
+
+HOLD = "a legal hold"
+REVIEW = "a review in progress"
 
 
 class HoldError(Exception):
     """A legal hold that cannot be set or lifted; the message says why. Nothing was changed."""
 
 
-def _standing_holds(session_ref: Any) -> Exists:
-    return Exists(LegalHold.objects.filter(session=session_ref, lifted_at__isnull=True))
+def hold_refusal(*, session: ExamSession, reason: str) -> str | None:
+    """Why a hold cannot be set on ``session`` with ``reason``, or None when it can."""
+    if not (reason or "").strip():
+        return "Give the reason for the hold: the case or request the data is kept for."
+    if LegalHold.objects.filter(session=session, lifted_at__isnull=True).exists():
+        return "This session is already on hold; lift that hold before setting another."
+    return None
 
 
 @transaction.atomic
 def hold_set(*, session_id: Any, reason: str, actor: Any, request: HttpRequest | None = None) -> LegalHold:
-    reason = (reason or "").strip()
-    if not reason:
-        raise HoldError("Give the reason for the hold: the case or request the data is kept for.")
     session = ExamSession.objects.select_for_update().get(pk=session_id)
-    if LegalHold.objects.filter(session=session, lifted_at__isnull=True).exists():
-        raise HoldError("This session is already on hold; lift that hold before setting another.")
-    hold = LegalHold.objects.create(session=session, reason=reason, set_by=actor)
-    audit_record(actor=actor, action="hold.set", target=session, request=request, detail={"reason": reason})
+    refusal = hold_refusal(session=session, reason=reason)
+    if refusal:
+        raise HoldError(refusal)
+    hold = LegalHold.objects.create(session=session, reason=reason.strip(), set_by=actor)
+    # The reason stays on the hold; the permanent log records that one was given.
+    audit_record(
+        actor=actor, action="hold.set", target=session, request=request, detail={"reason_chars": len(hold.reason)}
+    )
     return hold
 
 
@@ -75,18 +88,20 @@ def hold_lift(*, hold_id: int, reason: str, actor: Any, request: HttpRequest | N
         raise HoldError("This hold was already lifted.")
     hold.lifted_at, hold.lifted_by, hold.lift_reason = timezone.now(), actor, reason
     hold.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
-    audit_record(actor=actor, action="hold.lift", target=hold.session, request=request, detail={"reason": reason})
+    audit_record(
+        actor=actor, action="hold.lift", target=hold.session, request=request, detail={"reason_chars": len(reason)}
+    )
     return hold
 
 
 @dataclass(frozen=True)
 class PurgeItem:
-    """Something the retention purge will delete, and when."""
+    """Something the retention purge will delete, when, and what keeps it for now (empty: nothing)."""
 
     kind: str  # "recordings" (a session's) or "profile" (a student's identity profile)
     target: Any
     due_at: datetime
-    held: bool
+    kept_by: str
 
     def describe(self) -> str:
         if self.kind == "recordings":
@@ -95,25 +110,26 @@ class PurgeItem:
         return f"Identity profile of {self.target.user.get_username()} (face template and ID photo)"
 
 
-def _sessions_with_data() -> Any:
-    return (
-        ExamSession.objects.filter(
-            Exists(Recording.objects.filter(session=OuterRef("pk")))
-            | Exists(BrowserSignal.objects.filter(session=OuterRef("pk")))
-        )
-        .select_related("exam__course__institution", "student")
-        .annotate(held=_standing_holds(OuterRef("pk")))
-    )
+def _kept_by(session: ExamSession, *, held: bool) -> str:
+    return HOLD if held else REVIEW if session.status in IN_PROGRESS else ""
 
 
 def _recording_items(*, until: datetime) -> Iterator[PurgeItem]:
+    holds = Exists(LegalHold.objects.filter(session=OuterRef("pk"), lifted_at__isnull=True))
+    with_data = ExamSession.objects.filter(
+        Exists(Recording.objects.filter(session=OuterRef("pk")))
+        | Exists(BrowserSignal.objects.filter(session=OuterRef("pk")))
+    )
     for institution in Institution.objects.all():
         keep = timedelta(days=institution.recording_retention_days)
-        sessions = _sessions_with_data().filter(
-            exam__course__institution=institution, exam__closes_at__lte=until - keep
+        sessions = (
+            with_data.filter(exam__course__institution=institution, exam__closes_at__lte=until - keep)
+            .select_related("exam", "student")
+            .annotate(held=holds)
+            .order_by("exam__closes_at", "pk")
         )
-        for session in sessions.order_by("exam__closes_at", "pk"):
-            yield PurgeItem("recordings", session, session.exam.closes_at + keep, bool(session.held))
+        for session in sessions:
+            yield PurgeItem("recordings", session, session.exam.closes_at + keep, _kept_by(session, held=session.held))
 
 
 def _profile_retention_days(user_id: Any) -> int:
@@ -124,63 +140,81 @@ def _profile_retention_days(user_id: Any) -> int:
     return int(days) if days is not None else DEFAULT_PROFILE_RETENTION_DAYS
 
 
+def _profile_due(profile: IdentityProfile) -> datetime:
+    """Its last use (a match, enrolment or an ID photo, whichever came last) plus the retention."""
+    used = [t for t in (profile.last_used_at, profile.enrolled_at, profile.id_photo_at) if t is not None]
+    # Every profile is made by enrolment or an ID photo, which set their time.
+    return max(used) + timedelta(days=_profile_retention_days(profile.user_id))
+
+
+def _held_students() -> set[Any]:
+    return set(LegalHold.objects.filter(lifted_at__isnull=True).values_list("session__student_id", flat=True))
+
+
 def _profile_items(*, until: datetime) -> Iterator[PurgeItem]:
-    held_students = set(LegalHold.objects.filter(lifted_at__isnull=True).values_list("session__student_id", flat=True))
+    held = _held_students()
     shortest = min(
         [*Institution.objects.values_list("profile_retention_days", flat=True), DEFAULT_PROFILE_RETENTION_DAYS]
     )
     # Only profiles idle for at least the shortest period can be due; each is then checked exactly.
+    idle_since = until - timedelta(days=shortest)
     candidates = IdentityProfile.objects.select_related("user").filter(
-        Q(last_used_at__lte=until - timedelta(days=shortest))
-        | Q(last_used_at__isnull=True, enrolled_at__lte=until - timedelta(days=shortest))
-        | Q(last_used_at__isnull=True, enrolled_at__isnull=True)
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=idle_since),
+        Q(enrolled_at__isnull=True) | Q(enrolled_at__lte=idle_since),
+        Q(id_photo_at__isnull=True) | Q(id_photo_at__lte=idle_since),
     )
     for profile in candidates.order_by("pk"):
-        last_use = profile.last_used_at or profile.enrolled_at or profile.id_photo_at
-        if last_use is None:
-            last_use = profile.data_key.created_at
-        due_at = last_use + timedelta(days=_profile_retention_days(profile.user_id))
+        due_at = _profile_due(profile)
         if due_at <= until:
-            yield PurgeItem("profile", profile, due_at, profile.user_id in held_students)
+            yield PurgeItem("profile", profile, due_at, HOLD if profile.user_id in held else "")
 
 
 def purge_plan(*, until: datetime | None = None) -> list[PurgeItem]:
-    """Everything due for purging by ``until`` (now by default), held or not, soonest first."""
+    """Everything due for purging by ``until`` (now by default), kept or not, soonest first."""
     until = until or timezone.now()
     items = [*_recording_items(until=until), *_profile_items(until=until)]
     return sorted(items, key=lambda item: (item.due_at, item.kind))
 
 
 def _delete_objects(names: list[str]) -> int:
-    deleted = 0
-    for name in names:
-        if name and default_storage.exists(name):
-            default_storage.delete(name)
-            deleted += 1
-    return deleted
+    """Delete stored objects; one already gone (a killed run got there) is not an error."""
+    named = [name for name in names if name]
+    for name in named:
+        default_storage.delete(name)
+    return len(named)
 
 
-def _purge_recordings(session: ExamSession, due_at: datetime) -> dict[str, Any]:
-    recordings = list(Recording.objects.filter(session=session).select_related("data_key"))
-    # 1. Crypto-shred: from here on every copy of the sealed bytes, backups included, is unreadable.
-    for recording in recordings:
-        data_key_destroy(data_key=recording.data_key)
-    # 2. The stored objects. Deleting a missing one is not an error: a killed run may have done it.
-    names = [
-        *RecordingChunk.objects.filter(recording__session=session).values_list("storage_name", flat=True),
-        *(recording.playback_name for recording in recordings),
-    ]
-    objects = _delete_objects(names)
-    # 3. The rows, and the audit entry, together.
+def _purge_recordings(session_id: Any, due_at: datetime) -> bool:
+    """Purge one session's recordings; False when, looked at again under its lock, it must stay or is
+    already gone (a hold set, a review reopened, or another run finished it meanwhile)."""
+    # 1. Under the session's lock (hold_set takes it too): check again, then crypto-shred. From here
+    #    on every copy of the sealed bytes, a copy of the storage included, is unreadable.
     with transaction.atomic():
+        session = ExamSession.objects.select_for_update().get(pk=session_id)
+        held = LegalHold.objects.filter(session=session, lifted_at__isnull=True).exists()
+        recordings = list(Recording.objects.filter(session=session).select_related("data_key"))
+        if _kept_by(session, held=held) or not (recordings or BrowserSignal.objects.filter(session=session).exists()):
+            return False
+        for recording in recordings:
+            data_key_destroy(data_key=recording.data_key)
+        names = [
+            *RecordingChunk.objects.filter(recording__session=session).values_list("storage_name", flat=True),
+            *(recording.playback_name for recording in recordings),
+        ]
+    # 2. The stored objects.
+    objects = _delete_objects(names)
+    # 3. The rows, and the audit entry, together; a run that finished this meanwhile left nothing to do.
+    with transaction.atomic():
+        session = ExamSession.objects.select_for_update().get(pk=session_id)
+        if not Recording.objects.filter(session=session).exists() and not session.browser_signals.exists():
+            return False
         pictures = Flag.objects.filter(session=session, evidence_thumbnail__isnull=False).update(
             evidence_thumbnail=None, evidence_recording=None, evidence_seconds=None
         )
         signals, _ = BrowserSignal.objects.filter(session=session).delete()
-        RecordingGap.objects.filter(recording__session=session).delete()
         chunks, _ = RecordingChunk.objects.filter(recording__session=session).delete()
-        Recording.objects.filter(session=session).delete()
-        DataKey.objects.filter(pk__in=[r.data_key_id for r in recordings], wrapped__isnull=True).delete()
+        Recording.objects.filter(session=session).delete()  # and their gaps
+        data_keys_forget([recording.data_key_id for recording in recordings])
         detail = {
             "student": session.student_id,
             "exam": session.exam_id,
@@ -192,46 +226,62 @@ def _purge_recordings(session: ExamSession, due_at: datetime) -> dict[str, Any]:
             "evidence_pictures": pictures,
         }
         audit_record(actor=None, action="retention.purge_recordings", target=session, detail=detail)
-    return detail
+    return True
 
 
-def _purge_profile(profile: IdentityProfile, due_at: datetime) -> dict[str, Any]:
-    data_key_destroy(data_key=profile.data_key)
-    objects = _delete_objects([profile.id_photo_name])
+def _purge_profile(profile_id: Any, now: datetime) -> bool:
+    """Purge one identity profile and the face checks made with it; False when, looked at again under
+    its lock, it must stay (used again, or a hold set) or is already gone."""
     with transaction.atomic():
-        key_id = profile.data_key_id
-        profile.delete()
-        DataKey.objects.filter(pk=key_id, wrapped__isnull=True).delete()
-        detail = {"student": profile.user_id, "due": due_at.isoformat(), "stored_objects": objects}
-        audit_record(
-            actor=None,
-            action="retention.purge_profile",
-            target=get_user_model().objects.get(pk=profile.user_id),
-            detail=detail,
-        )
-    return detail
+        profile = IdentityProfile.objects.select_for_update().select_related("data_key", "user").filter(pk=profile_id)
+        found = profile.first()
+        if found is None or _profile_due(found) > now or found.user_id in _held_students():
+            return False
+        data_key_destroy(data_key=found.data_key)
+    objects = _delete_objects([found.id_photo_name])
+    with transaction.atomic():
+        if not IdentityProfile.objects.select_for_update().filter(pk=profile_id).exists():
+            return False
+        checks, _ = IdentityCheck.objects.filter(user_id=found.user_id).delete()
+        IdentityProfile.objects.filter(pk=profile_id).delete()
+        data_keys_forget([found.data_key_id])
+        detail = {"due": _profile_due(found).isoformat(), "stored_objects": objects, "face_checks": checks}
+        audit_record(actor=None, action="retention.purge_profile", target=found.user, detail=detail)
+    return True
+
+
+class PurgeIncomplete(Exception):
+    """Some items could not be purged this time (each is logged); the next run tries them again."""
 
 
 @dataclass
 class PurgeReport:
     recordings: int = 0
     profiles: int = 0
+    #: Due, but kept by a legal hold or a review in progress.
     held: int = 0
+    failed: int = 0
 
 
 def purge_due(*, now: datetime | None = None) -> PurgeReport:
-    """Purge everything whose retention has run out and that no standing hold keeps. Idempotent, and
-    finishes what a killed run left: each item is picked again until its rows are gone."""
+    """Purge everything whose retention has run out and that nothing keeps. Idempotent, and finishes
+    what a killed run left: each item is picked again until its rows are gone. One item that fails
+    (storage unreachable, say) is logged and skipped so the rest still go; then PurgeIncomplete."""
+    now = now or timezone.now()
     report = PurgeReport()
     for item in purge_plan(until=now):
-        if item.held:
+        if item.kept_by:
             report.held += 1
             continue
-        if item.kind == "recordings":
-            _purge_recordings(item.target, item.due_at)
-            report.recordings += 1
-        else:
-            _purge_profile(item.target, item.due_at)
-            report.profiles += 1
-        logger.info("Purged %s (due %s).", item.describe(), item.due_at.isoformat())
+        try:
+            if item.kind == "recordings":
+                report.recordings += _purge_recordings(item.target.pk, item.due_at)
+            else:
+                report.profiles += _purge_profile(item.target.pk, now)
+        except Exception:
+            # Only ids in the log: it is kept longer than the data it speaks of.
+            logger.exception("Could not purge %s %s; the next run tries again.", item.kind, item.target.pk)
+            report.failed += 1
+    if report.failed:
+        raise PurgeIncomplete(f"{report.failed} item(s) could not be purged; see the log. {report}")
     return report

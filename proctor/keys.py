@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -47,6 +48,11 @@ def data_key_destroy(*, data_key: DataKey) -> None:
     """Crypto-shred: forget the wrapped key. Everything encrypted under it becomes unreadable."""
     DataKey.objects.filter(id=data_key.id, wrapped__isnull=False).update(wrapped=None, destroyed_at=timezone.now())
     data_key.refresh_from_db()
+
+
+def data_keys_forget(ids: list[Any]) -> None:
+    """Delete the rows of destroyed data keys once nothing refers to them; live keys are never touched."""
+    DataKey.objects.filter(pk__in=ids, wrapped__isnull=True).delete()
 
 
 def data_keys_not_under_primary() -> int:

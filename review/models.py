@@ -16,20 +16,28 @@ from analysis.models import Flag
 from exams.models import ExamSession
 
 
+class Signed(models.Model):
+    """A person's judgement: their note, who they were, under which name, and when."""
+
+    note = models.TextField()
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    reviewer_name = models.CharField(max_length=300)
+    decided_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        abstract = True
+
+
 class Verdict(models.TextChoices):
     CONFIRMED = "confirmed", "Confirmed"
     DISMISSED = "dismissed", "Dismissed"
 
 
-class FlagDecision(models.Model):
+class FlagDecision(Signed):
     """A reviewer's verdict on one flag: it shows what the detector says, or it does not."""
 
     flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="decisions")
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
-    note = models.TextField()
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    reviewer_name = models.CharField(max_length=300)
-    decided_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["flag", "decided_at", "id"]
@@ -45,17 +53,13 @@ class Outcome(models.TextChoices):
     SENT_BACK = "sent_back", "Sent back for review"
 
 
-class SessionDecision(models.Model):
+class SessionDecision(Signed):
     """A reviewer's decision on a whole session, and the status it moved the session to."""
 
     session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="decisions")
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
-    note = models.TextField()
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    reviewer_name = models.CharField(max_length=300)
     from_status = models.CharField(max_length=20)
     to_status = models.CharField(max_length=20)
-    decided_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["session", "decided_at", "id"]

@@ -187,15 +187,12 @@ def session_review(session: ExamSession) -> SessionReview:
 #: Sessions read per batch by the export: a few queries per batch, never one per session.
 EXPORT_BATCH = 500
 
-#: What the export calls each status's outcome.
-_OUTCOMES: dict[str, str] = {
-    S.CLEARED: "No concern",
-    S.CONCERN_CONFIRMED: "Concern confirmed",
-    S.SECOND_REVIEW: "Awaiting second review",
-    S.APPEALED: "Under appeal",
-    S.READY_FOR_REVIEW: "Awaiting review",
-    S.ANALYSIS_FAILED: "Awaiting review",
-}
+
+def _outcome(status: str) -> str:
+    """A decided session's outcome, or the review state it waits in."""
+    if status in (S.CLEARED, S.CONCERN_CONFIRMED):
+        return str(S(status).label)
+    return next(name for name, statuses in REVIEW_STATES.values() if status in statuses)
 
 
 def export_header() -> list[str]:
@@ -272,7 +269,7 @@ def review_export(course: Course, *, exam_id: int | None = None) -> Iterator[lis
                 str(tally[Verdict.CONFIRMED]),
                 str(tally[Verdict.DISMISSED]),
                 str(concerns - tally["concern decided"]),
-                _OUTCOMES.get(session.status, "Not ready for review"),
+                _outcome(session.status),
                 "; ".join(dict.fromkeys(d.reviewer_name for d in decided)),
                 decided[-1].decided_at.isoformat(timespec="seconds") if decided else "",
                 "Yes" if session.pk in appealed else "No",

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from analysis.models import Flag
+from analysis.rules import Category
 from exams.lifecycle import TransitionError, label
 from exams.models import ExamSession
 from exams.models import SessionStatus as S
@@ -52,13 +53,21 @@ def _person(actor: Any) -> None:
         raise DecisionError("Only a signed-in person can record a decision; the system never does.")
 
 
-def _note(note: str, what: str) -> str:
-    note = (note or "").strip()
-    if not note:
-        raise DecisionError(f"Write a note: {what}")
-    if len(note) > MAX_NOTE_CHARS:
-        raise DecisionError(f"Keep the note under {MAX_NOTE_CHARS:,} characters (it has {len(note):,}).")
-    return note
+def _text(value: str, *, missing: str, name: str = "the note") -> str:
+    """The written part of a decision or appeal, trimmed; refused when empty or too long."""
+    value = (value or "").strip()
+    if not value:
+        raise DecisionError(missing)
+    if len(value) > MAX_NOTE_CHARS:
+        raise DecisionError(f"Keep {name} under {MAX_NOTE_CHARS:,} characters ({len(value):,} given).")
+    return value
+
+
+def _move(session: ExamSession, to_status: str, *, actor: Any, request: HttpRequest | None, reason: str) -> None:
+    try:
+        session_transition(session_id=session.pk, to_status=to_status, actor=actor, request=request, reason=reason)
+    except TransitionError as exc:
+        raise DecisionError(str(exc)) from exc
 
 
 def _locked_session(session_id: Any) -> ExamSession:
@@ -73,7 +82,7 @@ def flag_decide(
     _person(actor)
     if verdict not in Verdict.values:
         raise DecisionError("Choose whether the flag is confirmed or dismissed.")
-    note = _note(note, "say what you saw at this moment.")
+    note = _text(note, missing="Write a note: say what you saw at this moment.")
     flag = Flag.objects.get(pk=flag_id)
     session = _locked_session(flag.session_id)
     if session.status not in UNDER_REVIEW:
@@ -100,10 +109,23 @@ def flag_decide(
     return decision
 
 
+def decisions_open_to(actor: Any, session: ExamSession, referral: SessionDecision | None) -> tuple[Outcome, ...]:
+    """The decisions ``actor`` can take on the session now, given the referral it waits on (if any):
+    the person who referred a concern may only withdraw it."""
+    if session.status != S.SECOND_REVIEW:
+        return (Outcome.NO_CONCERN, Outcome.REFERRED)
+    if referral is not None and referral.reviewer_id == actor.pk:
+        return (Outcome.SENT_BACK,)
+    return (Outcome.CONFIRMED, Outcome.SENT_BACK)
+
+
 def undecided_flags(session: ExamSession) -> int:
     """How many of the session's possible-concern flags have no decision yet (technical ones need none)."""
     return (
-        Flag.objects.filter(session=session, category="concern", decisions__isnull=True).values("pk").distinct().count()
+        Flag.objects.filter(session=session, category=Category.CONCERN, decisions__isnull=True)
+        .values("pk")
+        .distinct()
+        .count()
     )
 
 
@@ -121,7 +143,7 @@ def session_decide(
     _person(actor)
     if outcome not in OUTCOMES:
         raise DecisionError("Choose a decision for this session.")
-    note = _note(note, "give the reasons for your decision.")
+    note = _text(note, missing="Write a note: give the reasons for your decision.")
     session = _locked_session(session_id)
     allowed_from, to_status = OUTCOMES[outcome]
     from_status = session.status
@@ -141,18 +163,10 @@ def session_decide(
     # The reasons stay on the decision row (the student reads them there); the transition, which the
     # permanent audit log copies, says only what was decided and by whom.
     reason = f"{Outcome(outcome).label}, decided by {person_name(actor)}."
-    try:
-        if from_status == S.ANALYSIS_FAILED:
-            session_transition(
-                session_id=session.pk,
-                to_status=S.READY_FOR_REVIEW,
-                actor=actor,
-                request=request,
-                reason="Reviewed from the recordings alone: the automated analysis failed.",
-            )
-        session_transition(session_id=session.pk, to_status=to_status, actor=actor, request=request, reason=reason)
-    except TransitionError as exc:
-        raise DecisionError(str(exc)) from exc
+    if from_status == S.ANALYSIS_FAILED:
+        reviewed = "Reviewed from the recordings alone: the automated analysis failed."
+        _move(session, S.READY_FOR_REVIEW, actor=actor, request=request, reason=reviewed)
+    _move(session, to_status, actor=actor, request=request, reason=reason)
     decision = SessionDecision.objects.create(
         session=session,
         outcome=outcome,
@@ -182,11 +196,11 @@ def session_decide(
 def session_appeal(*, session_id: Any, grounds: str, actor: Any, request: HttpRequest | None = None) -> Appeal:
     """The student appeals a confirmed concern: the session is reopened for review. Once only."""
     _person(actor)
-    grounds = (grounds or "").strip()
-    if not grounds:
-        raise DecisionError("Write your grounds for the appeal: what the reviewers should reconsider, and why.")
-    if len(grounds) > MAX_NOTE_CHARS:
-        raise DecisionError(f"Keep your grounds under {MAX_NOTE_CHARS:,} characters (they have {len(grounds):,}).")
+    grounds = _text(
+        grounds,
+        missing="Write your grounds for the appeal: what the reviewers should reconsider, and why.",
+        name="your grounds",
+    )
     session = _locked_session(session_id)
     if Appeal.objects.filter(session=session).exists():
         raise DecisionError("This outcome was already appealed once; the decision on appeal is final.")
@@ -195,16 +209,8 @@ def session_appeal(*, session_id: Any, grounds: str, actor: Any, request: HttpRe
             f"Only a confirmed concern can be appealed; this session is {label(session.status).lower()}."
         )
     appeal = Appeal.objects.create(session=session, grounds=grounds, lodged_by=actor)
-    try:
-        session_transition(
-            session_id=session.pk,
-            to_status=S.APPEALED,
-            actor=actor,
-            request=request,
-            reason="Appealed by the student; the session is reopened for review.",
-        )
-    except TransitionError as exc:
-        raise DecisionError(str(exc)) from exc
+    reopened = "Appealed by the student; the session is reopened for review."
+    _move(session, S.APPEALED, actor=actor, request=request, reason=reopened)
     audit_record(
         actor=actor,
         action="session.appeal",

@@ -8,6 +8,7 @@ urlpatterns = [
     path("review/courses/<int:course_id>/", views.course_dashboard, name="review_dashboard"),
     path("review/sessions/<uuid:session_id>/", views.session_review_page, name="review_session"),
     path("review/sessions/<uuid:session_id>/decision/", views.session_decision, name="review_session_decision"),
+    path("review/sessions/<uuid:session_id>/reanalyse/", views.session_reanalyse, name="review_reanalyse"),
     path("review/sessions/<uuid:session_id>/appeal/", views.session_appeal_page, name="review_appeal"),
     path("review/courses/<int:course_id>/export.csv", views.review_export_csv, name="review_export"),
     path("review/flags/<int:flag_id>/decision/", views.flag_decision, name="flag_decision"),

@@ -17,6 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from analysis.models import Flag
 from analysis.rules import RULES, Kind
+from analysis.services import analysis_retry
+from exams.lifecycle import TransitionError
 from exams.models import Course, ExamSession, SessionStatus
 from exams.permissions import Action, can, require
 from proctor.audit import audit_record
@@ -26,12 +28,13 @@ from proctor.streaming import streaming_response
 from recordings.models import Recording
 from recordings.selectors import recording_open_thumbnail, recording_playback_bytes
 from review.models import Appeal, Outcome, SessionDecision, Verdict
-from review.selectors import REVIEW_STATES, SessionReview, review_dashboard, review_export, session_review
+from review.selectors import REVIEW_STATES, review_dashboard, review_export, session_review
 from review.services import (
     DECIDABLE,
     MAX_NOTE_CHARS,
     UNDER_REVIEW,
     DecisionError,
+    decisions_open_to,
     flag_decide,
     person_name,
     session_appeal,
@@ -102,9 +105,9 @@ PLAYBACK_WINDOW = 8 * 1024 * 1024
 UNREADABLE = "This can no longer be played or shown: its recording was deleted on schedule, or is damaged."
 
 
-def _private(response: Private) -> Private:
-    """Played in the page, never offered as a download, never kept in a cache."""
-    response["Content-Disposition"] = "inline"
+def _private(response: Private, *, disposition: str = "inline") -> Private:
+    """Never kept in a cache; played in the page unless ``disposition`` says otherwise."""
+    response["Content-Disposition"] = disposition
     response["Cache-Control"] = "no-store, private"
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -172,21 +175,14 @@ def _review_page(
         "may_decide": can(request.user, Action.DECIDE_SESSION, session),
         "reviewer_name": person_name(request.user),
         "verdicts": Verdict.choices,
-        "decision_choices": [(outcome.value, outcome.label) for outcome in _choices(request, review)],
+        "decision_choices": [
+            (outcome.value, outcome.label) for outcome in decisions_open_to(request.user, session, review.referral)
+        ],
         "decision_open": session.status in DECIDABLE,
         "flag_error": flag_error,
         "decision_error": decision_error,
     }
     return render(request, "review/session.html", context, status=status)
-
-
-def _choices(request: HttpRequest, review: SessionReview) -> tuple[Outcome, ...]:
-    """The decisions this person can take now: the referrer of a concern may only withdraw it."""
-    if review.session.status != SessionStatus.SECOND_REVIEW:
-        return (Outcome.NO_CONCERN, Outcome.REFERRED)
-    if review.referral is not None and review.referral.reviewer_id == request.user.pk:
-        return (Outcome.SENT_BACK,)
-    return (Outcome.CONFIRMED, Outcome.SENT_BACK)
 
 
 def _session(session_id: uuid.UUID) -> ExamSession:
@@ -263,6 +259,23 @@ def session_decision(request: HttpRequest, session_id: uuid.UUID) -> HttpRespons
 
 
 @login_required
+@require_POST
+def session_reanalyse(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """A reviewer asks for a failed analysis to run again (the session can also be decided without it)."""
+    session = _session(session_id)
+    require(request.user, Action.DECIDE_SESSION, session)
+    try:
+        analysis_retry(
+            session_id=session.pk, actor=request.user, request=request, reason="Analysis run again by a reviewer."
+        )
+    except TransitionError as exc:
+        messages.error(request, f"The analysis was not started again: {exc}")
+    else:
+        messages.success(request, "The analysis will run again; the dashboard shows its progress.")
+    return redirect("review_session", session.pk)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def session_appeal_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     """The student reads the reasons for a confirmed concern and may appeal it, once."""
@@ -327,10 +340,7 @@ def review_export_csv(request: HttpRequest, course_id: int) -> HttpResponse | St
     )
     name = slugify(f"{course.code} {exam.title if exam else 'all exams'} review {timezone.localdate():%Y-%m-%d}")
     response = streaming_response(request, lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    response["Cache-Control"] = "no-store, private"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _private(response, disposition=f'attachment; filename="{name}.csv"')
 
 
 @login_required

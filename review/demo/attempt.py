@@ -46,8 +46,6 @@ from review.demo import media
 COURSE_CODE = "PHYS101"
 EXAM_TITLE = "Quiz 1: kinematics"
 STUDENT = "student2"
-#: The browser's MediaRecorder hands over a chunk every few seconds.
-CHUNK_SECONDS = 3.0
 MIME_TYPES = {StreamKind.WEBCAM: "video/webm;codecs=vp8,opus", StreamKind.SCREEN: "video/webm;codecs=vp8"}
 #: How long to wait for a Celery worker that began the analysis first (it reports every few seconds).
 WORKER_WAIT_SECONDS = 600.0
@@ -181,13 +179,11 @@ def _quiz(course: Course) -> Exam:
 
 
 def _upload(session: ExamSession, student: Any, *, kind: str, webm: bytes, began: Any) -> Recording:
-    """One stream in numbered chunks of about CHUNK_SECONDS each, with the browser's time of each."""
+    """One stream in numbered chunks of about media.CHUNK_SECONDS each, with the browser's time of each."""
     recording = recording_start(session=session, kind=kind, mime_type=MIME_TYPES[StreamKind(kind)], actor=student)
-    count = max(1, round(media.DEMO_SECONDS / CHUNK_SECONDS))
-    size = -(-len(webm) // count)
-    for seq in range(count):
-        at = began + timedelta(seconds=seq * CHUNK_SECONDS)
-        recording_append_chunk(recording=recording, seq=seq, data=webm[seq * size : (seq + 1) * size], client_time=at)
+    for seq, piece in enumerate(media.chunked(webm, media.DEMO_SECONDS)):
+        at = began + timedelta(seconds=seq * media.CHUNK_SECONDS)
+        recording_append_chunk(recording=recording, seq=seq, data=piece, client_time=at)
     return recording
 
 

@@ -327,3 +327,15 @@ def demo_screen_webm() -> bytes:
     return encode_webm(
         screen_frames(), width=SCREEN_WIDTH, height=SCREEN_HEIGHT, fps=SCREEN_FPS, bit_rate=SCREEN_BIT_RATE
     )
+
+
+#: The browser's MediaRecorder hands over a chunk about this often.
+CHUNK_SECONDS = 3.0
+
+
+def chunked(data: bytes, seconds: float) -> list[bytes]:
+    """``seconds`` of recorded media cut as the recorder hands it over: piece ``i`` begins about
+    ``i * CHUNK_SECONDS`` into the recording (the last pieces may be empty for very short media)."""
+    count = max(1, round(seconds / CHUNK_SECONDS))
+    size = -(-len(data) // count)
+    return [data[index * size : (index + 1) * size] for index in range(count)]

@@ -19,10 +19,9 @@ from exams.services import session_transition
 from identity.services import identity_enrol
 from recordings.models import BrowserSignal, Recording
 from recordings.services import recording_append_chunk, recording_finalise, recording_start
+from review.demo.media import CHUNK_SECONDS, chunked
 from tests import scenarios
 from tests.conftest import World
-
-CHUNK_SECONDS = 3.0
 
 
 def jpeg(name: str) -> bytes:
@@ -79,10 +78,7 @@ def _upload(
     session: ExamSession, *, kind: str, webm: bytes, seconds: float, began: Any, skip: AbstractSet[int]
 ) -> Recording:
     recording = recording_start(session=session, kind=kind, mime_type="video/webm;codecs=vp8,opus", actor=None)
-    count = max(1, round(seconds / CHUNK_SECONDS))
-    size = -(-len(webm) // count)
-    for seq in range(count):
-        piece = webm[seq * size : (seq + 1) * size]
+    for seq, piece in enumerate(chunked(webm, seconds)):
         if seq in skip or not piece:
             continue
         recording_append_chunk(

@@ -19,13 +19,13 @@ def piece(kind: Kind, start: float, end: float, confidence: float = 0.8) -> Evid
 
 def test_neighbouring_evidence_becomes_one_time_ranged_flag() -> None:
     evidence = [piece(Kind.NO_FACE, t, t + 1) for t in (10, 11, 12, 14, 15)] + [piece(Kind.NO_FACE, 40, 41)]
-    events = rules.merge(evidence, gap=2.0, min_seconds=4)
+    events = rules.events_from(evidence, STANDARD, Exemptions())  # no-face: 2 s apart join, 4 s or more flag
     assert [(e.start, e.end) for e in events] == [(10, 16)]  # the lone second at 40 is too short
 
 
 def test_the_confidence_is_the_duration_weighted_mean_and_the_moment_the_surest_piece() -> None:
-    events = rules.merge(
-        [Evidence(Kind.SPEECH, 0, 3, 0.6, 1), Evidence(Kind.SPEECH, 3, 4, 1.0, 3.5)], gap=1, min_seconds=0
+    events = rules.events_from(
+        [Evidence(Kind.SPEECH, 0, 3, 0.6, 1), Evidence(Kind.SPEECH, 3, 4, 1.0, 3.5)], STANDARD, Exemptions()
     )
     assert events[0].confidence == 0.7
     assert events[0].moment == 3.5
@@ -104,7 +104,7 @@ def test_technical_events_are_typed_technical_and_weigh_nothing_in_the_score() -
     for kind in (Kind.CAMERA_LOST, Kind.RECORDING_GAP, Kind.SCREEN_SHARE_LOST):
         assert rules.RULES[kind].category == rules.Category.TECHNICAL
         assert rules.RULES[kind].weight == 0
-    events = rules.merge([piece(Kind.RECORDING_GAP, 0, 600)], gap=1, min_seconds=0)
+    events = rules.events_from([piece(Kind.RECORDING_GAP, 0, 600)], STANDARD, Exemptions())
     assert rules.score(events, recorded_seconds=3600).value == 0
 
 

@@ -46,3 +46,15 @@ def test_only_admins_reach_holds(world: World) -> None:
     for role in ("instructor", "reviewer", "student", "outsider"):
         response = client_as(world, role).get(reverse("admin:privacy_legalhold_changelist"))
         assert response.status_code == 302, role  # to the admin's sign-in
+
+
+def test_lifting_a_hold_without_a_reason_is_refused_and_lifts_nothing(world: World) -> None:
+    client = client_as(world, "admin")
+    client.post(reverse("admin:privacy_legalhold_add"), {"session": str(world.session.pk), "reason": "Case 4"})
+    hold = LegalHold.objects.get()
+    response = client.post(reverse("admin:privacy_legalhold_change", args=[hold.pk]), {"lift_reason": "   "})
+    assert response.status_code == 200
+    assert "give the reason" in response.content.decode()
+    hold.refresh_from_db()
+    assert hold.lifted_at is None
+    assert not AuditEvent.objects.filter(action="hold.lift").exists()

@@ -12,16 +12,17 @@ import time_machine
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from analysis.models import AnalysisRun, Flag, RunStatus
 from exams.models import ExamSession
 from exams.models import SessionStatus as S
 from exams.services import session_transition
-from identity.models import IdentityProfile
-from identity.services import identity_enrol
+from identity.models import IdentityCheck, IdentityProfile
+from identity.services import identity_enrol, identity_store_id_photo, identity_verify
 from privacy import services
 from privacy.models import LegalHold
-from privacy.services import HoldError, hold_lift, hold_set, purge_due
+from privacy.services import HoldError, hold_lift, hold_set, purge_due, purge_plan
 from proctor import crypto
 from proctor.keys import data_key_material
 from proctor.models import AuditEvent, DataKey
@@ -240,3 +241,92 @@ def test_the_daily_task_purges_and_is_on_the_beat_schedule(recorded: World) -> N
     assert settings.CELERY_BEAT_SCHEDULE["purge-expired-data"]["task"] == purge_due_task.name
     with time_machine.travel(closed(recorded) + 181 * DAY):
         assert purge_due_task.apply().get() == {"recordings": 1, "profiles": 0, "held": 0}
+
+
+@pytest.mark.parametrize("status", [S.STARTED, S.ANALYSING, S.SECOND_REVIEW, S.APPEALED])
+def test_a_session_in_the_middle_of_an_attempt_analysis_or_review_keeps_its_recordings(
+    recorded: World, status: str
+) -> None:
+    ExamSession.objects.filter(pk=recorded.session.pk).update(status=status)
+    out = io.StringIO()
+    with time_machine.travel(closed(recorded) + 200 * DAY):
+        call_command("purge", "--dry-run", stdout=out)
+        assert purge_due().held == 1
+    assert "KEPT by a review in progress" in out.getvalue()
+    assert Recording.objects.filter(session=recorded.session).exists()
+    ExamSession.objects.filter(pk=recorded.session.pk).update(status=S.CONCERN_CONFIRMED)
+    with time_machine.travel(closed(recorded) + 200 * DAY):
+        assert purge_due().recordings == 1
+
+
+def test_a_hold_set_after_the_plan_was_made_still_keeps_the_recordings(recorded: World) -> None:
+    with time_machine.travel(closed(recorded) + 181 * DAY):
+        (item,) = purge_plan()
+        assert not item.kept_by
+        hold_set(session_id=recorded.session.pk, reason="Case 9", actor=recorded.users["admin"])
+        assert services._purge_recordings(item.target.pk, item.due_at) is False
+    recording = Recording.objects.select_related("data_key").get(session=recorded.session)
+    assert recording.data_key.destroyed_at is None
+
+
+def test_one_item_that_fails_does_not_keep_the_others(recorded: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = recorded.other_session  # only a browser signal, from the same exam
+    BrowserSignal.objects.create(session=other, kind="tab_hidden", client_time=closed(recorded) - DAY)
+    delete_objects = services._delete_objects
+
+    def storage_down(names: list[str]) -> int:
+        if any(names):
+            raise OSError("storage unreachable")
+        return delete_objects(names)
+
+    monkeypatch.setattr(services, "_delete_objects", storage_down)
+    with time_machine.travel(closed(recorded) + 181 * DAY), pytest.raises(services.PurgeIncomplete, match="1 item"):
+        purge_due()
+    assert not BrowserSignal.objects.filter(session=other).exists()  # the other session went all the same
+    assert Recording.objects.filter(session=recorded.session).exists()
+    monkeypatch.undo()
+    with time_machine.travel(closed(recorded) + 182 * DAY):
+        assert purge_due().recordings == 1
+
+
+def test_a_purge_run_from_the_command_that_fails_says_so(recorded: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    def storage_down(names: list[str]) -> int:
+        raise OSError("storage unreachable")
+
+    monkeypatch.setattr(services, "_delete_objects", storage_down)
+    with time_machine.travel(closed(recorded) + 181 * DAY), pytest.raises(CommandError, match="could not be purged"):
+        call_command("purge", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("arguments", [["--within", "30"], ["--dry-run", "--within", "-5"]])
+def test_the_command_refuses_options_that_make_no_sense(world: World, arguments: list[str]) -> None:
+    with pytest.raises(CommandError):
+        call_command("purge", *arguments, stdout=io.StringIO())
+
+
+def test_a_profile_is_kept_a_full_period_from_its_latest_use_an_id_photo_included(world: World) -> None:
+    student = world.users["student"]
+    identity_enrol(user=student, frames=[jpeg("obama.jpg")] * 3)
+    enrolled_at = IdentityProfile.objects.get(user=student).enrolled_at
+    assert enrolled_at is not None
+    with time_machine.travel(enrolled_at + 300 * DAY):
+        identity_store_id_photo(user=student, photo=jpeg("obama2.jpg"))
+    with time_machine.travel(enrolled_at + 366 * DAY):
+        assert purge_due().profiles == 0
+    with time_machine.travel(enrolled_at + 666 * DAY):
+        assert purge_due().profiles == 1
+
+
+def test_the_face_checks_go_with_the_profile_and_the_log_keeps_no_hold_reason(world: World) -> None:
+    student = world.users["student"]
+    identity_enrol(user=student, frames=[jpeg("obama.jpg")] * 3)
+    identity_verify(user=student, frame=jpeg("obama2.jpg"), reference="check")
+    assert IdentityCheck.objects.filter(user=student).exists()
+    with time_machine.travel(IdentityProfile.objects.get(user=student).last_used_at + 366 * DAY):
+        assert purge_due().profiles == 1
+    assert not IdentityCheck.objects.filter(user=student).exists()
+    event = AuditEvent.objects.get(action="retention.purge_profile")
+    assert event.detail["face_checks"] == 1
+
+    hold_set(session_id=world.session.pk, reason="Ombudsman case 31", actor=world.users["admin"])
+    assert "Ombudsman" not in str(AuditEvent.objects.values_list("detail", flat=True))

@@ -61,6 +61,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         302,
         {"outcome": "referred", "note": "Someone else speaks at 2:10."},
     ),
+    "reanalyse": Endpoint("post", lambda w: reverse("review_reanalyse", args=[w.session.pk]), frozenset(STAFF), 302),
     "appeal page": Endpoint(
         "get", lambda w: reverse("review_appeal", args=[w.session.pk]), frozenset({"student"}), 200
     ),
@@ -84,6 +85,8 @@ def reviewable(world: World) -> World:
 def _prepare(world: World, name: str) -> None:
     if name == "session decision":  # its flag needs a verdict first
         FlagDecision.objects.create(flag=_flag(world), verdict="confirmed", note="seen", reviewer_name="Someone")
+    if name == "reanalyse":  # only a failed analysis runs again
+        world.session.__class__.objects.filter(pk=world.session.pk).update(status=SessionStatus.ANALYSIS_FAILED)
     if name == "appeal":  # only a confirmed concern is appealed
         world.session.__class__.objects.filter(pk=world.session.pk).update(status=SessionStatus.CONCERN_CONFIRMED)
 

@@ -406,3 +406,22 @@ def test_the_export_reads_in_batches_not_per_session(
     # 27 sessions in 3 batches of at most 10: a handful of queries per batch, however many sessions.
     with django_assert_max_num_queries(3 * 5 + 8):
         assert len(rows(client.get(reverse("review_export", args=[flagged.course.pk])))) == 27
+
+
+def test_a_reviewer_runs_a_failed_analysis_again_and_only_a_failed_one(world: World) -> None:
+    client = client_as(world, "reviewer")
+    url = reverse("review_reanalyse", args=[world.session.pk])
+    ExamSession.objects.filter(pk=world.session.pk).update(status=S.READY_FOR_REVIEW)
+    refused = client.post(url, follow=True)
+    assert "The analysis was not started again" in refused.content.decode()
+    assert status(world) == S.READY_FOR_REVIEW
+
+    ExamSession.objects.filter(pk=world.session.pk).update(status=S.ANALYSIS_FAILED)
+    page = client.get(reverse("review_session", args=[world.session.pk])).content.decode()
+    assert "Run the analysis again" in page
+    done = client.post(url, follow=True)
+    assert "The analysis will run again" in done.content.decode()
+    assert status(world) == S.ANALYSING
+    transition = world.session.transitions.get(to_status=S.ANALYSING)
+    assert transition.actor == world.users["reviewer"]
+    assert AuditEvent.objects.filter(action="session.transition", actor_id=world.users["reviewer"].pk).exists()
