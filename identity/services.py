@@ -5,6 +5,7 @@ The only code in this app that encrypts or decrypts; keys come from proctor.keys
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile
 from proctor import crypto
 from proctor.attestations import identity_attest
 from proctor.audit import audit_record
-from proctor.keys import data_key_create, data_key_material
+from proctor.keys import data_key_create, data_key_destroy, data_key_material, data_keys_forget
 
 MAX_IMAGE_BYTES = 3 * 1024 * 1024
 
@@ -42,6 +43,17 @@ def template_open(profile: IdentityProfile) -> np.ndarray:
 
 def _id_photo_label(profile: IdentityProfile) -> bytes:
     return f"identity:{profile.pk}:id-photo".encode()
+
+
+def id_photo_open(profile: IdentityProfile) -> bytes:
+    """Decrypt a profile's stored photo ID. Callers check there is one, and audit the read."""
+    if not profile.id_photo_name:
+        raise ValueError("This profile holds no photo ID.")
+    with default_storage.open(profile.id_photo_name, "rb") as sealed:
+        ciphertext = sealed.read()
+    return crypto.open_sealed(
+        data_key_material(profile.data_key), label=_id_photo_label(profile), ciphertext=ciphertext
+    )
 
 
 def _profile_for(user: Any) -> IdentityProfile:
@@ -92,6 +104,56 @@ def identity_store_id_photo(*, user: Any, photo: bytes, request: Any = None) -> 
     profile.save(update_fields=["id_photo_name", "id_photo_at"])
     audit_record(actor=user, action="identity.id_photo", target=profile, request=request)
     return profile
+
+
+def identity_profile_erase(
+    *,
+    user_id: Any,
+    actor: Any,
+    action: str,
+    keep: Callable[[IdentityProfile], bool] | None = None,
+    detail: dict[str, Any] | None = None,
+    request: Any = None,
+) -> bool:
+    """Erase a user's identity profile (face template and photo ID) and the face checks made with it.
+
+    In an order that is safe to stop at any point and run again: first the data key is destroyed
+    (from then on the sealed template and photo are noise, in any copy of the storage too), then the
+    stored photo is deleted, then the rows, with an audit entry under ``action``. ``keep`` is asked
+    under the profile's lock whether it must stay after all. False when there was no profile, when
+    ``keep`` kept it, or when another run finished the erasure meanwhile.
+    """
+    with transaction.atomic():
+        profile = (
+            IdentityProfile.objects.select_for_update()
+            .select_related("data_key", "user")
+            .filter(user_id=user_id)
+            .first()
+        )
+        if profile is None or (keep is not None and keep(profile)):
+            return False
+        data_key_destroy(data_key=profile.data_key)
+    if profile.id_photo_name:
+        default_storage.delete(profile.id_photo_name)  # one already gone (a killed run got there) is fine
+    with transaction.atomic():
+        if not IdentityProfile.objects.select_for_update().filter(pk=profile.pk).exists():
+            return False
+        checks, _ = IdentityCheck.objects.filter(user_id=user_id).delete()
+        IdentityProfile.objects.filter(pk=profile.pk).delete()
+        data_keys_forget([profile.data_key_id])
+        audit_record(
+            actor=actor,
+            action=action,
+            target=profile.user,
+            request=request,
+            detail={
+                **(detail or {}),
+                "face_template": profile.template_sealed is not None,
+                "id_photo": bool(profile.id_photo_name),
+                "face_checks": checks,
+            },
+        )
+    return True
 
 
 def identity_verify(

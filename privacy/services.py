@@ -32,7 +32,8 @@ from django.utils import timezone
 from analysis.models import Flag
 from exams.models import CourseMembership, ExamSession, Institution
 from exams.models import SessionStatus as S
-from identity.models import IdentityCheck, IdentityProfile
+from identity.models import IdentityProfile
+from identity.services import identity_profile_erase
 from privacy.models import LegalHold
 from proctor.audit import audit_record
 from proctor.keys import data_key_destroy, data_keys_forget
@@ -140,7 +141,7 @@ def _profile_retention_days(user_id: Any) -> int:
     return int(days) if days is not None else DEFAULT_PROFILE_RETENTION_DAYS
 
 
-def _profile_due(profile: IdentityProfile) -> datetime:
+def profile_due_at(profile: IdentityProfile) -> datetime:
     """Its last use (a match, enrolment or an ID photo, whichever came last) plus the retention."""
     used = [t for t in (profile.last_used_at, profile.enrolled_at, profile.id_photo_at) if t is not None]
     # Every profile is made by enrolment or an ID photo, which set their time.
@@ -164,7 +165,7 @@ def _profile_items(*, until: datetime) -> Iterator[PurgeItem]:
         Q(id_photo_at__isnull=True) | Q(id_photo_at__lte=idle_since),
     )
     for profile in candidates.order_by("pk"):
-        due_at = _profile_due(profile)
+        due_at = profile_due_at(profile)
         if due_at <= until:
             yield PurgeItem("profile", profile, due_at, HOLD if profile.user_id in held else "")
 
@@ -229,25 +230,20 @@ def _purge_recordings(session_id: Any, due_at: datetime) -> bool:
     return True
 
 
-def _purge_profile(profile_id: Any, now: datetime) -> bool:
+def _purge_profile(profile: IdentityProfile, now: datetime) -> bool:
     """Purge one identity profile and the face checks made with it; False when, looked at again under
     its lock, it must stay (used again, or a hold set) or is already gone."""
-    with transaction.atomic():
-        profile = IdentityProfile.objects.select_for_update().select_related("data_key", "user").filter(pk=profile_id)
-        found = profile.first()
-        if found is None or _profile_due(found) > now or found.user_id in _held_students():
-            return False
-        data_key_destroy(data_key=found.data_key)
-    objects = _delete_objects([found.id_photo_name])
-    with transaction.atomic():
-        if not IdentityProfile.objects.select_for_update().filter(pk=profile_id).exists():
-            return False
-        checks, _ = IdentityCheck.objects.filter(user_id=found.user_id).delete()
-        IdentityProfile.objects.filter(pk=profile_id).delete()
-        data_keys_forget([found.data_key_id])
-        detail = {"due": _profile_due(found).isoformat(), "stored_objects": objects, "face_checks": checks}
-        audit_record(actor=None, action="retention.purge_profile", target=found.user, detail=detail)
-    return True
+
+    def keep(locked: IdentityProfile) -> bool:
+        return profile_due_at(locked) > now or locked.user_id in _held_students()
+
+    return identity_profile_erase(
+        user_id=profile.user_id,
+        actor=None,
+        action="retention.purge_profile",
+        keep=keep,
+        detail={"due": profile_due_at(profile).isoformat()},
+    )
 
 
 class PurgeIncomplete(Exception):
@@ -277,7 +273,7 @@ def purge_due(*, now: datetime | None = None) -> PurgeReport:
             if item.kind == "recordings":
                 report.recordings += _purge_recordings(item.target.pk, item.due_at)
             else:
-                report.profiles += _purge_profile(item.target.pk, now)
+                report.profiles += _purge_profile(item.target, now)
         except Exception:
             # Only ids in the log: it is kept longer than the data it speaks of.
             logger.exception("Could not purge %s %s; the next run tries again.", item.kind, item.target.pk)
@@ -285,3 +281,47 @@ def purge_due(*, now: datetime | None = None) -> PurgeReport:
     if report.failed:
         raise PurgeIncomplete(f"{report.failed} item(s) could not be purged; see the log. {report}")
     return report
+
+
+class ProfileDeleteRefused(Exception):
+    """The student's identity profile cannot be deleted now; the message says why. Nothing changed."""
+
+
+ACTIVE_EXAM = "You are taking an exam now. You can delete your identity profile once you have submitted it."
+
+
+def _student_in_exam(user_id: Any) -> bool:
+    # Every one of the student's sessions is locked, so none can start while the profile goes.
+    statuses = ExamSession.objects.select_for_update().filter(student_id=user_id).values_list("status", flat=True)
+    return S.STARTED in set(statuses)
+
+
+def identity_profile_delete_refusal(*, user: Any) -> str | None:
+    """Why ``user`` cannot delete their identity profile now, or None when they can."""
+    if not IdentityProfile.objects.filter(user_id=user.pk).exists():
+        return "You have no identity profile to delete."
+    if ExamSession.objects.filter(student_id=user.pk, status=S.STARTED).exists():
+        return ACTIVE_EXAM
+    return None
+
+
+def identity_profile_delete(*, user: Any, request: HttpRequest | None = None) -> None:
+    """The student deletes their own identity profile (face template, photo ID, face checks), at any
+    time outside an active exam. Crypto-shredded first, like the purge; audited."""
+    refusal = identity_profile_delete_refusal(user=user)
+    if refusal:
+        raise ProfileDeleteRefused(refusal)
+    in_exam = False
+
+    def keep(profile: IdentityProfile) -> bool:
+        nonlocal in_exam
+        in_exam = _student_in_exam(profile.user_id)
+        return in_exam
+
+    erased = identity_profile_erase(
+        user_id=user.pk, actor=user, action="identity.profile_delete", keep=keep, request=request
+    )
+    if in_exam:
+        raise ProfileDeleteRefused(ACTIVE_EXAM)
+    if not erased:
+        raise ProfileDeleteRefused("You have no identity profile to delete.")

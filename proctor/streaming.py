@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 logger = logging.getLogger(__name__)
 
@@ -61,3 +61,14 @@ def streaming_response(request: HttpRequest, chunks: Iterable[bytes], **kwargs: 
     if isinstance(request, ASGIRequest):
         return _Streamed(_pulled(source), source, **kwargs)
     return _Streamed(source, source, **kwargs)
+
+
+Private = TypeVar("Private", HttpResponse, StreamingHttpResponse)
+
+
+def private(response: Private, *, disposition: str = "inline") -> Private:
+    """For personal data: never kept in a cache; shown in the page unless ``disposition`` says otherwise."""
+    response["Content-Disposition"] = disposition
+    response["Cache-Control"] = "no-store, private"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import uuid
-from typing import TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,7 +23,7 @@ from exams.permissions import Action, can, require
 from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
 from proctor.ranges import ByteRange, RangeNotSatisfiable, byte_range
-from proctor.streaming import streaming_response
+from proctor.streaming import private, streaming_response
 from recordings.models import Recording
 from recordings.selectors import recording_open_thumbnail, recording_playback_bytes
 from review.models import Appeal, Outcome, SessionDecision, Verdict
@@ -96,21 +95,11 @@ def course_dashboard(request: HttpRequest, course_id: int) -> HttpResponse:
     )
 
 
-Private = TypeVar("Private", HttpResponse, StreamingHttpResponse)
-
 #: The most one ranged playback response carries (a few minutes of webcam at the recorders' bitrates).
 PLAYBACK_WINDOW = 8 * 1024 * 1024
 
 #: What a reviewer reads when the bytes are gone: crypto-shredded on schedule, or damaged.
 UNREADABLE = "This can no longer be played or shown: its recording was deleted on schedule, or is damaged."
-
-
-def _private(response: Private, *, disposition: str = "inline") -> Private:
-    """Never kept in a cache; played in the page unless ``disposition`` says otherwise."""
-    response["Content-Disposition"] = disposition
-    response["Cache-Control"] = "no-store, private"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @login_required
@@ -130,7 +119,7 @@ def recording_playback(request: HttpRequest, recording_id: uuid.UUID) -> HttpRes
     except RangeNotSatisfiable as exc:
         refused = HttpResponse(str(exc), status=416, content_type="text/plain")
         refused["Content-Range"] = f"bytes */{size}"
-        return _private(refused)
+        return private(refused)
     if wanted is not None and wanted.length > PLAYBACK_WINDOW:
         # Players ask "bytes=N-" and stop reading once they have enough; Daphne would buffer all the
         # rest for a client that stopped. A 206 carries at most a window; the player asks for more.
@@ -147,7 +136,7 @@ def recording_playback(request: HttpRequest, recording_id: uuid.UUID) -> HttpRes
     response["Accept-Ranges"] = "bytes"
     if wanted:
         response["Content-Range"] = span.content_range(size)
-    return _private(response)
+    return private(response)
 
 
 def _review_page(
@@ -340,7 +329,7 @@ def review_export_csv(request: HttpRequest, course_id: int) -> HttpResponse | St
     )
     name = slugify(f"{course.code} {exam.title if exam else 'all exams'} review {timezone.localdate():%Y-%m-%d}")
     response = streaming_response(request, lines, content_type="text/csv; charset=utf-8")
-    return _private(response, disposition=f'attachment; filename="{name}.csv"')
+    return private(response, disposition=f'attachment; filename="{name}.csv"')
 
 
 @login_required
@@ -366,4 +355,4 @@ def flag_thumbnail(request: HttpRequest, flag_id: int) -> HttpResponse:
         request=request,
         detail={"flag": flag.pk, "session": str(flag.session_id)},
     )
-    return _private(HttpResponse(jpeg, content_type="image/jpeg"))
+    return private(HttpResponse(jpeg, content_type="image/jpeg"))

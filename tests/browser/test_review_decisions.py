@@ -4,20 +4,17 @@ concern; refused verdicts and decisions keep what the reviewer typed."""
 
 from __future__ import annotations
 
-import io
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
 from playwright.sync_api import expect
 
 from exams.models import ExamSession, SessionStatus
 from proctor.models import AuditEvent
 from review.demo.attempt import EXAM_TITLE
 from review.models import FlagDecision, SessionDecision
+from tests.browser.conftest import off_the_main_thread
 from tests.browser.test_sign_in import sign_in_with_keyboard
 from tests.conftest import screenshot
 
@@ -30,28 +27,6 @@ SESSION_TIMES_APART = """(() => {
   const webcam = document.getElementById("webcam-player"), screen = document.getElementById("screen-player");
   return Math.abs(parts.screen[0].offset + screen.currentTime - (parts.webcam[0].offset + webcam.currentTime));
 })()"""
-
-
-def off_the_main_thread(work: Any) -> Any:
-    """Database work that sends realtime events runs away from Playwright's event loop."""
-
-    def run() -> Any:
-        try:
-            return work()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(run).result()
-
-
-@pytest.fixture
-def demo_attempt(transactional_db: None) -> ExamSession:
-    def seed() -> ExamSession:
-        call_command("seed_demo_recordings", stdout=io.StringIO())
-        return ExamSession.objects.select_related("exam").get(exam__title=EXAM_TITLE, student__username="student2")
-
-    return off_the_main_thread(seed)
 
 
 def test_an_instructor_plays_to_a_flag_dismisses_it_with_a_note_and_finalises(

@@ -5,7 +5,6 @@ storage taken before the purge."""
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
 
 import pytest
 import time_machine
@@ -14,10 +13,9 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from analysis.models import AnalysisRun, Flag, RunStatus
+from analysis.models import Flag
 from exams.models import ExamSession
 from exams.models import SessionStatus as S
-from exams.services import session_transition
 from identity.models import IdentityCheck, IdentityProfile
 from identity.services import identity_enrol, identity_store_id_photo, identity_verify
 from privacy import services
@@ -29,65 +27,13 @@ from proctor.models import AuditEvent, DataKey
 from recordings.models import BrowserSignal, Recording, RecordingChunk
 from recordings.services import (
     playback_label,
-    recording_append_chunk,
-    recording_finalise,
-    recording_make_playback_copy,
-    recording_seal_thumbnail,
-    recording_start,
 )
 from review.models import FlagDecision
 from tests.analysis.conftest import jpeg
 from tests.conftest import World
-from tests.media import make_webm, split
+from tests.privacy.conftest import DAY, closed
 
-DAY = timedelta(days=1)
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
-
-
-@pytest.fixture
-def recorded(world: World) -> World:
-    """The student's session: recorded, a playback copy, a browser signal, a flag with a sealed picture
-    and a reviewer's verdict; the exam closed just now."""
-    session = world.session
-    for status in (S.CONSENTED, S.READY, S.STARTED):
-        session_transition(session_id=session.pk, to_status=status, actor=None, reason="test")
-    session.refresh_from_db()
-    recording = recording_start(session=session, kind="webcam", mime_type="video/webm", actor=None)
-    for seq, chunk in enumerate(split(make_webm(seconds=2.0), [15_000])):
-        recording_append_chunk(recording=recording, seq=seq, data=chunk)
-    BrowserSignal.objects.create(session=session, kind="tab_hidden", client_time=session.started_at)
-    session_transition(session_id=session.pk, to_status=S.SUBMITTED, actor=None, reason="test")
-    recording_finalise(recording_id=recording.pk, actor=None)
-    recording_make_playback_copy(recording_id=recording.pk)
-    session.refresh_from_db()
-    run = AnalysisRun.objects.create(session=session, status=RunStatus.SUCCEEDED, score=1.0, sensitivity="standard")
-    flag = Flag.objects.create(
-        run=run,
-        session=session,
-        kind="tab_hidden",
-        category="concern",
-        start_seconds=1,
-        end_seconds=2,
-        severity="low",
-        confidence=1,
-        reason="The exam tab was hidden.",
-        detector="browser-signals",
-        detector_version="1",
-        evidence_recording=recording,
-        evidence_seconds=1.0,
-        evidence_thumbnail=recording_seal_thumbnail(recording=recording, moment=1.0, jpeg=b"\xff\xd8picture"),
-    )
-    FlagDecision.objects.create(flag=flag, verdict="dismissed", note="fine", reviewer_name="Remi Reviewer")
-    exam = world.exam
-    exam.opens_at, exam.closes_at = exam.opens_at - DAY, session.ended_at
-    exam.save()
-    return world
-
-
-def closed(world: World) -> datetime:
-    value = world.exam.closes_at
-    assert value is not None
-    return value
 
 
 def stored_names(session: ExamSession) -> list[str]:

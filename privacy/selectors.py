@@ -1,0 +1,212 @@
+"""What Invigil holds about one student, for their "My data" page and their export: their identity
+profile, each session with its recordings and when they will be purged, flags and outcomes once a
+person has reviewed them, the consents they gave, and who accessed their recordings (from the
+audit log). A fixed number of queries whatever the number of sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+
+from analysis.models import Flag
+from exams.models import ConsentRecord, ExamSession
+from exams.models import SessionStatus as S
+from identity.models import IdentityProfile
+from privacy.models import LegalHold
+from privacy.services import HOLD, IN_PROGRESS, REVIEW, identity_profile_delete_refusal, profile_due_at
+from proctor.models import AuditEvent
+from recordings.models import Recording
+from review.models import FlagDecision, SessionDecision
+
+#: Statuses in which a person has decided the session: its flags and outcome are shown to the student.
+REVIEWED = frozenset({S.CLEARED, S.CONCERN_CONFIRMED, S.APPEALED})
+
+#: Audit actions that are an access to a student's recordings, in the student's words.
+ACCESSES: dict[str, str] = {
+    "review.session_view": "Opened the review page of your session",
+    "recording.play": "Played your recordings",
+    "flag.thumbnail_view": "Looked at an evidence picture from your recordings",
+    "analysis.start": "Automated analysis read your recordings",
+}
+SESSION = "exams.examsession"
+RECORDING = "recordings.recording"
+SYSTEM = "Invigil (automated)"
+
+
+@dataclass(frozen=True)
+class FlagOutcome:
+    flag: Flag
+    decision: FlagDecision | None
+
+    @property
+    def verdict(self) -> str:
+        return self.decision.get_verdict_display() if self.decision else "Not decided"
+
+
+@dataclass
+class SessionData:
+    session: ExamSession
+    recordings: list[Recording]
+    consents: list[ConsentRecord]
+    #: When its recordings (and everything derived from them) are purged; None with nothing recorded.
+    purge_at: datetime | None
+    #: What keeps them past that date for now ("" when nothing does).
+    kept_by: str
+    #: When the purge deleted them, if it has.
+    purged_at: datetime | None
+    reviewed: bool
+    flags: list[FlagOutcome] = field(default_factory=list)
+    decisions: list[SessionDecision] = field(default_factory=list)
+    flag_count: int = 0
+
+
+@dataclass(frozen=True)
+class Access:
+    """Accesses by one person, of one kind, to one session's recordings on one day."""
+
+    who: str
+    what: str
+    exam: str
+    first: datetime
+    last: datetime
+    times: int
+
+
+@dataclass
+class MyData:
+    user: Any
+    profile: IdentityProfile | None
+    profile_purge_at: datetime | None
+    profile_kept_by: str
+    profile_delete_refusal: str | None
+    sessions: list[SessionData]
+    accesses: list[Access]
+
+
+def _purge_at(session: ExamSession) -> datetime:
+    return session.exam.closes_at + timedelta(days=session.exam.course.institution.recording_retention_days)
+
+
+def _sessions(user: Any) -> list[ExamSession]:
+    return list(
+        ExamSession.objects.filter(student_id=user.pk)
+        .select_related("exam__course__institution")
+        .prefetch_related(
+            Prefetch("recordings", queryset=Recording.objects.order_by("kind", "part")),
+            Prefetch("consents", queryset=ConsentRecord.objects.select_related("policy").order_by("at")),
+            Prefetch(
+                "flags",
+                queryset=Flag.objects.order_by("start_seconds", "pk").prefetch_related(
+                    Prefetch("decisions", queryset=FlagDecision.objects.order_by("decided_at", "pk"))
+                ),
+            ),
+            Prefetch("decisions", queryset=SessionDecision.objects.order_by("decided_at", "pk")),
+            Prefetch("legal_holds", queryset=LegalHold.objects.filter(lifted_at__isnull=True), to_attr="standing"),
+        )
+        .order_by("-created_at")
+    )
+
+
+def _purge_events(session_ids: list[str]) -> dict[str, AuditEvent]:
+    events = AuditEvent.objects.filter(
+        action="retention.purge_recordings", target_type=SESSION, target_id__in=session_ids
+    ).order_by("seq")
+    return {event.target_id: event for event in events}
+
+
+def _people(ids: set[int]) -> dict[int, str]:
+    users = get_user_model().objects.filter(pk__in=ids)
+    return {user.pk: user.get_full_name() or user.get_username() for user in users}
+
+
+def _accesses(user: Any, sessions: list[ExamSession], purged: dict[str, AuditEvent]) -> list[Access]:
+    """Who accessed the recordings of these sessions, and when, from the audit log; the student's own
+    reads are left out. Recordings purged since are still found through the purge's entry."""
+    exams = {str(s.pk): s.exam.title for s in sessions}
+    recording_session = {str(r.pk): str(s.pk) for s in sessions for r in s.recordings.all()}
+    for event in purged.values():
+        recording_session.update(dict.fromkeys(event.detail.get("recordings", []), event.target_id))
+    events = (
+        AuditEvent.objects.filter(
+            Q(target_type=SESSION, target_id__in=list(exams), action__in=["review.session_view", "analysis.start"])
+            | Q(
+                target_type=RECORDING,
+                target_id__in=list(recording_session),
+                action__in=["recording.play", "flag.thumbnail_view"],
+            )
+        )
+        .exclude(actor_id=user.pk)
+        .only("at", "actor_id", "actor_label", "action", "target_type", "target_id")
+        .order_by("at", "seq")
+    )
+    grouped: dict[tuple[Any, ...], list[datetime]] = {}
+    for event in events:
+        session_id = event.target_id if event.target_type == SESSION else recording_session[event.target_id]
+        day = timezone.localtime(event.at).date()
+        key = (event.actor_id, event.actor_label, event.action, session_id, day)
+        grouped.setdefault(key, []).append(event.at)
+    names = _people({actor for actor, *_ in grouped if actor is not None})
+    labels = {actor: names.get(actor, label) for actor, label, *_ in grouped if actor is not None}
+    found = [
+        Access(
+            who=labels[actor] if actor is not None else SYSTEM,
+            what=ACCESSES[action],
+            exam=exams[session_id],
+            first=times[0],
+            last=times[-1],
+            times=len(times),
+        )
+        for (actor, _, action, session_id, _), times in grouped.items()
+    ]
+    return sorted(found, key=lambda access: access.last, reverse=True)
+
+
+def _latest(decisions: Any) -> FlagDecision | None:
+    ordered = list(decisions)
+    return ordered[-1] if ordered else None
+
+
+def _session_data(session: ExamSession, purged: AuditEvent | None) -> SessionData:
+    recordings = list(session.recordings.all())
+    flags = list(session.flags.all())
+    reviewed = session.status in REVIEWED
+    held = bool(getattr(session, "standing", []))
+    had_recordings = bool(recordings) or purged is not None
+    return SessionData(
+        session=session,
+        recordings=recordings,
+        consents=list(session.consents.all()),
+        purge_at=_purge_at(session) if had_recordings else None,
+        kept_by=HOLD if held else REVIEW if session.status in IN_PROGRESS and recordings else "",
+        purged_at=purged.at if purged is not None and not recordings else None,
+        reviewed=reviewed,
+        flags=[FlagOutcome(flag, _latest(flag.decisions.all())) for flag in flags] if reviewed else [],
+        decisions=list(session.decisions.all()) if reviewed else [],
+        flag_count=len(flags),
+    )
+
+
+def identity_profile_of(user: Any) -> IdentityProfile | None:
+    return IdentityProfile.objects.select_related("data_key").filter(user_id=user.pk).first()
+
+
+def my_data(user: Any) -> MyData:
+    """Everything Invigil holds about ``user`` as a student, in their own words."""
+    sessions = _sessions(user)
+    purged = _purge_events([str(s.pk) for s in sessions])
+    profile = identity_profile_of(user)
+    held = any(getattr(s, "standing", []) for s in sessions)
+    return MyData(
+        user=user,
+        profile=profile,
+        profile_purge_at=profile_due_at(profile) if profile is not None else None,
+        profile_kept_by=HOLD if profile is not None and held else "",
+        profile_delete_refusal=identity_profile_delete_refusal(user=user),
+        sessions=[_session_data(s, purged.get(str(s.pk))) for s in sessions],
+        accesses=_accesses(user, sessions, purged),
+    )

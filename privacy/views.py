@@ -1,0 +1,76 @@
+"""The student's own data: what Invigil holds about them, a copy of it, and deleting their identity
+profile. Every page here is about the signed-in user and no one else: there is no id in the URL to
+reach another person's data, so being signed in is the whole of the authorisation."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from identity.services import id_photo_open
+from privacy.export import my_data_export
+from privacy.selectors import identity_profile_of, my_data
+from privacy.services import ProfileDeleteRefused, identity_profile_delete
+from proctor.audit import audit_record
+from proctor.crypto import DecryptionError
+from proctor.streaming import private, streaming_response
+
+
+@login_required
+@require_GET
+def my_data_page(request: HttpRequest) -> HttpResponse:
+    response = render(request, "privacy/my_data.html", {"data": my_data(request.user)})
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@login_required
+@require_GET
+def my_id_photo(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The student's own photo ID, decrypted for them to see; audited like any read of it."""
+    profile = identity_profile_of(request.user)
+    if profile is None or not profile.id_photo_name:
+        raise Http404("Invigil holds no photo ID for you.")
+    try:
+        jpeg = id_photo_open(profile)
+    except (DecryptionError, OSError) as exc:
+        raise Http404("Your photo ID can no longer be shown: it was deleted or is damaged.") from exc
+    audit_record(actor=request.user, action="identity.id_photo_view", target=profile, request=request)
+    return private(HttpResponse(jpeg, content_type="image/jpeg"))
+
+
+@login_required
+@require_POST
+def my_data_download(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """A zip of everything, decrypted, streamed as it is made. POST, so that nothing fetches it by
+    following a link."""
+    name = f"invigil-my-data-{request.user.get_username()}-{timezone.localdate():%Y-%m-%d}.zip"
+    chunks = my_data_export(my_data(request.user), request=request)
+    response = streaming_response(request, chunks, content_type="application/zip")
+    return private(response, disposition=f'attachment; filename="{name}"')
+
+
+@login_required
+def identity_profile_delete_page(request: HttpRequest) -> HttpResponse:
+    """Confirm, then delete the student's identity profile."""
+    data = my_data(request.user)
+    if request.method == "POST":
+        if request.POST.get("confirm") != "yes":
+            messages.error(request, "Tick the box to confirm that you want your identity profile deleted.")
+            return render(request, "privacy/profile_delete.html", {"data": data}, status=400)
+        try:
+            identity_profile_delete(user=request.user, request=request)
+        except ProfileDeleteRefused as exc:
+            messages.error(request, str(exc))
+            return render(request, "privacy/profile_delete.html", {"data": my_data(request.user)}, status=409)
+        messages.success(
+            request,
+            "Your identity profile is deleted: your face template, your photo ID and the record of your face "
+            "checks. Before your next proctored exam you will be asked to enrol again.",
+        )
+        return redirect("my_data")
+    return render(request, "privacy/profile_delete.html", {"data": data})

@@ -1,0 +1,37 @@
+"""Shared by the browser tests: the demo's flagged attempt, and database work kept off Playwright's
+event loop."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from exams.models import ExamSession
+from review.demo.attempt import EXAM_TITLE
+
+
+def off_the_main_thread(work: Any) -> Any:
+    """Database work that sends realtime events runs away from Playwright's event loop."""
+
+    def run() -> Any:
+        try:
+            return work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+@pytest.fixture
+def demo_attempt(transactional_db: None) -> ExamSession:
+    def seed() -> ExamSession:
+        call_command("seed_demo_recordings", stdout=io.StringIO())
+        return ExamSession.objects.select_related("exam").get(exam__title=EXAM_TITLE, student__username="student2")
+
+    return off_the_main_thread(seed)
