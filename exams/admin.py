@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from exams.models import (
     Accommodation,
@@ -16,6 +20,7 @@ from exams.models import (
     Question,
     SessionTransition,
 )
+from exams.selectors import exams_with_consent_counts
 from proctor.audited_admin import AuditedModelAdmin, ReadOnlyModelAdmin
 
 
@@ -47,10 +52,52 @@ class CourseMembershipAdmin(AuditedModelAdmin):
     autocomplete_fields = ["user", "appointed_by"]
 
 
+class ConsentScopeFilter(admin.SimpleListFilter):
+    title = "scope"
+    parameter_name = "scope"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("institution", "Institution"), ("course", "Course"), ("exam", "Exam")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "institution":
+            return queryset.filter(course__isnull=True, exam__isnull=True)
+        if self.value() == "course":
+            return queryset.filter(course__isnull=False)
+        if self.value() == "exam":
+            return queryset.filter(exam__isnull=False)
+        return queryset
+
+
 @admin.register(ConsentPolicy)
 class ConsentPolicyAdmin(AuditedModelAdmin):
-    list_display = ["name", "version", "institution", "effective_from"]
-    list_filter = ["institution"]
+    list_display = ["name", "version", "scope", "institution", "effective_from"]
+    list_filter = [ConsentScopeFilter, "institution"]
+    list_select_related = ["institution", "course", "exam__course"]
+    search_fields = ["name", "text"]
+    autocomplete_fields = ["course", "exam"]
+    fieldsets = [
+        (None, {"fields": ["institution", "name", "version", "effective_from"]}),
+        (
+            "Scope",
+            {
+                "fields": ["course", "exam"],
+                "description": "Leave both empty for the whole institution. A course's policy applies to its exams; "
+                "an exam's policy to that exam only. The most specific one in effect is the one students read.",
+            },
+        ),
+        (None, {"fields": ["text"]}),
+    ]
+
+    @admin.display(description="Scope")
+    def scope(self, policy: ConsentPolicy) -> str:
+        return policy.scope_label
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Students' consent records point at this version: its words and scope stay as they read them.
+        if obj is not None and obj.records.exists():
+            return ["institution", "course", "exam", "name", "version", "effective_from", "text"]
+        return []
 
 
 class ChoiceInline(admin.TabularInline):
@@ -79,15 +126,38 @@ class AccommodationInline(admin.StackedInline):
 
 @admin.register(Exam)
 class ExamAdmin(AuditedModelAdmin):
-    list_display = ["title", "course", "opens_at", "closes_at", "duration_minutes", "sensitivity"]
+    list_display = [
+        "title",
+        "course",
+        "opens_at",
+        "closes_at",
+        "duration_minutes",
+        "sensitivity",
+        "consented",
+        "declined",
+    ]
+    list_select_related = ["course"]
+    # Explicit: a counted (grouped) queryset does not follow the model's default ordering.
+    ordering = ["opens_at", "title"]
     list_filter = ["course", "sensitivity"]
     search_fields = ["title", "course__code"]
     inlines = [QuestionInline, AccommodationInline]
     fieldsets = [
         (None, {"fields": ["course", "title", "instructions"]}),
         ("When", {"fields": ["opens_at", "closes_at", "duration_minutes"]}),
-        ("Proctoring", {"fields": ["record_webcam", "record_audio", "record_screen", "consent_policy", "sensitivity"]}),
+        ("Proctoring", {"fields": ["record_webcam", "record_audio", "record_screen", "sensitivity"]}),
     ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Exam]:
+        return exams_with_consent_counts(super().get_queryset(request))
+
+    @admin.display(description="Consented", ordering="consented_count")
+    def consented(self, exam: Exam) -> int:
+        return int(getattr(exam, "consented_count", 0))
+
+    @admin.display(description="Declined", ordering="declined_count")
+    def declined(self, exam: Exam) -> int:
+        return int(getattr(exam, "declined_count", 0))
 
 
 @admin.register(Accommodation)
@@ -139,6 +209,7 @@ class ExamSessionAdmin(AuditedModelAdmin):
 class ConsentRecordAdmin(ReadOnlyModelAdmin):
     list_display = ["session", "policy", "policy_version", "decision", "at"]
     list_filter = ["decision", "policy"]
+    list_select_related = ["session__student", "session__exam__course", "policy"]
 
 
 @admin.register(AlternativeRequest)

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
@@ -18,6 +19,7 @@ from exams.models import ExamSession
 from exams.permissions import Action, require
 from exams.services import (
     MAX_ANSWER_CHARS,
+    ConsentNeeded,
     ExamUnavailable,
     TransitionError,
     answer_save,
@@ -106,6 +108,12 @@ class BeginView(APIView):
         session = _own_session(request, session_id)
         try:
             session = session_begin(session_id=session.pk, actor=request.user, request=request)
+        except ConsentNeeded as exc:
+            # The page links the student to the new version rather than leaving them stuck.
+            return Response(
+                {"detail": str(exc), "consent_url": reverse("session_consent", args=[session.pk])},
+                status=status.HTTP_409_CONFLICT,
+            )
         except (TransitionError, ExamUnavailable) as exc:
             return _refused(exc)
         return Response(_state(session))

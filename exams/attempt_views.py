@@ -14,9 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from exams.models import CourseMembership, Exam, ExamSession, Role, SessionStatus
+from exams.models import AlternativeRequest, CourseMembership, Exam, ExamSession, Role, SessionStatus
 from exams.permissions import Action, require
+from exams.selectors import BEFORE_START, consent_given, consent_outdated, consent_policy_for
 from exams.services import (
+    NO_POLICY_IN_EFFECT,
     ExamUnavailable,
     TransitionError,
     session_allowed_minutes,
@@ -28,7 +30,8 @@ from exams.services import (
 
 
 class ConsentForm(forms.Form):
-    policy_version = forms.IntegerField(widget=forms.HiddenInput)
+    # The exact version the student read; the page writes it from the version it shows.
+    policy = forms.IntegerField(widget=forms.HiddenInput)
     agree = forms.BooleanField(
         label="I have read the policy above and agree to be recorded during this exam.",
         error_messages={"required": "Tick the box to agree, or choose to decline below."},
@@ -36,7 +39,7 @@ class ConsentForm(forms.Form):
 
 
 class DeclineForm(forms.Form):
-    policy_version = forms.IntegerField(widget=forms.HiddenInput)
+    policy = forms.IntegerField(widget=forms.HiddenInput)
     reason = forms.CharField(
         label="Anything your instructor should know (optional)",
         required=False,
@@ -48,13 +51,15 @@ class DeclineForm(forms.Form):
 
 @login_required
 def lobby(request: HttpRequest, exam_id: int) -> HttpResponse:
-    exam = get_object_or_404(Exam.objects.select_related("course__institution", "consent_policy"), pk=exam_id)
+    exam = get_object_or_404(Exam.objects.select_related("course__institution"), pk=exam_id)
     require(request.user, Action.TAKE_EXAM, exam)
     staff = (
         CourseMembership.objects.filter(course=exam.course, role__in=[Role.INSTRUCTOR, Role.REVIEWER])
         .select_related("user")
         .order_by("role")
     )
+    session = ExamSession.objects.filter(exam=exam, student_id=request.user.pk).first()
+    policy = consent_policy_for(exam)
     return render(
         request,
         "exams/lobby.html",
@@ -62,7 +67,15 @@ def lobby(request: HttpRequest, exam_id: int) -> HttpResponse:
             "exam": exam,
             "institution": exam.course.institution,
             "staff": staff,
-            "session": ExamSession.objects.filter(exam=exam, student_id=request.user.pk).first(),
+            "session": session,
+            "policy": policy,
+            "no_policy": NO_POLICY_IN_EFFECT,
+            "consent_again": session is not None and consent_outdated(session, policy),
+            "alternative": (
+                AlternativeRequest.objects.filter(session=session).select_related("answered_by").first()
+                if session is not None and session.status == SessionStatus.DECLINED
+                else None
+            ),
         },
     )
 
@@ -81,41 +94,56 @@ def open_attempt(request: HttpRequest, exam_id: int) -> HttpResponse:
 
 
 def _own_session(request: HttpRequest, session_id: uuid.UUID) -> ExamSession:
-    session = get_object_or_404(
-        ExamSession.objects.select_related("exam__consent_policy", "exam__course"), pk=session_id
-    )
+    session = get_object_or_404(ExamSession.objects.select_related("exam__course"), pk=session_id)
     require(request.user, Action.RECORD_SESSION, session)
     return session
 
 
-@login_required
-def consent(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
-    session = _own_session(request, session_id)
-    policy = session.exam.consent_policy
-    form = ConsentForm(request.POST or None, initial={"policy_version": policy.version})
-    if request.method == "POST" and form.is_valid():
-        try:
-            session_consent(
-                session_id=session.pk,
-                policy_version=form.cleaned_data["policy_version"],
-                actor=request.user,
-                request=request,
-            )
-        except TransitionError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Thank you. Your consent to version {policy.version} is recorded.")
-            return redirect("session_exam", session_id=session.pk)
+def _consent_page(
+    request: HttpRequest,
+    session: ExamSession,
+    *,
+    form: ConsentForm | None = None,
+    decline_form: DeclineForm | None = None,
+) -> HttpResponse:
+    """The policy in effect, in full, with the forms to agree or decline while the student is asked
+    to: before they answer, and again when a newer version took effect after they agreed."""
+    policy = consent_policy_for(session.exam)
+    asked_again = policy is not None and consent_outdated(session, policy)
     return render(
         request,
         "exams/consent.html",
         {
             "session": session,
             "policy": policy,
-            "form": form,
-            "decline_form": DeclineForm(initial={"policy_version": policy.version}),
+            "no_policy": NO_POLICY_IN_EFFECT,
+            "asking": policy is not None and (session.status == SessionStatus.CREATED or asked_again),
+            "given": consent_given(session) if asked_again else None,
+            "form": form or ConsentForm(),
+            "decline_form": decline_form or DeclineForm(),
         },
     )
+
+
+@login_required
+def consent(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _own_session(request, session_id)
+    if request.method != "POST":
+        return _consent_page(request, session)
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        try:
+            session_consent(
+                session_id=session.pk, policy_id=form.cleaned_data["policy"], actor=request.user, request=request
+            )
+        except TransitionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            given = consent_given(session)
+            version = given.policy_version if given else ""
+            messages.success(request, f"Thank you. Your consent to version {version} is recorded.")
+            return redirect("session_exam", session_id=session.pk)
+    return _consent_page(request, session, form=form)
 
 
 @login_required
@@ -129,14 +157,15 @@ def decline(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     try:
         session_decline(
             session_id=session.pk,
-            policy_version=form.cleaned_data["policy_version"],
+            policy_id=form.cleaned_data["policy"],
             reason=form.cleaned_data["reason"],
             actor=request.user,
             request=request,
         )
     except TransitionError as exc:
-        messages.error(request, str(exc))
-        return redirect("session_consent", session_id=session.pk)
+        # Shown on the consent page with the version now in effect; what they wrote is kept.
+        form.add_error(None, str(exc))
+        return _consent_page(request, session, decline_form=form)
     return render(request, "exams/declined.html", {"session": session})
 
 
@@ -147,6 +176,12 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _own_session(request, session_id)
     if session.status == SessionStatus.CREATED:
         return redirect("session_consent", session_id=session.pk)
+    if session.status in BEFORE_START:
+        policy = consent_policy_for(session.exam)
+        if consent_outdated(session, policy):
+            if policy is not None:
+                messages.info(request, f"The consent policy has changed to version {policy.version} since you agreed.")
+            return redirect("session_consent", session_id=session.pk)
     exam = session.exam
     questions = exam.questions.prefetch_related("choices")
     answers = {a.question_id: a for a in session.answers.all()}

@@ -12,7 +12,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CREATED: frozenset({S.CONSENTED, S.DECLINED, S.ABANDONED}),
     S.CONSENTED: frozenset({S.READY, S.DECLINED, S.ABANDONED}),
     S.DECLINED: frozenset(),
-    S.READY: frozenset({S.STARTED, S.ABANDONED}),
+    # A student who passed the checks may still decline, e.g. a new policy version they are asked about.
+    S.READY: frozenset({S.STARTED, S.DECLINED, S.ABANDONED}),
     S.STARTED: frozenset({S.SUBMITTED, S.TIMED_OUT, S.ABANDONED}),
     S.SUBMITTED: frozenset({S.ANALYSING}),
     S.TIMED_OUT: frozenset({S.ANALYSING}),

@@ -76,24 +76,97 @@ class CourseMembership(models.Model):
         return f"{self.user} — {self.get_role_display()} in {self.course.code}"
 
 
+SCOPE_ERROR = (
+    "A consent policy applies to the whole institution, to one course or to one exam: choose a course or an exam, "
+    "not both."
+)
+VERSION_TAKEN_ERROR = (
+    "This institution, course or exam already has a consent policy with this version number; give the new version "
+    "the next number."
+)
+
+
 class ConsentPolicy(models.Model):
-    """A versioned text that students consent to (or decline) before anything is recorded."""
+    """One version of a text that students consent to (or decline) before anything is recorded.
+
+    A policy applies to the whole institution, to one course or to one exam (its scope). Versions are
+    rows, numbered within their scope; the most specific scope with a version in effect applies, and
+    within it the highest version in effect (``exams.selectors.consent_policy_for``). A version that
+    students have answered is kept unchanged, since their consent records point at it. No personal data.
+    """
 
     institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="consent_policies")
+    course = models.ForeignKey(
+        "Course",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="consent_policies",
+        help_text="Only for this course's exams. Leave the course and exam empty for the whole institution.",
+    )
+    exam = models.ForeignKey(
+        "Exam",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="consent_policies",
+        help_text="Only for this exam. Leave the course and exam empty for the whole institution.",
+    )
     name = models.CharField(max_length=200)
-    version = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    version = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)], help_text="Numbered within the institution, course or exam it applies to."
+    )
     text = models.TextField(help_text="Shown to the student in full before they consent.")
-    effective_from = models.DateField()
+    effective_from = models.DateField(help_text="Students are asked to consent to this version from this day.")
 
     class Meta:
-        ordering = ["institution", "name", "-version"]
+        ordering = ["institution_id", "course_id", "exam_id", "-version"]
         verbose_name_plural = "consent policies"
         constraints = [
-            models.UniqueConstraint(fields=["institution", "name", "version"], name="consent_policy_version_unique")
+            models.CheckConstraint(
+                name="consent_policy_one_scope",
+                condition=models.Q(course__isnull=True) | models.Q(exam__isnull=True),
+                violation_error_message=SCOPE_ERROR,
+            ),
+            models.UniqueConstraint(
+                fields=["institution", "version"],
+                condition=models.Q(course__isnull=True, exam__isnull=True),
+                name="consent_policy_institution_version_unique",
+                violation_error_message=VERSION_TAKEN_ERROR,
+            ),
+            models.UniqueConstraint(
+                fields=["course", "version"],
+                condition=models.Q(course__isnull=False),
+                name="consent_policy_course_version_unique",
+                violation_error_message=VERSION_TAKEN_ERROR,
+            ),
+            models.UniqueConstraint(
+                fields=["exam", "version"],
+                condition=models.Q(exam__isnull=False),
+                name="consent_policy_exam_version_unique",
+                violation_error_message=VERSION_TAKEN_ERROR,
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    def clean(self) -> None:
+        if self.course_id and self.exam_id:
+            raise ValidationError({"exam": SCOPE_ERROR})
+        if self.course is not None and self.course.institution_id != self.institution_id:
+            raise ValidationError({"course": "Choose a course of the policy's institution."})
+        if self.exam is not None and self.exam.course.institution_id != self.institution_id:
+            raise ValidationError({"exam": "Choose an exam of the policy's institution."})
+
+    @property
+    def scope_label(self) -> str:
+        """The scope in words: "Institution", "Course PHYS101" or "Exam PHYS101: Midterm"."""
+        if self.exam is not None:
+            return f"Exam {self.exam}"
+        if self.course is not None:
+            return f"Course {self.course.code}"
+        return "Institution"
 
 
 class Sensitivity(models.TextChoices):
@@ -112,7 +185,6 @@ class Exam(models.Model):
     record_webcam = models.BooleanField(default=True)
     record_audio = models.BooleanField(default=True)
     record_screen = models.BooleanField(default=True)
-    consent_policy = models.ForeignKey(ConsentPolicy, on_delete=models.PROTECT, related_name="exams")
     sensitivity = models.CharField(max_length=10, choices=Sensitivity.choices, default=Sensitivity.STANDARD)
 
     class Meta:
@@ -128,12 +200,6 @@ class Exam(models.Model):
     def clean(self) -> None:
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             raise ValidationError({"closes_at": "The exam must close after it opens."})
-        if (
-            self.course_id
-            and self.consent_policy_id
-            and self.consent_policy.institution_id != self.course.institution_id
-        ):
-            raise ValidationError({"consent_policy": "Choose a consent policy of the course's institution."})
 
     @property
     def recorded_streams(self) -> list[str]:
@@ -339,7 +405,7 @@ class ConsentRecord(models.Model):
 
     session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="consents")
     policy = models.ForeignKey(ConsentPolicy, on_delete=models.PROTECT, related_name="records")
-    policy_version = models.PositiveIntegerField(help_text="The version the student read, kept as given.")
+    policy_version = models.PositiveIntegerField(help_text="The version number the student read, as shown to them.")
     decision = models.CharField(max_length=10, choices=ConsentDecision.choices)
     at = models.DateTimeField(auto_now_add=True)
 

@@ -30,6 +30,7 @@ class Action(enum.Enum):
     REVIEW_COURSE = "review the sessions of a course"
     DECIDE_SESSION = "record review decisions on a session"
     APPEAL_SESSION = "appeal the outcome of a session"
+    ANSWER_ALTERNATIVE = "see and answer requests for an alternative arrangement"
 
 
 STAFF_ROLES = frozenset({Role.INSTRUCTOR, Role.REVIEWER})
@@ -108,6 +109,8 @@ RULES: dict[Action, tuple[type, Rule, bool]] = {
     Action.DECIDE_SESSION: (ExamSession, _staff, True),
     # Only the student whose session it is appeals, even after leaving the course.
     Action.APPEAL_SESSION: (ExamSession, _own_session, False),
+    # A student's reason for declining may be sensitive: the course's instructors answer it, not its reviewers.
+    Action.ANSWER_ALTERNATIVE: (Exam, _instructor, True),
 }
 
 

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
 
-from exams.models import Accommodation, Course, Exam, ExamSession, Role
+from exams.models import (
+    Accommodation,
+    AlternativeRequest,
+    ConsentDecision,
+    ConsentPolicy,
+    ConsentRecord,
+    Course,
+    Exam,
+    ExamSession,
+    RequestStatus,
+    Role,
+    SessionStatus,
+)
 from exams.permissions import is_admin
 
 
@@ -65,4 +79,86 @@ def session_with_history(session_id: Any) -> ExamSession:
         ExamSession.objects.select_related("exam", "exam__course", "student")
         .prefetch_related("transitions__actor")
         .get(pk=session_id)
+    )
+
+
+def consent_policy_for(exam: Exam, *, on: date | None = None) -> ConsentPolicy | None:
+    """The consent policy version that students of ``exam`` are asked about on ``on`` (by default today
+    in the configured TIME_ZONE, the hosting institution's), or None when no version is in effect yet.
+
+    The most specific scope with a version in effect wins (the exam, else its course, else the
+    institution), and within that scope the highest version in effect. Never another institution's.
+    """
+    on = on or timezone.localdate()
+    specificity = Case(
+        When(exam__isnull=False, then=Value(2)),
+        When(course__isnull=False, then=Value(1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return (
+        ConsentPolicy.objects.filter(institution_id=exam.course.institution_id, effective_from__lte=on)
+        .filter(Q(exam_id=exam.pk) | Q(course_id=exam.course_id) | Q(course__isnull=True, exam__isnull=True))
+        .annotate(specificity=specificity)
+        .select_related("course", "exam__course")
+        .order_by("-specificity", "-version")
+        .first()
+    )
+
+
+def consent_given(session: ExamSession) -> ConsentRecord | None:
+    """The session's latest consent (not decline), or None."""
+    return (
+        ConsentRecord.objects.filter(session=session, decision=ConsentDecision.CONSENTED)
+        .select_related("policy")
+        .order_by("-at", "-pk")
+        .first()
+    )
+
+
+#: Consented but not started: a newer policy version that takes effect now asks for consent again.
+BEFORE_START = frozenset({SessionStatus.CONSENTED, SessionStatus.READY})
+
+
+def consent_outdated(session: ExamSession, policy: ConsentPolicy | None) -> bool:
+    """True when the student consented but not to ``policy`` (the version in effect), and has not
+    started: they must read it and consent again before they start. Attempts under way are left be."""
+    if session.status not in BEFORE_START:
+        return False
+    given = consent_given(session)
+    return policy is None or given is None or given.policy_id != policy.pk
+
+
+def exams_with_consent_counts(exams: QuerySet[Exam]) -> QuerySet[Exam]:
+    """``exams`` annotated with ``consented_count`` and ``declined_count``: sessions whose student
+    agreed (and did not decline later) and sessions whose student declined. A session counts once,
+    however many versions it answered. One query for any number of exams."""
+    consented = Q(sessions__consents__decision=ConsentDecision.CONSENTED) & ~Q(sessions__status=SessionStatus.DECLINED)
+    return exams.annotate(
+        consented_count=Count("sessions", filter=consented, distinct=True),
+        declined_count=Count(
+            "sessions", filter=Q(sessions__consents__decision=ConsentDecision.DECLINED), distinct=True
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ConsentCounts:
+    consented: int
+    declined: int
+
+
+def consent_counts(exam: Exam) -> ConsentCounts:
+    """How many of the exam's sessions consented and declined (as ``exams_with_consent_counts``)."""
+    row: Any = exams_with_consent_counts(Exam.objects.filter(pk=exam.pk)).get()
+    return ConsentCounts(consented=row.consented_count, declined=row.declined_count)
+
+
+def alternative_requests_of_exam(exam: Exam) -> QuerySet[AlternativeRequest]:
+    """The exam's requests for an alternative arrangement, open ones first, oldest first."""
+    open_first = Case(When(status=RequestStatus.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return (
+        AlternativeRequest.objects.filter(session__exam=exam)
+        .select_related("session__student", "answered_by")
+        .order_by(open_first, "created_at", "pk")
     )

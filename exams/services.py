@@ -16,14 +16,17 @@ from exams.models import (
     Answer,
     Choice,
     ConsentDecision,
+    ConsentPolicy,
     ConsentRecord,
     Exam,
     ExamSession,
     Question,
     QuestionKind,
+    RequestStatus,
     SessionStatus,
     SessionTransition,
 )
+from exams.selectors import BEFORE_START, consent_given, consent_outdated, consent_policy_for
 from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
 from proctor.realtime import broadcast_on_commit
@@ -31,6 +34,11 @@ from proctor.realtime import broadcast_on_commit
 __all__ = ["ExamUnavailable", "TransitionError", "session_transition"]
 
 MAX_ANSWER_CHARS = 20_000
+MAX_RESPONSE_CHARS = 5000
+NO_POLICY_IN_EFFECT = (
+    "This exam has no consent policy in effect yet, so it cannot start: nothing may be recorded without one. "
+    "Please tell your instructor, or ask your institution's privacy office."
+)
 #: A submit or answer this soon after the deadline still counts (the page submits at zero).
 SUBMIT_GRACE = timedelta(seconds=30)
 
@@ -113,13 +121,25 @@ class ExamUnavailable(Exception):
     """The exam cannot be opened or answered now; the message says why in plain words."""
 
 
+class ConsentNeeded(ExamUnavailable):
+    """A newer consent policy version took effect after the student agreed: they must read it and
+    agree again before they start."""
+
+
+class AlternativeAnswerRefused(Exception):
+    """An answer to a request for an alternative arrangement that cannot be recorded; the message
+    says why in plain words. Nothing was changed."""
+
+
 def _locked(session_id: Any) -> ExamSession:
-    return ExamSession.objects.select_for_update().select_related("exam", "exam__consent_policy").get(pk=session_id)
+    # Only the session row: locking its exam too would make every student of the exam wait on each other.
+    return ExamSession.objects.select_for_update(of=("self",)).select_related("exam__course").get(pk=session_id)
 
 
 @transaction.atomic
 def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None) -> ExamSession:
-    """The student's session for this exam, created on first visit while the exam is open."""
+    """The student's session for this exam, created on first visit while the exam is open and has a
+    consent policy in effect."""
     existing = ExamSession.objects.filter(exam=exam, student=student).first()
     if existing is not None:
         return existing
@@ -128,54 +148,121 @@ def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None
         raise ExamUnavailable(f"This exam opens on {timezone.localtime(exam.opens_at):%A %d %B at %H:%M}.")
     if now >= exam.closes_at:
         raise ExamUnavailable("This exam has closed.")
+    if consent_policy_for(exam) is None:
+        raise ExamUnavailable(NO_POLICY_IN_EFFECT)
     session, created = ExamSession.objects.get_or_create(exam=exam, student=student)
     if created:
         audit_record(actor=student, action="session.open", target=session, request=request)
     return session
 
 
-@transaction.atomic
-def session_consent(
-    *, session_id: Any, policy_version: int, actor: Any, request: HttpRequest | None = None
-) -> ExamSession:
-    """Record consent to the exact policy version the student read, then move to "consented"."""
-    session = _locked(session_id)
-    policy = session.exam.consent_policy
-    if policy_version != policy.version:
+def _policy_read(session: ExamSession, policy_id: int, *, answer: str) -> ConsentPolicy:
+    """The policy version in effect, provided it is the one the student read (its id was on their form)."""
+    policy = consent_policy_for(session.exam)
+    if policy is None:
+        raise TransitionError(NO_POLICY_IN_EFFECT)
+    if policy_id != policy.pk:
         raise TransitionError(
-            f"The consent policy has changed to version {policy.version}. Please read it again before you agree."
+            f"The consent policy has changed to version {policy.version}. Please read it again before you {answer}."
         )
+    return policy
+
+
+@transaction.atomic
+def session_consent(*, session_id: Any, policy_id: int, actor: Any, request: HttpRequest | None = None) -> ExamSession:
+    """Record consent, with its time, to the exact policy version in effect, which must be the one the
+    student read; then move the session to "consented".
+
+    A student who consented to an earlier version and has not started yet consents again to the new
+    one: a second record is kept beside the first and the session stays where it is.
+    """
+    session = _locked(session_id)
+    policy = _policy_read(session, policy_id, answer="agree")
+    if session.status in BEFORE_START:
+        given = consent_given(session)
+        if given is not None and given.policy_id == policy.pk:
+            raise TransitionError(f"Your consent to version {policy.version} is already recorded.")
+        ConsentRecord.objects.create(
+            session=session, policy=policy, policy_version=policy.version, decision=ConsentDecision.CONSENTED
+        )
+        audit_record(
+            actor=actor,
+            action="session.consent_renewed",
+            target=session,
+            request=request,
+            detail={
+                "policy": policy.pk,
+                "version": policy.version,
+                "previous_policy": given.policy_id if given else None,
+                "previous_version": given.policy_version if given else None,
+            },
+        )
+        return session
     ConsentRecord.objects.create(
-        session=session, policy=policy, policy_version=policy_version, decision=ConsentDecision.CONSENTED
+        session=session, policy=policy, policy_version=policy.version, decision=ConsentDecision.CONSENTED
     )
     return session_transition(
         session_id=session.pk,
         to_status=SessionStatus.CONSENTED,
         actor=actor,
         request=request,
-        reason=f"Consented to {policy.name} version {policy.version}.",
+        reason=f"Consented to {policy.name} version {policy.version} ({policy.scope_label.lower()}).",
     )
 
 
 @transaction.atomic
 def session_decline(
-    *, session_id: Any, policy_version: int, reason: str, actor: Any, request: HttpRequest | None = None
+    *, session_id: Any, policy_id: int, reason: str, actor: Any, request: HttpRequest | None = None
 ) -> AlternativeRequest:
-    """Record the decline and file a request for an alternative arrangement for the instructor."""
+    """Record the decline of the policy version the student read (the one in effect) and file a
+    request for an alternative arrangement, which the course's instructors answer."""
     session = _locked(session_id)
-    policy = session.exam.consent_policy
+    policy = _policy_read(session, policy_id, answer="decline")
     ConsentRecord.objects.create(
-        session=session, policy=policy, policy_version=policy_version, decision=ConsentDecision.DECLINED
+        session=session, policy=policy, policy_version=policy.version, decision=ConsentDecision.DECLINED
     )
     session_transition(
         session_id=session.pk,
         to_status=SessionStatus.DECLINED,
         actor=actor,
         request=request,
-        reason=f"Declined {policy.name} version {policy_version}; asked for an alternative arrangement.",
+        reason=f"Declined {policy.name} version {policy.version}; asked for an alternative arrangement.",
     )
     alternative = AlternativeRequest.objects.create(session=session, reason=reason.strip()[:5000])
     audit_record(actor=actor, action="alternative.request", target=alternative, request=request)
+    return alternative
+
+
+@transaction.atomic
+def alternative_answer(
+    *, request_id: int, response: str, actor: Any, request: HttpRequest | None = None
+) -> AlternativeRequest:
+    """An instructor answers (or corrects their answer to) a student's request for an alternative
+    arrangement. The student sees the answer before the exam. Permission checks are the caller's."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise AlternativeAnswerRefused("Only a signed-in person can answer a request.")
+    response = (response or "").strip()
+    if not response:
+        raise AlternativeAnswerRefused("Write your answer: say what arrangement you offer the student.")
+    if len(response) > MAX_RESPONSE_CHARS:
+        raise AlternativeAnswerRefused(
+            f"Keep the answer under {MAX_RESPONSE_CHARS:,} characters ({len(response):,} given)."
+        )
+    alternative = AlternativeRequest.objects.select_for_update().get(pk=request_id)
+    previous = alternative.status
+    alternative.status = RequestStatus.ANSWERED
+    alternative.response = response
+    alternative.answered_by = actor
+    alternative.answered_at = timezone.now()
+    alternative.save(update_fields=["status", "response", "answered_by", "answered_at"])
+    audit_record(
+        actor=actor,
+        action="alternative.answer",
+        target=alternative,
+        request=request,
+        # The answer stays on the request; the permanent log records that there is one, not its words.
+        detail={"session": str(alternative.session_id), "previous_status": previous, "response_chars": len(response)},
+    )
     return alternative
 
 
@@ -188,11 +275,21 @@ def session_allowed_minutes(session: ExamSession) -> int:
 @transaction.atomic
 def session_begin(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamSession:
     """Start the attempt: the deadline is the allowed time (accommodations included), capped by the
-    exam's closing time."""
+    exam's closing time. Refused while the student's consent is to a version that a newer one has
+    replaced since: they agree to the new one first."""
     session = _locked(session_id)
     now = timezone.now()
     if now >= session.exam.closes_at:
         raise ExamUnavailable("This exam has closed.")
+    if session.status in BEFORE_START:
+        policy = consent_policy_for(session.exam)
+        if policy is None:
+            raise ExamUnavailable(NO_POLICY_IN_EFFECT)
+        if consent_outdated(session, policy):
+            raise ConsentNeeded(
+                f"The consent policy has changed to version {policy.version} since you agreed. "
+                "Please read it and agree again before you start."
+            )
     session = session_transition(
         session_id=session.pk, to_status=SessionStatus.STARTED, actor=actor, request=request, reason="Exam started."
     )

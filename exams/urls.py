@@ -9,6 +9,11 @@ urlpatterns = [
     path("courses/<int:course_id>/", views.course_detail, name="course_detail"),
     path("exams/<int:exam_id>/", views.exam_detail, name="exam_detail"),
     path("sessions/<uuid:session_id>/", views.session_detail, name="session_detail"),
+    path(
+        "alternative-requests/<int:request_id>/answer/",
+        views.alternative_answer_view,
+        name="alternative_answer",
+    ),
     path("exams/<int:exam_id>/lobby/", attempt_views.lobby, name="exam_lobby"),
     path("exams/<int:exam_id>/open/", attempt_views.open_attempt, name="exam_open"),
     path("sessions/<uuid:session_id>/consent/", attempt_views.consent, name="session_consent"),

@@ -4,14 +4,19 @@ exams.selectors, render."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from exams import selectors
-from exams.models import Accommodation, Course, Exam, ExamSession
+from exams.models import Accommodation, AlternativeRequest, Course, Exam, ExamSession
 from exams.permissions import Action, can, is_admin, require
+from exams.services import MAX_RESPONSE_CHARS, AlternativeAnswerRefused, alternative_answer
 
 
 @login_required
@@ -45,17 +50,24 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
     )
 
 
-@login_required
-def exam_detail(request: HttpRequest, exam_id: int) -> HttpResponse:
-    exam = get_object_or_404(Exam.objects.select_related("course", "consent_policy"), pk=exam_id)
-    require(request.user, Action.VIEW_EXAM, exam)
+def _exam_page(request: HttpRequest, exam: Exam, *, answer_error: dict[str, Any] | None = None) -> HttpResponse:
     staff_view = can(request.user, Action.VIEW_EXAM_SESSIONS, exam)
-    context: dict[str, object] = {"exam": exam, "staff_view": staff_view, "questions": exam.questions.count()}
+    context: dict[str, object] = {
+        "exam": exam,
+        "staff_view": staff_view,
+        "questions": exam.questions.count(),
+        "policy": selectors.consent_policy_for(exam),
+    }
     if staff_view:
         context["sessions"] = selectors.sessions_of_exam(exam)
         context["accommodations"] = (
             exam.accommodations.select_related("student") if can(request.user, Action.MANAGE_EXAM, exam) else None
         )
+        context["consent_counts"] = selectors.consent_counts(exam)
+        if can(request.user, Action.ANSWER_ALTERNATIVE, exam):
+            context["alternatives"] = selectors.alternative_requests_of_exam(exam)
+            context["answer_error"] = answer_error
+            context["max_response_chars"] = MAX_RESPONSE_CHARS
     else:
         accommodation = Accommodation.objects.filter(exam=exam, student_id=request.user.pk).first()
         context["own_session"] = exam.sessions.filter(student_id=request.user.pk).first()
@@ -64,6 +76,38 @@ def exam_detail(request: HttpRequest, exam_id: int) -> HttpResponse:
             accommodation.allowed_minutes(exam.duration_minutes) if accommodation else exam.duration_minutes
         )
     return render(request, "exams/exam_detail.html", context)
+
+
+@login_required
+def exam_detail(request: HttpRequest, exam_id: int) -> HttpResponse:
+    exam = get_object_or_404(Exam.objects.select_related("course"), pk=exam_id)
+    require(request.user, Action.VIEW_EXAM, exam)
+    return _exam_page(request, exam)
+
+
+@login_required
+@require_POST
+def alternative_answer_view(request: HttpRequest, request_id: int) -> HttpResponse:
+    """An instructor answers a student's request for an alternative arrangement from the exam page."""
+    alternative = get_object_or_404(
+        AlternativeRequest.objects.select_related("session__exam__course", "session__student"), pk=request_id
+    )
+    exam = alternative.session.exam
+    require(request.user, Action.ANSWER_ALTERNATIVE, exam)
+    response = request.POST.get("response", "")
+    try:
+        alternative_answer(request_id=alternative.pk, response=response, actor=request.user, request=request)
+    except AlternativeAnswerRefused as exc:
+        return _exam_page(
+            request, exam, answer_error={"request": alternative.pk, "message": str(exc), "response": response}
+        )
+    student = alternative.session.student
+    messages.success(
+        request,
+        f"Your answer to {student.get_full_name() or student.get_username()} is saved; "
+        "they see it on the exam's page before they start.",
+    )
+    return redirect(f"{reverse('exam_detail', args=[exam.pk])}#alternative-{alternative.pk}")
 
 
 @login_required

@@ -1,7 +1,8 @@
 """The fixed cast of users and the world they live in.
 
 Course A has an exam with two students' sessions, an instructor and a reviewer; course B has its own
-instructor. The admin is a superuser; the outsider belongs to no course.
+instructor. Both courses belong to one institution, whose consent policy (version 1) applies to both
+exams. The admin is a superuser; the outsider belongs to no course.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from exams.models import Course, Exam, ExamSession, Role
-from tests.factories import CourseFactory, ExamFactory, ExamSessionFactory, UserFactory, enrol
+from exams.models import ConsentPolicy, Course, Exam, ExamSession, Role
+from tests.factories import ConsentPolicyFactory, CourseFactory, ExamFactory, ExamSessionFactory, UserFactory, enrol
 from tests.proctor.tamper import audit_triggers_drop, audit_triggers_ensure
 
 ROLES = ("student", "other_student", "instructor", "other_instructor", "reviewer", "admin", "outsider", "anonymous")
@@ -43,6 +44,8 @@ class World:
     other_course: Course
     exam: Exam
     other_exam: Exam
+    #: The institution-wide consent policy in effect for both exams.
+    policy: ConsentPolicy
     session: ExamSession
     other_session: ExamSession
     users: dict[str, Any]
@@ -67,6 +70,7 @@ def world(db: None) -> World:
     enrol(users["instructor"], course, Role.INSTRUCTOR)
     enrol(users["reviewer"], course, Role.REVIEWER)
     enrol(users["other_instructor"], other_course, Role.INSTRUCTOR)
+    policy = ConsentPolicyFactory(institution=course.institution, version=1)
     exam = ExamFactory(course=course, title="Midterm")
     other_exam = ExamFactory(course=other_course, title="Final")
     return World(
@@ -74,6 +78,7 @@ def world(db: None) -> World:
         other_course=other_course,
         exam=exam,
         other_exam=other_exam,
+        policy=policy,
         session=ExamSessionFactory(exam=exam, student=users["student"]),
         other_session=ExamSessionFactory(exam=exam, student=users["other_student"]),
         users=users,

@@ -61,6 +61,8 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
 
 class ConsentPolicyFactory(factory.django.DjangoModelFactory):
+    """An institution-wide policy unless given a course or an exam (set the institution to match)."""
+
     class Meta:
         model = ConsentPolicy
 
@@ -68,19 +70,31 @@ class ConsentPolicyFactory(factory.django.DjangoModelFactory):
     name = "Recording policy"
     version = factory.Sequence(lambda n: n + 1)
     text = "We record your webcam, microphone and screen during the exam."
-    effective_from = factory.LazyFunction(timezone.localdate)
+    # In effect well before any test's exam, so that moving the clock about never leaves an exam without one.
+    effective_from = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=365))
 
 
 class ExamFactory(factory.django.DjangoModelFactory):
+    """An exam open now. Its institution gets an institution-wide consent policy (version 1) unless it
+    has one already; pass ``with_policy=False`` for an exam that has none in effect."""
+
     class Meta:
         model = Exam
+        skip_postgeneration_save = True
 
     course = factory.SubFactory(CourseFactory)
     title = factory.Sequence(lambda n: f"Exam {n}")
     opens_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
     closes_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
     duration_minutes = 60
-    consent_policy = factory.SubFactory(ConsentPolicyFactory, institution=factory.SelfAttribute("..course.institution"))
+
+    @factory.post_generation
+    def with_policy(exam: Exam, create: bool, extracted: bool | None, **kwargs: Any) -> None:
+        if not create or extracted is False:
+            return
+        institution = exam.course.institution
+        if not institution.consent_policies.filter(course__isnull=True, exam__isnull=True).exists():
+            ConsentPolicyFactory(institution=institution, version=1)
 
 
 class QuestionFactory(factory.django.DjangoModelFactory):

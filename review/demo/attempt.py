@@ -21,7 +21,8 @@ from django.utils import timezone
 from analysis.models import Flag
 from analysis.services import analysis_run
 from exams.lifecycle import ATTEMPT_ENDED
-from exams.models import Choice, ConsentPolicy, Course, Exam, ExamSession, Question, QuestionKind, SessionStatus
+from exams.models import Choice, Course, Exam, ExamSession, Question, QuestionKind, SessionStatus
+from exams.selectors import consent_policy_for
 from exams.services import (
     answer_save,
     session_begin,
@@ -108,8 +109,11 @@ def _take_exam(course: Course, student: Any, *, webcam: bytes, screen: bytes) ->
     """Everything up to the finalised recordings, in one transaction: a failure leaves no half-made
     attempt behind (at most some sealed chunks that no row refers to)."""
     exam = _quiz(course)
+    policy = consent_policy_for(exam)
+    if policy is None:
+        raise DemoUnavailable("The demo consent policy is missing: run `manage.py seed_demo` first.")
     session = session_open(exam=exam, student=student)
-    session = session_consent(session_id=session.pk, policy_version=exam.consent_policy.version, actor=student)
+    session = session_consent(session_id=session.pk, policy_id=policy.pk, actor=student)
     if not IdentityProfile.objects.filter(user=student, template_sealed__isnull=False).exists():
         identity_enrol(user=student, frames=[media.demo_enrolment_photo()] * 3)
     check, attestation = identity_verify(user=student, frame=media.demo_check_frame(), reference=str(session.pk))
@@ -156,14 +160,10 @@ def _quiz(course: Course) -> Exam:
     existing = Exam.objects.filter(course=course, title=EXAM_TITLE).first()
     if existing is not None:
         return existing
-    policy = ConsentPolicy.objects.filter(institution_id=course.institution_id).order_by("-version").first()
-    if policy is None:
-        raise DemoUnavailable("The demo consent policy is missing: run `manage.py seed_demo` first.")
     now = timezone.now()
     exam = Exam.objects.create(
         course=course,
         title=EXAM_TITLE,
-        consent_policy=policy,
         instructions="Answer both questions. You may use a calculator, but no notes or other websites.",
         opens_at=now - timedelta(hours=1),
         closes_at=now + timedelta(minutes=15),

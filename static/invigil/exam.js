@@ -28,7 +28,11 @@ async function post(url, body) {
     body: JSON.stringify(body ?? {}),
   });
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.detail || Object.values(data).flat().join(" ") || `Error ${response.status}`);
+  if (!response.ok) {
+    const error = new Error(data.detail || Object.values(data).flat().join(" ") || `Error ${response.status}`);
+    error.consentUrl = data.consent_url;
+    throw error;
+  }
   return data;
 }
 
@@ -309,8 +313,16 @@ async function begin() {
     show("exam");
     await startRecording();
   } catch (error) {
-    $("#begin-problem").hidden = false;
-    $("#begin-problem").textContent = error.message;
+    const problem = $("#begin-problem");
+    problem.hidden = false;
+    problem.textContent = error.message;
+    if (error.consentUrl) {
+      // A newer consent policy took effect since the student agreed: they read it before starting.
+      const link = document.createElement("a");
+      link.href = error.consentUrl;
+      link.textContent = "Read the new version";
+      problem.append(" ", link);
+    }
     $("#begin").disabled = false;
   }
 }

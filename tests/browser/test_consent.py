@@ -1,4 +1,5 @@
-"""In a real browser: a student reads what will be recorded, and consents or declines, by keyboard."""
+"""In a real browser: a student reads what will be recorded, and consents or declines, by keyboard; an
+instructor answers the request for an alternative arrangement, and the student reads the answer."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from playwright.sync_api import expect
 
-from exams.models import AlternativeRequest, ConsentRecord
+from exams.models import AlternativeRequest, ConsentRecord, Exam
 from tests.browser.test_sign_in import sign_in_with_keyboard
 from tests.conftest import screenshot
 
@@ -52,3 +54,35 @@ def test_a_student_declines_and_asks_for_an_alternative(page: Any, live_server: 
     expect(page.get_by_role("heading", name="You declined recording")).to_be_visible()
     screenshot(page, "declined")
     assert AlternativeRequest.objects.get().reason == "I cannot use a webcam at home."
+
+
+def test_the_instructor_answers_a_request_by_keyboard_and_the_student_reads_it(
+    page: Any, chromium: Any, live_server: Any, demo: None
+) -> None:
+    to_consent_page(page, live_server.url, "student2")
+    page.get_by_label("Anything your instructor should know").fill("I cannot use a webcam at home.")
+    page.get_by_role("button", name="Decline and ask for an alternative").click()
+    expect(page.get_by_role("heading", name="You declined recording")).to_be_visible()
+    exam = Exam.objects.get(title="Midterm: mechanics")
+
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        staff = context.new_page()
+        sign_in_with_keyboard(staff, live_server.url, "instructor", "invigil-demo")
+        staff.goto(f"{live_server.url}{reverse('exam_detail', args=[exam.pk])}")
+        expect(staff.get_by_text("I cannot use a webcam at home.")).to_be_visible()
+        staff.get_by_role("button", name="Send the answer").click()
+        expect(staff.get_by_role("alert")).to_contain_text("Write your answer")
+        staff.get_by_label("Your answer to Noor Student").focus()
+        staff.keyboard.type("Sit it in room 2.14 on Friday at 10:00.")
+        staff.keyboard.press("Tab")
+        staff.keyboard.press("Enter")
+        expect(staff.get_by_text("Your answer to Noor Student is saved")).to_be_visible()
+        screenshot(staff, "alternative-answered")
+    finally:
+        context.close()
+
+    page.goto(f"{live_server.url}{reverse('exam_lobby', args=[exam.pk])}")
+    expect(page.get_by_text("Sit it in room 2.14 on Friday at 10:00.")).to_be_visible()
+    screenshot(page, "alternative-answer-for-student")
+    assert AlternativeRequest.objects.get().status == "answered"

@@ -80,9 +80,7 @@ def test_only_the_sessions_student_reaches_the_exam_page(world: World, client: C
 def test_the_student_of_a_consented_session_gets_the_exam_page(world: World, client: Client) -> None:
     from exams.services import session_consent
 
-    session_consent(
-        session_id=world.session.pk, policy_version=world.exam.consent_policy.version, actor=world.users["student"]
-    )
+    session_consent(session_id=world.session.pk, policy_id=world.policy.pk, actor=world.users["student"])
     response = as_role(client, world, "student").get(reverse("session_exam", args=[world.session.pk]))
     assert response.status_code == 200
     assert "System check" in response.content.decode()

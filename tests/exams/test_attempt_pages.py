@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from exams.models import AlternativeRequest, ConsentRecord, ExamSession, SessionStatus
 from tests.conftest import ROLES, World
-from tests.factories import UserFactory, enrol
+from tests.factories import ConsentPolicyFactory, UserFactory, enrol
 
 
 def signed_in(client: Client, world: World, role: str) -> Client:
@@ -34,9 +34,9 @@ def test_only_the_sessions_student_reaches_its_consent_page(world: World, client
 @pytest.mark.parametrize("role", [r for r in ROLES if r != "student"])
 def test_nobody_else_can_consent_or_decline_for_a_student(world: World, client: Client, role: str) -> None:
     client = signed_in(client, world, role)
-    version = world.exam.consent_policy.version
-    client.post(reverse("session_consent", args=[world.session.pk]), {"policy_version": version, "agree": "on"})
-    client.post(reverse("session_decline", args=[world.session.pk]), {"policy_version": version})
+    policy = world.policy.pk
+    client.post(reverse("session_consent", args=[world.session.pk]), {"policy": policy, "agree": "on"})
+    client.post(reverse("session_decline", args=[world.session.pk]), {"policy": policy})
     assert ConsentRecord.objects.count() == 0
 
 
@@ -56,13 +56,13 @@ def test_opening_the_exam_leads_to_the_full_policy_with_its_version(world: World
     session = ExamSession.objects.get(exam=world.exam, student=newcomer)
     assert response["Location"] == reverse("session_consent", args=[session.pk])
     body = client.get(response["Location"]).content.decode()
-    assert f"version {world.exam.consent_policy.version}" in body
-    assert world.exam.consent_policy.text in body
+    assert f"version {world.policy.version}" in body
+    assert world.policy.text in body
 
 
 def test_consenting_without_ticking_the_box_explains_and_records_nothing(world: World, client: Client) -> None:
     response = signed_in(client, world, "student").post(
-        reverse("session_consent", args=[world.session.pk]), {"policy_version": world.exam.consent_policy.version}
+        reverse("session_consent", args=[world.session.pk]), {"policy": world.policy.pk}
     )
     assert response.status_code == 200
     assert "Tick the box to agree" in response.content.decode()
@@ -72,28 +72,31 @@ def test_consenting_without_ticking_the_box_explains_and_records_nothing(world: 
 def test_consenting_records_the_version_and_moves_the_session_on(world: World, client: Client) -> None:
     response = signed_in(client, world, "student").post(
         reverse("session_consent", args=[world.session.pk]),
-        {"policy_version": world.exam.consent_policy.version, "agree": "on"},
+        {"policy": world.policy.pk, "agree": "on"},
     )
     assert response.status_code == 302
     world.session.refresh_from_db()
     assert world.session.status == SessionStatus.CONSENTED
-    assert ConsentRecord.objects.get().policy_version == world.exam.consent_policy.version
+    assert ConsentRecord.objects.get().policy_version == world.policy.version
 
 
 def test_a_consent_form_for_an_old_version_is_refused_with_a_reason(world: World, client: Client) -> None:
+    newer = ConsentPolicyFactory(institution=world.course.institution, version=2, text="Version two's words.")
     response = signed_in(client, world, "student").post(
-        reverse("session_consent", args=[world.session.pk]),
-        {"policy_version": world.exam.consent_policy.version + 1, "agree": "on"},
+        reverse("session_consent", args=[world.session.pk]), {"policy": world.policy.pk, "agree": "on"}
     )
     assert response.status_code == 200
-    assert "Please read it again" in response.content.decode()
+    body = response.content.decode()
+    assert "changed to version 2. Please read it again" in body
+    assert "Version two&#x27;s words." in body
+    assert f'name="policy" value="{newer.pk}"' in body  # the form now carries the version shown
     assert ConsentRecord.objects.count() == 0
 
 
 def test_declining_sends_a_request_to_the_instructor(world: World, client: Client) -> None:
     response = signed_in(client, world, "student").post(
         reverse("session_decline", args=[world.session.pk]),
-        {"policy_version": world.exam.consent_policy.version, "reason": "No private room at home."},
+        {"policy": world.policy.pk, "reason": "No private room at home."},
     )
     assert response.status_code == 200
     assert "sent to your instructor" in response.content.decode()

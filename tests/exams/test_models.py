@@ -53,21 +53,11 @@ def test_an_exam_must_close_after_it_opens(world: World) -> None:
         opens_at=now,
         closes_at=now - timedelta(hours=1),
         duration_minutes=30,
-        consent_policy=world.exam.consent_policy,
     )
     with pytest.raises(ValidationError, match="close after it opens"):
         exam.full_clean()
     with pytest.raises(IntegrityError), transaction.atomic():
         exam.save()
-
-
-def test_an_exam_cannot_use_another_institutions_consent_policy(world: World) -> None:
-    from tests.factories import ConsentPolicyFactory
-
-    exam = world.exam
-    exam.consent_policy = ConsentPolicyFactory()  # a new institution
-    with pytest.raises(ValidationError, match="consent policy of the course's institution"):
-        exam.full_clean()
 
 
 def test_the_admin_refuses_a_backwards_exam_window_and_saves_nothing(world: World, client: Client) -> None:
@@ -86,7 +76,6 @@ def test_the_admin_refuses_a_backwards_exam_window_and_saves_nothing(world: Worl
             "closes_at_1": "11:00:00",
             "duration_minutes": 30,
             "record_webcam": "on",
-            "consent_policy": world.exam.consent_policy.pk,
             "sensitivity": "standard",
             "questions-TOTAL_FORMS": 0,
             "questions-INITIAL_FORMS": 0,

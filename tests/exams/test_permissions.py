@@ -33,6 +33,9 @@ EXPECTED: dict[tuple[Action, str], set[str]] = {
     (Action.DECIDE_SESSION, "session"): {*STAFF, "admin"},
     (Action.APPEAL_SESSION, "session"): {"student"},
     (Action.APPEAL_SESSION, "other_session"): {"other_student"},
+    # Students' reasons for declining may be sensitive: instructors answer them, reviewers do not see them.
+    (Action.ANSWER_ALTERNATIVE, "exam"): {"instructor", "admin"},
+    (Action.ANSWER_ALTERNATIVE, "other_exam"): {"other_instructor", "admin"},
 }
 
 

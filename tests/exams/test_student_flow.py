@@ -24,7 +24,7 @@ from exams.services import (
 )
 from proctor.models import AuditEvent
 from tests.conftest import World
-from tests.factories import AccommodationFactory, ExamFactory, QuestionFactory
+from tests.factories import AccommodationFactory, ConsentPolicyFactory, ExamFactory, QuestionFactory
 
 S = SessionStatus
 
@@ -34,7 +34,7 @@ def ready(world: World) -> ExamSession:
     from proctor.attestations import identity_attest
 
     student = world.users["student"]
-    session_consent(session_id=world.session.pk, policy_version=world.exam.consent_policy.version, actor=student)
+    session_consent(session_id=world.session.pk, policy_id=world.policy.pk, actor=student)
     attestation = identity_attest(user_id=student.pk, reference=str(world.session.pk), method="face_match")
     return session_checks_passed(
         session_id=world.session.pk, results=CHECKS, identity_attestation=attestation, actor=student
@@ -61,17 +61,18 @@ def test_an_exam_cannot_be_opened_before_its_window_or_after(world: World) -> No
 
 
 def test_consent_is_recorded_for_the_exact_policy_version(world: World) -> None:
-    policy = world.exam.consent_policy
-    session = session_consent(session_id=world.session.pk, policy_version=policy.version, actor=world.users["student"])
+    policy = world.policy
+    session = session_consent(session_id=world.session.pk, policy_id=policy.pk, actor=world.users["student"])
     assert session.status == S.CONSENTED
     record = ConsentRecord.objects.get(session=session)
     assert (record.policy, record.policy_version, record.decision) == (policy, policy.version, "consented")
 
 
 def test_consent_to_an_outdated_version_is_refused_and_nothing_recorded(world: World) -> None:
-    stale = world.exam.consent_policy.version - 1
-    with pytest.raises(TransitionError, match="changed to version"):
-        session_consent(session_id=world.session.pk, policy_version=stale, actor=world.users["student"])
+    stale = world.policy.pk
+    ConsentPolicyFactory(institution=world.course.institution, version=2)
+    with pytest.raises(TransitionError, match="changed to version 2"):
+        session_consent(session_id=world.session.pk, policy_id=stale, actor=world.users["student"])
     assert ConsentRecord.objects.count() == 0
     world.session.refresh_from_db()
     assert world.session.status == S.CREATED
@@ -80,7 +81,7 @@ def test_consent_to_an_outdated_version_is_refused_and_nothing_recorded(world: W
 def test_declining_files_a_request_for_an_alternative_arrangement(world: World) -> None:
     request = session_decline(
         session_id=world.session.pk,
-        policy_version=world.exam.consent_policy.version,
+        policy_id=world.policy.pk,
         reason="I share a room and cannot be filmed.",
         actor=world.users["student"],
     )
@@ -170,9 +171,7 @@ def test_the_system_times_out_an_attempt_only_once_its_time_is_up(world: World) 
 
 
 def consented(world: World) -> ExamSession:
-    return session_consent(
-        session_id=world.session.pk, policy_version=world.exam.consent_policy.version, actor=world.users["student"]
-    )
+    return session_consent(session_id=world.session.pk, policy_id=world.policy.pk, actor=world.users["student"])
 
 
 CHECKS = {"camera": "ok", "microphone": "ok", "screen": "monitor", "upload_kbit": 5000}

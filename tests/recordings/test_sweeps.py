@@ -21,7 +21,7 @@ from tests.media import make_webm, split
 
 def started(world: World) -> object:
     student = world.users["student"]
-    session_consent(session_id=world.session.pk, policy_version=world.exam.consent_policy.version, actor=student)
+    session_consent(session_id=world.session.pk, policy_id=world.policy.pk, actor=student)
     session_checks_passed(
         session_id=world.session.pk,
         results={"camera": "ok"},

@@ -99,7 +99,8 @@ class Command(BaseCommand):
                     role=role,
                     appointed_by=users.get("instructor") if role == Role.REVIEWER else None,
                 )
-        policy = ConsentPolicy.objects.create(
+        # Institution-wide: every exam of Demo University asks for it, unless a course or exam has its own.
+        ConsentPolicy.objects.create(
             institution=institution,
             name="Remote exam recording",
             version=1,
@@ -110,7 +111,6 @@ class Command(BaseCommand):
         exam = Exam.objects.create(
             course=course,
             title="Midterm: mechanics",
-            consent_policy=policy,
             instructions="Answer every question. You may use a calculator, but no notes.",
             opens_at=now - timedelta(hours=1),
             closes_at=now + timedelta(days=14),
