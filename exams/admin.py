@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from exams.models import (
+    MAX_RETENTION_DAYS,
     Accommodation,
     AlternativeRequest,
     Choice,
@@ -21,12 +23,20 @@ from exams.models import (
     SessionTransition,
 )
 from exams.selectors import exams_with_consent_counts
+from exams.services import MAX_RESPONSE_CHARS, alternative_answer
 from proctor.audited_admin import AuditedModelAdmin, ReadOnlyModelAdmin
 
 
 @admin.register(Institution)
 class InstitutionAdmin(AuditedModelAdmin):
     list_display = ["name", "recording_retention_days", "profile_retention_days"]
+    audit_values = ("recording_retention_days", "profile_retention_days")
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name in self.audit_values:
+            # The model's limits, in the form's own message ("at least 1", not "at least 0").
+            kwargs.update(min_value=1, max_value=MAX_RETENTION_DAYS)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class MembershipInline(admin.TabularInline):
@@ -212,9 +222,38 @@ class ConsentRecordAdmin(ReadOnlyModelAdmin):
     list_select_related = ["session__student", "session__exam__course", "policy"]
 
 
+class AlternativeAnswerForm(forms.ModelForm):
+    class Meta:
+        model = AlternativeRequest
+        fields = ["response"]
+
+    def clean_response(self) -> str:
+        response = (self.cleaned_data.get("response") or "").strip()
+        if not response:
+            raise forms.ValidationError("Write your answer: say what arrangement you offer the student.")
+        if len(response) > MAX_RESPONSE_CHARS:
+            raise forms.ValidationError(f"Keep the answer under {MAX_RESPONSE_CHARS:,} characters.")
+        return response
+
+
 @admin.register(AlternativeRequest)
 class AlternativeRequestAdmin(AuditedModelAdmin):
+    """Admins answer here as instructors do on the exam page: through the same service and its audit."""
+
+    form = AlternativeAnswerForm
     list_display = ["session", "status", "created_at", "answered_at"]
     list_filter = ["status"]
-    readonly_fields = ["session", "reason", "created_at"]
+    list_select_related = ["session__student", "session__exam__course"]
+    readonly_fields = ["session", "reason", "created_at", "status", "answered_by", "answered_at"]
     fields = ["session", "reason", "created_at", "status", "response", "answered_by", "answered_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # students file requests by declining
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        alternative_answer(
+            request_id=obj.pk, response=form.cleaned_data["response"], actor=request.user, request=request
+        )

@@ -15,6 +15,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+#: Ten years. A longer period is taken for a typing mistake; a legal hold keeps data longer where it must.
+MAX_RETENTION_DAYS = 3650
+
 
 class Institution(models.Model):
     """A university or college running Invigil. Its retention periods are its privacy promises."""
@@ -22,12 +25,12 @@ class Institution(models.Model):
     name = models.CharField(max_length=200, unique=True)
     recording_retention_days = models.PositiveIntegerField(
         default=180,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
         help_text="Recordings and everything derived from them are purged this many days after the exam.",
     )
     profile_retention_days = models.PositiveIntegerField(
         default=365,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
         help_text="Identity profiles and face templates are purged this many days after their last use.",
     )
 

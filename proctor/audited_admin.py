@@ -15,17 +15,37 @@ def _changed(form: Any) -> list[str]:
     return sorted(form.changed_data) if form is not None else []
 
 
+def _values(form: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    """Old and new value of each named field the form changed (policy settings, never personal data)."""
+    if form is None:
+        return {}
+    return {
+        name: {"from": form.initial.get(name), "to": form.cleaned_data.get(name)}
+        for name in fields
+        if name in form.changed_data
+    }
+
+
 class AuditedModelAdmin(admin.ModelAdmin):
-    """Admin edits are writes like any other: each add, change and delete leaves an audit entry."""
+    """Admin edits are writes like any other: each add, change and delete leaves an audit entry.
+
+    The entry names the fields changed; for the fields in ``audit_values`` (settings such as retention
+    periods, never personal data) it keeps their old and new values too."""
+
+    audit_values: tuple[str, ...] = ()
 
     def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
+        detail: dict[str, Any] = {"fields": _changed(form)}
+        values = _values(form, self.audit_values)
+        if values:
+            detail["values"] = values
         audit_record(
             actor=request.user,
             action=f"admin.{'change' if change else 'add'}",
             target=obj,
             request=request,
-            detail={"fields": _changed(form)},
+            detail=detail,
         )
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:

@@ -544,3 +544,24 @@ def test_the_instructors_exam_page_shows_the_counts_and_the_policy_in_effect(wor
     assert "institution-wide" in body
     student_view = client_as(world, "student").get(reverse("exam_detail", args=[world.exam.pk])).content.decode()
     assert "consented," not in student_view
+
+
+def test_an_admin_answers_in_the_admin_through_the_same_service_and_audit(world: World) -> None:
+    alternative = declined(world)
+    client = client_as(world, "admin")
+    url = reverse("admin:exams_alternativerequest_change", args=[alternative.pk])
+
+    refused = client.post(url, {"response": "   "})
+    assert refused.status_code == 200
+    assert "Write your answer" in refused.content.decode()
+    alternative.refresh_from_db()
+    assert (alternative.status, alternative.response) == ("open", "")
+
+    assert client.post(url, {"response": "You may sit it in room 2.14 on Friday."}).status_code == 302
+    alternative.refresh_from_db()
+    assert (alternative.status, alternative.answered_by) == ("answered", world.users["admin"])
+    event = AuditEvent.objects.get(action="alternative.answer")
+    assert event.detail["response_chars"] == len("You may sit it in room 2.14 on Friday.")
+    assert not AuditEvent.objects.filter(action="admin.change", target_type="exams.alternativerequest").exists()
+    assert client.get(reverse("admin:exams_alternativerequest_add")).status_code == 403
+    assert client.post(reverse("admin:exams_alternativerequest_delete", args=[alternative.pk])).status_code == 403

@@ -48,7 +48,13 @@ def test_an_admin_changes_both_periods_and_the_audit_log_says_which_fields_chang
     event = AuditEvent.objects.get(action="admin.change")
     assert (event.target_type, event.target_id) == ("exams.institution", str(institution.pk))
     assert (event.actor_id, event.actor_label, event.ip) == (world.users["admin"].pk, "admin", "192.0.2.7")
-    assert event.detail == {"fields": sorted(PERIODS)}
+    assert event.detail == {
+        "fields": sorted(PERIODS),
+        "values": {
+            "recording_retention_days": {"from": 180, "to": 30},
+            "profile_retention_days": {"from": 365, "to": 90},
+        },
+    }
     assert audit_verify().ok
 
 
@@ -67,7 +73,8 @@ def test_saving_the_form_unchanged_records_that_nothing_changed(world: World) ->
     ("value", "error"),
     [
         ("0", "Ensure this value is greater than or equal to 1."),
-        ("-30", "Ensure this value is greater than or equal to 0."),
+        ("-30", "Ensure this value is greater than or equal to 1."),
+        ("3651", "Ensure this value is less than or equal to 3650."),
         ("", "This field is required."),
         ("half a year", "Enter a whole number."),
     ],

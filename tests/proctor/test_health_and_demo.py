@@ -70,7 +70,10 @@ def test_an_admin_change_is_written_to_the_audit_log(demo_admin: Client) -> None
     assert response.status_code == 302
     event = AuditEvent.objects.filter(action="admin.change").latest("seq")
     assert event.target_id == str(institution.pk)
-    assert event.detail == {"fields": ["recording_retention_days"]}
+    assert event.detail == {
+        "fields": ["recording_retention_days"],
+        "values": {"recording_retention_days": {"from": 180, "to": 90}},
+    }
     assert audit_verify().ok
 
 
