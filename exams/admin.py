@@ -136,16 +136,8 @@ class AccommodationInline(admin.StackedInline):
 
 @admin.register(Exam)
 class ExamAdmin(AuditedModelAdmin):
-    list_display = [
-        "title",
-        "course",
-        "opens_at",
-        "closes_at",
-        "duration_minutes",
-        "sensitivity",
-        "consented",
-        "declined",
-    ]
+    # The consent answers come early: on a narrow admin page the last columns scroll out of sight.
+    list_display = ["title", "course", "consented", "declined", "opens_at", "closes_at"]
     list_select_related = ["course"]
     # Explicit: a counted (grouped) queryset does not follow the model's default ordering.
     ordering = ["opens_at", "title"]

@@ -86,3 +86,26 @@ def test_the_instructor_answers_a_request_by_keyboard_and_the_student_reads_it(
     expect(page.get_by_text("Sit it in room 2.14 on Friday at 10:00.")).to_be_visible()
     screenshot(page, "alternative-answer-for-student")
     assert AlternativeRequest.objects.get().status == "answered"
+
+
+def test_an_admin_sees_consent_and_decline_counts_per_exam(
+    page: Any, chromium: Any, live_server: Any, demo: None
+) -> None:
+    to_consent_page(page, live_server.url, "student2")
+    page.get_by_role("button", name="Decline and ask for an alternative").click()
+    expect(page.get_by_role("heading", name="You declined recording")).to_be_visible()
+
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        admin = context.new_page()
+        sign_in_with_keyboard(admin, live_server.url, "admin", "invigil-demo")
+        admin.goto(f"{live_server.url}{reverse('admin:exams_exam_changelist')}")
+        headers = admin.locator("#result_list thead th")
+        expect(headers.filter(has_text="Consented")).to_have_count(1)
+        expect(headers.filter(has_text="Declined")).to_have_count(1)
+        row = admin.locator("#result_list tbody tr", has_text="Midterm: mechanics")
+        expect(row.locator("td.field-consented")).to_have_text("0")
+        expect(row.locator("td.field-declined")).to_have_text("1")
+        screenshot(admin, "admin-consent-counts")
+    finally:
+        context.close()
