@@ -354,7 +354,8 @@ LOGGING: dict[str, Any] = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
-# --- Scheduled jobs (Celery beat; editable in the admin under "Periodic tasks") ----------------
+# --- Scheduled jobs (Celery beat; shown in the admin under "Periodic tasks") -------------------
+# Beat writes these times back to the database when it starts: change them here, not in the admin.
 
 from celery.schedules import crontab  # noqa: E402
 
