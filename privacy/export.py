@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
@@ -63,7 +64,7 @@ def _when(value: datetime | None) -> str | None:
 
 
 def recording_file(session: SessionData, recording: Recording) -> str:
-    folder = f"{slugify(session.session.exam.title)[:60]}-{str(session.session.pk)[:8]}"
+    folder = f"{slugify(session.session.exam.title, allow_unicode=True)[:60]}-{str(session.session.pk)[:8]}"
     return f"recordings/{folder}/{recording.kind}-part{recording.part + 1}.webm"
 
 
@@ -189,7 +190,13 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
         action="privacy.export",
         target=data.user,
         request=request,
-        detail={"sessions": len(data.sessions), "recordings": sum(len(s.recordings) for s in data.sessions)},
+        # What was decrypted for the copy: each recording, the face template and the photo ID.
+        detail={
+            "sessions": len(data.sessions),
+            "recordings": [str(r.pk) for s in data.sessions for r in s.recordings],
+            "face_template": data.profile is not None and data.profile.template_sealed is not None,
+            "id_photo": data.profile is not None and bool(data.profile.id_photo_name),
+        },
     )
     sink = _Sink()
     problems: list[str] = []
@@ -222,7 +229,8 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
                         for piece in recording_plaintext(recording):
                             member.write(piece)
                             yield sink.take()
-                except (DecryptionError, OSError):
+                except (DecryptionError, OSError, ObjectDoesNotExist):
+                    # ObjectDoesNotExist: the purge took it while this copy was being made.
                     problems.append(f"{name} could not be read in full; it was deleted or is damaged.")
                 yield sink.take()
         document = {

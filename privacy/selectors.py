@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from analysis.models import Flag
@@ -20,7 +20,7 @@ from identity.models import IdentityProfile
 from privacy.models import LegalHold
 from privacy.services import HOLD, IN_PROGRESS, REVIEW, identity_profile_delete_refusal, profile_due_at
 from proctor.models import AuditEvent
-from recordings.models import Recording
+from recordings.models import BrowserSignal, Recording
 from review.models import FlagDecision, SessionDecision
 
 #: Statuses in which a person has decided the session: its flags and outcome are shown to the student.
@@ -97,7 +97,7 @@ def _sessions(user: Any) -> list[ExamSession]:
         ExamSession.objects.filter(student_id=user.pk)
         .select_related("exam__course__institution")
         .prefetch_related(
-            Prefetch("recordings", queryset=Recording.objects.order_by("kind", "part")),
+            Prefetch("recordings", queryset=Recording.objects.select_related("data_key").order_by("kind", "part")),
             Prefetch("consents", queryset=ConsentRecord.objects.select_related("policy").order_by("at")),
             Prefetch(
                 "flags",
@@ -108,6 +108,7 @@ def _sessions(user: Any) -> list[ExamSession]:
             Prefetch("decisions", queryset=SessionDecision.objects.order_by("decided_at", "pk")),
             Prefetch("legal_holds", queryset=LegalHold.objects.filter(lifted_at__isnull=True), to_attr="standing"),
         )
+        .annotate(has_signals=Exists(BrowserSignal.objects.filter(session=OuterRef("pk"))))
         .order_by("-created_at")
     )
 
@@ -176,14 +177,16 @@ def _session_data(session: ExamSession, purged: AuditEvent | None) -> SessionDat
     flags = list(session.flags.all())
     reviewed = session.status in REVIEWED
     held = bool(getattr(session, "standing", []))
-    had_recordings = bool(recordings) or purged is not None
+    # Browser signals go with the recordings, on the same date, even in a session with no recording.
+    signals = bool(getattr(session, "has_signals", False))
+    had_recordings = bool(recordings) or signals or purged is not None
     return SessionData(
         session=session,
         recordings=recordings,
         consents=list(session.consents.all()),
         purge_at=_purge_at(session) if had_recordings else None,
-        kept_by=HOLD if held else REVIEW if session.status in IN_PROGRESS and recordings else "",
-        purged_at=purged.at if purged is not None and not recordings else None,
+        kept_by=HOLD if held else REVIEW if session.status in IN_PROGRESS and had_recordings else "",
+        purged_at=purged.at if purged is not None and not (recordings or signals) else None,
         reviewed=reviewed,
         flags=[FlagOutcome(flag, _latest(flag.decisions.all())) for flag in flags] if reviewed else [],
         decisions=list(session.decisions.all()) if reviewed else [],

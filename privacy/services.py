@@ -30,6 +30,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from analysis.models import Flag
+from exams.lifecycle import ATTEMPT_ENDED
 from exams.models import CourseMembership, ExamSession, Institution
 from exams.models import SessionStatus as S
 from identity.models import IdentityProfile
@@ -287,41 +288,56 @@ class ProfileDeleteRefused(Exception):
     """The student's identity profile cannot be deleted now; the message says why. Nothing changed."""
 
 
-ACTIVE_EXAM = "You are taking an exam now. You can delete your identity profile once you have submitted it."
+#: From passing the identity check until the analysis has compared the recording with the enrolled
+#: face: deleting the template then would switch that comparison off for the exam just taken.
+IDENTITY_IN_USE = frozenset({S.READY, S.STARTED, *ATTEMPT_ENDED, S.ANALYSING})
+
+NO_PROFILE = "You have no identity profile to delete."
+IN_EXAM = (
+    "Your identity profile is in use for {exam}, which is under way or still being checked. You can delete "
+    "it once the automated check of that exam has finished, usually within minutes of submitting."
+)
+ON_HOLD = (
+    "Your identity profile is kept under a legal hold on one of your sessions, so it cannot be deleted now. "
+    "Your institution's privacy office can tell you more."
+)
 
 
-def _student_in_exam(user_id: Any) -> bool:
-    # Every one of the student's sessions is locked, so none can start while the profile goes.
-    statuses = ExamSession.objects.select_for_update().filter(student_id=user_id).values_list("status", flat=True)
-    return S.STARTED in set(statuses)
+def _refusal(user_id: Any, *, lock: bool = False) -> str | None:
+    sessions = ExamSession.objects.filter(student_id=user_id).select_related("exam")
+    if lock:
+        # Every one of the student's sessions is locked, so none can move on while the profile goes.
+        sessions = sessions.select_for_update()
+    busy = next((s for s in sessions if s.status in IDENTITY_IN_USE), None)
+    if busy is not None:
+        return IN_EXAM.format(exam=busy.exam.title)
+    if LegalHold.objects.filter(session__student_id=user_id, lifted_at__isnull=True).exists():
+        return ON_HOLD
+    return None
 
 
 def identity_profile_delete_refusal(*, user: Any) -> str | None:
     """Why ``user`` cannot delete their identity profile now, or None when they can."""
     if not IdentityProfile.objects.filter(user_id=user.pk).exists():
-        return "You have no identity profile to delete."
-    if ExamSession.objects.filter(student_id=user.pk, status=S.STARTED).exists():
-        return ACTIVE_EXAM
-    return None
+        return NO_PROFILE
+    return _refusal(user.pk)
 
 
 def identity_profile_delete(*, user: Any, request: HttpRequest | None = None) -> None:
-    """The student deletes their own identity profile (face template, photo ID, face checks), at any
-    time outside an active exam. Crypto-shredded first, like the purge; audited."""
-    refusal = identity_profile_delete_refusal(user=user)
-    if refusal:
-        raise ProfileDeleteRefused(refusal)
-    in_exam = False
+    """The student deletes their own identity profile (face template, photo ID, face checks) at any
+    time outside an exam and its check, unless a legal hold keeps it. Crypto-shredded first, like the
+    purge; audited. The refusal is decided again under the locks the erasure takes."""
+    refusal: str | None = None
 
     def keep(profile: IdentityProfile) -> bool:
-        nonlocal in_exam
-        in_exam = _student_in_exam(profile.user_id)
-        return in_exam
+        nonlocal refusal
+        refusal = _refusal(profile.user_id, lock=True)
+        return refusal is not None
 
     erased = identity_profile_erase(
         user_id=user.pk, actor=user, action="identity.profile_delete", keep=keep, request=request
     )
-    if in_exam:
-        raise ProfileDeleteRefused(ACTIVE_EXAM)
+    if refusal:
+        raise ProfileDeleteRefused(refusal)
     if not erased:
-        raise ProfileDeleteRefused("You have no identity profile to delete.")
+        raise ProfileDeleteRefused(NO_PROFILE)

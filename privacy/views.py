@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from identity.services import id_photo_open
@@ -51,7 +52,7 @@ def my_data_download(request: HttpRequest) -> HttpResponse | StreamingHttpRespon
     name = f"invigil-my-data-{request.user.get_username()}-{timezone.localdate():%Y-%m-%d}.zip"
     chunks = my_data_export(my_data(request.user), request=request)
     response = streaming_response(request, chunks, content_type="application/zip")
-    return private(response, disposition=f'attachment; filename="{name}"')
+    return private(response, disposition=content_disposition_header(as_attachment=True, filename=name) or "attachment")
 
 
 @login_required
@@ -60,8 +61,8 @@ def identity_profile_delete_page(request: HttpRequest) -> HttpResponse:
     data = my_data(request.user)
     if request.method == "POST":
         if request.POST.get("confirm") != "yes":
-            messages.error(request, "Tick the box to confirm that you want your identity profile deleted.")
-            return render(request, "privacy/profile_delete.html", {"data": data}, status=400)
+            error = "Tick the box to confirm that you want your identity profile deleted."
+            return render(request, "privacy/profile_delete.html", {"data": data, "confirm_error": error}, status=400)
         try:
             identity_profile_delete(user=request.user, request=request)
         except ProfileDeleteRefused as exc:

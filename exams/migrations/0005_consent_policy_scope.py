@@ -48,9 +48,24 @@ def point_exams_at_a_policy(apps, schema_editor):
             mine.filter(exam_id=exam.pk).first()
             or mine.filter(course_id=exam.course_id).first()
             or mine.filter(course__isnull=True, exam__isnull=True).first()
+            or mine.first()
         )
-        if policy is not None:
-            Exam.objects.filter(pk=exam.pk).update(consent_policy_id=policy.pk)
+        if policy is None:
+            raise RuntimeError(
+                f'Exam "{exam.title}" has no consent policy of its institution to go back to: add one in the admin, '
+                "then migrate back again."
+            )
+        Exam.objects.filter(pk=exam.pk).update(consent_policy_id=policy.pk)
+    # The previous release numbered versions per institution and name; scoped copies may share both.
+    seen: set[tuple[int, str, int]] = set()
+    for policy in ConsentPolicy.objects.order_by("institution_id", "name", "version", "pk"):
+        key = (policy.institution_id, policy.name, policy.version)
+        if key in seen:
+            raise RuntimeError(
+                f'Two consent policies are both "{policy.name}" version {policy.version} (in different scopes); '
+                "rename or renumber one in the admin, then migrate back again."
+            )
+        seen.add(key)
 
 
 class Migration(migrations.Migration):

@@ -97,3 +97,24 @@ def test_two_policies_of_one_institution_sharing_a_version_number_are_refused_wi
     exam = apps.get_model("exams", "Exam").objects.get()  # still as the previous release left it
     assert exam.consent_policy_id == before["v1"].pk
     lab.delete()  # so that the migration can run again afterwards
+
+
+def test_going_back_points_each_exam_at_the_most_specific_newest_version(migrator: MigrationExecutor) -> None:
+    before = old_world(migrator.loader.project_state(BEFORE).apps)
+    migrator.loader.build_graph()
+    migrator.migrate(AFTER)
+    after = migrator.loader.project_state(AFTER).apps
+    course_policy = after.get_model("exams", "ConsentPolicy").objects.create(
+        institution_id=before["institution"].pk,
+        course_id=before["exam"].course_id,
+        name="Physics recording",
+        version=3,  # numbered apart from the institution's, as the previous release requires
+        text="Course",
+        effective_from=timezone.localdate(),
+    )
+
+    migrator.loader.build_graph()
+    migrator.migrate(BEFORE)
+
+    exam = migrator.loader.project_state(BEFORE).apps.get_model("exams", "Exam").objects.get()
+    assert exam.consent_policy_id == course_policy.pk

@@ -16,16 +16,20 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from analysis.models import AnalysisRun, Flag, RunStatus
 from exams.models import ConsentDecision, ConsentRecord, ExamSession
 from exams.models import SessionStatus as S
 from identity.models import IdentityCheck, IdentityProfile
 from identity.services import identity_enrol, identity_store_id_photo, identity_verify
 from privacy.selectors import my_data
 from privacy.services import hold_set, purge_due
-from proctor import crypto
+from proctor.audit import audit_record
 from proctor.models import AuditEvent, DataKey
-from recordings.models import Recording
+from recordings.models import BrowserSignal, Recording
+from recordings.services import recording_start
+from review.models import FlagDecision
 from tests.analysis.conftest import jpeg
 from tests.conftest import ROLES, World
 from tests.factories import ConsentPolicyFactory, ExamSessionFactory
@@ -132,16 +136,50 @@ def test_a_legal_hold_is_shown_as_keeping_the_recordings(recorded: World, client
     assert "Case 12" not in text
 
 
-def test_the_page_takes_the_same_number_of_queries_for_one_session_or_many(world: World) -> None:
-    student = world.users["student"]
+def a_full_session(world: World) -> None:
+    """Another session of the student's with a consent, a recording a reviewer played, a signal, and a
+    flag with its verdict."""
+    session = ExamSessionFactory(student=world.users["student"], status=S.CLEARED)
+    policy = ConsentPolicyFactory(institution=session.exam.course.institution)
+    ConsentRecord.objects.create(session=session, policy=policy, policy_version=policy.version, decision="consented")
+    recording = recording_start(session=session, kind="webcam", mime_type="video/webm", actor=None)
+    audit_record(actor=world.users["reviewer"], action="recording.play", target=recording, detail={})
+    BrowserSignal.objects.create(session=session, kind="tab_hidden", client_time=timezone.now())
+    run = AnalysisRun.objects.create(session=session, status=RunStatus.SUCCEEDED, score=1.0, sensitivity="standard")
+    flag = Flag.objects.create(
+        run=run,
+        session=session,
+        kind="tab_hidden",
+        category="concern",
+        start_seconds=1,
+        end_seconds=2,
+        severity="low",
+        confidence=1,
+        reason="The exam tab was hidden.",
+        detector="browser-signals",
+        detector_version="1",
+    )
+    FlagDecision.objects.create(flag=flag, verdict="dismissed", note="fine", reviewer_name="Remi Reviewer")
+
+
+def test_the_page_takes_the_same_number_of_queries_for_one_full_session_or_many(world: World, client: Client) -> None:
+    client = signed_in(client, world.users["student"])
+    a_full_session(world)
     with CaptureQueriesContext(connection) as one:
-        my_data(student)
-    for _ in range(5):
-        ExamSessionFactory(student=student)
-    with CaptureQueriesContext(connection) as six:
-        data = my_data(student)
-    assert len(data.sessions) == 6
-    assert len(six.captured_queries) == len(one.captured_queries)
+        assert client.get(MY_DATA).status_code == 200
+    for _ in range(4):
+        a_full_session(world)
+    with CaptureQueriesContext(connection) as five:
+        page = client.get(MY_DATA)
+    assert page.content.decode().count("The exam tab was hidden.") == 5
+    assert len(my_data(world.users["student"]).accesses) == 5
+    assert len(five.captured_queries) == len(one.captured_queries)
+
+
+def test_browser_signals_alone_have_the_recordings_purge_date(world: World) -> None:
+    BrowserSignal.objects.create(session=world.session, kind="tab_hidden", client_time=timezone.now())
+    (item,) = my_data(world.users["student"]).sessions
+    assert item.purge_at == world.exam.closes_at + timedelta(days=180)
 
 
 # --- Who may see what: the pages are about the signed-in user only ----------------------------------
@@ -207,6 +245,7 @@ def test_the_copy_is_a_zip_of_the_decrypted_media_and_everything_else_as_json(re
     document = json.loads(archive.read("data.json"))
     (session,) = document["sessions"]
     (recording,) = session["recordings"]
+    recording_id = str(Recording.objects.get(session=recorded.session).pk)
     assert archive.read(recording["file"]) == webcam_webm()  # the very bytes the browser sent
     assert session["recordings_purge_at"].startswith(f"{closed(recorded) + timedelta(days=180):%Y-%m-%d}")
     assert session["consents"][0]["decision"] == "Consented"
@@ -219,7 +258,9 @@ def test_the_copy_is_a_zip_of_the_decrypted_media_and_everything_else_as_json(re
     assert profile["face_checks"][0]["matched"] is True
     assert document["problems"] == []
     assert "README.txt" in archive.namelist()
-    assert AuditEvent.objects.filter(action="privacy.export", actor_id=recorded.users["student"].pk).exists()
+    event = AuditEvent.objects.get(action="privacy.export", actor_id=recorded.users["student"].pk)
+    assert event.detail["recordings"] == [recording_id]
+    assert (event.detail["face_template"], event.detail["id_photo"]) == (True, True)
 
 
 def test_a_recording_that_cannot_be_decrypted_is_named_in_the_copy_not_a_broken_zip(
@@ -253,8 +294,8 @@ def test_the_student_deletes_their_profile_and_it_is_crypto_shredded(world: Worl
     assert not IdentityCheck.objects.filter(user=world.users["student"]).exists()
     assert not DataKey.objects.filter(pk=key_before.pk).exists()
     assert not default_storage.exists(photo_name)
-    with pytest.raises(crypto.DecryptionError):  # the key is gone: a copy taken before is noise
-        crypto.open_sealed(b"\0" * 32, label=f"identity:{profile.pk}:id-photo".encode(), ciphertext=copy_before)
+    assert copy_before  # sealed under a key that no longer exists anywhere: the copy is noise
+    assert not DataKey.objects.filter(wrapped__isnull=False, purpose="identity").exists()
     event = AuditEvent.objects.get(action="identity.profile_delete")
     assert event.actor_id == world.users["student"].pk
     assert event.detail == {"face_template": True, "id_photo": True, "face_checks": 1}
@@ -270,23 +311,42 @@ def test_deleting_needs_the_box_ticked_and_changes_nothing_without_it(world: Wor
     assert not AuditEvent.objects.filter(action="identity.profile_delete").exists()
 
 
-def test_the_profile_cannot_be_deleted_during_an_exam_and_nothing_changes(world: World, client: Client) -> None:
+@pytest.mark.parametrize("status", [S.READY, S.STARTED, S.SUBMITTED, S.TIMED_OUT, S.ABANDONED, S.ANALYSING])
+def test_the_profile_cannot_be_deleted_from_the_identity_check_until_the_analysis_used_it(
+    world: World, client: Client, status: str
+) -> None:
     profile = enrolled(world)
-    ExamSession.objects.filter(pk=world.session.pk).update(status=S.STARTED)
+    ExamSession.objects.filter(pk=world.session.pk).update(status=status)
     client = signed_in(client, world.users["student"])
-    assert "You are taking an exam now" in client.get(DELETE).content.decode()
+    assert "Your identity profile is in use for Midterm" in client.get(DELETE).content.decode()
     response = client.post(DELETE, {"confirm": "yes"})
     assert response.status_code == 409
-    assert "You are taking an exam now" in response.content.decode()
-    profile.refresh_from_db()
+    assert "Your identity profile is in use for Midterm" in response.content.decode()
     profile.data_key.refresh_from_db()
     assert profile.data_key.wrapped is not None
     assert default_storage.exists(profile.id_photo_name)
     assert IdentityCheck.objects.filter(user=world.users["student"]).exists()
+    assert not AuditEvent.objects.filter(action="identity.profile_delete").exists()
 
 
-@pytest.mark.parametrize("status", [S.CONSENTED, S.READY, S.SUBMITTED, S.ANALYSING, S.READY_FOR_REVIEW, S.CLEARED])
-def test_outside_an_exam_in_progress_the_profile_can_be_deleted(world: World, client: Client, status: str) -> None:
+def test_a_legal_hold_on_any_of_the_students_sessions_keeps_the_profile(world: World, client: Client) -> None:
+    profile = enrolled(world)
+    ExamSession.objects.filter(pk=world.session.pk).update(status=S.CLEARED)
+    hold_set(session_id=world.session.pk, reason="Case 9", actor=world.users["admin"])
+    client = signed_in(client, world.users["student"])
+    assert "kept under a legal hold" in client.get(MY_DATA).content.decode()
+    response = client.post(DELETE, {"confirm": "yes"})
+    assert response.status_code == 409
+    assert "kept under a legal hold" in response.content.decode()
+    assert "Case 9" not in response.content.decode()
+    profile.data_key.refresh_from_db()
+    assert profile.data_key.wrapped is not None
+
+
+@pytest.mark.parametrize(
+    "status", [S.CONSENTED, S.DECLINED, S.ANALYSIS_FAILED, S.READY_FOR_REVIEW, S.CLEARED, S.CONCERN_CONFIRMED]
+)
+def test_outside_an_exam_and_its_check_the_profile_can_be_deleted(world: World, client: Client, status: str) -> None:
     enrolled(world)
     ExamSession.objects.filter(pk=world.session.pk).update(status=status)
     assert signed_in(client, world.users["student"]).post(DELETE, {"confirm": "yes"}).status_code == 302
