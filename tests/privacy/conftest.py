@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from analysis.models import AnalysisRun, Flag, RunStatus
+from exams.models import ExamSession
 from exams.models import SessionStatus as S
 from exams.services import session_transition
 from recordings.models import BrowserSignal
@@ -47,6 +49,20 @@ def recorded(world: World) -> World:
     recording_finalise(recording_id=recording.pk, actor=None)
     recording_make_playback_copy(recording_id=recording.pk)
     session.refresh_from_db()
+    dismissed_tab_flag(
+        session,
+        evidence_recording=recording,
+        evidence_seconds=1.0,
+        evidence_thumbnail=recording_seal_thumbnail(recording=recording, moment=1.0, jpeg=b"\xff\xd8picture"),
+    )
+    exam = world.exam
+    exam.opens_at, exam.closes_at = exam.opens_at - DAY, session.ended_at
+    exam.save()
+    return world
+
+
+def dismissed_tab_flag(session: ExamSession, **evidence: Any) -> Flag:
+    """A finished analysis with one tab-hidden flag, which a reviewer dismissed."""
     run = AnalysisRun.objects.create(session=session, status=RunStatus.SUCCEEDED, score=1.0, sensitivity="standard")
     flag = Flag.objects.create(
         run=run,
@@ -60,15 +76,10 @@ def recorded(world: World) -> World:
         reason="The exam tab was hidden.",
         detector="browser-signals",
         detector_version="1",
-        evidence_recording=recording,
-        evidence_seconds=1.0,
-        evidence_thumbnail=recording_seal_thumbnail(recording=recording, moment=1.0, jpeg=b"\xff\xd8picture"),
+        **evidence,
     )
     FlagDecision.objects.create(flag=flag, verdict="dismissed", note="fine", reviewer_name="Remi Reviewer")
-    exam = world.exam
-    exam.opens_at, exam.closes_at = exam.opens_at - DAY, session.ended_at
-    exam.save()
-    return world
+    return flag
 
 
 def closed(world: World) -> datetime:

@@ -18,7 +18,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from analysis.models import AnalysisRun, Flag, RunStatus
 from exams.models import ConsentDecision, ConsentRecord, ExamSession
 from exams.models import SessionStatus as S
 from identity.models import IdentityCheck, IdentityProfile
@@ -29,11 +28,10 @@ from proctor.audit import audit_record
 from proctor.models import AuditEvent, DataKey
 from recordings.models import BrowserSignal, Recording
 from recordings.services import recording_start
-from review.models import FlagDecision
 from tests.analysis.conftest import jpeg
 from tests.conftest import ROLES, World
 from tests.factories import ConsentPolicyFactory, ExamSessionFactory
-from tests.privacy.conftest import DAY, closed, webcam_webm
+from tests.privacy.conftest import DAY, closed, dismissed_tab_flag, webcam_webm
 
 MY_DATA = reverse("my_data")
 DOWNLOAD = reverse("my_data_download")
@@ -145,21 +143,7 @@ def a_full_session(world: World) -> None:
     recording = recording_start(session=session, kind="webcam", mime_type="video/webm", actor=None)
     audit_record(actor=world.users["reviewer"], action="recording.play", target=recording, detail={})
     BrowserSignal.objects.create(session=session, kind="tab_hidden", client_time=timezone.now())
-    run = AnalysisRun.objects.create(session=session, status=RunStatus.SUCCEEDED, score=1.0, sensitivity="standard")
-    flag = Flag.objects.create(
-        run=run,
-        session=session,
-        kind="tab_hidden",
-        category="concern",
-        start_seconds=1,
-        end_seconds=2,
-        severity="low",
-        confidence=1,
-        reason="The exam tab was hidden.",
-        detector="browser-signals",
-        detector_version="1",
-    )
-    FlagDecision.objects.create(flag=flag, verdict="dismissed", note="fine", reviewer_name="Remi Reviewer")
+    dismissed_tab_flag(session)
 
 
 def test_the_page_takes_the_same_number_of_queries_for_one_full_session_or_many(world: World, client: Client) -> None:
