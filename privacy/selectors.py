@@ -213,3 +213,35 @@ def my_data(user: Any) -> MyData:
         sessions=[_session_data(s, purged.get(str(s.pk))) for s in sessions],
         accesses=_accesses(user, sessions, purged),
     )
+
+
+#: The beat entry of the retention purge (proctor/settings.py CELERY_BEAT_SCHEDULE).
+PURGE_TASK = "purge-expired-data"
+#: A daily job that has not run for this long has stopped (beat not running, or the job failing).
+PURGE_OVERDUE = timedelta(days=2)
+
+
+def purge_schedule_problem() -> str | None:
+    """What is wrong with the daily retention purge's schedule, in an admin's words, or None.
+
+    The schedule lives in the database, where an admin can switch the job off; the retention promise
+    then silently stops being kept, so the admin's front page says so."""
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.filter(name=PURGE_TASK).first()
+    if task is None:
+        return (
+            "The daily retention purge is not scheduled yet: Celery beat has not started. Nothing past its "
+            "retention period is being deleted."
+        )
+    if not task.enabled:
+        return (
+            f'The daily retention purge is switched off (Periodic tasks, "{PURGE_TASK}"). Recordings and identity '
+            "profiles past their retention period are not being deleted until it is switched on again."
+        )
+    if task.last_run_at is not None and timezone.now() - task.last_run_at > PURGE_OVERDUE:
+        return (
+            f"The daily retention purge last ran on {timezone.localtime(task.last_run_at):%d %B %Y at %H:%M}. "
+            "Check that Celery beat and a worker are running."
+        )
+    return None
