@@ -23,7 +23,7 @@ from exams.models import (
     SessionTransition,
 )
 from exams.selectors import exams_with_consent_counts
-from exams.services import MAX_RESPONSE_CHARS, alternative_answer
+from exams.services import alternative_answer, alternative_answer_refusal
 from proctor.audited_admin import AuditedModelAdmin, ReadOnlyModelAdmin
 
 
@@ -221,10 +221,9 @@ class AlternativeAnswerForm(forms.ModelForm):
 
     def clean_response(self) -> str:
         response = (self.cleaned_data.get("response") or "").strip()
-        if not response:
-            raise forms.ValidationError("Write your answer: say what arrangement you offer the student.")
-        if len(response) > MAX_RESPONSE_CHARS:
-            raise forms.ValidationError(f"Keep the answer under {MAX_RESPONSE_CHARS:,} characters.")
+        refusal = alternative_answer_refusal(response)
+        if refusal:
+            raise forms.ValidationError(refusal)
         return response
 
 

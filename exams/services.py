@@ -233,6 +233,15 @@ def session_decline(
     return alternative
 
 
+def alternative_answer_refusal(response: str) -> str | None:
+    """Why ``response`` (already stripped) is not an answer that can be saved, or None when it is."""
+    if not response:
+        return "Write your answer: say what arrangement you offer the student."
+    if len(response) > MAX_RESPONSE_CHARS:
+        return f"Keep the answer under {MAX_RESPONSE_CHARS:,} characters ({len(response):,} given)."
+    return None
+
+
 @transaction.atomic
 def alternative_answer(
     *, request_id: int, response: str, actor: Any, request: HttpRequest | None = None
@@ -242,12 +251,9 @@ def alternative_answer(
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise AlternativeAnswerRefused("Only a signed-in person can answer a request.")
     response = (response or "").strip()
-    if not response:
-        raise AlternativeAnswerRefused("Write your answer: say what arrangement you offer the student.")
-    if len(response) > MAX_RESPONSE_CHARS:
-        raise AlternativeAnswerRefused(
-            f"Keep the answer under {MAX_RESPONSE_CHARS:,} characters ({len(response):,} given)."
-        )
+    refusal = alternative_answer_refusal(response)
+    if refusal:
+        raise AlternativeAnswerRefused(refusal)
     alternative = AlternativeRequest.objects.select_for_update().get(pk=request_id)
     previous = alternative.status
     alternative.status = RequestStatus.ANSWERED

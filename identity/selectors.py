@@ -7,11 +7,13 @@ from typing import Any
 import numpy as np
 
 from identity.models import IdentityProfile
-from identity.services import template_open
+from identity.services import id_photo_open, template_open
 from proctor.audit import audit_record
 
 
-def identity_template(*, user_id: Any, purpose: str, reference: str = "") -> np.ndarray | None:
+def identity_template(
+    *, user_id: Any, purpose: str, reference: str = "", actor: Any = None, request: Any = None
+) -> np.ndarray | None:
     """The user's enrolled face template, or None when they never enrolled (or it was purged).
 
     Only for 1:1 comparison with the same user; the read is audited with its purpose.
@@ -21,6 +23,20 @@ def identity_template(*, user_id: Any, purpose: str, reference: str = "") -> np.
         return None
     template = template_open(profile)
     audit_record(
-        actor=None, action="identity.template_read", target=profile, detail={"purpose": purpose, "reference": reference}
+        actor=actor,
+        action="identity.template_read",
+        target=profile,
+        request=request,
+        detail={"purpose": purpose, "reference": reference},
     )
     return template
+
+
+def identity_id_photo(*, profile: IdentityProfile, purpose: str, actor: Any, request: Any = None) -> bytes:
+    """The profile's photo ID, decrypted; the read is audited with who, why and from where. Callers
+    check there is one."""
+    photo = id_photo_open(profile)
+    audit_record(
+        actor=actor, action="identity.id_photo_view", target=profile, request=request, detail={"purpose": purpose}
+    )
+    return photo

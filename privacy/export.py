@@ -18,7 +18,7 @@ from django.utils.text import slugify
 
 from exams.models import Answer
 from identity.models import IdentityCheck
-from identity.services import id_photo_open, template_open
+from identity.selectors import identity_id_photo, identity_template
 from privacy.selectors import MyData, SessionData
 from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
@@ -68,14 +68,15 @@ def recording_file(session: SessionData, recording: Recording) -> str:
     return f"recordings/{folder}/{recording.kind}-part{recording.part + 1}.webm"
 
 
-def _profile(data: MyData, problems: list[str]) -> dict[str, Any] | None:
+def _profile(data: MyData, problems: list[str], request: HttpRequest | None) -> dict[str, Any] | None:
     profile = data.profile
     if profile is None:
         return None
     template: list[float] | None = None
     if profile.template_sealed is not None:
         try:
-            template = [round(float(v), 6) for v in template_open(profile)]
+            opened = identity_template(user_id=data.user.pk, purpose="export", actor=data.user, request=request)
+            template = [round(float(v), 6) for v in opened] if opened is not None else None
         except DecryptionError:
             problems.append("Your face template could not be decrypted; it was deleted or is damaged.")
     checks = IdentityCheck.objects.filter(user_id=data.user.pk).order_by("at")
@@ -217,7 +218,8 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
         yield sink.take()
         if data.profile is not None and data.profile.id_photo_name:
             try:
-                archive.writestr("identity/id-photo.jpg", id_photo_open(data.profile))
+                photo = identity_id_photo(profile=data.profile, purpose="export", actor=data.user, request=request)
+                archive.writestr("identity/id-photo.jpg", photo)
             except (DecryptionError, OSError):
                 problems.append("Your photo ID could not be read; it was deleted or is damaged.")
             yield sink.take()
@@ -240,7 +242,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
                 "name": data.user.get_full_name(),
                 "email": data.user.email,
             },
-            "identity_profile": _profile(data, problems),
+            "identity_profile": _profile(data, problems, request),
             "sessions": [
                 _session(i, answers.get(i.session.pk, []), signals.get(i.session.pk, [])) for i in data.sessions
             ],

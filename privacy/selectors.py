@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from analysis.models import Flag
 from exams.models import ConsentRecord, ExamSession
@@ -226,8 +227,6 @@ def purge_schedule_problem() -> str | None:
 
     The schedule lives in the database, where an admin can switch the job off; the retention promise
     then silently stops being kept, so the admin's front page says so."""
-    from django_celery_beat.models import PeriodicTask
-
     task = PeriodicTask.objects.filter(name=PURGE_TASK).first()
     if task is None:
         return (

@@ -12,11 +12,10 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
-from identity.services import id_photo_open
+from identity.selectors import identity_id_photo
 from privacy.export import my_data_export
 from privacy.selectors import identity_profile_of, my_data
 from privacy.services import ProfileDeleteRefused, identity_profile_delete
-from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
 from proctor.streaming import private, streaming_response
 
@@ -37,10 +36,9 @@ def my_id_photo(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if profile is None or not profile.id_photo_name:
         raise Http404("Invigil holds no photo ID for you.")
     try:
-        jpeg = id_photo_open(profile)
+        jpeg = identity_id_photo(profile=profile, purpose="my data page", actor=request.user, request=request)
     except (DecryptionError, OSError) as exc:
         raise Http404("Your photo ID can no longer be shown: it was deleted or is damaged.") from exc
-    audit_record(actor=request.user, action="identity.id_photo_view", target=profile, request=request)
     return private(HttpResponse(jpeg, content_type="image/jpeg"))
 
 

@@ -245,6 +245,10 @@ def test_the_copy_is_a_zip_of_the_decrypted_media_and_everything_else_as_json(re
     event = AuditEvent.objects.get(action="privacy.export", actor_id=recorded.users["student"].pk)
     assert event.detail["recordings"] == [recording_id]
     assert (event.detail["face_template"], event.detail["id_photo"]) == (True, True)
+    for read in ("identity.template_read", "identity.id_photo_view"):  # each decrypting read, in the student's name
+        assert AuditEvent.objects.filter(
+            action=read, actor_id=recorded.users["student"].pk, detail__purpose="export"
+        ).exists()
 
 
 def test_a_recording_that_cannot_be_decrypted_is_named_in_the_copy_not_a_broken_zip(
