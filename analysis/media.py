@@ -1,9 +1,11 @@
 """Decoding recorded WebM streams for analysis, in one pass and in memory.
 
 Pure code: plaintext chunks in (already decrypted, in order), frames and samples out to callbacks, no
-Django, no file on disk. Video is sampled at keyframes only (the recorder writes one a second), which
-costs about a tenth of decoding every frame; a recording with sparse keyframes is decoded in full and
-sampled once a second instead.
+Django, no file on disk. Video is sampled about once a second. A keyframe is decoded on its own (a
+recorder asked for one a second gives one a second, about a tenth of the cost of decoding every frame);
+the frames between keyframes are held undecoded and decoded only when a sample falls due and no
+keyframe came to serve it (Firefox and Safari space keyframes many seconds apart), so any spacing is
+sampled evenly, from the first second of a part, and only what the analysis needs is decoded.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import numpy as np
 
 from recordings.remux import IterReader, MediaError
 
-#: Keyframes further apart than this are too sparse to sample: decode every frame instead.
-MAX_KEYFRAME_GAP = 2.5
 SAMPLE_EVERY = 1.0
+#: A sample that falls due waits this long for a keyframe to serve it before the frames in between
+#: are decoded instead.
+KEYFRAME_GRACE = 0.3
 #: Voice-activity detection needs no more than 16 kHz; resampling down makes it three times cheaper.
 AUDIO_RATE = 16_000
 
-VideoSink = Callable[[float, np.ndarray], None]
+VideoSink = Callable[[float, "FramePicture"], None]
 AudioSink = Callable[[float, np.ndarray], None]
 ProgressSink = Callable[[int], None]
 
@@ -46,18 +49,39 @@ class CountingReader(IterReader):
         return size
 
 
+class FramePicture:
+    """A decoded video frame: its luma plane at once (no conversion), RGB only when asked."""
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+        self._rgb: np.ndarray | None = None
+
+    @property
+    def grey(self) -> np.ndarray:
+        plane = self.frame.planes[0]
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        return np.ascontiguousarray(rows[:, : plane.width])
+
+    def rgb(self) -> np.ndarray:
+        if self._rgb is None:
+            self._rgb = self.frame.to_ndarray(format="rgb24")
+        return self._rgb
+
+
 @dataclass(frozen=True)
 class DecodeStats:
     #: The last media timestamp seen, in seconds.
     end: float
-    #: How most frames were sampled: "keyframes", or "every frame" when keyframes were sparse.
+    #: How most samples were taken: "keyframes", or "frames between keyframes" when keyframes were sparse.
     mode: str
     damaged_packets: int
+    #: Video frames decoded, keyframes included.
+    frames_decoded: int = 0
 
 
 class StreamDecoder:
-    """One pass over a WebM: samples video (keyframes, or every frame while keyframes are sparse) and
-    resamples audio, handing both to the sinks."""
+    """One pass over a WebM: samples video about once a second (at keyframes where they come often
+    enough, by decoding the frames in between where they do not) and resamples audio."""
 
     def __init__(self, video: VideoSink | None, audio: AudioSink | None) -> None:
         self.video, self.audio = video, audio
@@ -65,10 +89,13 @@ class StreamDecoder:
         self.first: float | None = None
         self.last = 0.0
         self.damaged = 0
-        self.mode = "keyframes"
-        self.sampled = {"keyframes": 0, "every frame": 0}
-        self.last_key: float | None = None
+        self.sampled = {"keyframes": 0, "frames between keyframes": 0}
+        self.decoded = 0
         self.last_sample = -1e9
+        #: Packets since the last decoded one, held undecoded until a sample needs them.
+        self.held: list[Any] = []
+        #: A keyframe has been decoded and every packet after it so far is decoded or held.
+        self.chain = False
 
     def packet(self, packet: Any) -> None:
         if packet.pts is None or packet.time_base is None or packet.size == 0:
@@ -76,13 +103,9 @@ class StreamDecoder:
         t = float(packet.pts * packet.time_base)
         self.first = t if self.first is None else min(self.first, t)
         self.last = max(self.last, t)
-        is_video = packet.stream.type == "video"
-        if is_video and packet.is_keyframe:
-            # Decided afresh at every keyframe, so one lost chunk does not cost the whole recording.
-            sparse = self.last_key is not None and t - self.last_key > MAX_KEYFRAME_GAP
-            self.mode = "every frame" if sparse else "keyframes"
-            self.last_key = t
-        if is_video and self.mode == "keyframes" and not packet.is_keyframe:
+        if packet.stream.type == "video":
+            if self.video is not None:
+                self._video_packet(packet, t)
             return
         try:
             frames = packet.decode()
@@ -90,17 +113,44 @@ class StreamDecoder:
             self.damaged += 1  # a chunk lost in the network leaves a damaged packet or two: go on
             return
         for frame in frames:
-            if is_video:
-                self._video_frame(frame, t)
-            else:
-                self._audio_frame(frame, t)
+            self._audio_frame(frame, t)
 
-    def _video_frame(self, frame: Any, t: float) -> None:
-        at = float(frame.pts * frame.time_base) if frame.pts is not None else t
-        if self.video is not None and at - self.last_sample >= SAMPLE_EVERY * 0.9:
-            self.last_sample = at
-            self.sampled[self.mode] += 1
-            self.video(at, frame.to_ndarray(format="rgb24"))
+    def _due(self, t: float) -> bool:
+        return t - self.last_sample >= SAMPLE_EVERY * 0.9
+
+    def _video_packet(self, packet: Any, t: float) -> None:
+        if packet.is_keyframe:
+            # Everything before a keyframe is needed by nothing after it.
+            self.held.clear()
+            self.chain = True
+            self._decode(packet, "keyframes", sample=self._due(t))
+            return
+        if not self.chain:
+            return  # no keyframe yet (or the chain broke): nothing here can be decoded
+        self.held.append(packet)
+        if t - self.last_sample >= SAMPLE_EVERY + KEYFRAME_GRACE:
+            # A sample is overdue and no keyframe came: decode the held frames, sampling the one due.
+            held, self.held = self.held, []
+            for waiting in held:
+                at = float(waiting.pts * waiting.time_base)
+                if not self._decode(waiting, "frames between keyframes", sample=self._due(at)):
+                    self.chain = False  # a damaged frame: the rest of the chain cannot be decoded
+                    return
+
+    def _decode(self, packet: Any, mode: str, *, sample: bool) -> bool:
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            self.damaged += 1
+            return False
+        for frame in frames:
+            self.decoded += 1
+            if sample and self.video is not None:
+                at = float(frame.pts * frame.time_base) if frame.pts is not None else self.last
+                self.last_sample = at
+                self.sampled[mode] += 1
+                self.video(at, FramePicture(frame))
+        return True
 
     def _audio_frame(self, frame: Any, t: float) -> None:
         if self.audio is None:
@@ -113,7 +163,7 @@ class StreamDecoder:
         if self.first is None:
             raise MediaError("The recording is empty: it holds no frames.")
         dominant = max(self.sampled, key=lambda name: self.sampled[name])
-        return DecodeStats(self.last, dominant, self.damaged)
+        return DecodeStats(self.last, dominant, self.damaged, self.decoded)
 
 
 def decode_stream(
@@ -123,13 +173,17 @@ def decode_stream(
     audio: AudioSink | None = None,
     progress: ProgressSink | None = None,
 ) -> DecodeStats:
-    """Demux once; hand sampled video frames (RGB) and mono 16 kHz 16-bit audio to the sinks."""
+    """Demux once; hand sampled video frames (pictures) and mono 16 kHz 16-bit audio to the sinks."""
     decoder = StreamDecoder(video, audio)
     try:
         with av.open(CountingReader(chunks, progress), mode="r", format="webm") as container:
             streams: list[Any] = []
             if video is not None and container.streams.video:
-                streams.append(container.streams.video[0])
+                stream = container.streams.video[0]
+                # One thread: frames come out of the very packet that holds them, and the CPU time is
+                # the work done, not the work spread over idle cores.
+                stream.thread_type = "NONE"
+                streams.append(stream)
             if audio is not None and container.streams.audio:
                 streams.append(container.streams.audio[0])
             if not streams:

@@ -22,6 +22,8 @@ class WebcamResult:
     #: Media seconds -> JPEG of the frames the face detector looked at.
     thumbnails: dict[float, bytes]
     statistics: dict[str, Any] = field(default_factory=dict)
+    #: What each sampled frame showed (for the benchmark's per-person and per-light figures).
+    face_samples: list[vision.FaceSample] = field(default_factory=list)
 
 
 def analyse_webcam(
@@ -43,13 +45,22 @@ def analyse_webcam(
         audio=activity.feed if activity else None,
         progress=progress,
     )
-    result = WebcamResult([], {}, {"decode_mode": stats.mode, "damaged_packets": stats.damaged_packets})
+    result = WebcamResult(
+        [],
+        {},
+        {"decode_mode": stats.mode, "damaged_packets": stats.damaged_packets, "frames_decoded": stats.frames_decoded},
+    )
     if sampler is not None:
         video = sampler.finish(stats.end)
         result.evidence += vision.face_evidence(video.samples)
         result.thumbnails = video.thumbnails
+        result.face_samples = video.samples
         result.statistics.update(
-            frames_sampled=video.frames_sampled, detections=video.detections, identity_checks=video.identity_checks
+            frames_sampled=video.frames_sampled,
+            detections=video.detections,
+            second_opinions=video.second_opinions,
+            cnn_detections=video.cnn_detections,
+            identity_checks=video.identity_checks,
         )
     if activity is not None:
         windows, floor = activity.windows(min_margin_db=rules.LEAST_STRICT.speech_margin_db)

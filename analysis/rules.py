@@ -8,7 +8,7 @@ flag can say exactly which thresholds produced it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +43,7 @@ class Kind(StrEnum):
     RECORDING_GAP = "recording_gap"
     WEBCAM_NOT_RECORDED = "webcam_not_recorded"
     SCREEN_NOT_RECORDED = "screen_not_recorded"
+    CAMERA_DARK = "camera_dark"
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,9 @@ def _technical(label: str, detector: str, reason: str) -> KindRule:
 
 
 DETECTOR_VERSIONS = {
-    "face-presence": "1.0",
-    "face-verification": "1.0",
-    "voice-activity": "1.0",
+    "face-presence": "2.0",
+    "face-verification": "2.0",
+    "voice-activity": "2.0",
     "browser-signals": "1.0",
     "recording-continuity": "1.0",
 }
@@ -94,7 +95,7 @@ RULES: dict[Kind, KindRule] = {
         Severity.MEDIUM,
         30,
         2.0,
-        "More than one face was seen on the webcam {span}. A photo or poster in view can cause this too.",
+        "More than one face was seen on the webcam {span}.{who} A photo or poster in view can cause this too.",
     ),
     Kind.FACE_MISMATCH: KindRule(
         "Face did not match",
@@ -104,8 +105,8 @@ RULES: dict[Kind, KindRule] = {
         Severity.HIGH,
         None,
         2.0,
-        "The face on the webcam did not match the face enrolled for this student {span}. Lighting, glasses "
-        "or the camera angle can also cause a mismatch.",
+        "{whose} the face enrolled for this student {span}. Lighting, glasses or the camera angle can also "
+        "cause a mismatch.",
     ),
     Kind.SPEECH: KindRule(
         "Speech",
@@ -200,6 +201,12 @@ RULES: dict[Kind, KindRule] = {
         "No webcam recording exists {span}: the camera was not being recorded, or what was recorded never "
         "reached the server. This is a technical event, not misconduct, and nothing was analysed then.",
     ),
+    Kind.CAMERA_DARK: _technical(
+        "Camera image too dark",
+        "face-presence",
+        "The camera image was too dark to see a face {span}. This is a technical event, not misconduct: "
+        "the light may have gone off or the camera may have been covered.",
+    ),
     Kind.SCREEN_NOT_RECORDED: _technical(
         "No screen recording",
         "recording-continuity",
@@ -256,6 +263,8 @@ def _minimums(
         Kind.TAB_HIDDEN: tab,
         Kind.WINDOW_BLUR: blur,
         Kind.FULLSCREEN_EXIT: screen,
+        # A moment of darkness (a hand passing the lens) is not worth a reviewer's time.
+        Kind.CAMERA_DARK: 3.0,
     }
 
 
@@ -296,7 +305,7 @@ class Exemptions:
     face_covering: bool = False
 
     def allows(self, kind: Kind) -> bool:
-        if kind in (Kind.NO_FACE, Kind.MULTIPLE_FACES, Kind.FACE_MISMATCH) and self.no_video:
+        if kind in (Kind.NO_FACE, Kind.MULTIPLE_FACES, Kind.FACE_MISMATCH, Kind.CAMERA_DARK) and self.no_video:
             return False
         # A covered face can be neither verified nor reliably seen; a second, uncovered face still can.
         if kind in (Kind.NO_FACE, Kind.FACE_MISMATCH) and self.face_covering:
@@ -377,6 +386,17 @@ def _event(group: list[Evidence]) -> Event:
     return Event(group[0].kind, start, end, round(confidence, 3), best.moment, detail)
 
 
+def _with_presence(event: Event, group: list[Evidence], thresholds: Thresholds) -> Event:
+    """Whether the enrolled student was among several faces, by this sensitivity's match distance: she
+    counts as present when some face matched her for at least half of the measured time."""
+    measured = [(p.end - p.start, p.detail["student_distance"]) for p in group if "student_distance" in p.detail]
+    detail = {key: value for key, value in event.detail.items() if key != "student_distance"}
+    if measured:
+        present = sum(span for span, distance in measured if distance <= thresholds.match_distance)
+        detail["student_present"] = present >= sum(span for span, _ in measured) / 2
+    return replace(event, detail=detail)
+
+
 def events_from(evidence: Iterable[Evidence], thresholds: Thresholds, exemptions: Exemptions) -> list[Event]:
     """Every kind's evidence merged under its own rule; exempted kinds dropped before anything else.
 
@@ -394,6 +414,8 @@ def events_from(evidence: Iterable[Evidence], thresholds: Thresholds, exemptions
             kept = [piece for piece in group if thresholds.passes(piece)]
             if kept:
                 event = _event(kept)
+                if kind == Kind.MULTIPLE_FACES:
+                    event = _with_presence(event, kept, thresholds)
                 if event.seconds >= thresholds.min_seconds.get(kind, 0.0):
                     events.append(event)
     return sorted(events, key=lambda e: (e.start, e.kind))
@@ -402,6 +424,9 @@ def events_from(evidence: Iterable[Evidence], thresholds: Thresholds, exemptions
 def severity(event: Event) -> Severity:
     rule = RULES[event.kind]
     order = list(Severity)
+    if event.kind == Kind.MULTIPLE_FACES and event.detail.get("student_present") is False:
+        # Nobody in view is the student: a higher concern than a visitor beside her.
+        return Severity.HIGH
     if rule.escalate_after is not None and event.seconds >= rule.escalate_after:
         return order[min(order.index(rule.severity) + 1, len(order) - 1)]
     return rule.severity
@@ -429,6 +454,25 @@ def reason(event: Event) -> str:
         span = f"at {clock(event.start)} into the exam"
     else:
         span = f"from {clock(event.start)} to {clock(event.end)} into the exam ({duration_words(event.seconds)})"
+    faces = event.detail.get("faces")
+    if event.kind == Kind.MULTIPLE_FACES:
+        present = event.detail.get("student_present")
+        who = (
+            {
+                True: " The enrolled student was one of them.",
+                False: " None of them matched the face enrolled for this student.",
+            }.get(present, "")
+            if isinstance(present, bool)
+            else ""
+        )
+        return RULES[event.kind].reason.format(span=span, who=who)
+    if event.kind == Kind.FACE_MISMATCH:
+        whose = (
+            f"None of the {faces} faces on the webcam matched"
+            if isinstance(faces, int) and faces > 1
+            else "The face on the webcam did not match"
+        )
+        return RULES[event.kind].reason.format(span=span, whose=whose)
     return RULES[event.kind].reason.format(span=span)
 
 

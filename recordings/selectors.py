@@ -33,14 +33,25 @@ def recording_open_thumbnail(*, recording: Recording, moment: float, sealed: byt
 
 
 def _chunk_times(recording: Recording) -> tuple[dict[int, datetime], timedelta]:
-    """When each received chunk began (browser time, by sequence number), and the typical length of
-    a chunk: the median spacing of those times per sequence step (zero with fewer than two)."""
-    times: dict[int, datetime] = {
-        seq: at for seq, at in recording.chunks.values_list("seq", "client_time") if at is not None
-    }
+    """When each received chunk began, by sequence number, and the typical length of a chunk (the
+    median spacing of those times per sequence step; zero with fewer than two).
+
+    The browser's time is used where it sent one. A chunk sent without it (the protocol's 0, "unknown")
+    or with a time too far from the server's to be believed (stored as unknown) began, by the server's
+    clock, about one chunk length before it arrived."""
+    rows = list(recording.chunks.values_list("seq", "client_time", "received_at"))
+    times: dict[int, datetime] = {seq: at for seq, at, _ in rows if at is not None}
+    step = _median_step(times) if len(times) >= 2 else _median_step({seq: at for seq, _, at in rows})
+    for seq, client_time, received_at in rows:
+        if client_time is None:
+            times[seq] = received_at - step
+    return times, step
+
+
+def _median_step(times: dict[int, datetime]) -> timedelta:
     ordered = sorted(times)
     spacing = [(times[b] - times[a]).total_seconds() / (b - a) for a, b in zip(ordered, ordered[1:], strict=False)]
-    return times, timedelta(seconds=statistics.median(spacing)) if spacing else timedelta(0)
+    return timedelta(seconds=statistics.median(spacing)) if spacing else timedelta(0)
 
 
 def recording_span(recording: Recording) -> tuple[datetime, datetime] | None:

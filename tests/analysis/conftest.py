@@ -48,9 +48,11 @@ def record_attempt(
     signals: Sequence[tuple[str, float]] = (),
     skip_chunks: AbstractSet[int] = frozenset(),
     screen: bytes | None = None,
+    client_times: bool = True,
 ) -> Attempt:
     """Start the world's session, upload ``webm`` as the webcam stream in numbered chunks with their
-    browser times, record ``signals`` at their seconds, submit at ``seconds`` and finalise."""
+    browser times (or, with ``client_times=False``, with the protocol's "unknown" and each chunk arriving
+    as it ends), record ``signals`` at their seconds, submit at ``seconds`` and finalise."""
     session = world.session
     for status in (SessionStatus.CONSENTED, SessionStatus.READY, SessionStatus.STARTED):
         session_transition(session_id=session.pk, to_status=status, actor=None, reason="test")
@@ -58,7 +60,7 @@ def record_attempt(
     began = session.started_at
     assert began is not None
     webcam = (
-        _upload(session, kind="webcam", webm=webm, seconds=seconds, began=began, skip=skip_chunks)
+        _upload(session, kind="webcam", webm=webm, seconds=seconds, began=began, skip=skip_chunks, known=client_times)
         if webm is not None
         else None
     )
@@ -75,15 +77,27 @@ def record_attempt(
 
 
 def _upload(
-    session: ExamSession, *, kind: str, webm: bytes, seconds: float, began: Any, skip: AbstractSet[int]
+    session: ExamSession,
+    *,
+    kind: str,
+    webm: bytes,
+    seconds: float,
+    began: Any,
+    skip: AbstractSet[int],
+    known: bool = True,
 ) -> Recording:
     recording = recording_start(session=session, kind=kind, mime_type="video/webm;codecs=vp8,opus", actor=None)
     for seq, piece in enumerate(chunked(webm, seconds)):
         if seq in skip or not piece:
             continue
-        recording_append_chunk(
-            recording=recording, seq=seq, data=piece, client_time=began + timedelta(seconds=seq * CHUNK_SECONDS)
-        )
+        if known:
+            recording_append_chunk(
+                recording=recording, seq=seq, data=piece, client_time=began + timedelta(seconds=seq * CHUNK_SECONDS)
+            )
+        else:
+            # The chunk arrives as its media ends, a moment after: only the server's clock says when.
+            with time_machine.travel(began + timedelta(seconds=(seq + 1) * CHUNK_SECONDS + 0.2), tick=False):
+                recording_append_chunk(recording=recording, seq=seq, data=piece, client_time=None)
     return recording
 
 

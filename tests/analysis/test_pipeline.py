@@ -29,12 +29,12 @@ from analysis.services import (
 )
 from analysis.tasks import analyse_session
 from exams.models import SessionStatus
-from exams.services import exam_group
+from exams.services import exam_group, session_transition
 from proctor.crypto import DecryptionError
 from proctor.models import AuditEvent
 from recordings.models import Recording
 from recordings.selectors import recording_open_thumbnail
-from recordings.services import ANALYSIS_TASK, recording_finalise, recording_start
+from recordings.services import ANALYSIS_TASK, recording_append_chunk, recording_finalise, recording_start
 from tests import scenarios
 from tests.analysis.conftest import record_attempt
 from tests.conftest import World
@@ -63,7 +63,7 @@ def test_every_flag_says_what_when_how_sure_why_and_by_which_detector(enrolled: 
     assert 97 <= flag.end_seconds <= 103
     assert 0.5 < flag.confidence <= 1
     assert flag.reason.startswith("The face on the webcam did not match the face enrolled for this student from 1:")
-    assert (flag.detector, flag.detector_version) == ("face-verification", "1.0")
+    assert (flag.detector, flag.detector_version) == ("face-verification", "2.0")
     assert flag.thresholds == {
         "sensitivity": "standard",
         "min_seconds": 3,
@@ -222,6 +222,33 @@ def test_missing_chunks_become_a_technical_gap_flag_never_a_concern(enrolled: Wo
         ("recording_gap", "technical", 60, 66),
         ("webcam_not_recorded", "technical", 150, 180),
     ]
+
+
+def test_chunks_sent_without_a_client_time_are_placed_by_the_servers_receive_time(enrolled: World) -> None:
+    attempt = recorded(enrolled, "nobody", client_times=False)  # away 50-70 s and 120-127 s
+    assert not attempt.webcam.chunks.exclude(client_time=None).exists()
+
+    result = analysis_run(session_id=attempt.session.pk)
+
+    assert result["outcome"] == "ready for review"
+    flags = flags_of(attempt.session)
+    assert [kind for kind, _, _ in flags] == ["no_face", "no_face"]
+    for (_, start, end), (true_start, true_end) in zip(flags, [(50, 70), (120, 127)], strict=True):
+        assert abs(start - true_start) <= 1.5
+        assert abs(end - true_end) <= 1.5
+
+
+def test_a_chunk_time_far_from_the_servers_clock_is_taken_as_unknown(enrolled: World) -> None:
+    session = enrolled.session
+    for status in (S.CONSENTED, S.READY, S.STARTED):
+        session_transition(session_id=session.pk, to_status=status, actor=None, reason="test")
+    recording = recording_start(session=session, kind="webcam", mime_type="video/webm", actor=None)
+    data = make_webm(seconds=1)
+    recording_append_chunk(recording=recording, seq=0, data=data, client_time=timezone.now() - timedelta(days=3))
+    recording_append_chunk(recording=recording, seq=1, data=b"more", client_time=timezone.now())
+
+    assert list(recording.chunks.order_by("seq").values_list("client_time", flat=True))[0] is None
+    assert recording.chunks.get(seq=1).client_time is not None
 
 
 def test_a_damaged_stored_chunk_fails_the_analysis_clearly(enrolled: World) -> None:

@@ -57,7 +57,9 @@ def test_a_stricter_sensitivity_never_adds_flags_flagged_time_or_score(
         FaceSample(float(t), float(t + 1), faces, True, 1.0 if faces else None, distance if faces else None, float(t))
         for t, (faces, distance) in sorted({t: (faces, distance) for t, faces, distance in raw}.items())
     ]
-    speech = [SpeechWindow(t / 2, t / 2 + 0.5, 0.8, margin, -20.0) for t, margin in sorted(dict(windows).items())]
+    speech = [
+        SpeechWindow(t / 2, t / 2 + 0.5, 0.8, margin, -20.0, -40.0) for t, margin in sorted(dict(windows).items())
+    ]
     evidence = face_evidence(face_samples) + speech_evidence(speech, floor_db=-60)
     results = []
     for name in ("low", "standard", "high"):

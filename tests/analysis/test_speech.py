@@ -1,20 +1,94 @@
 """Voice activity on its own: real synthesised speech is found where it is, after a hole in the audio
-too, and steady white noise is not speech."""
+too, and steady noise of many kinds (white, pink, brown, mains hum, fans, quiet music, traffic), at
+any level and stepping between levels, is not speech.
+
+The noises, voices and sentences come in two halves (tests/sounds.py): the detector's constants were
+chosen on the development half, and the held-back half checks they generalise. Every check goes
+through the rules as a flag would: merged evidence, minimum duration, standard sensitivity for
+speech (noise must raise no flag at any). Speech at a normal talking level (-20 dBFS) is expected
+over every noise up to -25 dBFS, 5 dB under it, and over mains hum louder than the voice; over
+broadband noise as loud as the voice it is found most of the time, not tested here, and under
+broadband noise 5 dB louder than the voice it is lost (see analysis/speech.py).
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from analysis.speech import RATE, VoiceActivity
-from tests import scenarios
+import numpy as np
+import pytest
+
+from analysis import rules
+from analysis.speech import RATE, VoiceActivity, speech_evidence
+from tests import scenarios, sounds
 
 PACKET = RATE // 50  # 20 ms, as Opus packs it
+#: A flag must start and end this close to the speech it stands for, in seconds.
+TOLERANCE = 1.5
+HALVES = {
+    "dev": (sounds.DEV_NOISES, sounds.DEV_VOICES, sounds.DEV_SENTENCES),
+    "held-back": (sounds.HELD_BACK_NOISES, sounds.HELD_BACK_VOICES, sounds.HELD_BACK_SENTENCES),
+}
 
 
 def feed(activity: VoiceActivity, start: float, pcm: np.ndarray) -> None:
     samples = (np.clip(pcm, -1, 1) * 32767).astype(np.int16)
     for offset in range(0, len(samples), PACKET):
         activity.feed(start + offset / RATE, samples[offset : offset + PACKET])
+
+
+def evidence(recording: sounds.Recording) -> list[rules.Evidence]:
+    """The speech evidence of the recording, as the pipeline gathers it."""
+    activity = VoiceActivity()
+    feed(activity, 0.0, recording.samples)
+    windows, floor = activity.windows(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
+    return speech_evidence(windows, floor_db=floor)
+
+
+def flags(recording: sounds.Recording, sensitivity: str = "standard") -> list[rules.Event]:
+    """The speech flags the recording would get at ``sensitivity``."""
+    return rules.events_from(evidence(recording), rules.THRESHOLDS[sensitivity], rules.Exemptions())
+
+
+def assert_found(recording: sounds.Recording, events: list[rules.Event]) -> None:
+    """One flag per stretch of speech, starting and ending near it, and no other."""
+    spans = [(round(e.start, 2), round(e.end, 2)) for e in events]
+    assert len(events) == len(recording.speech), f"speech at {recording.speech}, flags at {spans}"
+    for (start, end), event in zip(recording.speech, events, strict=True):
+        assert abs(event.start - start) <= TOLERANCE, f"speech at {recording.speech}, flags at {spans}"
+        assert abs(event.end - end) <= TOLERANCE, f"speech at {recording.speech}, flags at {spans}"
+
+
+def noise_cases(levels: tuple[float, ...]) -> list[Any]:
+    """Every noise of both halves, starting at each level."""
+    return [
+        pytest.param(kind, level, 10 * k + n, id=f"{half}-{kind}-{-level:.0f}dB")
+        for half, (noises, _, _) in HALVES.items()
+        for k, kind in enumerate(noises)
+        for n, level in enumerate(levels)
+    ]
+
+
+#: Misses the held-back half showed once the constants were fixed, kept in view rather than tuned
+#: away: over music B (held melody, plucked chords) a voice only 5 dB above it is sometimes gated out
+#: as tonal, because the melody's steady partials dominate the speech band between syllables.
+KNOWN_MISSES = {
+    "held-back-music_b-25dB": "speech 5 dB over held-back music B: frames gated out as steady tones",
+}
+
+
+def speech_cases(levels: tuple[float, ...]) -> list[Any]:
+    """Every noise of both halves at each level, with the half's voices in turn and its sentences."""
+    found = []
+    for half, (noises, voices, sentences) in HALVES.items():
+        for k, kind in enumerate(noises):
+            for n, level in enumerate(levels):
+                name = f"{half}-{kind}-{-level:.0f}dB"
+                miss = KNOWN_MISSES.get(name)
+                marks = [pytest.mark.xfail(strict=True, reason=miss)] if miss else []
+                voice = voices[(k + n) % len(voices)]
+                found.append(pytest.param(kind, level, voice, sentences, 10 * k + n, id=name, marks=marks))
+    return found
 
 
 def test_speech_after_a_hole_in_the_audio_is_placed_at_its_own_time() -> None:
@@ -37,3 +111,126 @@ def test_steady_white_noise_is_not_speech() -> None:
     windows, floor = activity.windows(min_margin_db=7)
     assert windows == []
     assert -23 < floor < -17
+
+
+@pytest.mark.parametrize(("kind", "level", "seed"), noise_cases((-35.0, -25.0, -15.0)))
+def test_noise_stepping_between_levels_raises_no_speech_flag_at_any_sensitivity(
+    kind: str, level: float, seed: int
+) -> None:
+    # 12 dB up from a quiet start, 12 dB down from a loud one, and back.
+    step = level + 12 if level < -20 else level - 12
+    recording = sounds.recording(kind, seconds=40, levels=[(0, level), (13, step), (27, level)], seed=seed)
+
+    found = evidence(recording)
+
+    for thresholds in rules.THRESHOLDS.values():
+        assert rules.events_from(found, thresholds, rules.Exemptions()) == [], thresholds.sensitivity
+
+
+@pytest.mark.parametrize(("kind", "level", "seed"), noise_cases((-35.0,)))
+def test_noise_stepping_up_and_back_down_within_seconds_raises_no_speech_flag_at_any_sensitivity(
+    kind: str, level: float, seed: int
+) -> None:
+    # Too short for the noise floor to follow from either side: 15 dB for 1, 2 and 3 s.
+    levels = [(0.0, level)]
+    for start, hold in ((8, 1.0), (18, 2.0), (28, 3.0)):
+        levels += [(start, level + 15), (start + hold, level)]
+    recording = sounds.recording(kind, seconds=40, levels=levels, seed=seed + 50)
+
+    found = evidence(recording)
+
+    for thresholds in rules.THRESHOLDS.values():
+        assert rules.events_from(found, thresholds, rules.Exemptions()) == [], thresholds.sensitivity
+
+
+@pytest.mark.parametrize(("kind", "level", "voice", "sentences", "seed"), speech_cases((-35.0, -30.0, -25.0)))
+def test_sentences_over_noise_are_found_from_first_to_last_word(
+    kind: str, level: float, voice: str, sentences: tuple[str, ...], seed: int
+) -> None:
+    # A short sentence (3 to 3.5 s), the noise 10 dB louder for a while, then a longer one 2.5 s
+    # after it has dropped back.
+    recording = sounds.recording(
+        kind,
+        seconds=30,
+        levels=[(0, level), (11, level + 10), (16, level)],
+        talk=[(4, 3.0 + 0.25 * (seed % 3)), (18.5, 4.0)],
+        voice=voice,
+        sentences=sentences,
+        seed=seed,
+    )
+
+    assert_found(recording, flags(recording))
+
+
+@pytest.mark.parametrize("kind", ["hum50", "hum60"])
+def test_speech_is_found_over_mains_hum_louder_than_the_voice(kind: str) -> None:
+    recording = sounds.recording(kind, seconds=20, levels=[(0, -15)], talk=[(5, 3.5), (12, 4.0)], seed=3)
+
+    assert_found(recording, flags(recording))
+
+
+@pytest.mark.parametrize(
+    ("voice", "sentences"),
+    [(voice, sentences) for _, voices, sentences in HALVES.values() for voice in voices],
+)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_three_second_sentence_makes_a_flag_of_three_seconds_or_more(
+    voice: str, sentences: tuple[str, ...], seed: int
+) -> None:
+    # The issue's case: each syllable's loud middle alone spans less than the 3-s minimum.
+    recording = sounds.recording(
+        "pink", seconds=15, levels=[(0, -30)], talk=[(5, 3.0)], voice=voice, sentences=sentences, seed=seed
+    )
+
+    events = flags(recording)
+
+    assert_found(recording, events)
+    assert events[0].seconds >= 3.0
+
+
+def test_a_step_up_in_the_noise_just_before_speech_is_not_speech_and_the_speech_still_is() -> None:
+    recording = sounds.recording(
+        "white", seconds=20, levels=[(0, -40), (8, -28)], talk=[(9, 3.5)], voice="en-us", seed=5
+    )
+
+    assert_found(recording, flags(recording))
+
+
+def test_the_evidence_does_not_depend_on_how_the_audio_is_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    recording = sounds.recording(
+        "music_a", seconds=40, levels=[(0, -35), (15, -25)], talk=[(5, 3.0), (25, 5.0)], seed=6
+    )
+
+    def windows(packet: int) -> list[tuple[float, float, float]]:
+        activity = VoiceActivity()
+        samples = recording.pcm16()
+        for offset in range(0, len(samples), packet):
+            activity.feed(offset / RATE, samples[offset : offset + packet])
+        found, _ = activity.windows(min_margin_db=7)
+        # Pieces cut where the analysis was cut are joined back.
+        joined: list[tuple[float, float, float]] = []
+        for w in found:
+            if joined and abs(joined[-1][1] - w.start) < 1e-6 and joined[-1][2] == w.margin_db:
+                joined[-1] = (joined[-1][0], w.end, w.margin_db)
+            else:
+                joined.append((w.start, w.end, w.margin_db))
+        return [(round(start, 3), round(end, 3), margin) for start, end, margin in joined]
+
+    whole = windows(PACKET)
+    monkeypatch.setattr("analysis.speech.CHUNK_FRAMES", 700)
+
+    assert whole
+    assert windows(777) == whole
+    assert windows(7 * RATE) == whole
+
+
+def test_the_test_sounds_are_as_loud_as_asked_and_the_same_for_the_same_seed() -> None:
+    for kind in sounds.NOISES:
+        noise = sounds.noise(kind, 5, -27.0, seed=1)
+        assert sounds.db_rms(noise) == pytest.approx(-27.0, abs=0.1)
+        assert np.array_equal(noise, sounds.noise(kind, 5, -27.0, seed=1))
+    talk = sounds.speech(3.0, "en-us", seed=2)
+    assert len(talk) >= 3.0 * RATE
+    # From its first sound to its last.
+    assert np.abs(talk[:80]).max() > 1e-3
+    assert np.abs(talk[-80:]).max() > 1e-3
