@@ -83,8 +83,10 @@ class StreamDecoder:
     """One pass over a WebM: samples video about once a second (at keyframes where they come often
     enough, by decoding the frames in between where they do not) and resamples audio."""
 
-    def __init__(self, video: VideoSink | None, audio: AudioSink | None) -> None:
+    def __init__(self, video: VideoSink | None, audio: AudioSink | None, *, start_at: float = 0.0) -> None:
         self.video, self.audio = video, audio
+        #: Nothing before this media time is sampled or decoded, except the frames a later one needs.
+        self.start_at = start_at
         self.resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE)
         self.first: float | None = None
         self.last = 0.0
@@ -96,17 +98,23 @@ class StreamDecoder:
         self.held: list[Any] = []
         #: A keyframe has been decoded and every packet after it so far is decoded or held.
         self.chain = False
+        #: When the latest keyframe came, and how long before it the one before did.
+        self.last_key: float | None = None
+        self.key_spacing: float | None = None
+        self.tick: dict[int, float] = {}
 
     def packet(self, packet: Any) -> None:
         if packet.pts is None or packet.time_base is None or packet.size == 0:
             return
-        t = float(packet.pts * packet.time_base)
+        t = packet.pts * self._seconds(packet.stream)
         self.first = t if self.first is None else min(self.first, t)
         self.last = max(self.last, t)
         if packet.stream.type == "video":
             if self.video is not None:
                 self._video_packet(packet, t)
             return
+        if t < self.start_at:
+            return  # audio before the start is not needed: each Opus packet decodes on its own
         try:
             frames = packet.decode()
         except av.FFmpegError:
@@ -115,11 +123,29 @@ class StreamDecoder:
         for frame in frames:
             self._audio_frame(frame, t)
 
+    def _seconds(self, stream: Any) -> float:
+        """Seconds per tick of the stream's time base, as a float (Fractions cost a lot per packet)."""
+        found = self.tick.get(stream.index)
+        if found is None:
+            found = self.tick[stream.index] = float(stream.time_base)
+        return found
+
     def _due(self, t: float) -> bool:
-        return t - self.last_sample >= SAMPLE_EVERY * 0.9
+        return t >= self.start_at and t - self.last_sample >= SAMPLE_EVERY * 0.9
 
     def _video_packet(self, packet: Any, t: float) -> None:
+        if t < self.start_at:
+            # Before the start, only the chain from the latest keyframe is kept (undecoded): the first
+            # frames after the start need it.
+            if packet.is_keyframe:
+                self.held, self.chain = [packet], True
+            elif self.chain:
+                self.held.append(packet)
+            return
         if packet.is_keyframe:
+            if self.last_key is not None and t > self.last_key:
+                self.key_spacing = t - self.last_key
+            self.last_key = t
             # Everything before a keyframe is needed by nothing after it.
             self.held.clear()
             self.chain = True
@@ -128,11 +154,14 @@ class StreamDecoder:
         if not self.chain:
             return  # no keyframe yet (or the chain broke): nothing here can be decoded
         self.held.append(packet)
-        if t - self.last_sample >= SAMPLE_EVERY + KEYFRAME_GRACE:
+        # Where keyframes come about once a second, a sample falling due waits a moment for the next
+        # one; where they are sparse (or not yet known), the frames in between are decoded at once.
+        dense = self.key_spacing is not None and self.key_spacing <= SAMPLE_EVERY + KEYFRAME_GRACE
+        if t - self.last_sample >= SAMPLE_EVERY * 0.9 + (KEYFRAME_GRACE if dense else 0.0):
             # A sample is overdue and no keyframe came: decode the held frames, sampling the one due.
             held, self.held = self.held, []
             for waiting in held:
-                at = float(waiting.pts * waiting.time_base)
+                at = waiting.pts * self._seconds(waiting.stream)
                 if not self._decode(waiting, "frames between keyframes", sample=self._due(at)):
                     self.chain = False  # a damaged frame: the rest of the chain cannot be decoded
                     return
@@ -172,9 +201,11 @@ def decode_stream(
     video: VideoSink | None = None,
     audio: AudioSink | None = None,
     progress: ProgressSink | None = None,
+    start_at: float = 0.0,
 ) -> DecodeStats:
-    """Demux once; hand sampled video frames (pictures) and mono 16 kHz 16-bit audio to the sinks."""
-    decoder = StreamDecoder(video, audio)
+    """Demux once; hand sampled video frames (pictures) and mono 16 kHz 16-bit audio to the sinks,
+    from media time ``start_at`` on (what comes before is demuxed, not decoded)."""
+    decoder = StreamDecoder(video, audio, start_at=start_at)
     try:
         with av.open(CountingReader(chunks, progress), mode="r", format="webm") as container:
             streams: list[Any] = []
@@ -236,3 +267,46 @@ def _decode_alone(packet: av.Packet, moment: float) -> Iterator[tuple[float, np.
             return
     except av.FFmpegError:
         return
+
+
+def frames_at(chunks: Iterable[bytes], moments: Iterable[float]) -> Iterator[tuple[float, np.ndarray]]:
+    """For each moment (media seconds), the frame shown then: the frames from the keyframe before it
+    up to it are decoded, nothing else. For the evidence pictures of the webcam's flags."""
+    wanted = sorted(set(moments))
+    if not wanted:
+        return
+    try:
+        with av.open(IterReader(chunks), mode="r", format="webm") as container:
+            if not container.streams.video:
+                return
+            stream = container.streams.video[0]
+            stream.thread_type = "NONE"
+            chain: list[av.Packet] = []
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.time_base is None or packet.size == 0:
+                    continue
+                t = float(packet.pts * packet.time_base)
+                while wanted and chain and t > wanted[0]:
+                    yield from _decode_chain(chain, wanted.pop(0))
+                if packet.is_keyframe:
+                    chain = []
+                if packet.is_keyframe or chain:
+                    chain.append(packet)
+                if not wanted:
+                    return
+            while wanted and chain:
+                yield from _decode_chain(chain, wanted.pop(0))
+    except (av.FFmpegError, ValueError, OSError):
+        return  # a picture is a convenience: the flag stands without it
+
+
+def _decode_chain(chain: list[av.Packet], moment: float) -> Iterator[tuple[float, np.ndarray]]:
+    shown = None
+    try:
+        for packet in chain:
+            for frame in packet.decode():
+                shown = frame
+    except av.FFmpegError:
+        pass
+    if shown is not None:
+        yield moment, shown.to_ndarray(format="rgb24")

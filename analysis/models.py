@@ -107,3 +107,37 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.start_seconds:.0f}-{self.end_seconds:.0f}s"
+
+
+class AnalysisSegment(models.Model):
+    """The evidence of one stretch of a webcam part, found while the exam was under way (or, for the
+    last stretch, once the part was finalised), so that the flags are ready soon after submit.
+
+    Personal data: when a face was absent, several were present or did not match, and when someone
+    spoke, as times and numbers (no pictures). Goes with its recording when that is purged (cascade),
+    and is read only by the analysis. Evidence does not depend on the exam's sensitivity, so a
+    retried analysis reuses it; it depends on which detectors ran, which ``detectors`` records."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="analysis_segments")
+    session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="analysis_segments")
+    from_seconds = models.FloatField(help_text="Media seconds of the part where this stretch begins.")
+    to_seconds = models.FloatField(help_text="...and where it ends (exclusive).")
+    chunks = models.PositiveIntegerField(help_text="Chunks the part had when the stretch was analysed.")
+    final = models.BooleanField(default=False, help_text="Reaches the end of a finalised part.")
+    detectors = models.CharField(max_length=100, help_text="Which detectors ran, e.g. faces+template,voice.")
+    evidence = models.JSONField(default=list)
+    statistics = models.JSONField(default=dict, blank=True)
+    cpu_seconds = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["recording", "from_seconds"]
+        constraints = [
+            models.UniqueConstraint(fields=["recording", "detectors", "from_seconds"], name="one_segment_per_start"),
+            models.CheckConstraint(
+                name="segment_range_order", condition=models.Q(to_seconds__gt=models.F("from_seconds"))
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Analysed {self.from_seconds:.0f}-{self.to_seconds:.0f}s of {self.recording_id}"

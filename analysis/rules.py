@@ -527,3 +527,28 @@ def score(events: Iterable[Event], *, recorded_seconds: float) -> Score:
         weight = RULES[kind].weight
         lines.append(ScoreLine(kind, len(totals[kind]), round(minutes, 2), weight, round(weight * minutes / hours, 2)))
     return Score(round(sum(line.contribution for line in lines), 2), round(hours, 3), tuple(lines))
+
+
+def evidence_to_dict(piece: Evidence) -> dict[str, Any]:
+    """Evidence as plain JSON, to be kept between the stretches of an analysis."""
+    return {
+        "kind": piece.kind.value,
+        "start": piece.start,
+        "end": piece.end,
+        "confidence": piece.confidence,
+        "moment": piece.moment,
+        "detail": dict(piece.detail),
+        "strength": piece.strength,
+    }
+
+
+def evidence_from_dict(data: Mapping[str, Any]) -> Evidence:
+    return Evidence(
+        Kind(data["kind"]),
+        float(data["start"]),
+        float(data["end"]),
+        float(data["confidence"]),
+        None if data.get("moment") is None else float(data["moment"]),
+        dict(data.get("detail") or {}),
+        None if data.get("strength") is None else float(data["strength"]),
+    )

@@ -18,16 +18,16 @@ from typing import Any
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from analysis import browser, media, pipeline, rules, vision
-from analysis.models import AnalysisRun, Flag, RunStatus
+from analysis.models import AnalysisRun, AnalysisSegment, Flag, RunStatus
 from exams.lifecycle import ATTEMPT_ENDED
 from exams.models import Accommodation, ExamSession, SessionStatus
 from exams.services import exam_group, session_group, session_transition
-from identity.selectors import identity_template
+from identity.selectors import identity_has_template, identity_template
 from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
 from proctor.realtime import broadcast_on_commit, group_send_now
@@ -44,12 +44,22 @@ STALE_AFTER = timedelta(seconds=settings.INVIGIL_ANALYSIS_STALE_SECONDS)
 MAX_ATTEMPTS = 3
 #: Heartbeats and progress broadcasts at most this often.
 PROGRESS_EVERY_SECONDS = 2.0
-#: A thumbnail further than this from the flag's moment would show something else.
-THUMBNAIL_REACH_SECONDS = 3.0
 
 
 class AnalysisFailed(Exception):
     """The session cannot be analysed; the message says why, for the people who review it."""
+
+
+#: While an exam is under way its webcam is analysed a stretch at a time, each time this many new
+#: chunks have arrived (about a minute of recording), so that little is left to do at submit.
+AHEAD_EVERY_CHUNKS = 20
+#: Evidence this close to the end of what has arrived is left to the next stretch: the speech
+#: detector's noise floor looks two seconds ahead, and the last chunk may end in the middle of a frame.
+AHEAD_SAFETY_SECONDS = 5.0
+#: A stretch decodes from this long before the evidence it keeps, so its detectors start with context.
+STRETCH_CONTEXT_SECONDS = 4.0
+#: Sessions whose webcam may be analysed ahead: under way, or ended and not yet analysed.
+AHEAD_STATUSES = frozenset({SessionStatus.STARTED, *ATTEMPT_ENDED, SessionStatus.ANALYSING})
 
 
 def analysis_queue(session_id: Any) -> None:
@@ -346,33 +356,25 @@ def analysis_perform(*, run: AnalysisRun) -> Outcome:
     progress = Progress(run, sum(sizes.values()))
     notes: list[str] = []
 
-    face_on = any(
-        exemptions.allows(k) for k in (rules.Kind.NO_FACE, rules.Kind.MULTIPLE_FACES, rules.Kind.FACE_MISMATCH)
-    )
-    speech_on = exemptions.allows(rules.Kind.SPEECH)
-    template = None
-    if face_on and exemptions.allows(rules.Kind.FACE_MISMATCH):
-        template = identity_template(user_id=session.student_id, purpose="analysis", reference=str(session.pk))
-        if template is None:
-            notes.append("no enrolled face: face verification off")
+    detectors = _webcam_detectors(session, exemptions)
+    if detectors.verify and not detectors.template:
+        notes.append("no enrolled face: face verification off")
+    template = _template_for(session, detectors) if webcams else None
 
     evidence: list[rules.Evidence] = []
-    thumbnails: list[tuple[float, Recording, bytes]] = []
     statistics: dict[str, Any] = {"webcam_parts": len(webcams), "screen_parts": len(screens)}
     base = 0
-    for recording in webcams if (face_on or speech_on) else []:
+    for recording in webcams if detectors.any else []:
         progress.stage(f"Analysing the webcam recording (part {recording.part + 1})")
-        found, pictures = _webcam_evidence(
+        found = _webcam_evidence(
             recording,
             offset=offsets[recording.pk],
             template=template,
-            faces=face_on,
-            voice=speech_on,
+            detectors=detectors,
             progress=progress.bytes_read(base),
             statistics=statistics,
         )
         evidence += found
-        thumbnails += pictures
         base += sizes[recording.pk]
 
     progress.stage("Reading browser signals and recording gaps")
@@ -399,7 +401,7 @@ def analysis_perform(*, run: AnalysisRun) -> Outcome:
 
     events = rules.events_from(evidence, thresholds, exemptions)
     progress.stage("Preparing evidence pictures")
-    chosen = _thumbnails_for(events, thumbnails, screens, offsets)
+    chosen = _thumbnails_for(events, webcams, screens, offsets)
     return Outcome(
         events=events,
         score=rules.score(events, recorded_seconds=recorded_seconds),
@@ -410,38 +412,151 @@ def analysis_perform(*, run: AnalysisRun) -> Outcome:
     )
 
 
+@dataclass(frozen=True)
+class WebcamDetectors:
+    """Which of the webcam's detectors run for a session, after its exemptions."""
+
+    faces: bool
+    voice: bool
+    #: Face verification is allowed, and whether there is a template to verify against.
+    verify: bool
+    template: bool
+
+    @property
+    def any(self) -> bool:
+        return self.faces or self.voice
+
+    def key(self) -> str:
+        """Stretches analysed with other detectors cannot be reused: this tells them apart."""
+        faces = ("faces+template" if self.verify and self.template else "faces") if self.faces else ""
+        return ",".join(part for part in (faces, "voice" if self.voice else "") if part) or "none"
+
+
+def _webcam_detectors(session: ExamSession, exemptions: rules.Exemptions) -> WebcamDetectors:
+    faces = any(exemptions.allows(k) for k in (rules.Kind.NO_FACE, rules.Kind.MULTIPLE_FACES, rules.Kind.FACE_MISMATCH))
+    verify = faces and exemptions.allows(rules.Kind.FACE_MISMATCH)
+    has = verify and identity_has_template(user_id=session.student_id)
+    return WebcamDetectors(faces, exemptions.allows(rules.Kind.SPEECH), verify, has)
+
+
+def _template_for(session: ExamSession, detectors: WebcamDetectors) -> Any:
+    """The student's template, read (and audited) only when face verification will use it."""
+    if not (detectors.faces and detectors.verify and detectors.template):
+        return None
+    return identity_template(user_id=session.student_id, purpose="analysis", reference=str(session.pk))
+
+
+def analysis_stretch(
+    *,
+    recording: Recording,
+    template: Any,
+    detectors: WebcamDetectors,
+    final: bool,
+    progress: Callable[[int], None] | None = None,
+) -> AnalysisSegment | None:
+    """Analyse a webcam part from where its last stretch ended: to the end, when the part is final; to
+    a little before the end of what has arrived, while it is still being recorded (and only once
+    enough new chunks have come). Returns the stretch, or None when there was nothing to do or
+    another worker did it. Raises MediaError or DecryptionError for a part that cannot be read."""
+    key = detectors.key()
+    previous = AnalysisSegment.objects.filter(recording=recording, detectors=key).order_by("-to_seconds").first()
+    if previous is not None and previous.final:
+        return None
+    chunks = recording.chunks.count()
+    if not final and previous is not None and chunks - previous.chunks < AHEAD_EVERY_CHUNKS:
+        return None
+    start = previous.to_seconds if previous is not None else 0.0
+    cpu = time.process_time()
+    result = pipeline.analyse_webcam(
+        recording_plaintext(recording),
+        template=template if detectors.faces else None,
+        faces=detectors.faces,
+        voice=detectors.voice,
+        progress=progress,
+        start_at=max(0.0, start - STRETCH_CONTEXT_SECONDS),
+    )
+    end = max(result.end + 1.0, start + 0.001) if final else result.end - AHEAD_SAFETY_SECONDS
+    if end <= start:
+        return None
+    kept = [piece for piece in result.evidence if start <= piece.start < end]
+    try:
+        with transaction.atomic():
+            return AnalysisSegment.objects.create(
+                recording=recording,
+                session_id=recording.session_id,
+                from_seconds=start,
+                to_seconds=end,
+                chunks=chunks,
+                final=final,
+                detectors=key,
+                evidence=[rules.evidence_to_dict(piece) for piece in kept],
+                statistics=result.statistics,
+                cpu_seconds=round(time.process_time() - cpu, 3),
+            )
+    except IntegrityError:
+        return None  # another worker analysed this stretch first
+
+
+def analysis_ahead(*, session_id: Any) -> int:
+    """While the exam is under way, analyse each webcam part's newly arrived stretch. Returns how
+    many stretches were analysed. Safe to run any time: a part with too little new is left alone."""
+    session = ExamSession.objects.select_related("exam").filter(pk=session_id).first()
+    if session is None or session.status not in AHEAD_STATUSES:
+        return 0
+    _, exemptions = _settings_for(session)
+    detectors = _webcam_detectors(session, exemptions)
+    if not detectors.any:
+        return 0
+    template: Any = None
+    made = 0
+    for recording in Recording.objects.filter(session=session, kind=StreamKind.WEBCAM).select_related("data_key"):
+        final = recording.status == RecordingStatus.FINALISED
+        due = AnalysisSegment.objects.filter(recording=recording, detectors=detectors.key()).order_by("-to_seconds")
+        last = due.first()
+        if last is not None and (last.final or recording.chunks.count() - last.chunks < AHEAD_EVERY_CHUNKS):
+            continue
+        if template is None:
+            template = _template_for(session, detectors)
+        try:
+            made += (
+                analysis_stretch(recording=recording, template=template, detectors=detectors, final=final) is not None
+            )
+        except (MediaError, DecryptionError) as exc:
+            # The final analysis meets the same trouble and says so; ahead of it there is nothing to tell.
+            logger.warning("Could not analyse ahead part %s of session %s: %s", recording.part, session.pk, exc)
+    return made
+
+
 def _webcam_evidence(
     recording: Recording,
     *,
     offset: float,
     template: Any,
-    faces: bool,
-    voice: bool,
+    detectors: WebcamDetectors,
     progress: Callable[[int], None],
     statistics: dict[str, Any],
-) -> tuple[list[rules.Evidence], list[tuple[float, Recording, bytes]]]:
-    """One webcam part, decrypted as it is decoded; its evidence moved from media to session time."""
+) -> list[rules.Evidence]:
+    """One webcam part's evidence, moved from media to session time: the stretches analysed while the
+    exam was under way, and the rest analysed now."""
     try:
-        result = pipeline.analyse_webcam(
-            recording_plaintext(recording),
-            template=template,
-            faces=faces,
-            voice=voice,
-            progress=progress,
-        )
+        analysis_stretch(recording=recording, template=template, detectors=detectors, final=True, progress=progress)
     except MediaError as exc:
         raise AnalysisFailed(f"The webcam recording (part {recording.part + 1}) could not be analysed: {exc}") from exc
     except DecryptionError as exc:
         raise AnalysisFailed(
             f"The webcam recording (part {recording.part + 1}) could not be decrypted: a stored chunk is damaged."
         ) from exc
-    for key, value in result.statistics.items():
-        _count(statistics, key, value)
-    evidence = [
+    evidence: list[rules.Evidence] = []
+    stretches = AnalysisSegment.objects.filter(recording=recording, detectors=detectors.key()).order_by("from_seconds")
+    for stretch in stretches:
+        for key, value in stretch.statistics.items():
+            _count(statistics, key, value)
+        evidence += [rules.evidence_from_dict(data) for data in stretch.evidence]
+    _count(statistics, "stretches", len(stretches))
+    return [
         replace(e, start=e.start + offset, end=e.end + offset, moment=None if e.moment is None else e.moment + offset)
-        for e in result.evidence
+        for e in evidence
     ]
-    return evidence, [(moment + offset, recording, jpeg) for moment, jpeg in result.thumbnails.items()]
 
 
 def _count(statistics: dict[str, Any], key: str, value: Any) -> None:
@@ -452,40 +567,32 @@ def _count(statistics: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _thumbnails_for(
-    events: list[rules.Event],
-    webcam: list[tuple[float, Recording, bytes]],
-    screens: list[Recording],
-    offsets: dict[Any, float],
+    events: list[rules.Event], webcams: list[Recording], screens: list[Recording], offsets: dict[Any, float]
 ) -> dict[int, tuple[Recording, float, bytes]]:
-    """One sealed picture per flag: the webcam frame nearest the flag's moment, or for browser
-    signals the screen as it was then."""
+    """One sealed picture per flag: the webcam as it was at the flag's moment, or for browser signals
+    the screen as it was then. Only those frames are decoded."""
     chosen: dict[int, tuple[Recording, float, bytes]] = {}
-    screen_wanted: dict[Any, list[tuple[int, float]]] = {}
+    wanted: dict[Any, list[tuple[int, float]]] = {}
+    parts = {r.pk: r for r in (*webcams, *screens)}
     for index, event in enumerate(events):
         moment = event.moment if event.moment is not None else event.start
-        if rules.RULES[event.kind].detector == "browser-signals" and screens:
-            screen = max((s for s in screens if offsets[s.pk] <= moment), key=lambda s: offsets[s.pk], default=None)
-            if screen is not None:
-                screen_wanted.setdefault(screen.pk, []).append((index, moment))
-                continue
-        nearest = min(webcam, key=lambda item: abs(item[0] - moment), default=None)
-        if nearest is not None and abs(nearest[0] - moment) <= THUMBNAIL_REACH_SECONDS:
-            at, recording, jpeg = nearest
-            chosen[index] = (recording, at, recording_seal_thumbnail(recording=recording, moment=at, jpeg=jpeg))
-    for screen in screens:
-        wanted = screen_wanted.get(screen.pk, [])
-        if not wanted:
-            continue
-        offset = offsets[screen.pk]
+        source = screens if rules.RULES[event.kind].detector == "browser-signals" else webcams
+        part = max((r for r in source if offsets[r.pk] <= moment), key=lambda r: offsets[r.pk], default=None)
+        if part is not None:
+            wanted.setdefault(part.pk, []).append((index, moment))
+    for pk, moments in wanted.items():
+        part, offset = parts[pk], offsets[pk]
+        # The screen changes seldom: its keyframe is enough. The webcam is shown as it was.
+        reader = media.keyframes_at if part.kind == StreamKind.SCREEN else media.frames_at
         try:
-            pictures = dict(media.keyframes_at(recording_plaintext(screen), [moment - offset for _, moment in wanted]))
+            pictures = dict(reader(recording_plaintext(part), [moment - offset for _, moment in moments]))
         except DecryptionError:
-            continue  # a thumbnail is a convenience: the flags stand without it
-        for index, moment in wanted:
+            continue  # a picture is a convenience: the flags stand without it
+        for index, moment in moments:
             image = pictures.get(moment - offset)
             if image is not None:
                 jpeg = vision.thumbnail_jpeg(image)
-                chosen[index] = (screen, moment, recording_seal_thumbnail(recording=screen, moment=moment, jpeg=jpeg))
+                chosen[index] = (part, moment, recording_seal_thumbnail(recording=part, moment=moment, jpeg=jpeg))
     return chosen
 
 

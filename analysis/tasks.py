@@ -8,9 +8,9 @@ from typing import Any
 from celery import shared_task
 from django.db import OperationalError
 
-from analysis.services import analysis_requeue_stalled, analysis_run
+from analysis.services import analysis_ahead, analysis_requeue_stalled, analysis_run
 from exams.models import ExamSession
-from recordings.services import ANALYSIS_TASK
+from recordings.services import ANALYSIS_AHEAD_TASK, ANALYSIS_TASK
 
 logger = logging.getLogger(__name__)
 
@@ -41,3 +41,19 @@ def analyse_session(session_id: str) -> dict[str, Any]:
 def requeue_stalled_analyses() -> int:
     """Every few minutes: analyses whose worker stopped, or whose message was lost, are queued again."""
     return analysis_requeue_stalled()
+
+
+@shared_task(
+    name=ANALYSIS_AHEAD_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, OSError),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=600,
+    time_limit=720,
+)
+def analyse_ahead(session_id: str) -> dict[str, Any]:
+    """While an exam is under way: analyse the webcam's newly arrived stretch, so flags are ready at submit.
+    A stretch lost with its worker is analysed by the next call, or by the final analysis."""
+    return {"session": session_id, "stretches": analysis_ahead(session_id=session_id)}

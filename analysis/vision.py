@@ -35,15 +35,15 @@ from analysis.rules import LEAST_STRICT, Evidence, Kind
 DETECT_WIDTH = 480
 #: Faces narrower than this (in the original frame) are ignored, whichever detector found them.
 MIN_FACE_PIXELS = 40
-#: Mean absolute difference of tiny, brightness-normalised copies (in tenths of a standard deviation)
-#: above which the scene has changed.
-CHANGE_THRESHOLD = 2.5
+#: Mean absolute difference of tiny, brightness-normalised copies over any eighth of the picture's
+#: width and height (in tenths of a standard deviation) above which the scene has changed.
+CHANGE_THRESHOLD = 8.0
 #: A still, unremarkable scene is looked at again at least this often.
-STILL_INTERVAL = 15.0
+STILL_INTERVAL = 10.0
 #: While something is unusual (no face, several, a mismatch) the scene is looked at this often.
 UNUSUAL_INTERVAL = 2.0
-#: A face that stays is verified again this often; a new face is verified at once.
-IDENTITY_INTERVAL = 60.0
+#: A face that stays (the same track) is verified again this often; a new face is verified at once.
+IDENTITY_INTERVAL = 120.0
 #: Distances in this band are doubtful: the face is measured again before it counts either way.
 DOUBT_LOW, DOUBT_HIGH = 0.5, 0.78
 #: A face's patch at least this similar (normalised cross-correlation) is the same face, still there.
@@ -118,7 +118,6 @@ class FaceSample:
 @dataclass
 class VideoAnalysis:
     samples: list[FaceSample] = field(default_factory=list)
-    thumbnails: dict[float, bytes] = field(default_factory=dict)
     frames_sampled: int = 0
     detections: int = 0
     second_opinions: int = 0
@@ -190,13 +189,19 @@ def scene_signature(grey: np.ndarray) -> np.ndarray:
     """A 64x48 copy with its brightness and contrast evened out, so flicker is not a change."""
     import cv2
 
-    small: np.ndarray = cv2.resize(grey, (64, 48), interpolation=cv2.INTER_AREA).astype(np.float32)
-    evened: np.ndarray = (small - small.mean()) / max(float(small.std()), 4.0)
+    small = cv2.resize(grey, (64, 48), interpolation=cv2.INTER_AREA).astype(np.float32)
+    # Softened, so that a head swaying a pixel or two is not a change while someone appearing is.
+    soft: np.ndarray = cv2.GaussianBlur(small, (0, 0), 1.5)
+    evened: np.ndarray = (soft - soft.mean()) / max(float(soft.std()), 4.0)
     return evened
 
 
 def scene_change(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(np.abs(a - b))) * 10
+    """How much the scene changed, in tenths of a standard deviation: the largest mean difference over
+    8x8 blocks of the signatures, so someone appearing in a corner counts as much as a change of the
+    whole picture."""
+    blocks = np.abs(a - b).reshape(6, 8, 8, 8).mean(axis=(1, 3))
+    return float(blocks.max()) * 10
 
 
 #: A face's patch is this many pixels square; the search around it reaches this far beyond its box.
@@ -385,12 +390,14 @@ class FaceSampler:
         self.result.frames_sampled += 1
         grey = picture.grey
         signature = scene_signature(grey)
+        # Compared with the frame before, not with the last one looked at: what happens now matters,
+        # and a head swaying to and fro would add up to a change over several seconds.
         changed = self.last_signature is None or scene_change(signature, self.last_signature) > CHANGE_THRESHOLD
+        self.last_signature = signature
         # Look closely after a change, while something is unusual, and now and then in a still scene.
         interval = UNUSUAL_INTERVAL if self._unusual(self.current) else STILL_INTERVAL
         if changed or t - self.last_detection >= interval - 0.05:
             self.current = self._detect(t, picture, grey, signature)
-            self.last_signature = signature
             self.last_detection = t
             self.current = replace(self.current, detected=True)
         else:
@@ -422,7 +429,7 @@ class FaceSampler:
         distances = tuple(track.distance for track in self.tracks)
         known = [d for d in distances if d is not None]
         dark = not faces and is_dark(grey)
-        sample = FaceSample(
+        return FaceSample(
             start=t,
             end=t,
             faces=len(faces),
@@ -434,10 +441,6 @@ class FaceSampler:
             confirmed=confirmed,
             distances=distances,
         )
-        if self._unusual(sample):
-            # Only unusual moments can become flags, so only they need a picture.
-            self.result.thumbnails[t] = thumbnail_jpeg(picture.rgb())
-        return sample
 
     def _known(self, face: Face) -> bool:
         return any(overlap(face.box, track.box) >= 0.3 for track in self.tracks)

@@ -32,6 +32,12 @@ def identity_template(
     return template
 
 
+def identity_has_template(*, user_id: Any) -> bool:
+    """Whether the user has an enrolled face template: a fact about the profile, not a read of the
+    template (nothing is decrypted), so it is not an access to biometric data."""
+    return IdentityProfile.objects.filter(user_id=user_id, template_sealed__isnull=False).exists()
+
+
 def identity_id_photo(*, profile: IdentityProfile, purpose: str, actor: Any, request: Any = None) -> bytes:
     """The profile's photo ID, decrypted; the read is audited with who, why and from where. Callers
     check there is one."""

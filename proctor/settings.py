@@ -204,7 +204,10 @@ CELERY_RESULT_EXTENDED = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 # Analysis is long and CPU-bound: its own queue, so it never delays playback copies or time-outs.
-CELERY_TASK_ROUTES = {"analysis.analyse_session": {"queue": "analysis"}}
+CELERY_TASK_ROUTES = {
+    "analysis.analyse_session": {"queue": "analysis"},
+    "analysis.analyse_ahead": {"queue": "analysis"},
+}
 #: A running analysis silent for this long is taken to have stopped, and another run takes over.
 INVIGIL_ANALYSIS_STALE_SECONDS = env.int("INVIGIL_ANALYSIS_STALE_SECONDS", 180)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

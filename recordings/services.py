@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,11 +40,16 @@ MAX_CHUNK_BYTES = 4 * 1024 * 1024
 PLAYBACK_TASK = "recordings.make_playback_copy"
 #: The analysis app's task, queued by name: recordings must not import the app above it.
 ANALYSIS_TASK = "analysis.analyse_session"
+ANALYSIS_AHEAD_TASK = "analysis.analyse_ahead"
+#: Every this many webcam chunks, the analysis is asked to look at what has arrived (it decides).
+ANALYSE_AHEAD_EVERY = 20
 #: Parts per stream (one per recorder start, e.g. after a reload); far above any honest use.
 MAX_PARTS = 200
 #: Sequence numbers for a 24-hour exam with one-second chunks fit easily.
 MAX_SEQ = 1_000_000
 #: Session statuses in which chunks are still accepted: during the attempt, and after it until finalised.
+logger = logging.getLogger(__name__)
+
 UPLOADING = frozenset({SessionStatus.STARTED, *ATTEMPT_ENDED})
 #: The EBML magic that every WebM file (so every first chunk) starts with.
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
@@ -145,7 +151,20 @@ def recording_append_chunk(
         except IntegrityError:
             default_storage.delete(name)  # our own uniquely named object, never another writer's
             raise
+    if recording.kind == StreamKind.WEBCAM and seq % ANALYSE_AHEAD_EVERY == ANALYSE_AHEAD_EVERY - 1:
+        # By name, not import: analysis imports this module.
+        session_id = str(recording.session_id)
+        transaction.on_commit(lambda: _ask_analysis_ahead(session_id))
     return ChunkStored(recording.id, seq, "stored")
+
+
+def _ask_analysis_ahead(session_id: str) -> None:
+    """A nudge, not a duty: the chunk is stored whatever happens here, and the final analysis does
+    whatever the analysis ahead did not."""
+    try:
+        current_app.send_task(ANALYSIS_AHEAD_TASK, args=[session_id])
+    except Exception:  # a broker that cannot be reached must not fail the chunk's acknowledgement
+        logger.warning("Could not queue the analysis ahead of session %s.", session_id, exc_info=True)
 
 
 def _duplicate_or_conflict(recording: Recording, seq: int, stored_digest: str, digest: str) -> ChunkStored:

@@ -486,6 +486,7 @@ def encode(item: Scenario) -> bytes:
         gop = max(1, round(FPS * item.keyframe_seconds))
         video.gop_size = gop
         video.options = {"deadline": "realtime", "cpu-used": "8", "keyint_min": str(gop)}
+        video.thread_count = 1  # several recordings are encoded side by side: threads would only contend
         sound = container.add_stream("libopus", rate=AUDIO_RATE)
         sound.layout = "mono"
         sound.bit_rate = 32_000

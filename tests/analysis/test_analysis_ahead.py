@@ -1,0 +1,172 @@
+"""The webcam is analysed a stretch at a time while the exam is under way: the stretches are kept, the
+final analysis only does what is left, the flags are the same as analysing everything at the end, and
+a stretch lost with its worker is done by the next call or the final analysis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+
+from analysis.models import AnalysisSegment, Flag
+from analysis.services import AHEAD_EVERY_CHUNKS, analysis_ahead, analysis_run
+from exams.models import ExamSession, SessionStatus
+from exams.services import session_transition
+from recordings.models import Recording
+from recordings.services import ANALYSIS_AHEAD_TASK, recording_append_chunk, recording_finalise, recording_start
+from review.demo.media import CHUNK_SECONDS, chunked
+from tests import scenarios
+from tests.conftest import World
+
+S = SessionStatus
+#: The student is away 50-70 s and 120-127 s (see tests/scenarios.py).
+NOBODY = scenarios.scenario("nobody")
+
+
+def take_exam(world: World, *, ahead_every: int | None, stop_after: int | None = None) -> Any:
+    """The student takes the exam: chunks arrive one by one, with the analysis ahead run every
+    ``ahead_every`` chunks (as the queued task would), then submit and finalise."""
+    session = world.session
+    for status in (S.CONSENTED, S.READY, S.STARTED):
+        session_transition(session_id=session.pk, to_status=status, actor=None, reason="test")
+    session.refresh_from_db()
+    began = session.started_at
+    recording = recording_start(session=session, kind="webcam", mime_type="video/webm", actor=None)
+    pieces = chunked(scenarios.recording(NOBODY), NOBODY.seconds)
+    for seq, piece in enumerate(pieces):
+        if stop_after is not None and seq >= stop_after:
+            break
+        at = began + timedelta(seconds=seq * CHUNK_SECONDS)
+        recording_append_chunk(recording=recording, seq=seq, data=piece, client_time=at)
+        if ahead_every and seq % ahead_every == ahead_every - 1:
+            with time_machine.travel(at, tick=False):
+                analysis_ahead(session_id=session.pk)
+    return session, recording, began
+
+
+def finish(session: Any, began: Any) -> dict[str, Any]:
+    with time_machine.travel(began + timedelta(seconds=NOBODY.seconds), tick=False):
+        session_transition(session_id=session.pk, to_status=S.SUBMITTED, actor=None, reason="test")
+    for recording in Recording.objects.filter(session=session):
+        recording_finalise(recording_id=recording.pk, actor=None)
+    return analysis_run(session_id=session.pk)
+
+
+def flags_of(session: Any) -> list[tuple[str, float, float]]:
+    return list(Flag.objects.filter(session=session).values_list("kind", "start_seconds", "end_seconds"))
+
+
+def test_stretches_analysed_during_the_exam_leave_only_the_last_for_submit(enrolled: World) -> None:
+    session, recording, began = take_exam(enrolled, ahead_every=AHEAD_EVERY_CHUNKS)
+    during = list(AnalysisSegment.objects.filter(recording=recording).order_by("from_seconds"))
+    assert len(during) == 3  # after chunks 20, 40 and 60, each up to a little before what had arrived
+    assert during[0].from_seconds == 0
+    assert during[1].from_seconds == during[0].to_seconds
+    assert not any(stretch.final for stretch in during)
+
+    result = finish(session, began)
+
+    assert result["outcome"] == "ready for review"
+    stretches = list(AnalysisSegment.objects.filter(recording=recording).order_by("from_seconds"))
+    assert len(stretches) == 4  # at submit, only the last few seconds were left
+    assert stretches[-1].final
+    assert stretches[-1].to_seconds - stretches[-1].from_seconds < 10
+    assert stretches[-1].from_seconds == during[-1].to_seconds
+    kinds = [kind for kind, _, _ in flags_of(session)]
+    assert kinds == ["no_face", "no_face"]
+    for (_, start, end), (true_start, true_end) in zip(flags_of(session), [(50, 70), (120, 127)], strict=True):
+        assert abs(start - true_start) <= 1.5
+        assert abs(end - true_end) <= 1.5
+
+
+def analyse_again(session: Any) -> None:
+    """Throw the run and its flags away and analyse the session once more (as a fresh deployment would)."""
+    Flag.objects.filter(session=session).delete()
+    session.analysis_runs.all().delete()
+    ExamSession.objects.filter(pk=session.pk).update(status=S.ANALYSING)
+    analysis_run(session_id=session.pk)
+
+
+def test_the_flags_are_the_same_whether_analysed_ahead_or_all_at_the_end(enrolled: World) -> None:
+    session, recording, began = take_exam(enrolled, ahead_every=AHEAD_EVERY_CHUNKS)
+    finish(session, began)
+    ahead = flags_of(session)
+
+    AnalysisSegment.objects.filter(recording=recording).delete()
+    analyse_again(session)  # one stretch, from the start to the end
+
+    at_the_end = flags_of(session)
+    assert AnalysisSegment.objects.filter(recording=recording).count() == 1
+    assert [kind for kind, _, _ in ahead] == [kind for kind, _, _ in at_the_end]
+    for (_, start, end), (_, other_start, other_end) in zip(ahead, at_the_end, strict=True):
+        assert abs(start - other_start) <= 1.0
+        assert abs(end - other_end) <= 1.0
+
+
+def test_a_stretch_lost_with_its_worker_is_analysed_by_the_final_analysis(enrolled: World) -> None:
+    # The worker died before storing anything: no stretch for the first 40 chunks.
+    session, recording, began = take_exam(enrolled, ahead_every=None)
+    assert not AnalysisSegment.objects.filter(recording=recording).exists()
+
+    finish(session, began)
+
+    stretches = list(AnalysisSegment.objects.filter(recording=recording))
+    assert len(stretches) == 1
+    assert stretches[0].from_seconds == 0
+    assert stretches[0].final
+    assert [kind for kind, _, _ in flags_of(session)] == ["no_face", "no_face"]
+
+
+def test_a_retried_analysis_reuses_the_stretches_instead_of_decoding_again(enrolled: World) -> None:
+    session, _, began = take_exam(enrolled, ahead_every=AHEAD_EVERY_CHUNKS)
+    finish(session, began)
+    first = flags_of(session)
+    made = set(AnalysisSegment.objects.values_list("pk", flat=True))
+
+    analyse_again(session)
+
+    assert set(AnalysisSegment.objects.values_list("pk", flat=True)) == made
+    assert flags_of(session) == first
+
+
+def test_nothing_is_analysed_ahead_until_enough_new_chunks_have_come(enrolled: World) -> None:
+    session, recording, _ = take_exam(enrolled, ahead_every=None, stop_after=AHEAD_EVERY_CHUNKS - 5)
+    assert analysis_ahead(session_id=session.pk) == 1  # the first stretch: whatever has arrived
+    assert analysis_ahead(session_id=session.pk) == 0  # nothing new since
+    assert AnalysisSegment.objects.filter(recording=recording).count() == 1
+
+
+def test_a_face_covering_accommodation_changes_which_stretches_count(enrolled: World) -> None:
+    from tests.factories import AccommodationFactory
+
+    session, recording, began = take_exam(enrolled, ahead_every=AHEAD_EVERY_CHUNKS)
+    # Granted during the exam: the stretches analysed with face verification are not reused.
+    AccommodationFactory(exam=enrolled.exam, student=enrolled.users["student"], face_covering=True)
+    finish(session, began)
+    used = AnalysisSegment.objects.filter(recording=recording).exclude(detectors__contains="template")
+    assert used.filter(final=True, from_seconds=0).exists()
+    assert not Flag.objects.filter(session=session, kind__in=["no_face", "face_mismatch"]).exists()
+
+
+def test_every_twentieth_webcam_chunk_asks_for_the_analysis_ahead(
+    enrolled: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    sent: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr("recordings.services.current_app.send_task", lambda name, args: sent.append((name, args)))
+    with django_capture_on_commit_callbacks(execute=True):
+        session, _, _ = take_exam(enrolled, ahead_every=None, stop_after=2 * AHEAD_EVERY_CHUNKS)
+    assert sent == [(ANALYSIS_AHEAD_TASK, [str(session.pk)])] * 2
+
+
+def test_a_broker_that_cannot_be_reached_does_not_fail_the_chunk(
+    enrolled: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr("recordings.services.current_app.send_task", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        _, recording, _ = take_exam(enrolled, ahead_every=None, stop_after=AHEAD_EVERY_CHUNKS)
+    assert recording.chunks.count() == AHEAD_EVERY_CHUNKS
