@@ -58,6 +58,9 @@ AHEAD_EVERY_CHUNKS = 20
 AHEAD_SAFETY_SECONDS = 5.0
 #: A stretch decodes from this long before the evidence it keeps, so its detectors start with context.
 STRETCH_CONTEXT_SECONDS = 4.0
+#: ...and reads from this much earlier still, so that a keyframe (Firefox and Safari space them up to
+#: about ten seconds apart) comes before the first frame it samples.
+STRETCH_READ_BACK_SECONDS = 15.0
 #: Sessions whose webcam may be analysed ahead: under way, or ended and not yet analysed.
 AHEAD_STATUSES = frozenset({SessionStatus.STARTED, *ATTEMPT_ENDED, SessionStatus.ANALYSING})
 
@@ -467,13 +470,14 @@ def analysis_stretch(
         return None
     start = previous.to_seconds if previous is not None else 0.0
     cpu = time.process_time()
+    decode_from = max(0.0, start - STRETCH_CONTEXT_SECONDS)
     result = pipeline.analyse_webcam(
-        recording_plaintext(recording),
+        recording_plaintext(recording, from_seconds=max(0.0, decode_from - STRETCH_READ_BACK_SECONDS)),
         template=template if detectors.faces else None,
         faces=detectors.faces,
         voice=detectors.voice,
         progress=progress,
-        start_at=max(0.0, start - STRETCH_CONTEXT_SECONDS),
+        start_at=decode_from,
     )
     end = max(result.end + 1.0, start + 0.001) if final else result.end - AHEAD_SAFETY_SECONDS
     if end <= start:

@@ -16,14 +16,47 @@ from proctor.keys import data_key_material
 from recordings.models import Recording
 from recordings.services import chunk_label, playback_label, thumbnail_label
 
+#: A WebM file's clusters begin with this element id; everything before the first is its header.
+WEBM_CLUSTER_ID = b"\x1f\x43\xb6\x75"
 
-def recording_plaintext(recording: Recording) -> Iterator[bytes]:
-    """The stream's bytes, chunks decrypted in order, for decoding (PyAV) or playback."""
+
+def recording_plaintext(recording: Recording, *, from_seconds: float = 0.0) -> Iterator[bytes]:
+    """The stream's bytes, chunks decrypted in order, for decoding (PyAV) or playback.
+
+    With ``from_seconds`` (media time, counted from the part's first chunk), only what is needed from
+    there on: the WebM header, then the chunks from the last one that began at or before that time. A
+    demuxer picks the stream up at the next cluster, so a part can be read a stretch at a time
+    without reading it all again each time."""
     key = data_key_material(recording.data_key)
-    for chunk in recording.chunks.order_by("seq").only("seq", "storage_name"):
+    first = 0
+    if from_seconds > 0:
+        times, _ = _chunk_times(recording)
+        if times:
+            origin = times[min(times)]
+            first = max((seq for seq, at in times.items() if (at - origin).total_seconds() <= from_seconds), default=0)
+    rows = recording.chunks.order_by("seq").only("seq", "storage_name")
+    if first > 0:
+        header = _webm_header(key, recording, rows.first())
+        if header is None:
+            first = 0
+        else:
+            yield header
+            rows = rows.filter(seq__gte=first)
+    for chunk in rows:
         with default_storage.open(chunk.storage_name, "rb") as sealed:
             fileobj = cast(BinaryIO, sealed)  # a Django File is a binary file object
             yield from crypto.open_stream(key, label=chunk_label(recording.id, chunk.seq), fileobj=fileobj)
+
+
+def _webm_header(key: bytes, recording: Recording, chunk: Any) -> bytes | None:
+    """The bytes of the part's first chunk before its first cluster, or None when it holds no cluster."""
+    if chunk is None or chunk.seq != 0:
+        return None
+    with default_storage.open(chunk.storage_name, "rb") as sealed:
+        fileobj = cast(BinaryIO, sealed)
+        data = b"".join(crypto.open_stream(key, label=chunk_label(recording.id, chunk.seq), fileobj=fileobj))
+    end = data.find(WEBM_CLUSTER_ID)
+    return data[:end] if end > 0 else None
 
 
 def recording_open_thumbnail(*, recording: Recording, moment: float, sealed: bytes) -> bytes:

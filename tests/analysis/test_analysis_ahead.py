@@ -4,6 +4,7 @@ a stretch lost with its worker is done by the next call or the final analysis.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ S = SessionStatus
 NOBODY = scenarios.scenario("nobody")
 
 
-def take_exam(world: World, *, ahead_every: int | None, stop_after: int | None = None) -> Any:
+def take_exam(world: World, *, ahead_every: int | None, stop_after: int | None = None, item: Any = NOBODY) -> Any:
     """The student takes the exam: chunks arrive one by one, with the analysis ahead run every
     ``ahead_every`` chunks (as the queued task would), then submit and finalise."""
     session = world.session
@@ -34,7 +35,7 @@ def take_exam(world: World, *, ahead_every: int | None, stop_after: int | None =
     session.refresh_from_db()
     began = session.started_at
     recording = recording_start(session=session, kind="webcam", mime_type="video/webm", actor=None)
-    pieces = chunked(scenarios.recording(NOBODY), NOBODY.seconds)
+    pieces = chunked(scenarios.recording(item), item.seconds)
     for seq, piece in enumerate(pieces):
         if stop_after is not None and seq >= stop_after:
             break
@@ -103,6 +104,20 @@ def test_the_flags_are_the_same_whether_analysed_ahead_or_all_at_the_end(enrolle
     for (_, start, end), (_, other_start, other_end) in zip(ahead, at_the_end, strict=True):
         assert abs(start - other_start) <= 1.0
         assert abs(end - other_end) <= 1.0
+
+
+def test_keyframes_ten_seconds_apart_give_the_same_flags_a_stretch_at_a_time(enrolled: World) -> None:
+    # Each stretch reads from a little before where it starts, so a keyframe comes before its first sample.
+    sparse = replace(NOBODY, name="nobody_key10s", keyframe_seconds=10.0)
+    session, recording, began = take_exam(enrolled, ahead_every=AHEAD_EVERY_CHUNKS, item=sparse)
+    finish(session, began)
+
+    assert AnalysisSegment.objects.filter(recording=recording).count() == 4
+    flags = flags_of(session)
+    assert [kind for kind, _, _ in flags] == ["no_face", "no_face"]
+    for (_, start, end), (true_start, true_end) in zip(flags, [(50, 70), (120, 127)], strict=True):
+        assert abs(start - true_start) <= 1.5
+        assert abs(end - true_end) <= 1.5
 
 
 def test_a_stretch_lost_with_its_worker_is_analysed_by_the_final_analysis(enrolled: World) -> None:
