@@ -29,7 +29,7 @@ from django.db.models import Exists, Min, OuterRef, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from analysis.models import Flag
+from analysis.models import AnalysisSegment, Flag
 from exams.lifecycle import ATTEMPT_ENDED
 from exams.models import CourseMembership, ExamSession, Institution
 from exams.models import SessionStatus as S
@@ -215,6 +215,7 @@ def _purge_recordings(session_id: Any, due_at: datetime) -> bool:
         )
         signals, _ = BrowserSignal.objects.filter(session=session).delete()
         chunks, _ = RecordingChunk.objects.filter(recording__session=session).delete()
+        stretches, _ = AnalysisSegment.objects.filter(session=session).delete()
         Recording.objects.filter(session=session).delete()  # and their gaps
         data_keys_forget([recording.data_key_id for recording in recordings])
         detail = {
@@ -226,6 +227,7 @@ def _purge_recordings(session_id: Any, due_at: datetime) -> bool:
             "stored_objects": objects,
             "signals": signals,
             "evidence_pictures": pictures,
+            "analysis_stretches": stretches,
         }
         audit_record(actor=None, action="retention.purge_recordings", target=session, detail=detail)
     return True

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from analysis.models import AnalysisRun, Flag, RunStatus
+from analysis.models import AnalysisRun, AnalysisSegment, Flag, RunStatus
 from exams.models import ExamSession
 from exams.models import SessionStatus as S
 from exams.services import session_transition
@@ -35,8 +35,8 @@ def webcam_webm() -> bytes:
 
 @pytest.fixture
 def recorded(world: World) -> World:
-    """The student's session: recorded, a playback copy, a browser signal, a flag with a sealed picture
-    and a reviewer's verdict; the exam closed just now."""
+    """The student's session: recorded, a playback copy, a stretch of analysis evidence, a browser
+    signal, a flag with a sealed picture and a reviewer's verdict; the exam closed just now."""
     session = world.session
     for status in (S.CONSENTED, S.READY, S.STARTED):
         session_transition(session_id=session.pk, to_status=status, actor=None, reason="test")
@@ -48,6 +48,17 @@ def recorded(world: World) -> World:
     session_transition(session_id=session.pk, to_status=S.SUBMITTED, actor=None, reason="test")
     recording_finalise(recording_id=recording.pk, actor=None)
     recording_make_playback_copy(recording_id=recording.pk)
+    # The analysis kept a stretch's evidence (times of absent faces and the like) with the recording.
+    AnalysisSegment.objects.create(
+        recording=recording,
+        session=session,
+        from_seconds=0,
+        to_seconds=3,
+        chunks=recording.chunks.count(),
+        final=True,
+        detectors="faces,voice",
+        evidence=[{"kind": "no_face", "start": 1.0, "end": 2.0, "confidence": 0.9}],
+    )
     session.refresh_from_db()
     dismissed_tab_flag(
         session,

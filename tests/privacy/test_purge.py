@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from analysis.models import Flag
+from analysis.models import AnalysisSegment, Flag
 from exams.models import ExamSession
 from exams.models import SessionStatus as S
 from identity.models import IdentityCheck, IdentityProfile
@@ -67,6 +67,8 @@ def test_recordings_stay_the_day_before_and_go_the_day_after_180_days(recorded: 
     assert event.detail["stored_objects"] == len(names)
     assert event.detail["signals"] == 1
     assert event.detail["evidence_pictures"] == 1
+    assert event.detail["analysis_stretches"] == 1
+    assert not AnalysisSegment.objects.exists()
 
 
 def test_an_institution_with_a_shorter_period_purges_sooner(recorded: World) -> None:

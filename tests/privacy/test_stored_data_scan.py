@@ -30,7 +30,7 @@ from django.db import connection
 from django.urls import reverse
 
 from analysis.models import Flag
-from analysis.tasks import analyse_session
+from analysis.tasks import analyse_ahead, analyse_session
 from exams.models import ExamSession, SessionStatus
 from identity import faces
 from identity.models import IdentityProfile
@@ -57,7 +57,7 @@ SECONDS = WEBCAM.seconds
 #: Browser signals: kind and seconds into the attempt. The hidden tab gets a picture of the screen.
 SIGNALS = (("tab_hidden", 100.0), ("tab_visible", 110.0))
 #: The tasks that finishing an attempt queues, by name, as a worker finds them.
-WORKER_TASKS = {task.name: task for task in (recording_playback_copy, analyse_session)}
+WORKER_TASKS = {task.name: task for task in (recording_playback_copy, analyse_session, analyse_ahead)}
 
 
 # --- The search ------------------------------------------------------------------------------------
@@ -340,7 +340,9 @@ def take_the_exam(world: World, monkeypatch: pytest.MonkeyPatch) -> TakenExam:
         submitted = student.post(reverse("api_session_submit", args=[session.pk]))
         assert submitted.json()["status"] == SessionStatus.SUBMITTED
         assert student.post(reverse("api_recordings_finalise", args=[session.pk])).json()["finalised"] == 2
+        # Every twentieth webcam chunk asked for the analysis ahead; the worker runs those first.
         assert sorted(name for name, _ in queued) == [
+            *["analysis.analyse_ahead"] * (count // 20),
             "analysis.analyse_session",
             "recordings.make_playback_copy",
             "recordings.make_playback_copy",

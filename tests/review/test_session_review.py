@@ -63,7 +63,7 @@ def test_the_page_shows_every_flag_with_its_reason_confidence_and_detector(analy
         assert flag.reason in html
         assert f"Confidence {round(flag.confidence * 100)}%" in html
         assert f'data-seek="{flag.start_seconds:f}"' in html
-    assert "face-presence 1.0" in html
+    assert "face-presence 2.0" in html
     parts = response.context["review_parts"]
     assert parts["webcam"][0]["url"] == reverse("recording_playback", args=[analysed.session.recordings.get().pk])
     assert parts["screen"] == []
