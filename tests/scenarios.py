@@ -20,20 +20,18 @@ import subprocess
 import wave
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
-import av
 import numpy as np
 
-from review.demo.media import AUDIO_FRAME, AUDIO_RATE, FPS, HEIGHT, WIDTH, room_noise
+from review.demo.media import AUDIO_RATE, FPS, HEIGHT, WIDTH, encode_webm, room_noise
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "fixtures" / "faces"
 CACHE = ROOT / ".cache" / "scenarios"
 #: Bump when the recordings a description gives change (here or in tests/sounds.py), so the cache renews.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 
 #: The enrolled student: enrolment uses one photo, the webcam shows another photo of the same person.
 ENROL_PHOTO = "obama.jpg"
@@ -478,31 +476,15 @@ def encode(item: Scenario) -> bytes:
     """The scenario as a WebM file: VP8 at 500 kbit/s in libvpx's realtime mode with a keyframe every
     ``keyframe_seconds`` (a browser asked for one a second, or one that spaces them out), Opus mono."""
     pcm, _ = render_audio(item)
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="webm") as container:
-        video = container.add_stream("libvpx", rate=FPS)
-        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        video.bit_rate = 500_000
-        gop = max(1, round(FPS * item.keyframe_seconds))
-        video.gop_size = gop
-        video.options = {"deadline": "realtime", "cpu-used": "8", "keyint_min": str(gop)}
-        video.thread_count = 1  # several recordings are encoded side by side: threads would only contend
-        sound = container.add_stream("libopus", rate=AUDIO_RATE)
-        sound.layout = "mono"
-        sound.bit_rate = 32_000
-        for index, image in enumerate(frames(item)):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, FPS)
-            container.mux(video.encode(frame))
-        container.mux(video.encode())
-        for start in range(0, len(pcm) - AUDIO_FRAME + 1, AUDIO_FRAME):
-            chunk = av.AudioFrame.from_ndarray(
-                pcm[None, start : start + AUDIO_FRAME].astype(np.float32), format="flt", layout="mono"
-            )
-            chunk.sample_rate, chunk.pts = AUDIO_RATE, start
-            container.mux(sound.encode(chunk))
-        container.mux(sound.encode())
-    return buffer.getvalue()
+    return encode_webm(
+        frames(item),
+        width=WIDTH,
+        height=HEIGHT,
+        fps=FPS,
+        bit_rate=500_000,
+        pcm=pcm,
+        keyframe_seconds=item.keyframe_seconds,
+    )
 
 
 def recording(item: Scenario) -> bytes:

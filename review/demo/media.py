@@ -109,32 +109,53 @@ def room_noise(seconds: float, noise_db: float, rate: int = AUDIO_RATE) -> np.nd
 
 
 def encode_webm(
-    frames: Iterable[np.ndarray], *, width: int, height: int, fps: int, bit_rate: int, pcm: np.ndarray | None = None
+    frames: Iterable[np.ndarray],
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    bit_rate: int,
+    pcm: np.ndarray | None = None,
+    keyframe_seconds: float = 1.0,
 ) -> bytes:
     """RGB frames (and mono float samples at 48 kHz, when given) as a WebM file: VP8 with a keyframe
-    every second, encoded in libvpx's realtime mode as a browser does, and Opus."""
+    every ``keyframe_seconds``, encoded in libvpx's realtime mode as a browser does, and Opus, the two
+    interleaved in time as a recorder writes them (so any stretch of the file holds both)."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="webm") as container:
         video = container.add_stream("libvpx", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.bit_rate = bit_rate
-        video.gop_size = fps
-        video.options = {"deadline": "realtime", "cpu-used": "8", "keyint_min": str(fps)}
+        gop = max(1, round(fps * keyframe_seconds))
+        video.gop_size = gop
+        video.options = {"deadline": "realtime", "cpu-used": "8", "keyint_min": str(gop)}
+        video.thread_count = 1  # recordings may be encoded side by side: threads would only contend
         sound = None
         if pcm is not None:
             sound = container.add_stream("libopus", rate=AUDIO_RATE)
             sound.layout = "mono"
             sound.bit_rate = 32_000
+        audio_at = 0
+
+        def audio_until(sample: int) -> None:
+            nonlocal audio_at
+            if sound is None or pcm is None:
+                return
+            while audio_at + AUDIO_FRAME <= min(sample, len(pcm)):
+                piece = pcm[None, audio_at : audio_at + AUDIO_FRAME].astype(np.float32)
+                chunk = av.AudioFrame.from_ndarray(piece, format="flt", layout="mono")
+                chunk.sample_rate, chunk.pts = AUDIO_RATE, audio_at
+                container.mux(sound.encode(chunk))
+                audio_at += AUDIO_FRAME
+
         for index, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts, frame.time_base = index, Fraction(1, fps)
             container.mux(video.encode(frame))
+            audio_until((index + 1) * AUDIO_RATE // fps)
         container.mux(video.encode())
         if sound is not None and pcm is not None:
-            for start in range(0, len(pcm) - AUDIO_FRAME + 1, AUDIO_FRAME):
-                chunk = av.AudioFrame.from_ndarray(pcm[None, start : start + AUDIO_FRAME], format="flt", layout="mono")
-                chunk.sample_rate, chunk.pts = AUDIO_RATE, start
-                container.mux(sound.encode(chunk))
+            audio_until(len(pcm))
             container.mux(sound.encode())
     return buffer.getvalue()
 

@@ -120,6 +120,17 @@ def test_keyframes_ten_seconds_apart_give_the_same_flags_a_stretch_at_a_time(enr
         assert abs(end - true_end) <= 1.5
 
 
+def test_speech_across_the_end_of_a_stretch_is_one_flag(enrolled: World) -> None:
+    # Stretches end at 55 and 115 s here; someone speaks 40-52 s and 110-118 s.
+    session, _, began = take_exam(enrolled, ahead_every=AHEAD_EVERY_CHUNKS, item=scenarios.scenario("speech"))
+    finish(session, began)
+    flags = flags_of(session)
+    assert [kind for kind, _, _ in flags] == ["speech", "speech"]
+    for (_, start, end), (true_start, true_end) in zip(flags, [(40, 52), (110, 118)], strict=True):
+        assert abs(start - true_start) <= 1.5
+        assert abs(end - true_end) <= 1.5
+
+
 def test_a_stretch_lost_with_its_worker_is_analysed_by_the_final_analysis(enrolled: World) -> None:
     # The worker died before storing anything: no stretch for the first 40 chunks.
     session, recording, began = take_exam(enrolled, ahead_every=None)
