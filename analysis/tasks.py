@@ -45,6 +45,7 @@ def requeue_stalled_analyses() -> int:
 
 @shared_task(
     name=ANALYSIS_AHEAD_TASK,
+    ignore_result=True,  # one a minute per student: their results would only fill the results table
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(OperationalError, OSError),

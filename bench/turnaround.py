@@ -26,6 +26,7 @@ os.environ["INVIGIL_DATA_DIR"] = tempfile.mkdtemp(prefix="invigil-bench-")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
+ANALYSE_AHEAD_EVERY = 20
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
 import django  # noqa: E402
@@ -41,12 +42,7 @@ from exams.models import Role, SessionStatus  # noqa: E402
 from exams.services import session_transition  # noqa: E402
 from identity.services import identity_enrol  # noqa: E402
 from recordings.models import Recording  # noqa: E402
-from recordings.services import (  # noqa: E402
-    ANALYSE_AHEAD_EVERY,
-    recording_append_chunk,
-    recording_finalise,
-    recording_start,
-)
+from recordings.services import recording_append_chunk, recording_finalise, recording_start  # noqa: E402
 from review.demo.media import CHUNK_SECONDS, chunked  # noqa: E402
 from tests import scenarios  # noqa: E402
 from tests.analysis.conftest import jpeg  # noqa: E402

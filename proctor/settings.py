@@ -210,6 +210,8 @@ CELERY_TASK_ROUTES = {
 }
 #: A running analysis silent for this long is taken to have stopped, and another run takes over.
 INVIGIL_ANALYSIS_STALE_SECONDS = env.int("INVIGIL_ANALYSIS_STALE_SECONDS", 180)
+# Every this many webcam chunks, the analysis ahead of submit is nudged (0: never; all is analysed at the end).
+INVIGIL_ANALYSE_AHEAD_CHUNKS = env.int("INVIGIL_ANALYSE_AHEAD_CHUNKS", 20, minimum=0)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from celery import current_app
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -41,8 +42,6 @@ PLAYBACK_TASK = "recordings.make_playback_copy"
 #: The analysis app's task, queued by name: recordings must not import the app above it.
 ANALYSIS_TASK = "analysis.analyse_session"
 ANALYSIS_AHEAD_TASK = "analysis.analyse_ahead"
-#: Every this many webcam chunks, the analysis is asked to look at what has arrived (it decides).
-ANALYSE_AHEAD_EVERY = 20
 #: Parts per stream (one per recorder start, e.g. after a reload); far above any honest use.
 MAX_PARTS = 200
 #: Sequence numbers for a 24-hour exam with one-second chunks fit easily.
@@ -151,7 +150,9 @@ def recording_append_chunk(
         except IntegrityError:
             default_storage.delete(name)  # our own uniquely named object, never another writer's
             raise
-    if recording.kind == StreamKind.WEBCAM and seq % ANALYSE_AHEAD_EVERY == ANALYSE_AHEAD_EVERY - 1:
+    # Every so many webcam chunks the analysis is asked to look at what has arrived (it decides).
+    every = settings.INVIGIL_ANALYSE_AHEAD_CHUNKS
+    if every and recording.kind == StreamKind.WEBCAM and seq % every == every - 1:
         # By name, not import: analysis imports this module.
         session_id = str(recording.session_id)
         transaction.on_commit(lambda: _ask_analysis_ahead(session_id))

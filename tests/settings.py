@@ -22,3 +22,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# No nudges to analyse ahead from the many chunks tests store: they would pile up in the shared broker
+# for the real workers some tests start. The tests of the nudge turn it on.
+INVIGIL_ANALYSE_AHEAD_CHUNKS = 0

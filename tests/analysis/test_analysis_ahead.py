@@ -177,8 +177,9 @@ def test_a_face_covering_accommodation_changes_which_stretches_count(enrolled: W
 
 
 def test_every_twentieth_webcam_chunk_asks_for_the_analysis_ahead(
-    enrolled: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+    enrolled: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
+    settings.INVIGIL_ANALYSE_AHEAD_CHUNKS = 20
     sent: list[tuple[str, list[str]]] = []
     monkeypatch.setattr("recordings.services.current_app.send_task", lambda name, args: sent.append((name, args)))
     with django_capture_on_commit_callbacks(execute=True):
@@ -187,8 +188,10 @@ def test_every_twentieth_webcam_chunk_asks_for_the_analysis_ahead(
 
 
 def test_a_broker_that_cannot_be_reached_does_not_fail_the_chunk(
-    enrolled: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+    enrolled: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
+    settings.INVIGIL_ANALYSE_AHEAD_CHUNKS = 20
+
     def down(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError("broker down")
 
@@ -196,3 +199,14 @@ def test_a_broker_that_cannot_be_reached_does_not_fail_the_chunk(
     with django_capture_on_commit_callbacks(execute=True):
         _, recording, _ = take_exam(enrolled, ahead_every=None, stop_after=AHEAD_EVERY_CHUNKS)
     assert recording.chunks.count() == AHEAD_EVERY_CHUNKS
+
+
+def test_with_the_nudge_off_no_chunk_asks_and_all_is_analysed_at_the_end(
+    enrolled: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    settings.INVIGIL_ANALYSE_AHEAD_CHUNKS = 0
+    sent: list[str] = []
+    monkeypatch.setattr("recordings.services.current_app.send_task", lambda name, args: sent.append(name))
+    with django_capture_on_commit_callbacks(execute=True):
+        take_exam(enrolled, ahead_every=None, stop_after=2 * AHEAD_EVERY_CHUNKS)
+    assert sent == []

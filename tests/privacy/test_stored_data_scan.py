@@ -291,6 +291,8 @@ def take_the_exam(world: World, monkeypatch: pytest.MonkeyPatch) -> TakenExam:
     run as a worker would run them."""
     queued: list[tuple[str, list[str]]] = []
     monkeypatch.setattr(current_app, "send_task", lambda name, args: queued.append((name, args)))
+    # As in production: the webcam's chunks nudge the analysis ahead (the stretches are scanned too).
+    monkeypatch.setattr(settings, "INVIGIL_ANALYSE_AHEAD_CHUNKS", 20)
     student = client_as(world, "student")
     exam: Any = ExamFactory(course=world.course, title="Final exam")
     question: Any = QuestionFactory(exam=exam, prompt="Explain the second law.")
