@@ -232,46 +232,12 @@ def decode_stream(
     return decoder.stats()
 
 
-def keyframes_at(chunks: Iterable[bytes], moments: Iterable[float]) -> Iterator[tuple[float, np.ndarray]]:
-    """For each moment (media seconds), the keyframe at or just before it, decoded alone: for the
-    thumbnails of browser-signal flags from the screen recording, without decoding the rest."""
-    wanted = sorted(set(moments))
-    if not wanted:
-        return
-    try:
-        with av.open(IterReader(chunks), mode="r", format="webm") as container:
-            if not container.streams.video:
-                return
-            stream = container.streams.video[0]
-            held: av.Packet | None = None
-            for packet in container.demux(stream):
-                if packet.pts is None or packet.time_base is None:
-                    continue
-                t = float(packet.pts * packet.time_base)
-                while wanted and held is not None and t > wanted[0]:
-                    yield from _decode_alone(held, wanted.pop(0))
-                if packet.is_keyframe:
-                    held = packet
-                if not wanted:
-                    return
-            while wanted and held is not None:
-                yield from _decode_alone(held, wanted.pop(0))
-    except (av.FFmpegError, ValueError, OSError):
-        return  # a thumbnail is a convenience: the flag stands without it
-
-
-def _decode_alone(packet: av.Packet, moment: float) -> Iterator[tuple[float, np.ndarray]]:
-    try:
-        for frame in packet.decode():
-            yield moment, frame.to_ndarray(format="rgb24")
-            return
-    except av.FFmpegError:
-        return
-
-
-def frames_at(chunks: Iterable[bytes], moments: Iterable[float]) -> Iterator[tuple[float, np.ndarray]]:
+def frames_at(
+    chunks: Iterable[bytes], moments: Iterable[float], *, keyframes_only: bool = False
+) -> Iterator[tuple[float, np.ndarray]]:
     """For each moment (media seconds), the frame shown then: the frames from the keyframe before it
-    up to it are decoded, nothing else. For the evidence pictures of the webcam's flags."""
+    up to it are decoded, nothing else (the webcam's flags). With ``keyframes_only``, the keyframe at or
+    just before it, decoded alone (the screen, which changes seldom)."""
     wanted = sorted(set(moments))
     if not wanted:
         return
@@ -290,7 +256,7 @@ def frames_at(chunks: Iterable[bytes], moments: Iterable[float]) -> Iterator[tup
                     yield from _decode_chain(chain, wanted.pop(0))
                 if packet.is_keyframe:
                     chain = []
-                if packet.is_keyframe or chain:
+                if packet.is_keyframe or (chain and not keyframes_only):
                     chain.append(packet)
                 if not wanted:
                     return

@@ -119,7 +119,6 @@ class AnalysisSegment(models.Model):
     retried analysis reuses it; it depends on which detectors ran, which ``detectors`` records."""
 
     recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="analysis_segments")
-    session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="analysis_segments")
     from_seconds = models.FloatField(help_text="Media seconds of the part where this stretch begins.")
     to_seconds = models.FloatField(help_text="...and where it ends (exclusive).")
     chunks = models.PositiveIntegerField(help_text="Chunks the part had when the stretch was analysed.")

@@ -449,6 +449,20 @@ def _template_for(session: ExamSession, detectors: WebcamDetectors) -> Any:
     return identity_template(user_id=session.student_id, purpose="analysis", reference=str(session.pk))
 
 
+def _last_stretch(recording: Recording, key: str) -> AnalysisSegment | None:
+    return AnalysisSegment.objects.filter(recording=recording, detectors=key).order_by("-to_seconds").first()
+
+
+def _stretch_due(previous: AnalysisSegment | None, chunks: int, *, final: bool) -> bool:
+    """Whether a part has a stretch to analyse: none yet, or the rest of a finalised part, or enough new
+    chunks since the last stretch of one still being recorded."""
+    if previous is None:
+        return True
+    if previous.final:
+        return False
+    return final or chunks - previous.chunks >= AHEAD_EVERY_CHUNKS
+
+
 def analysis_stretch(
     *,
     recording: Recording,
@@ -462,11 +476,9 @@ def analysis_stretch(
     enough new chunks have come). Returns the stretch, or None when there was nothing to do or
     another worker did it. Raises MediaError or DecryptionError for a part that cannot be read."""
     key = detectors.key()
-    previous = AnalysisSegment.objects.filter(recording=recording, detectors=key).order_by("-to_seconds").first()
-    if previous is not None and previous.final:
-        return None
+    previous = _last_stretch(recording, key)
     chunks = recording.chunks.count()
-    if not final and previous is not None and chunks - previous.chunks < AHEAD_EVERY_CHUNKS:
+    if not _stretch_due(previous, chunks, final=final):
         return None
     start = previous.to_seconds if previous is not None else 0.0
     cpu = time.process_time()
@@ -487,7 +499,6 @@ def analysis_stretch(
         with transaction.atomic():
             return AnalysisSegment.objects.create(
                 recording=recording,
-                session_id=recording.session_id,
                 from_seconds=start,
                 to_seconds=end,
                 chunks=chunks,
@@ -512,15 +523,15 @@ def analysis_ahead(*, session_id: Any) -> int:
     if not detectors.any:
         return 0
     template: Any = None
+    template_read = False
     made = 0
     for recording in Recording.objects.filter(session=session, kind=StreamKind.WEBCAM).select_related("data_key"):
         final = recording.status == RecordingStatus.FINALISED
-        due = AnalysisSegment.objects.filter(recording=recording, detectors=detectors.key()).order_by("-to_seconds")
-        last = due.first()
-        if last is not None and (last.final or recording.chunks.count() - last.chunks < AHEAD_EVERY_CHUNKS):
-            continue
-        if template is None:
-            template = _template_for(session, detectors)
+        previous = _last_stretch(recording, detectors.key())
+        if not _stretch_due(previous, recording.chunks.count(), final=final):
+            continue  # checked before the template is read, so an idle nudge reads (and audits) nothing
+        if not template_read:
+            template, template_read = _template_for(session, detectors), True
         try:
             made += (
                 analysis_stretch(recording=recording, template=template, detectors=detectors, final=final) is not None
@@ -587,9 +598,14 @@ def _thumbnails_for(
     for pk, moments in wanted.items():
         part, offset = parts[pk], offsets[pk]
         # The screen changes seldom: its keyframe is enough. The webcam is shown as it was.
-        reader = media.keyframes_at if part.kind == StreamKind.SCREEN else media.frames_at
         try:
-            pictures = dict(reader(recording_plaintext(part), [moment - offset for _, moment in moments]))
+            pictures = dict(
+                media.frames_at(
+                    recording_plaintext(part),
+                    [moment - offset for _, moment in moments],
+                    keyframes_only=part.kind == StreamKind.SCREEN,
+                )
+            )
         except DecryptionError:
             continue  # a picture is a convenience: the flags stand without it
         for index, moment in moments:

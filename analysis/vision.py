@@ -382,7 +382,7 @@ class FaceSampler:
         self.current = FaceSample(0.0, 0.0, 0, False, None, None, 0.0)
         #: The scene when the full ladder last ran, and what it found: a scene that has not changed
         #: since is not asked again.
-        self.memo: tuple[np.ndarray, list[Face], bool] | None = None
+        self.memo: tuple[np.ndarray, list[Face]] | None = None
 
     def feed(self, t: float, picture: Picture | np.ndarray) -> None:
         if isinstance(picture, np.ndarray):
@@ -399,7 +399,6 @@ class FaceSampler:
         if changed or t - self.last_detection >= interval - 0.05:
             self.current = self._detect(t, picture, grey, signature)
             self.last_detection = t
-            self.current = replace(self.current, detected=True)
         else:
             self.current = replace(self.current, detected=False)
         self._close_pending(t)
@@ -418,9 +417,9 @@ class FaceSampler:
             if lost and similarity(grey, track.box, track.patch) >= SAME_FACE_SIMILARITY:
                 faces.append(Face(track.box, 0.7))
         expected = max(len(self.tracks), 1)
-        confirmed = False
-        if len(faces) < expected:
-            faces, confirmed = self._second_opinion(grey, signature, faces)
+        confirmed = len(faces) < expected
+        if confirmed:
+            faces = self._second_opinion(grey, signature, faces, expected)
         else:
             # A face nobody expected (someone joining) must be a clear one, or a second opinion's.
             faces = [f for f in faces if f.confidence >= hog_confidence(HOG_NEW_FACE_SCORE) or self._known(f)]
@@ -445,19 +444,18 @@ class FaceSampler:
     def _known(self, face: Face) -> bool:
         return any(overlap(face.box, track.box) >= 0.3 for track in self.tracks)
 
-    def _second_opinion(self, grey: np.ndarray, signature: np.ndarray, faces: list[Face]) -> tuple[list[Face], bool]:
+    def _second_opinion(self, grey: np.ndarray, signature: np.ndarray, faces: list[Face], expected: int) -> list[Face]:
         """Fewer faces than expected: ask the enhanced HOG and then the CNN, unless this very scene was
         asked already."""
         if self.memo is not None and scene_change(signature, self.memo[0]) <= CHANGE_THRESHOLD:
-            return _merge(faces, self.memo[1]), self.memo[2]
+            return _merge(faces, self.memo[1])
         self.result.second_opinions += 1
         found = _merge(faces, detect_enhanced(grey))
-        if len(found) < max(len(self.tracks), 1):
+        if len(found) < expected:
             self.result.cnn_detections += 1
             found = _merge(found, detect_cnn(grey))
-        extra = [face for face in found if face not in faces]
-        self.memo = (signature, extra, True)
-        return found, True
+        self.memo = (signature, [face for face in found if face not in faces])
+        return found
 
     def _follow(self, t: float, picture: Picture, grey: np.ndarray, faces: list[Face]) -> None:
         """Match the faces to the tracks; verify new faces at once and staying ones now and then."""

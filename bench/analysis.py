@@ -37,7 +37,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 # Run as a script from anywhere: the repository root is not on sys.path.
@@ -111,7 +111,6 @@ class Tally:
     hours: float = 0.0
     clean_hours: float = 0.0
     cpu: float = 0.0
-    failures: list[str] = field(default_factory=list)
 
 
 def matches(event: rules.Event, truth: scenarios.Truth) -> bool:
@@ -173,7 +172,7 @@ def score(item: scenarios.Scenario, events: list[rules.Event], tally: Tally) -> 
 
 def scenario_report(
     half: scenario_set.Half, items: list[scenarios.Scenario], runs: dict[str, tuple[WebcamResult, float]]
-) -> dict[str, Tally]:
+) -> None:
     print(f"\n== The {half.name} half: {len(items)} recordings, people: {', '.join(s.name for s in half.students)}")
     header = f"{'condition':<34}{'rec':>4}{'events':>7}{'found':>6}{'false':>6}{'tech':>5}{'CPU s/h':>8}  problems"
     print(header + "\n" + "-" * len(header))
@@ -225,8 +224,6 @@ def scenario_report(
         kind_recall = f"{tally.found / tally.events:.2f}" if tally.events else "-"
         print(f"  {kind:<18}{tally.events:>7}{kind_recall:>8}{tally.false:>7}")
     print("  targets (held-back half): recall >= 0.95, <= 0.5 false flags per clean hour, no concern flag in any trap")
-    whole.failures = trap_failures
-    return {"whole": whole}
 
 
 def keyframe_report(items: list[scenarios.Scenario], runs: dict[str, tuple[WebcamResult, float]]) -> None:

@@ -110,7 +110,7 @@ def main() -> None:
         session = exam_session("A" if ahead else "B")
         last_ack, ahead_cpu = take(session, pieces, ahead=ahead)
         ready, final_cpu = submit_and_analyse(session, item.seconds)
-        stretches = AnalysisSegment.objects.filter(session=session).count()
+        stretches = AnalysisSegment.objects.filter(recording__session=session).count()
         rows[ahead] = ready - last_ack
         print(f"{label:<34}{ahead_cpu:>18.1f}{ready - last_ack:>19.1f}{final_cpu:>17.1f}{stretches:>10}", flush=True)
         run = session.analysis_runs.get(status="succeeded")

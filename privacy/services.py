@@ -215,7 +215,7 @@ def _purge_recordings(session_id: Any, due_at: datetime) -> bool:
         )
         signals, _ = BrowserSignal.objects.filter(session=session).delete()
         chunks, _ = RecordingChunk.objects.filter(recording__session=session).delete()
-        stretches, _ = AnalysisSegment.objects.filter(session=session).delete()
+        stretches, _ = AnalysisSegment.objects.filter(recording__session=session).delete()
         Recording.objects.filter(session=session).delete()  # and their gaps
         data_keys_forget([recording.data_key_id for recording in recordings])
         detail = {

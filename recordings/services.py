@@ -121,8 +121,8 @@ def recording_append_chunk(
     if seq == 0 and not data.startswith(WEBM_MAGIC):
         raise ChunkRefused("not_webm", "The first chunk of a stream must start a WebM file.")
 
-    if client_time is not None and abs((client_time - timezone.now()).total_seconds()) > CLOCK_TOLERANCE_SECONDS:
-        client_time = None  # a clock this wrong says nothing: the receive time stands in (selectors)
+    # A clock this wrong says nothing: the chunk's time is unknown, and its receive time stands in (selectors).
+    client_time = believable_client_time(client_time, timezone.now())
     digest = hashlib.sha256(data).hexdigest()
     with transaction.atomic():
         # The row lock orders this append against finalisation: no chunk is stored after it.
@@ -214,6 +214,13 @@ CLOCK_TOLERANCE_SECONDS = 24 * 3600
 MAX_SIGNAL_DETAIL_BYTES = 2048
 
 
+def believable_client_time(client_time: datetime | None, now: datetime) -> datetime | None:
+    """The browser's time, unless it is unknown or further from the server's than any clock is wrong."""
+    if client_time is None or abs((client_time - now).total_seconds()) > CLOCK_TOLERANCE_SECONDS:
+        return None
+    return client_time
+
+
 def browser_signal_record(
     *, session: ExamSession, kind: str, client_time: datetime | None, detail: Any
 ) -> BrowserSignal:
@@ -230,10 +237,10 @@ def browser_signal_record(
     if ExamSession.objects.filter(pk=session.pk).values_list("status", flat=True).get() != SessionStatus.STARTED:
         raise ChunkRefused("closed", "This exam session is not in progress, so nothing more is recorded.")
     now = timezone.now()
-    if client_time is None or abs((client_time - now).total_seconds()) > CLOCK_TOLERANCE_SECONDS:
+    believed = believable_client_time(client_time, now)
+    if believed is None:
         detail = {**detail, "client_clock_ignored": True}
-        client_time = now
-    return BrowserSignal.objects.create(session=session, kind=kind, client_time=client_time, detail=detail)
+    return BrowserSignal.objects.create(session=session, kind=kind, client_time=believed or now, detail=detail)
 
 
 def playback_label(recording_id: Any) -> bytes:

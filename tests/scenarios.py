@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from review.demo.media import AUDIO_RATE, FPS, HEIGHT, WIDTH, encode_webm, room_noise
+from review.demo.media import AUDIO_RATE, FPS, HEIGHT, WIDTH, encode_webm, head_with_face, room_noise
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "fixtures" / "faces"
@@ -217,26 +217,10 @@ def photo(name: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-@cache
 def head(name: str, face_width: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """Head and shoulders cut from the photo, scaled so the face is ``face_width`` pixels wide, and the
-    face's box (top, right, bottom, left) within it."""
-    import cv2
-    import face_recognition
-
-    image = photo(name)
-    boxes = face_recognition.face_locations(image, number_of_times_to_upsample=1)
-    top, right, bottom, left = max(boxes, key=lambda b: (b[1] - b[3]) * (b[2] - b[0]))
-    size = right - left
-    scale = face_width / size
-    cx, cy = (left + right) // 2, (top + bottom) // 2
-    x0, x1 = max(0, int(cx - 1.3 * size)), min(image.shape[1], int(cx + 1.3 * size))
-    y0, y1 = max(0, int(cy - 1.2 * size)), min(image.shape[0], int(cy + 1.8 * size))
-    crop = cv2.resize(
-        image[y0:y1, x0:x1], (int((x1 - x0) * scale), int((y1 - y0) * scale)), interpolation=cv2.INTER_AREA
-    )
-    box = (int((top - y0) * scale), int((right - x0) * scale), int((bottom - y0) * scale), int((left - x0) * scale))
-    return crop, box
+    face's box within it (review.demo.media cuts the demo's the same way)."""
+    return head_with_face(photo, name, face_width)
 
 
 def _turned(image: np.ndarray, box: tuple[int, int, int, int], degrees: float) -> tuple[np.ndarray, np.ndarray]:

@@ -41,8 +41,9 @@ class Shot:
 
 
 @cache
-def head(photo: PhotoSource, name: str, face_width: int) -> np.ndarray:
-    """Head and shoulders cut from the photo, scaled so the face is ``face_width`` pixels wide."""
+def head_with_face(photo: PhotoSource, name: str, face_width: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Head and shoulders cut from the photo, scaled so the face is ``face_width`` pixels wide, and the
+    face's box (top, right, bottom, left) within it."""
     import face_recognition
 
     image = photo(name)
@@ -54,7 +55,14 @@ def head(photo: PhotoSource, name: str, face_width: int) -> np.ndarray:
     x0, x1 = max(0, int(cx - 1.3 * size)), min(image.shape[1], int(cx + 1.3 * size))
     y0, y1 = max(0, int(cy - 1.2 * size)), min(image.shape[0], int(cy + 1.8 * size))
     crop = image[y0:y1, x0:x1]
-    return cv2.resize(crop, (int(crop.shape[1] * scale), int(crop.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    crop = cv2.resize(crop, (int(crop.shape[1] * scale), int(crop.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    box = (int((top - y0) * scale), int((right - x0) * scale), int((bottom - y0) * scale), int((left - x0) * scale))
+    return crop, box
+
+
+def head(photo: PhotoSource, name: str, face_width: int) -> np.ndarray:
+    """Head and shoulders cut from the photo, scaled so the face is ``face_width`` pixels wide."""
+    return head_with_face(photo, name, face_width)[0]
 
 
 @cache

@@ -59,6 +59,18 @@ def flags_of(session: Any) -> list[tuple[str, float, float]]:
     return list(Flag.objects.filter(session=session).values_list("kind", "start_seconds", "end_seconds"))
 
 
+def assert_near(flags: list[tuple[str, float, float]], expected: list[tuple[str, float, float]], within: float) -> None:
+    """The flags are of the expected kinds, in order, each starting and ending within ``within`` s."""
+    assert [kind for kind, _, _ in flags] == [kind for kind, _, _ in expected]
+    for (_, start, end), (_, true_start, true_end) in zip(flags, expected, strict=True):
+        assert abs(start - true_start) <= within
+        assert abs(end - true_end) <= within
+
+
+#: The flags the "nobody" scenario should raise.
+AWAY = [("no_face", 50.0, 70.0), ("no_face", 120.0, 127.0)]
+
+
 def test_stretches_analysed_during_the_exam_leave_only_the_last_for_submit(enrolled: World) -> None:
     session, recording, began = take_exam(enrolled, ahead_every=AHEAD_EVERY_CHUNKS)
     during = list(AnalysisSegment.objects.filter(recording=recording).order_by("from_seconds"))
@@ -75,11 +87,7 @@ def test_stretches_analysed_during_the_exam_leave_only_the_last_for_submit(enrol
     assert stretches[-1].final
     assert stretches[-1].to_seconds - stretches[-1].from_seconds < 10
     assert stretches[-1].from_seconds == during[-1].to_seconds
-    kinds = [kind for kind, _, _ in flags_of(session)]
-    assert kinds == ["no_face", "no_face"]
-    for (_, start, end), (true_start, true_end) in zip(flags_of(session), [(50, 70), (120, 127)], strict=True):
-        assert abs(start - true_start) <= 1.5
-        assert abs(end - true_end) <= 1.5
+    assert_near(flags_of(session), AWAY, 1.5)
 
 
 def analyse_again(session: Any) -> None:
@@ -100,10 +108,7 @@ def test_the_flags_are_the_same_whether_analysed_ahead_or_all_at_the_end(enrolle
 
     at_the_end = flags_of(session)
     assert AnalysisSegment.objects.filter(recording=recording).count() == 1
-    assert [kind for kind, _, _ in ahead] == [kind for kind, _, _ in at_the_end]
-    for (_, start, end), (_, other_start, other_end) in zip(ahead, at_the_end, strict=True):
-        assert abs(start - other_start) <= 1.0
-        assert abs(end - other_end) <= 1.0
+    assert_near(ahead, at_the_end, 1.0)
 
 
 def test_keyframes_ten_seconds_apart_give_the_same_flags_a_stretch_at_a_time(enrolled: World) -> None:
@@ -113,22 +118,14 @@ def test_keyframes_ten_seconds_apart_give_the_same_flags_a_stretch_at_a_time(enr
     finish(session, began)
 
     assert AnalysisSegment.objects.filter(recording=recording).count() == 4
-    flags = flags_of(session)
-    assert [kind for kind, _, _ in flags] == ["no_face", "no_face"]
-    for (_, start, end), (true_start, true_end) in zip(flags, [(50, 70), (120, 127)], strict=True):
-        assert abs(start - true_start) <= 1.5
-        assert abs(end - true_end) <= 1.5
+    assert_near(flags_of(session), AWAY, 1.5)
 
 
 def test_speech_across_the_end_of_a_stretch_is_one_flag(enrolled: World) -> None:
     # Stretches end at 55 and 115 s here; someone speaks 40-52 s and 110-118 s.
     session, _, began = take_exam(enrolled, ahead_every=AHEAD_EVERY_CHUNKS, item=scenarios.scenario("speech"))
     finish(session, began)
-    flags = flags_of(session)
-    assert [kind for kind, _, _ in flags] == ["speech", "speech"]
-    for (_, start, end), (true_start, true_end) in zip(flags, [(40, 52), (110, 118)], strict=True):
-        assert abs(start - true_start) <= 1.5
-        assert abs(end - true_end) <= 1.5
+    assert_near(flags_of(session), [("speech", 40.0, 52.0), ("speech", 110.0, 118.0)], 1.5)
 
 
 def test_a_stretch_lost_with_its_worker_is_analysed_by_the_final_analysis(enrolled: World) -> None:

@@ -51,7 +51,6 @@ def recorded(world: World) -> World:
     # The analysis kept a stretch's evidence (times of absent faces and the like) with the recording.
     AnalysisSegment.objects.create(
         recording=recording,
-        session=session,
         from_seconds=0,
         to_seconds=3,
         chunks=recording.chunks.count(),
