@@ -70,7 +70,7 @@ def _technical(label: str, detector: str, reason: str) -> KindRule:
 DETECTOR_VERSIONS = {
     "face-presence": "2.0",
     "face-verification": "2.0",
-    "voice-activity": "2.0",
+    "voice-activity": "2.1",
     "browser-signals": "1.0",
     "recording-continuity": "1.0",
 }

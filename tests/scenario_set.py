@@ -263,7 +263,8 @@ def _scenario(half: Half, index: int, condition: Condition, cast: Cast, **extra:
 
 def scenarios(half: Half) -> tuple[Scenario, ...]:
     """Every condition for every student of the half, the keyframe variants, and one recording per
-    steady noise family (alternating students), with level steps from -35 to -15 dBFS."""
+    noise family (the steady ones and typing; alternating students), with level steps from -35 to
+    -15 dBFS."""
     found: list[Scenario] = []
     index = 0
     for position, me in enumerate(half.students):
@@ -285,7 +286,7 @@ def scenarios(half: Half) -> tuple[Scenario, ...]:
         cast = Cast(me, half.students[(position + 1) % len(half.students)])
         steady = Condition(
             f"noise_{noise}",
-            f"steady {noise} noise stepping from -35 to -15 to -25 dBFS",
+            f"{noise} noise stepping from -35 to -15 to -25 dBFS",
             lambda c, noise=noise: {
                 "shots": (_alone(c, 0, SECONDS),),
                 "noise": noise,
@@ -297,7 +298,7 @@ def scenarios(half: Half) -> tuple[Scenario, ...]:
         index += 1
         talking = Condition(
             f"speech_over_{noise}",
-            f"speech (4 s, then 10 s) over steady {noise} noise at -40 then -32 dBFS",
+            f"speech (4 s, then 10 s) over {noise} noise at -40 then -32 dBFS",
             lambda c, noise=noise: _events_speech_in_noise(c, noise),
         )
         found.append(_scenario(half, index, talking, cast))
