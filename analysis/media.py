@@ -25,6 +25,11 @@ SAMPLE_EVERY = 1.0
 KEYFRAME_GRACE = 0.3
 #: Voice-activity detection needs no more than 16 kHz; resampling down makes it three times cheaper.
 AUDIO_RATE = 16_000
+#: Audio goes to its sink in runs of about this many seconds (one call per 20 ms packet cost more than
+#: the voice analysis itself); a run ends early where the audio jumps by more than AUDIO_JUMP seconds
+#: (a lost chunk), so the sink still sees where each stretch of sound starts.
+AUDIO_BATCH_SECONDS = 1.0
+AUDIO_JUMP = 0.25
 
 VideoSink = Callable[[float, "FramePicture"], None]
 AudioSink = Callable[[float, np.ndarray], None]
@@ -102,6 +107,10 @@ class StreamDecoder:
         self.last_key: float | None = None
         self.key_spacing: float | None = None
         self.tick: dict[int, float] = {}
+        #: Resampled audio not yet handed to the sink, and the media time it starts at.
+        self.pcm: list[np.ndarray] = []
+        self.pcm_start = 0.0
+        self.pcm_samples = 0
 
     def packet(self, packet: Any) -> None:
         if packet.pts is None or packet.time_base is None or packet.size == 0:
@@ -186,7 +195,20 @@ class StreamDecoder:
             return
         for mono in self.resampler.resample(frame):
             samples = mono.to_ndarray().reshape(-1)
-            self.audio(t, samples)
+            if self.pcm and abs(t - (self.pcm_start + self.pcm_samples / AUDIO_RATE)) > AUDIO_JUMP:
+                self.flush_audio()
+            if not self.pcm:
+                self.pcm_start = t
+            self.pcm.append(samples)
+            self.pcm_samples += len(samples)
+            if self.pcm_samples >= AUDIO_BATCH_SECONDS * AUDIO_RATE:
+                self.flush_audio()
+
+    def flush_audio(self) -> None:
+        """Hand the audio held back to the sink (at the end of the stream, or of a run)."""
+        if self.pcm and self.audio is not None:
+            self.audio(self.pcm_start, np.concatenate(self.pcm))
+        self.pcm, self.pcm_samples = [], 0
 
     def stats(self) -> DecodeStats:
         if self.first is None:
@@ -227,6 +249,7 @@ def decode_stream(
         if decoder.first is None:
             raise MediaError(f"The recording could not be read: {exc}") from exc
         decoder.damaged += 1  # the readable part before the damage still counts
+    decoder.flush_audio()
     # Any other error (storage unavailable, a chunk that fails to decrypt) reaches the caller: it is
     # not the media's fault, and analysing only part of the recording would hide that.
     return decoder.stats()
