@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from analysis.rules import RULES, Category, Kind, Severity
+from analysis.rules import FALSE_ALARM_CAUSES, RULES, Category, Kind, Severity
 from exams.models import ExamSession
 from recordings.models import Recording
 
@@ -107,6 +107,12 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.start_seconds:.0f}-{self.end_seconds:.0f}s"
+
+    @property
+    def false_alarm_causes(self) -> list[str]:
+        """What is known to raise this kind of flag without misconduct, as stored when it was raised."""
+        stored = self.detail.get("false_alarm_causes") if isinstance(self.detail, dict) else None
+        return list(stored) if stored else list(FALSE_ALARM_CAUSES.get(Kind(self.kind), ()))
 
 
 class AnalysisSegment(models.Model):

@@ -67,14 +67,6 @@ def _technical(label: str, detector: str, reason: str) -> KindRule:
     return KindRule(label, Category.TECHNICAL, detector, 0.0, Severity.INFO, None, 1.0, reason)
 
 
-DETECTOR_VERSIONS = {
-    "face-presence": "2.0",
-    "face-verification": "2.0",
-    "voice-activity": "2.1",
-    "browser-signals": "1.0",
-    "recording-continuity": "1.0",
-}
-
 RULES: dict[Kind, KindRule] = {
     Kind.NO_FACE: KindRule(
         "No face in view",
@@ -213,6 +205,60 @@ RULES: dict[Kind, KindRule] = {
         "No screen recording exists {span}: the screen was not being shared, or what was recorded never "
         "reached the server. This is a technical event, not misconduct.",
     ),
+}
+
+
+#: What is known to raise each kind of flag without any misconduct, shown with every flag and stored on
+#: it: a reviewer weighs a flag against these before anything else.
+FALSE_ALARM_CAUSES: dict[Kind, tuple[str, ...]] = {
+    Kind.NO_FACE: (
+        "looking down at allowed paper or a calculator",
+        "leaning out of the picture, or a camera that slipped",
+        "a dim or backlit room, or the light changing",
+        "a face partly covered by a hand, a cup or a face covering",
+    ),
+    Kind.MULTIPLE_FACES: (
+        "a photo, poster or screen with a face in view",
+        "someone passing behind without helping",
+        "a reflection in a window or a mirror",
+    ),
+    Kind.FACE_MISMATCH: (
+        "lighting very different from enrolment",
+        "glasses, a new haircut or a face covering",
+        "a strong camera angle or a low-quality camera",
+        "face recognition works less well for some skin tones and ages",
+    ),
+    Kind.SPEECH: (
+        "reading questions aloud, or a screen reader or dictation the student is allowed",
+        "voices from outside the room: a television, a neighbour, the street",
+        "coughing, sighing or talking to oneself",
+    ),
+    Kind.TAB_HIDDEN: (
+        "a system dialog or an operating-system notification",
+        "an assistive-technology window",
+        "a browser or computer that went to sleep",
+    ),
+    Kind.WINDOW_BLUR: (
+        "a system notification or dialog taking the focus",
+        "clicking outside the browser by mistake",
+        "assistive technology such as a screen magnifier",
+    ),
+    Kind.FULLSCREEN_EXIT: (
+        "pressing Escape by mistake",
+        "a browser or system dialog ending full screen",
+    ),
+    Kind.COPY: ("selecting text to read it more easily", "a keyboard shortcut pressed by mistake"),
+    Kind.PASTE: ("pasting the student's own text back after editing", "a keyboard shortcut pressed by mistake"),
+    Kind.EXTRA_DISPLAY: (
+        "a laptop docked to a monitor that is switched off",
+        "a projector or TV the system still lists",
+    ),
+    Kind.SCREEN_SHARE_LOST: ("a browser crash or restart", "the system ending the share after sleep"),
+    Kind.CAMERA_LOST: ("a loose USB cable", "another program taking the camera", "the computer going to sleep"),
+    Kind.RECORDING_GAP: ("an unreliable network connection", "the browser closed before the upload finished"),
+    Kind.WEBCAM_NOT_RECORDED: ("a camera that failed to start", "a network that did not carry the upload"),
+    Kind.SCREEN_NOT_RECORDED: ("a screen share that failed to start", "a network that did not carry the upload"),
+    Kind.CAMERA_DARK: ("the room light going off", "a camera cover or a hand over the lens"),
 }
 
 

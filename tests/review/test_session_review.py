@@ -7,6 +7,7 @@ import io
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 from PIL import Image
 
 from analysis.models import Flag
@@ -63,6 +64,9 @@ def test_the_page_shows_every_flag_with_its_reason_confidence_and_detector(analy
         assert flag.reason in html
         assert f"Confidence {round(flag.confidence * 100)}%" in html
         assert f'data-seek="{flag.start_seconds:f}"' in html
+        for cause in flag.false_alarm_causes:  # the known causes of false alarms, with every flag
+            assert escape(cause) in html
+    assert "Known causes of false alarms for this kind of flag" in html
     assert "face-presence 2.0" in html
     parts = response.context["review_parts"]
     assert parts["webcam"][0]["url"] == reverse("recording_playback", args=[analysed.session.recordings.get().pk])
