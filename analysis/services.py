@@ -23,10 +23,12 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from analysis import browser, media, pipeline, rules, vision
+from analysis.detectors import DETECTOR_VERSIONS
 from analysis.models import AnalysisRun, AnalysisSegment, Flag, RunStatus
 from exams.lifecycle import ATTEMPT_ENDED
 from exams.models import Accommodation, ExamSession, SessionStatus
 from exams.services import exam_group, session_group, session_transition
+from identity.consent import biometric_consent_in_force
 from identity.selectors import identity_has_template, identity_template
 from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
@@ -128,7 +130,7 @@ def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER)
             finished_at=timezone.now(),
             failure_reason=reason,
             sensitivity=session.exam.sensitivity,
-            detector_versions=rules.DETECTOR_VERSIONS,
+            detector_versions=DETECTOR_VERSIONS,
         )
         _fail_session(session, reason)
         return None
@@ -137,7 +139,7 @@ def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER)
         session=session,
         sensitivity=thresholds.sensitivity,
         exemptions=exemptions.reasons(),
-        detector_versions=rules.DETECTOR_VERSIONS,
+        detector_versions=DETECTOR_VERSIONS,
         stage="Starting",
     )
     audit_record(actor=None, action="analysis.start", target=session, detail={"run": run.pk})
@@ -234,9 +236,9 @@ def _flag(
         confidence=event.confidence,
         reason=rules.reason(event),
         detector=rule.detector,
-        detector_version=rules.DETECTOR_VERSIONS[rule.detector],
+        detector_version=DETECTOR_VERSIONS[rule.detector],
         thresholds=thresholds.for_kind(event.kind),
-        detail=dict(event.detail),
+        detail={**event.detail, "false_alarm_causes": list(rules.FALSE_ALARM_CAUSES[event.kind])},
         evidence_recording=thumbnail[0] if thumbnail else None,
         evidence_seconds=thumbnail[1] if thumbnail else None,
         evidence_thumbnail=thumbnail[2] if thumbnail else None,
@@ -361,7 +363,11 @@ def analysis_perform(*, run: AnalysisRun) -> Outcome:
 
     detectors = _webcam_detectors(session, exemptions)
     if detectors.verify and not detectors.template:
-        notes.append("no enrolled face: face verification off")
+        notes.append(
+            "no enrolled face: face verification off"
+            if biometric_consent_in_force(user_id=session.student_id)
+            else "the student did not agree to face matching: face verification off, no template read"
+        )
     template = _template_for(session, detectors) if webcams else None
 
     evidence: list[rules.Evidence] = []

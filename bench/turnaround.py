@@ -46,6 +46,7 @@ from recordings.services import recording_append_chunk, recording_finalise, reco
 from review.demo.media import CHUNK_SECONDS, chunked  # noqa: E402
 from tests import scenarios  # noqa: E402
 from tests.analysis.conftest import jpeg  # noqa: E402
+from tests.conftest import agree_to_face_matching  # noqa: E402
 from tests.factories import ConsentPolicyFactory, CourseFactory, ExamFactory, ExamSessionFactory, UserFactory, enrol  # noqa: E402
 
 
@@ -55,6 +56,7 @@ def exam_session(tag: str):  # type: ignore[no-untyped-def]
     enrol(student, course, Role.STUDENT)
     ConsentPolicyFactory(institution=course.institution, version=1)
     exam = ExamFactory(course=course, title="Long exam", record_screen=False, duration_minutes=240)
+    agree_to_face_matching(student)
     identity_enrol(user=student, frames=[jpeg(scenarios.ENROL_PHOTO)] * 3)
     session = ExamSessionFactory(exam=exam, student=student)
     for status in (SessionStatus.CONSENTED, SessionStatus.READY, SessionStatus.STARTED):

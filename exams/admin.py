@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -23,7 +23,7 @@ from exams.models import (
     SessionTransition,
 )
 from exams.selectors import exams_with_consent_counts
-from exams.services import alternative_answer, alternative_answer_refusal
+from exams.services import PublishRefused, alternative_answer, alternative_answer_refusal, exam_publish, exam_unpublish
 from proctor.audited_admin import AuditedModelAdmin, ReadOnlyModelAdmin
 
 
@@ -137,7 +137,7 @@ class AccommodationInline(admin.StackedInline):
 @admin.register(Exam)
 class ExamAdmin(AuditedModelAdmin):
     # The consent answers come early: on a narrow admin page the last columns scroll out of sight.
-    list_display = ["title", "course", "consented", "declined", "opens_at", "closes_at"]
+    list_display = ["title", "course", "published", "consented", "declined", "opens_at", "closes_at"]
     list_select_related = ["course"]
     # Explicit: a counted (grouped) queryset does not follow the model's default ordering.
     ordering = ["opens_at", "title"]
@@ -148,7 +148,33 @@ class ExamAdmin(AuditedModelAdmin):
         (None, {"fields": ["course", "title", "instructions"]}),
         ("When", {"fields": ["opens_at", "closes_at", "duration_minutes"]}),
         ("Proctoring", {"fields": ["record_webcam", "record_audio", "record_screen", "sensitivity"]}),
+        (
+            "For students who decline recording (required before a proctored exam is published)",
+            {"fields": ["alternative_arrangement", "alternative_contact"]},
+        ),
     ]
+    actions = ["publish", "unpublish"]
+
+    @admin.display(description="Published", boolean=True, ordering="published_at")
+    def published(self, exam: Exam) -> bool:
+        return exam.published_at is not None
+
+    @admin.action(description="Publish the selected exams to their students")
+    def publish(self, request: HttpRequest, queryset: QuerySet[Exam]) -> None:
+        self._each(request, queryset, exam_publish, "published")
+
+    @admin.action(description="Take the selected exams back to draft (only before any student opened them)")
+    def unpublish(self, request: HttpRequest, queryset: QuerySet[Exam]) -> None:
+        self._each(request, queryset, exam_unpublish, "back to draft")
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Exam], service: Any, done: str) -> None:
+        for exam in queryset:
+            try:
+                service(exam_id=exam.pk, actor=request.user, request=request)
+            except PublishRefused as exc:
+                self.message_user(request, f"{exam}: {exc}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"{exam}: {done}.", level=messages.SUCCESS)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Exam]:
         return exams_with_consent_counts(super().get_queryset(request))

@@ -155,7 +155,7 @@ def decline(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         messages.error(request, "Your reason is too long; keep it under 2,000 characters.")
         return redirect("session_consent", session_id=session.pk)
     try:
-        session_decline(
+        alternative = session_decline(
             session_id=session.pk,
             policy_id=form.cleaned_data["policy"],
             reason=form.cleaned_data["reason"],
@@ -166,7 +166,7 @@ def decline(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         # Shown on the consent page with the version now in effect; what they wrote is kept.
         form.add_error(None, str(exc))
         return _consent_page(request, session, decline_form=form)
-    return render(request, "exams/declined.html", {"session": session})
+    return render(request, "exams/declined.html", {"session": session, "alternative": alternative})
 
 
 @login_required
@@ -212,6 +212,7 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
                     "enrol": reverse("api_identity_enrol"),
                     "id_photo": reverse("api_identity_id_photo"),
                     "verify": reverse("api_identity_verify"),
+                    "face_matching": reverse("api_identity_face_matching"),
                     "manual": reverse("api_identity_manual"),
                 },
             },

@@ -33,6 +33,14 @@ class Institution(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
         help_text="Identity profiles and face templates are purged this many days after their last use.",
     )
+    appeal_window_days = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text=(
+            "A student may appeal a confirmed concern for this many days after it was confirmed; its recordings "
+            "are kept until then, even past the recording retention."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -189,6 +197,21 @@ class Exam(models.Model):
     record_audio = models.BooleanField(default=True)
     record_screen = models.BooleanField(default=True)
     sensitivity = models.CharField(max_length=10, choices=Sensitivity.choices, default=Sensitivity.STANDARD)
+    alternative_arrangement = models.TextField(
+        blank=True,
+        help_text=(
+            "What a student who declines recording does instead, with nothing recorded: for example an in-person "
+            "sitting or an oral exam. Required before a proctored exam is published."
+        ),
+    )
+    alternative_contact = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Whom the student contacts to arrange it: a name and an email address or telephone number.",
+    )
+    published_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Students see the exam only once it is published."
+    )
 
     class Meta:
         ordering = ["opens_at", "title"]
@@ -203,11 +226,48 @@ class Exam(models.Model):
     def clean(self) -> None:
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             raise ValidationError({"closes_at": "The exam must close after it opens."})
+        if self.published_at is not None:
+            missing = alternative_missing(self)
+            if missing:
+                raise ValidationError(missing)
+
+    @property
+    def published(self) -> bool:
+        return self.published_at is not None
+
+    @property
+    def proctored(self) -> bool:
+        """Anything of the student is recorded."""
+        return self.record_webcam or self.record_audio or self.record_screen
 
     @property
     def recorded_streams(self) -> list[str]:
         names = [("webcam", self.record_webcam), ("microphone", self.record_audio), ("screen", self.record_screen)]
         return [name for name, on in names if on]
+
+
+ALTERNATIVE_MISSING = "A proctored exam needs an alternative arrangement for students who decline recording: {what}."
+
+
+def alternative_missing(exam: Exam) -> dict[str, str]:
+    """What a proctored exam lacks to be published (by field), or nothing. One rule for the service
+    that publishes and for every form that edits a published exam."""
+    if not exam.proctored:
+        return {}
+    missing = {}
+    if not (exam.alternative_arrangement or "").strip():
+        missing["alternative_arrangement"] = ALTERNATIVE_MISSING.format(what="say what it is")
+    if not (exam.alternative_contact or "").strip():
+        missing["alternative_contact"] = ALTERNATIVE_MISSING.format(what="say whom to contact")
+    return missing
+
+
+def alternative_missing_message(exam: Exam) -> str:
+    """The same, in one sentence ("" when nothing is missing)."""
+    missing = alternative_missing(exam)
+    if len(missing) == 2:
+        return ALTERNATIVE_MISSING.format(what="say what it is and whom to contact")
+    return next(iter(missing.values()), "")
 
 
 class QuestionKind(models.TextChoices):

@@ -31,6 +31,7 @@ class Action(enum.Enum):
     DECIDE_SESSION = "record review decisions on a session"
     APPEAL_SESSION = "appeal the outcome of a session"
     ANSWER_ALTERNATIVE = "see and answer requests for an alternative arrangement"
+    CHECK_IDENTITY = "check a student's photo ID for a session"
 
 
 STAFF_ROLES = frozenset({Role.INSTRUCTOR, Role.REVIEWER})
@@ -77,6 +78,19 @@ def _enrolled_student(user: Any, obj: Any) -> bool:
     return course_role(user, _course_of(obj)) == Role.STUDENT
 
 
+def _published(exam: Exam) -> bool:
+    return exam.published_at is not None
+
+
+def _member_of_a_visible_exam(user: Any, exam: Exam) -> bool:
+    # Students see an exam once it is published; the course's staff see drafts too.
+    return _staff(user, exam) or (_enrolled_student(user, exam) and _published(exam))
+
+
+def _enrolled_student_of_a_published_exam(user: Any, exam: Exam) -> bool:
+    return _enrolled_student(user, exam) and _published(exam)
+
+
 def _own_session_or_staff(user: Any, session: ExamSession) -> bool:
     # Their own session stays visible to a student who has since left the course.
     return session.student_id == user.pk or _staff(user, session)
@@ -96,8 +110,8 @@ Rule = Callable[[Any, Any], bool]
 RULES: dict[Action, tuple[type, Rule, bool]] = {
     Action.VIEW_COURSE: (Course, _member, True),
     Action.VIEW_COURSE_ROSTER: (Course, _staff, True),
-    Action.VIEW_EXAM: (Exam, _member, True),
-    Action.TAKE_EXAM: (Exam, _enrolled_student, False),
+    Action.VIEW_EXAM: (Exam, _member_of_a_visible_exam, True),
+    Action.TAKE_EXAM: (Exam, _enrolled_student_of_a_published_exam, False),
     Action.MANAGE_EXAM: (Exam, _instructor, True),
     Action.VIEW_EXAM_SESSIONS: (Exam, _staff, True),
     Action.VIEW_SESSION: (ExamSession, _own_session_or_staff, True),
@@ -111,6 +125,8 @@ RULES: dict[Action, tuple[type, Rule, bool]] = {
     Action.APPEAL_SESSION: (ExamSession, _own_session, False),
     # A student's reason for declining may be sensitive: the course's instructors answer it, not its reviewers.
     Action.ANSWER_ALTERNATIVE: (Exam, _instructor, True),
+    # A manual identity check: the course's staff compare the photo ID with their class list.
+    Action.CHECK_IDENTITY: (ExamSession, _staff, True),
 }
 
 
@@ -124,6 +140,24 @@ def can(user: Any, action: Action, obj: Any) -> bool:
     if is_admin(user):
         return admins_may
     return rule(user, obj)
+
+
+def is_staff_anywhere(user: Any) -> bool:
+    """An admin, a Django staff user, or an instructor or reviewer of some course: someone who can reach
+    other people's recordings or identity data."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if is_admin(user) or user.is_staff:
+        return True
+    return CourseMembership.objects.filter(user_id=user.pk, role__in=STAFF_ROLES).exists()
+
+
+def may_check_identity_somewhere(user: Any) -> bool:
+    """Whether the user may open the queue of manual identity checks at all: an admin, or staff of some
+    course (each check in it is then shown only where CHECK_IDENTITY allows)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return is_admin(user) or CourseMembership.objects.filter(user_id=user.pk, role__in=STAFF_ROLES).exists()
 
 
 def require(user: Any, action: Action, obj: Any) -> None:

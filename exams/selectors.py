@@ -40,8 +40,9 @@ def courses_taught(user: Any) -> QuerySet[Course]:
     return courses.filter(memberships__user=user, memberships__role__in=[Role.INSTRUCTOR, Role.REVIEWER]).distinct()
 
 
-def exams_of_course(course: Course) -> QuerySet[Exam]:
-    return course.exams.annotate(
+def exams_of_course(course: Course, *, drafts: bool = True) -> QuerySet[Exam]:
+    exams = course.exams.all() if drafts else course.exams.filter(published_at__isnull=False)
+    return exams.annotate(
         session_count=Count("sessions"),
         to_review=Count("sessions", filter=Q(sessions__status__in=["ready_for_review", "second_review", "appealed"])),
     )
@@ -50,7 +51,9 @@ def exams_of_course(course: Course) -> QuerySet[Exam]:
 def exams_for_student(user: Any) -> list[StudentExam]:
     """Every exam of the courses the user studies, with their own session and accommodation."""
     exams = (
-        Exam.objects.filter(course__memberships__user=user, course__memberships__role=Role.STUDENT)
+        Exam.objects.filter(
+            course__memberships__user=user, course__memberships__role=Role.STUDENT, published_at__isnull=False
+        )
         .select_related("course")
         .prefetch_related(
             Prefetch("sessions", queryset=ExamSession.objects.filter(student=user), to_attr="own_sessions"),

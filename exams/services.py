@@ -25,6 +25,7 @@ from exams.models import (
     RequestStatus,
     SessionStatus,
     SessionTransition,
+    alternative_missing_message,
 )
 from exams.selectors import BEFORE_START, consent_given, consent_outdated, consent_policy_for
 from proctor.attestations import identity_attestation_method
@@ -126,6 +127,74 @@ class ConsentNeeded(ExamUnavailable):
     agree again before they start."""
 
 
+class PublishRefused(Exception):
+    """An exam that cannot be published (or withdrawn) as asked; the message says why. Nothing changed."""
+
+
+@transaction.atomic
+def exam_publish(*, exam_id: int, actor: Any, request: HttpRequest | None = None) -> Exam:
+    """Open the exam to its students. A proctored exam must first say what a student who declines
+    recording does instead and whom they contact: no one is left with "be recorded or fail"."""
+    exam = Exam.objects.select_for_update().get(pk=exam_id)
+    if exam.published:
+        raise PublishRefused("This exam is already published.")
+    missing = alternative_missing_message(exam)
+    if missing:
+        raise PublishRefused(missing)
+    exam.published_at = timezone.now()
+    exam.save(update_fields=["published_at"])
+    audit_record(actor=actor, action="exam.publish", target=exam, request=request)
+    return exam
+
+
+MAX_ALTERNATIVE_CHARS = 5000
+MAX_CONTACT_CHARS = 300
+
+
+@transaction.atomic
+def exam_alternative_set(
+    *,
+    exam_id: int,
+    arrangement: str,
+    contact: str,
+    actor: Any,
+    publish: bool = False,
+    request: HttpRequest | None = None,
+) -> Exam:
+    """Say what a student who declines recording does instead, and whom they contact, and with
+    ``publish`` publish the exam too (all or nothing). A published proctored exam cannot lose either:
+    every student must have a real alternative."""
+    exam = Exam.objects.select_for_update().get(pk=exam_id)
+    arrangement, contact = (arrangement or "").strip(), (contact or "").strip()
+    if len(arrangement) > MAX_ALTERNATIVE_CHARS:
+        raise PublishRefused(f"Keep the arrangement under {MAX_ALTERNATIVE_CHARS:,} characters.")
+    if len(contact) > MAX_CONTACT_CHARS:
+        raise PublishRefused(f"Keep the contact under {MAX_CONTACT_CHARS:,} characters.")
+    exam.alternative_arrangement, exam.alternative_contact = arrangement, contact
+    missing = alternative_missing_message(exam)
+    if exam.published and missing:
+        raise PublishRefused(missing)
+    exam.save(update_fields=["alternative_arrangement", "alternative_contact"])
+    audit_record(actor=actor, action="exam.alternative_set", target=exam, request=request)
+    if publish:
+        return exam_publish(exam_id=exam.pk, actor=actor, request=request)
+    return exam
+
+
+@transaction.atomic
+def exam_unpublish(*, exam_id: int, actor: Any, request: HttpRequest | None = None) -> Exam:
+    """Take an exam back to draft, while no student has opened it yet."""
+    exam = Exam.objects.select_for_update().get(pk=exam_id)
+    if not exam.published:
+        raise PublishRefused("This exam is a draft already.")
+    if exam.sessions.exists():
+        raise PublishRefused("Students have opened this exam: it stays published.")
+    exam.published_at = None
+    exam.save(update_fields=["published_at"])
+    audit_record(actor=actor, action="exam.unpublish", target=exam, request=request)
+    return exam
+
+
 class AlternativeAnswerRefused(Exception):
     """An answer to a request for an alternative arrangement that cannot be recorded; the message
     says why in plain words. Nothing was changed."""
@@ -144,6 +213,8 @@ def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None
     if existing is not None:
         return existing
     now = timezone.now()
+    if not exam.published:
+        raise ExamUnavailable("This exam is not published yet.")
     if now < exam.opens_at:
         raise ExamUnavailable(f"This exam opens on {timezone.localtime(exam.opens_at):%A %d %B at %H:%M}.")
     if now >= exam.closes_at:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("courses/<int:course_id>/", views.course_detail, name="course_detail"),
     path("exams/<int:exam_id>/", views.exam_detail, name="exam_detail"),
+    path("exams/<int:exam_id>/publishing/", views.exam_publishing, name="exam_publishing"),
     path("sessions/<uuid:session_id>/", views.session_detail, name="session_detail"),
     path(
         "alternative-requests/<int:request_id>/answer/",

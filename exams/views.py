@@ -16,7 +16,14 @@ from django.views.decorators.http import require_POST
 from exams import selectors
 from exams.models import Accommodation, AlternativeRequest, Course, Exam, ExamSession
 from exams.permissions import Action, can, is_admin, require
-from exams.services import MAX_RESPONSE_CHARS, AlternativeAnswerRefused, alternative_answer
+from exams.services import (
+    MAX_RESPONSE_CHARS,
+    AlternativeAnswerRefused,
+    PublishRefused,
+    alternative_answer,
+    exam_alternative_set,
+    exam_unpublish,
+)
 
 
 @login_required
@@ -43,14 +50,21 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
         "exams/course_detail.html",
         {
             "course": course,
-            "exams": selectors.exams_of_course(course),
+            # Students see published exams only; the course's staff see drafts too, marked as such.
+            "exams": selectors.exams_of_course(course, drafts=staff_view),
             "staff_view": staff_view,
             "members": course.memberships.select_related("user") if staff_view else None,
         },
     )
 
 
-def _exam_page(request: HttpRequest, exam: Exam, *, answer_error: dict[str, Any] | None = None) -> HttpResponse:
+def _exam_page(
+    request: HttpRequest,
+    exam: Exam,
+    *,
+    answer_error: dict[str, Any] | None = None,
+    publish_error: dict[str, str] | None = None,
+) -> HttpResponse:
     staff_view = can(request.user, Action.VIEW_EXAM_SESSIONS, exam)
     context: dict[str, object] = {
         "exam": exam,
@@ -64,6 +78,9 @@ def _exam_page(request: HttpRequest, exam: Exam, *, answer_error: dict[str, Any]
             exam.accommodations.select_related("student") if can(request.user, Action.MANAGE_EXAM, exam) else None
         )
         context["consent_counts"] = selectors.consent_counts(exam)
+        if can(request.user, Action.MANAGE_EXAM, exam):
+            context["may_publish"] = True
+            context["publish_error"] = publish_error
         if can(request.user, Action.ANSWER_ALTERNATIVE, exam):
             context["alternatives"] = selectors.alternative_requests_of_exam(exam)
             context["answer_error"] = answer_error
@@ -75,7 +92,7 @@ def _exam_page(request: HttpRequest, exam: Exam, *, answer_error: dict[str, Any]
         context["allowed_minutes"] = (
             accommodation.allowed_minutes(exam.duration_minutes) if accommodation else exam.duration_minutes
         )
-    return render(request, "exams/exam_detail.html", context)
+    return render(request, "exams/exam_detail.html", context, status=400 if publish_error or answer_error else 200)
 
 
 @login_required
@@ -83,6 +100,38 @@ def exam_detail(request: HttpRequest, exam_id: int) -> HttpResponse:
     exam = get_object_or_404(Exam.objects.select_related("course"), pk=exam_id)
     require(request.user, Action.VIEW_EXAM, exam)
     return _exam_page(request, exam)
+
+
+@login_required
+@require_POST
+def exam_publishing(request: HttpRequest, exam_id: int) -> HttpResponse:
+    """The instructor sets the alternative arrangement, and publishes the exam or takes it back to draft."""
+    exam = get_object_or_404(Exam.objects.select_related("course"), pk=exam_id)
+    require(request.user, Action.MANAGE_EXAM, exam)
+    action = request.POST.get("action", "save")
+    arrangement, contact = request.POST.get("alternative_arrangement", ""), request.POST.get("alternative_contact", "")
+    try:
+        if action == "unpublish":
+            exam_unpublish(exam_id=exam.pk, actor=request.user, request=request)
+            messages.success(request, "The exam is a draft again: students no longer see it.")
+        else:
+            exam_alternative_set(
+                exam_id=exam.pk,
+                arrangement=arrangement,
+                contact=contact,
+                actor=request.user,
+                publish=action == "publish",
+                request=request,
+            )
+            if action == "publish":
+                messages.success(request, "The exam is published: its students can see it and open it.")
+            else:
+                messages.success(request, "The alternative arrangement is saved.")
+    except PublishRefused as exc:
+        exam.refresh_from_db()
+        error = {"message": str(exc), "arrangement": arrangement, "contact": contact}
+        return _exam_page(request, exam, publish_error=error)
+    return redirect(f"{reverse('exam_detail', args=[exam.pk])}#publishing")
 
 
 @login_required

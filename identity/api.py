@@ -16,9 +16,12 @@ from channels.db import database_sync_to_async
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
+from identity.consent import BiometricConsentRequired, biometric_consent_latest, biometric_notice_current
 from identity.faces import FaceProblem
 from identity.models import IdentityProfile
 from identity.services import (
+    ManualCheckError,
+    biometric_consent_answer,
     identity_enrol,
     identity_request_manual_check,
     identity_store_id_photo,
@@ -42,21 +45,27 @@ async def _signed_in(request: HttpRequest) -> Any | None:
     return user if user.is_authenticated and user.is_active else None
 
 
-def _reference(request: HttpRequest) -> str | None:
-    value: Any = request.POST.get("reference")
+def _json_field(request: HttpRequest, name: str) -> Any:
+    value: Any = request.POST.get(name)
     if value is None and request.content_type == "application/json":
         try:
-            value = json.loads(request.body or b"{}").get("reference")
+            value = json.loads(request.body or b"{}").get(name)
         except (ValueError, AttributeError):
             value = None
+    return value
+
+
+def _reference(request: HttpRequest) -> str | None:
+    value = _json_field(request, "reference")
     if not isinstance(value, str) or not 0 < len(value) <= MAX_REFERENCE:
         return None
     return value
 
 
 def own_profile_endpoint(view: Any) -> Any:
-    """For the identity views: signed-in users only (403 otherwise, as JSON), and a FaceProblem
-    becomes a 422 that says what to change. The view receives the user."""
+    """For the identity views: signed-in users only (403 otherwise, as JSON); a FaceProblem or a manual
+    check that cannot be made becomes a 422 that says what to change, and a step that needs the
+    agreement to face matching a 409. The view receives the user."""
 
     @functools.wraps(view)
     async def wrapper(request: HttpRequest) -> JsonResponse:
@@ -65,8 +74,10 @@ def own_profile_endpoint(view: Any) -> Any:
             return _problem("Sign in first.", 403)
         try:
             response: JsonResponse = await view(request, user)
-        except FaceProblem as exc:
+        except (FaceProblem, ManualCheckError) as exc:
             return _problem(str(exc))
+        except BiometricConsentRequired as exc:
+            return _problem(str(exc), 409)
         return response
 
     return wrapper
@@ -76,9 +87,39 @@ def own_profile_endpoint(view: Any) -> Any:
 @own_profile_endpoint
 async def identity_status(request: HttpRequest, user: Any) -> JsonResponse:
     profile = await IdentityProfile.objects.filter(user=user).afirst()
+    latest = await _off_thread(biometric_consent_latest)(user_id=user.pk)
+    notice = await _off_thread(biometric_notice_current)()
     return JsonResponse(
-        {"enrolled": bool(profile and profile.enrolled), "has_id_photo": bool(profile and profile.id_photo_name)}
+        {
+            "enrolled": bool(profile and profile.enrolled),
+            "has_id_photo": bool(profile and profile.id_photo_name),
+            "face_matching": {
+                "agreed": bool(latest and latest.in_force),
+                "answer": (latest.decision if latest.withdrawn_at is None else "withdrawn") if latest else None,
+                "version": latest.notice_version if latest else None,
+                "notice": {"version": notice.version, "text": notice.text} if notice else None,
+            },
+        }
     )
+
+
+@require_POST
+@own_profile_endpoint
+async def face_matching_answer(request: HttpRequest, user: Any) -> JsonResponse:
+    """The student agrees to face matching, or declines it, for the notice version they were shown."""
+    version, agreed = _json_field(request, "version"), _json_field(request, "agreed")
+    if isinstance(version, str) and version.isdigit():
+        version = int(version)
+    if isinstance(agreed, str) and agreed in ("true", "false"):
+        agreed = agreed == "true"
+    if not isinstance(version, int) or isinstance(version, bool) or not isinstance(agreed, bool):
+        return _problem(
+            "Say which notice version you read (version) and whether you agree (agreed: true or false).", 400
+        )
+    answer = await _off_thread(biometric_consent_answer)(
+        user=user, notice_version=version, agreed=agreed, request=request
+    )
+    return JsonResponse({"agreed": answer.in_force, "version": answer.notice_version})
 
 
 @require_POST

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from identity.consent import biometric_consent_in_force
 from identity.models import IdentityProfile
 from identity.services import id_photo_open, template_open
 from proctor.audit import audit_record
@@ -14,10 +15,13 @@ from proctor.audit import audit_record
 def identity_template(
     *, user_id: Any, purpose: str, reference: str = "", actor: Any = None, request: Any = None
 ) -> np.ndarray | None:
-    """The user's enrolled face template, or None when they never enrolled (or it was purged).
+    """The user's enrolled face template, or None when they never enrolled, it was purged, or their
+    agreement to face matching is not in force (then nothing is decrypted).
 
     Only for 1:1 comparison with the same user; the read is audited with its purpose.
     """
+    if not biometric_consent_in_force(user_id=user_id):
+        return None
     profile = IdentityProfile.objects.select_related("data_key").filter(user_id=user_id).first()
     if profile is None or profile.template_sealed is None:
         return None
@@ -33,9 +37,13 @@ def identity_template(
 
 
 def identity_has_template(*, user_id: Any) -> bool:
-    """Whether the user has an enrolled face template: a fact about the profile, not a read of the
-    template (nothing is decrypted), so it is not an access to biometric data."""
-    return IdentityProfile.objects.filter(user_id=user_id, template_sealed__isnull=False).exists()
+    """Whether the user has an enrolled face template that may be used: their agreement to face
+    matching is in force. A fact about the profile, not a read of the template (nothing is decrypted),
+    so it is not an access to biometric data."""
+    return (
+        biometric_consent_in_force(user_id=user_id)
+        and IdentityProfile.objects.filter(user_id=user_id, template_sealed__isnull=False).exists()
+    )
 
 
 def identity_id_photo(*, profile: IdentityProfile, purpose: str, actor: Any, request: Any = None) -> bytes:

@@ -1,6 +1,8 @@
-"""Writes to identity: enrol a face, store a photo ID, verify 1:1, request a manual check.
+"""Writes to identity: answer and withdraw the face-matching consent, enrol a face, store a photo ID,
+verify 1:1, request a manual check and decide it.
 
-The only code in this app that encrypts or decrypts; keys come from proctor.keys.
+The only code in this app that encrypts or decrypts; keys come from proctor.keys. No face template is
+made or read unless the student's agreement to face matching is in force (identity.consent).
 """
 
 from __future__ import annotations
@@ -15,13 +17,33 @@ from django.db import transaction
 from django.utils import timezone
 
 from identity import faces
-from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile
+from identity.consent import (
+    NO_NOTICE,
+    BiometricConsentRequired,
+    biometric_consent_latest,
+    biometric_consent_require,
+    biometric_notice_current,
+    notice_sha256,
+)
+from identity.models import (
+    BiometricConsent,
+    BiometricDecision,
+    IdentityCheck,
+    IdentityCheckKind,
+    IdentityProfile,
+    ManualDecision,
+)
 from proctor import crypto
 from proctor.attestations import identity_attest
 from proctor.audit import audit_record
 from proctor.keys import data_key_create, data_key_destroy, data_key_material, data_keys_forget
 
 MAX_IMAGE_BYTES = 3 * 1024 * 1024
+MAX_REASON_CHARS = 2000
+
+
+class ManualCheckError(Exception):
+    """A manual identity check cannot be requested or decided as asked; the message says why."""
 
 
 def _template_label(profile: IdentityProfile) -> bytes:
@@ -56,6 +78,106 @@ def id_photo_open(profile: IdentityProfile) -> bytes:
     )
 
 
+def _id_photo_name(profile: IdentityProfile) -> str:
+    return f"identity/{profile.pk}/id-photo.sealed"
+
+
+def _profile_drop(profile: IdentityProfile, *, template: bool = False, photo: bool = False) -> None:
+    """Take the face template and/or the photo ID out of a profile so that nothing the database holds
+    can bring them back: what stays is sealed again under a fresh data key and the old key is destroyed
+    (the old photo file is deleted after commit). A database backup from before still holds the old
+    wrapped key, readable while its key-encryption key lives. Call inside a transaction, with the
+    profile locked."""
+    old_key = profile.data_key
+    material = data_key_material(old_key)
+    kept_template = (
+        None
+        if template or profile.template_sealed is None
+        else crypto.open_sealed(material, label=_template_label(profile), ciphertext=bytes(profile.template_sealed))
+    )
+    kept_photo = None if photo or not profile.id_photo_name else id_photo_open(profile)
+    old_photo = profile.id_photo_name
+    profile.data_key = data_key_create(purpose="identity")
+    fresh = data_key_material(profile.data_key)
+    profile.template_sealed = (
+        crypto.seal(fresh, label=_template_label(profile), plaintext=kept_template) if kept_template else None
+    )
+    if kept_template is None:
+        profile.enrolled_at = None
+    if kept_photo is not None:
+        sealed = crypto.seal(fresh, label=_id_photo_label(profile), plaintext=kept_photo)
+        profile.id_photo_name = default_storage.save(_id_photo_name(profile), ContentFile(sealed))
+    else:
+        profile.id_photo_name, profile.id_photo_at = "", None
+    profile.save(update_fields=["data_key", "template_sealed", "enrolled_at", "id_photo_name", "id_photo_at"])
+    data_key_destroy(data_key=old_key)
+    data_keys_forget([old_key.pk])
+    if old_photo:
+        transaction.on_commit(lambda: default_storage.delete(old_photo))
+
+
+def _locked_profile(user_id: Any) -> IdentityProfile | None:
+    return IdentityProfile.objects.select_for_update().select_related("data_key").filter(user_id=user_id).first()
+
+
+@transaction.atomic
+def biometric_consent_answer(*, user: Any, notice_version: int, agreed: bool, request: Any = None) -> BiometricConsent:
+    """Record the student's answer to the face-matching notice in effect, exactly the version they read.
+    Declining also removes any face template they had: for a student who declines, none exists."""
+    notice = biometric_notice_current()
+    if notice is None:
+        raise BiometricConsentRequired(NO_NOTICE)
+    if notice_version != notice.version:
+        raise BiometricConsentRequired(
+            f"The face-matching notice changed to version {notice.version} while you were reading it. "
+            "Read it again, then answer."
+        )
+    answer = BiometricConsent.objects.create(
+        user=user,
+        notice=notice,
+        notice_version=notice.version,
+        notice_sha256=notice_sha256(notice),
+        decision=BiometricDecision.AGREED if agreed else BiometricDecision.DECLINED,
+    )
+    dropped = False
+    if not agreed:
+        profile = _locked_profile(user.pk)
+        if profile is not None and profile.template_sealed is not None:
+            _profile_drop(profile, template=True)
+            dropped = True
+    audit_record(
+        actor=user,
+        action="identity.biometric_consent",
+        target=answer,
+        request=request,
+        detail={"decision": answer.decision, "version": notice.version, "template_erased": dropped},
+    )
+    return answer
+
+
+@transaction.atomic
+def biometric_consent_withdraw(*, user: Any, request: Any = None) -> BiometricConsent:
+    """Withdraw the agreement to face matching: from now on no template is read, and the one made is
+    destroyed at once (the photo ID, if any, stays for a person to check)."""
+    latest = biometric_consent_latest(user_id=user.pk)
+    if latest is None or not latest.in_force:
+        raise BiometricConsentRequired("You have no agreement to face matching to withdraw.")
+    latest.withdrawn_at = timezone.now()
+    latest.save(update_fields=["withdrawn_at"])
+    profile = _locked_profile(user.pk)
+    dropped = profile is not None and profile.template_sealed is not None
+    if profile is not None and dropped:
+        _profile_drop(profile, template=True)
+    audit_record(
+        actor=user,
+        action="identity.biometric_withdraw",
+        target=latest,
+        request=request,
+        detail={"version": latest.notice_version, "template_erased": dropped},
+    )
+    return latest
+
+
 def _profile_for(user: Any) -> IdentityProfile:
     profile = IdentityProfile.objects.select_related("data_key").filter(user=user).first()
     if profile is None:
@@ -72,6 +194,7 @@ def _images(frames: list[bytes]) -> list[Any]:
 @transaction.atomic
 def identity_enrol(*, user: Any, frames: list[bytes], request: Any = None) -> IdentityProfile:
     """Compute the face template from several webcam frames and keep only the template, sealed."""
+    biometric_consent_require(user_id=user.pk)
     if not 3 <= len(frames) <= 10:
         raise faces.FaceProblem("Enrolment needs between 3 and 10 pictures.")
     existing = IdentityProfile.objects.filter(user=user, template_sealed__isnull=False).exists()
@@ -99,7 +222,7 @@ def identity_store_id_photo(*, user: Any, photo: bytes, request: Any = None) -> 
     if profile.id_photo_name:
         raise faces.FaceProblem("Your photo ID is already stored. To replace it, delete your identity profile first.")
     sealed = crypto.seal(data_key_material(profile.data_key), label=_id_photo_label(profile), plaintext=photo)
-    profile.id_photo_name = default_storage.save(f"identity/{profile.pk}/id-photo.sealed", ContentFile(sealed))
+    profile.id_photo_name = default_storage.save(_id_photo_name(profile), ContentFile(sealed))
     profile.id_photo_at = timezone.now()
     profile.save(update_fields=["id_photo_name", "id_photo_at"])
     audit_record(actor=user, action="identity.id_photo", target=profile, request=request)
@@ -161,6 +284,7 @@ def identity_verify(
 ) -> tuple[IdentityCheck, str | None]:
     """Compare one webcam frame with this user's template (1:1 only). Returns the recorded check and,
     when it matched, an attestation for the exam flow."""
+    biometric_consent_require(user_id=user.pk)
     profile = IdentityProfile.objects.select_related("data_key").filter(user=user).first()
     if profile is None or profile.template_sealed is None:
         raise faces.FaceProblem("Enrol your face first.")
@@ -189,15 +313,74 @@ def identity_verify(
             request=request,
             detail={"matched": check.matched, "distance": check.distance},
         )
+        if check.matched:
+            _id_photo_done(user.pk)
     if problem:
         raise faces.FaceProblem(problem)
     token = identity_attest(user_id=user.pk, reference=reference, method="face_match") if check.matched else None
     return check, token
 
 
+def _id_photo_done(user_id: Any) -> None:
+    """The photo ID is kept only while a person may still need it: once a check is done and no manual
+    check is waiting, it is destroyed. Call inside a transaction."""
+    if IdentityCheck.objects.filter(
+        user_id=user_id, kind=IdentityCheckKind.MANUAL_REQUEST, decision=ManualDecision.PENDING
+    ).exists():
+        return
+    profile = _locked_profile(user_id)
+    if profile is not None and profile.id_photo_name:
+        _profile_drop(profile, photo=True)
+
+
 @transaction.atomic
 def identity_request_manual_check(*, user: Any, reference: str, request: Any = None) -> tuple[IdentityCheck, str]:
-    """The student asks a person to check their identity instead (after failed matches, or by choice)."""
-    check = IdentityCheck.objects.create(user=user, kind=IdentityCheckKind.MANUAL_REQUEST, reference=reference[:64])
-    audit_record(actor=user, action="identity.manual_request", target=check, request=request)
+    """The student asks a person to compare their photo ID with the class list instead of face matching
+    (by choice, or after failed matches). The photo ID must be stored first; the request waits in the
+    staff's queue, and the student may go on meanwhile."""
+    profile = IdentityProfile.objects.filter(user=user).first()
+    if profile is None or not profile.id_photo_name:
+        raise ManualCheckError("Take a picture of your photo ID first, so that a person can check it.")
+    check = IdentityCheck.objects.filter(
+        user=user, kind=IdentityCheckKind.MANUAL_REQUEST, reference=reference[:64], decision=ManualDecision.PENDING
+    ).first()
+    if check is None:
+        check = IdentityCheck.objects.create(
+            user=user, kind=IdentityCheckKind.MANUAL_REQUEST, reference=reference[:64], decision=ManualDecision.PENDING
+        )
+        audit_record(actor=user, action="identity.manual_request", target=check, request=request)
     return check, identity_attest(user_id=user.pk, reference=reference, method="manual_request")
+
+
+@transaction.atomic
+def identity_manual_decide(
+    *, check_id: Any, actor: Any, confirmed: bool, reason: str, request: Any = None
+) -> IdentityCheck:
+    """A person's decision on a manual identity check, with the reason, audited; then the photo ID is
+    destroyed unless another manual check still needs it. The caller has authorised ``actor`` for the
+    check's reference."""
+    reason = reason.strip()
+    if not reason:
+        raise ManualCheckError("Say why: what you compared, and what you saw.")
+    if len(reason) > MAX_REASON_CHARS:
+        raise ManualCheckError(f"Keep the reason under {MAX_REASON_CHARS:,} characters.")
+    check = IdentityCheck.objects.select_for_update().filter(pk=check_id, kind=IdentityCheckKind.MANUAL_REQUEST).first()
+    if check is None:
+        raise ManualCheckError("That identity check does not exist.")
+    if check.decision != ManualDecision.PENDING:
+        raise ManualCheckError(f"That check was already decided: {check.get_decision_display().lower()}.")
+    check.decision = ManualDecision.CONFIRMED if confirmed else ManualDecision.REJECTED
+    check.matched = confirmed
+    check.decision_reason = reason
+    check.decided_by = actor
+    check.decided_at = timezone.now()
+    check.save(update_fields=["decision", "matched", "decision_reason", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        action="identity.manual_decide",
+        target=check,
+        request=request,
+        detail={"decision": check.decision, "reference": check.reference, "student": check.user_id},
+    )
+    _id_photo_done(check.user_id)
+    return check

@@ -17,12 +17,13 @@ from django_celery_beat.models import PeriodicTask
 from analysis.models import Flag
 from exams.models import ConsentRecord, ExamSession
 from exams.models import SessionStatus as S
-from identity.models import IdentityProfile
+from identity.consent import biometric_consent_latest
+from identity.models import BiometricConsent, IdentityProfile
 from privacy.models import LegalHold
-from privacy.services import HOLD, IN_PROGRESS, REVIEW, identity_profile_delete_refusal, profile_due_at
+from privacy.services import HOLD, identity_profile_delete_refusal, kept_by, profile_due_at
 from proctor.models import AuditEvent
 from recordings.models import BrowserSignal, Recording
-from review.models import FlagDecision, SessionDecision
+from review.models import Appeal, FlagDecision, SessionDecision
 
 #: Statuses in which a person has decided the session: its flags and outcome are shown to the student.
 REVIEWED = frozenset({S.CLEARED, S.CONCERN_CONFIRMED, S.APPEALED})
@@ -85,6 +86,8 @@ class MyData:
     profile_purge_at: datetime | None
     profile_kept_by: str
     profile_delete_refusal: str | None
+    #: The latest answer about face matching (None: never asked).
+    face_matching: BiometricConsent | None
     sessions: list[SessionData]
     accesses: list[Access]
 
@@ -109,7 +112,10 @@ def _sessions(user: Any) -> list[ExamSession]:
             Prefetch("decisions", queryset=SessionDecision.objects.order_by("decided_at", "pk")),
             Prefetch("legal_holds", queryset=LegalHold.objects.filter(lifted_at__isnull=True), to_attr="standing"),
         )
-        .annotate(has_signals=Exists(BrowserSignal.objects.filter(session=OuterRef("pk"))))
+        .annotate(
+            has_signals=Exists(BrowserSignal.objects.filter(session=OuterRef("pk"))),
+            appealed=Exists(Appeal.objects.filter(session=OuterRef("pk"))),
+        )
         .order_by("-created_at")
     )
 
@@ -186,7 +192,9 @@ def _session_data(session: ExamSession, purged: AuditEvent | None) -> SessionDat
         recordings=recordings,
         consents=list(session.consents.all()),
         purge_at=_purge_at(session) if had_recordings else None,
-        kept_by=HOLD if held else REVIEW if session.status in IN_PROGRESS and had_recordings else "",
+        kept_by=kept_by(session, held=held, appealed=bool(getattr(session, "appealed", False)), at=timezone.now())
+        if had_recordings
+        else "",
         purged_at=purged.at if purged is not None and not (recordings or signals) else None,
         reviewed=reviewed,
         flags=[FlagOutcome(flag, _latest(flag.decisions.all())) for flag in flags] if reviewed else [],
@@ -211,6 +219,7 @@ def my_data(user: Any) -> MyData:
         profile_purge_at=profile_due_at(profile) if profile is not None else None,
         profile_kept_by=HOLD if profile is not None and held else "",
         profile_delete_refusal=identity_profile_delete_refusal(user=user),
+        face_matching=biometric_consent_latest(user_id=user.pk),
         sessions=[_session_data(s, purged.get(str(s.pk))) for s in sessions],
         accesses=_accesses(user, sessions, purged),
     )

@@ -39,6 +39,8 @@ from privacy.models import LegalHold
 from proctor.audit import audit_record
 from proctor.keys import data_key_destroy, data_keys_forget
 from recordings.models import BrowserSignal, Recording, RecordingChunk
+from review.models import Appeal
+from review.selectors import appeal_open_until
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ IN_PROGRESS = frozenset({S.STARTED, S.ANALYSING, S.SECOND_REVIEW, S.APPEALED})
 
 HOLD = "a legal hold"
 REVIEW = "a review in progress"
+APPEAL = "the time left to appeal a confirmed concern"
 
 
 class HoldError(Exception):
@@ -112,8 +115,16 @@ class PurgeItem:
         return f"Identity profile of {self.target.user.get_username()} (face template and ID photo)"
 
 
-def _kept_by(session: ExamSession, *, held: bool) -> str:
-    return HOLD if held else REVIEW if session.status in IN_PROGRESS else ""
+def kept_by(session: ExamSession, *, held: bool, appealed: bool, at: datetime) -> str:
+    """What keeps a session's recordings past their retention at ``at``, or "" when nothing does: a
+    legal hold, a review in progress, or a confirmed concern the student may still appeal (the people
+    deciding the appeal need the recordings)."""
+    if held:
+        return HOLD
+    if session.status in IN_PROGRESS:
+        return REVIEW
+    closes = appeal_open_until(session, appealed=appealed)
+    return APPEAL if closes is not None and closes > at else ""
 
 
 def _recording_items(*, until: datetime) -> Iterator[PurgeItem]:
@@ -122,16 +133,18 @@ def _recording_items(*, until: datetime) -> Iterator[PurgeItem]:
         Exists(Recording.objects.filter(session=OuterRef("pk")))
         | Exists(BrowserSignal.objects.filter(session=OuterRef("pk")))
     )
+    appealed = Exists(Appeal.objects.filter(session=OuterRef("pk")))
     for institution in Institution.objects.all():
         keep = timedelta(days=institution.recording_retention_days)
         sessions = (
             with_data.filter(exam__course__institution=institution, exam__closes_at__lte=until - keep)
-            .select_related("exam", "student")
-            .annotate(held=holds)
+            .select_related("exam__course__institution", "student")
+            .annotate(held=holds, appealed=appealed)
             .order_by("exam__closes_at", "pk")
         )
         for session in sessions:
-            yield PurgeItem("recordings", session, session.exam.closes_at + keep, _kept_by(session, held=session.held))
+            kept = kept_by(session, held=session.held, appealed=session.appealed, at=until)
+            yield PurgeItem("recordings", session, session.exam.closes_at + keep, kept)
 
 
 def _profile_retention_days(user_id: Any) -> int:
@@ -186,7 +199,7 @@ def _delete_objects(names: list[str]) -> int:
     return len(named)
 
 
-def _purge_recordings(session_id: Any, due_at: datetime) -> bool:
+def _purge_recordings(session_id: Any, due_at: datetime, now: datetime) -> bool:
     """Purge one session's recordings; False when, looked at again under its lock, it must stay or is
     already gone (a hold set, a review reopened, or another run finished it meanwhile)."""
     # 1. Under the session's lock (hold_set takes it too): check again, then crypto-shred. From here
@@ -194,8 +207,11 @@ def _purge_recordings(session_id: Any, due_at: datetime) -> bool:
     with transaction.atomic():
         session = ExamSession.objects.select_for_update().get(pk=session_id)
         held = LegalHold.objects.filter(session=session, lifted_at__isnull=True).exists()
+        appealed = Appeal.objects.filter(session=session).exists()
         recordings = list(Recording.objects.filter(session=session).select_related("data_key"))
-        if _kept_by(session, held=held) or not (recordings or BrowserSignal.objects.filter(session=session).exists()):
+        if kept_by(session, held=held, appealed=appealed, at=now) or not (
+            recordings or BrowserSignal.objects.filter(session=session).exists()
+        ):
             return False
         for recording in recordings:
             data_key_destroy(data_key=recording.data_key)
@@ -274,7 +290,7 @@ def purge_due(*, now: datetime | None = None) -> PurgeReport:
             continue
         try:
             if item.kind == "recordings":
-                report.recordings += _purge_recordings(item.target.pk, item.due_at)
+                report.recordings += _purge_recordings(item.target.pk, item.due_at, now)
             else:
                 report.profiles += _purge_profile(item.target, now)
         except Exception:

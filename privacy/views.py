@@ -12,7 +12,9 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
+from identity.consent import BiometricConsentRequired
 from identity.selectors import identity_id_photo
+from identity.services import biometric_consent_withdraw
 from privacy.export import my_data_export
 from privacy.selectors import identity_profile_of, my_data
 from privacy.services import ProfileDeleteRefused, identity_profile_delete
@@ -73,3 +75,23 @@ def identity_profile_delete_page(request: HttpRequest) -> HttpResponse:
         )
         return redirect("my_data")
     return render(request, "privacy/profile_delete.html", {"data": data})
+
+
+@login_required
+@require_POST
+def face_matching_withdraw(request: HttpRequest) -> HttpResponse:
+    """Withdraw the agreement to face matching: the face template is destroyed at once."""
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm that you withdraw your agreement to face matching.")
+        return redirect("my_data")
+    try:
+        biometric_consent_withdraw(user=request.user, request=request)
+    except BiometricConsentRequired as exc:
+        messages.error(request, str(exc))
+        return redirect("my_data")
+    messages.success(
+        request,
+        "You have withdrawn your agreement to face matching. Your face template is destroyed, and none will be "
+        "read or made again unless you agree again. A person will check your photo ID at your next exam instead.",
+    )
+    return redirect("my_data")

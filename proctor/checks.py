@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tempfile
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core import checks
 
 IN_MEMORY_FILESYSTEMS = {"tmpfs", "ramfs"}
@@ -41,4 +44,81 @@ def temporary_files_stay_in_memory(app_configs: Any, **kwargs: Any) -> list[chec
             hint="Set TMPDIR to a tmpfs (for example /dev/shm, or a tmpfs mounted at /tmp) for Daphne.",
             id="invigil.E001",
         )
+    ]
+
+
+def data_endpoints() -> list[tuple[str, str]]:
+    """Every place personal data is sent to or kept, as (what, host): the database, Redis (channel
+    layer, Celery broker and results), the media store and the mail server. The server's own files
+    and sockets are not listed."""
+    found: list[tuple[str, str]] = []
+    database = settings.DATABASES["default"]
+    if not database["ENGINE"].endswith("sqlite3"):
+        found.append(("The database", database.get("HOST") or "localhost"))
+    redis = getattr(settings, "REDIS_URL", None)
+    if redis and not redis.startswith("unix://"):
+        found.append(("Redis (live updates and the task queue)", urlsplit(redis).hostname or "localhost"))
+    media = settings.STORAGES["default"]
+    if media["BACKEND"].endswith("S3Storage"):
+        options = media.get("OPTIONS", {})
+        endpoint = options.get("endpoint_url")
+        region = options.get("region_name") or "us-east-1"
+        host = urlsplit(endpoint).hostname if endpoint else f"s3.{region}.amazonaws.com"
+        found.append(("The media store (S3)", host or ""))
+    if settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
+        found.append(("The mail server", settings.EMAIL_HOST))
+    return found
+
+
+def location_allowed(host: str, allowed: list[str]) -> bool:
+    """Whether ``host`` is the server itself or matches one of ``allowed``: a host name, "*.domain"
+    (the domain and every host under it) or an IP network."""
+    host = host.strip("[]").lower().rstrip(".")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if host == "localhost" or (address is not None and address.is_loopback):
+        return True
+    for entry in (e.strip().lower().rstrip(".") for e in allowed):
+        if not entry:
+            continue
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+        if entry.startswith("*."):
+            domain = entry[2:]
+            if host == domain or host.endswith("." + domain):
+                return True
+        elif host == entry:
+            return True
+    return False
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def data_stays_where_allowed(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every endpoint that receives personal data is inside INVIGIL_DATA_LOCATIONS, the institution's
+    promise of where its data is kept (in production the list must be set)."""
+    allowed = list(settings.INVIGIL_DATA_LOCATIONS)
+    if not allowed:
+        if not settings.PRODUCTION:
+            return []
+        return [
+            checks.Error(
+                "INVIGIL_DATA_LOCATIONS is empty: nothing says where personal data may be kept or sent.",
+                hint="List the hosts, domains (*.example.edu) or networks of the database, Redis, media and mail.",
+                id="invigil.E003",
+            )
+        ]
+    return [
+        checks.Error(
+            f"{what} is at {host}, outside the allowed data locations ({', '.join(allowed)}).",
+            hint="Move the service, or, if the institution allows that place, add it to INVIGIL_DATA_LOCATIONS.",
+            id="invigil.E002",
+        )
+        for what, host in data_endpoints()
+        if not location_allowed(host, allowed)
     ]

@@ -118,6 +118,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Staff sign-ins end after 30 idle minutes and 12 hours in all (exams/staff_sessions.py).
+    "exams.staff_sessions.StaffSessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires, so it sees every login attempt.
     "axes.middleware.AxesMiddleware",
@@ -253,6 +255,13 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# --- Data residency -----------------------------------------------------------------------------
+# Where the database, Redis, the media store and the mail server may be: host names, "*.example.edu"
+# for a domain and its hosts, or IP networks ("10.0.0.0/8"). `check --deploy` fails when an endpoint is
+# elsewhere, and in production when the list is empty. The server itself (loopback, sockets) is
+# always allowed.
+INVIGIL_DATA_LOCATIONS = env.list("INVIGIL_DATA_LOCATIONS", [])
+
 # Uploads stay in memory (never a plaintext temp file); the size cap keeps that bounded.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -299,6 +308,10 @@ AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+#: Staff (instructors, reviewers, admins) are signed out after this long without a request, and after
+#: this long in all, whatever SESSION_COOKIE_AGE says.
+INVIGIL_STAFF_IDLE_MINUTES = env.int("INVIGIL_STAFF_IDLE_MINUTES", 30, minimum=1)
+INVIGIL_STAFF_SESSION_HOURS = env.int("INVIGIL_STAFF_SESSION_HOURS", 12, minimum=1)
 
 # --- Email (password reset) -------------------------------------------------------------------
 
@@ -324,6 +337,10 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # The __Host- prefix: the browser keeps these cookies only if they are Secure, for the whole site
+    # (Path=/) and set by this very host (no Domain), so a sibling subdomain cannot plant or read them.
+    SESSION_COOKIE_NAME = "__Host-invigil-session"
+    CSRF_COOKIE_NAME = "__Host-invigil-csrftoken"
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", True)
     # Health checks come from inside the deployment over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from exams.models import ExamSession
 from exams.permissions import Action, require
-from recordings.services import ChunkRefused, session_recordings_finalise
+from recordings.services import UPLOADING, ChunkRefused, session_recordings_finalise
 from recordings.tokens import stream_token_for
 
 
@@ -19,6 +19,9 @@ class StreamTokenView(APIView):
     def post(self, request: Request, session_id: uuid.UUID) -> Response:
         session = get_object_or_404(ExamSession, pk=session_id)
         require(request.user, Action.RECORD_SESSION, session)  # so the user is the session's student
+        if session.status not in UPLOADING:
+            # A declined (or not yet started) session records nothing: no token to stream with.
+            return Response({"detail": "This exam session is not in progress, so nothing is recorded."}, status=409)
         return Response(
             {
                 "token": stream_token_for(session_id=session.pk, user_id=session.student_id),

@@ -3,9 +3,11 @@ or batch whatever the course's size, and one session's review."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -15,6 +17,8 @@ from analysis.models import AnalysisRun, Flag, RunStatus
 from analysis.rules import RULES, Category, Kind
 from exams.models import Course, Exam, ExamSession
 from exams.models import SessionStatus as S
+from exams.permissions import Action, can
+from identity.models import IdentityCheck, IdentityCheckKind, ManualDecision
 from recordings.models import Recording, RecordingStatus
 from recordings.selectors import recording_span
 from review.models import Appeal, FlagDecision, Outcome, SessionDecision, Verdict
@@ -274,3 +278,66 @@ def review_export(course: Course, *, exam_id: int | None = None) -> Iterator[lis
                 decided[-1].decided_at.isoformat(timespec="seconds") if decided else "",
                 "Yes" if session.pk in appealed else "No",
             ]
+
+
+@dataclass(frozen=True)
+class ManualCheck:
+    """A manual identity check with the session it was requested for."""
+
+    check: IdentityCheck
+    session: ExamSession
+
+
+def manual_checks_for(user: Any, *, pending: bool) -> list[ManualCheck]:
+    """Manual identity checks of sessions the user may check identity for: the waiting ones oldest
+    first, or the 20 decided most recently."""
+    checks = IdentityCheck.objects.filter(kind=IdentityCheckKind.MANUAL_REQUEST).select_related("user", "decided_by")
+    if pending:
+        checks = checks.filter(decision=ManualDecision.PENDING).order_by("at", "id")
+    else:
+        checks = checks.exclude(decision=ManualDecision.PENDING).order_by("-decided_at", "-id")
+    found: list[ManualCheck] = []
+    candidates = list(checks[:500])
+    ids = set()
+    for check in candidates:
+        try:
+            ids.add(uuid.UUID(check.reference))
+        except ValueError:
+            continue
+    sessions = ExamSession.objects.select_related("exam__course", "student").in_bulk(list(ids))
+    for check in candidates:
+        try:
+            session = sessions.get(uuid.UUID(check.reference))
+        except ValueError:
+            session = None
+        if session is not None and session.student_id == check.user_id and can(user, Action.CHECK_IDENTITY, session):
+            found.append(ManualCheck(check, session))
+        if not pending and len(found) >= 20:
+            break
+    return found
+
+
+def manual_check_session(check: IdentityCheck) -> ExamSession | None:
+    """The session a manual check was requested for, when it is that student's."""
+    try:
+        session_id = uuid.UUID(check.reference)
+    except ValueError:
+        return None
+    return (
+        ExamSession.objects.select_related("exam__course", "student")
+        .filter(pk=session_id, student_id=check.user_id)
+        .first()
+    )
+
+
+def appeal_open_until(session: ExamSession, *, appealed: bool | None = None) -> datetime | None:
+    """Until when the student may still appeal the session's outcome: a confirmed concern that was never
+    appealed, for the institution's appeal window from when it was confirmed. None when no appeal can
+    be made (any other status, or the one appeal was made)."""
+    if session.status != S.CONCERN_CONFIRMED:
+        return None
+    if appealed is None:
+        appealed = Appeal.objects.filter(session=session).exists()
+    if appealed:
+        return None
+    return session.status_changed_at + timedelta(days=session.exam.course.institution.appeal_window_days)

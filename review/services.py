@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from analysis.models import Flag
 from analysis.rules import Category
@@ -22,6 +23,7 @@ from exams.models import SessionStatus as S
 from exams.services import session_transition
 from proctor.audit import audit_record
 from review.models import Appeal, FlagDecision, Outcome, SessionDecision, Verdict
+from review.selectors import appeal_open_until
 
 MAX_NOTE_CHARS = 5000
 
@@ -208,6 +210,9 @@ def session_appeal(*, session_id: Any, grounds: str, actor: Any, request: HttpRe
         raise DecisionError(
             f"Only a confirmed concern can be appealed; this session is {label(session.status).lower()}."
         )
+    closes = appeal_open_until(session, appealed=False)
+    if closes is not None and timezone.now() > closes:
+        raise DecisionError(f"The time to appeal ended on {timezone.localtime(closes):%-d %B %Y at %H:%M}.")
     appeal = Appeal.objects.create(session=session, grounds=grounds, lodged_by=actor)
     reopened = "Appealed by the student; the session is reopened for review."
     _move(session, S.APPEALED, actor=actor, request=request, reason=reopened)

@@ -7,6 +7,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,8 +19,11 @@ from analysis.models import Flag
 from analysis.rules import RULES, Kind
 from analysis.services import analysis_retry
 from exams.lifecycle import TransitionError
-from exams.models import Course, ExamSession, SessionStatus
-from exams.permissions import Action, can, require
+from exams.models import Course, ExamSession
+from exams.permissions import Action, can, may_check_identity_somewhere, require
+from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile, ManualDecision
+from identity.selectors import identity_id_photo
+from identity.services import ManualCheckError, identity_manual_decide
 from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
 from proctor.ranges import ByteRange, RangeNotSatisfiable, byte_range
@@ -27,7 +31,15 @@ from proctor.streaming import private, streaming_response
 from recordings.models import Recording
 from recordings.selectors import recording_open_thumbnail, recording_playback_bytes
 from review.models import Appeal, Outcome, SessionDecision, Verdict
-from review.selectors import REVIEW_STATES, review_dashboard, review_export, session_review
+from review.selectors import (
+    REVIEW_STATES,
+    appeal_open_until,
+    manual_check_session,
+    manual_checks_for,
+    review_dashboard,
+    review_export,
+    session_review,
+)
 from review.services import (
     DECIDABLE,
     MAX_NOTE_CHARS,
@@ -281,11 +293,15 @@ def session_appeal_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResp
         else:
             messages.success(request, "Your appeal is lodged. Reviewers will look at the session again.")
             return redirect("session_detail", session.pk)
+    until = appeal_open_until(session)
+    open_now = until is not None and timezone.now() <= until
     context = {
         "session": session,
         "decisions": SessionDecision.objects.filter(session=session),
         "appeal": Appeal.objects.filter(session=session).first(),
-        "appealable": session.status == SessionStatus.CONCERN_CONFIRMED,
+        "appealable": open_now,
+        "appeal_until": until,
+        "appeal_closed": until if until is not None and not open_now else None,
         "error": error,
         "grounds": grounds,
         "max_chars": MAX_NOTE_CHARS,
@@ -356,3 +372,93 @@ def flag_thumbnail(request: HttpRequest, flag_id: int) -> HttpResponse:
         detail={"flag": flag.pk, "session": str(flag.session_id)},
     )
     return private(HttpResponse(jpeg, content_type="image/jpeg"))
+
+
+# --- Manual identity checks ---------------------------------------------------------------------------
+
+
+def _manual_check(request: HttpRequest, check_id: int) -> tuple[IdentityCheck, ExamSession]:
+    """The manual check and its session, for a user who may check identity for that session."""
+    check = get_object_or_404(
+        IdentityCheck.objects.select_related("user"), pk=check_id, kind=IdentityCheckKind.MANUAL_REQUEST
+    )
+    session = manual_check_session(check)
+    if session is None:
+        raise Http404("This identity check is not for an exam session.")
+    require(request.user, Action.CHECK_IDENTITY, session)
+    return check, session
+
+
+@login_required
+@require_GET
+def identity_checks(request: HttpRequest) -> HttpResponse:
+    """The queue of manual identity checks the user may decide: photo ID beside the class-list entry."""
+    if not may_check_identity_somewhere(request.user):
+        raise PermissionDenied("Only a course's instructors and reviewers check identities.")
+    pending = manual_checks_for(request.user, pending=True)
+    decided = manual_checks_for(request.user, pending=False)
+    audit_record(
+        actor=request.user,
+        action="identity.manual_queue_view",
+        request=request,
+        detail={"pending": [c.check.pk for c in pending]},
+    )
+    photos = set(
+        IdentityProfile.objects.filter(user_id__in=[c.check.user_id for c in pending])
+        .exclude(id_photo_name="")
+        .values_list("user_id", flat=True)
+    )
+    return render(
+        request,
+        "review/identity_checks.html",
+        {"pending": pending, "decided": decided, "photos": photos, "max_reason": 2000},
+    )
+
+
+@login_required
+@require_GET
+def identity_check_photo(request: HttpRequest, check_id: int) -> HttpResponse:
+    """The student's photo ID, for a person deciding their manual check; every view audited."""
+    check, session = _manual_check(request, check_id)
+    if check.decision != ManualDecision.PENDING:
+        raise Http404("This check is decided; its photo ID is deleted.")
+    profile = IdentityProfile.objects.select_related("data_key").filter(user_id=check.user_id).first()
+    if profile is None or not profile.id_photo_name:
+        raise Http404("No photo ID is stored for this student.")
+    try:
+        photo = identity_id_photo(
+            profile=profile,
+            purpose=f"manual identity check {check.pk} for session {session.pk}",
+            actor=request.user,
+            request=request,
+        )
+    except DecryptionError as exc:
+        raise Http404(UNREADABLE) from exc
+    return private(HttpResponse(photo, content_type="image/jpeg"))
+
+
+@login_required
+@require_POST
+def identity_check_decide(request: HttpRequest, check_id: int) -> HttpResponse:
+    """Confirm or reject a manual identity check, with the reason; refused input changes nothing."""
+    check, _ = _manual_check(request, check_id)
+    decision = request.POST.get("decision")
+    if decision not in ("confirm", "reject"):
+        messages.error(request, "Choose whether the photo ID matches the student on the class list.")
+        return redirect("review_identity_checks")
+    try:
+        identity_manual_decide(
+            check_id=check.pk,
+            actor=request.user,
+            confirmed=decision == "confirm",
+            reason=request.POST.get("reason", ""),
+            request=request,
+        )
+    except ManualCheckError as exc:
+        messages.error(request, f"{person_name(check.user)}: {exc}")
+    else:
+        verb = "confirmed" if decision == "confirm" else "not confirmed"
+        kept = IdentityProfile.objects.filter(user_id=check.user_id).exclude(id_photo_name="").exists()
+        photo = "The photo ID is kept for another check still waiting." if kept else "The photo ID is deleted."
+        messages.success(request, f"Identity of {person_name(check.user)} {verb}. {photo}")
+    return redirect("review_identity_checks")

@@ -110,6 +110,16 @@ def client_as(world: World, role: str, *, address: str = "127.0.0.1") -> Any:
     return client
 
 
+def agree_to_face_matching(user: Any) -> None:
+    """The student agrees to the face-matching notice in effect, as the exam page lets them."""
+    from identity.consent import biometric_notice_current
+    from identity.services import biometric_consent_answer
+
+    notice = biometric_notice_current()
+    assert notice is not None, "the first face-matching notice comes with the migrations"
+    biometric_consent_answer(user=user, notice_version=notice.version, agreed=True)
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """Environment for a server process (Celery worker, Daphne) that shares this run's test database,
     data folder, keys and broker."""

@@ -75,8 +75,9 @@ class ConsentPolicyFactory(factory.django.DjangoModelFactory):
 
 
 class ExamFactory(factory.django.DjangoModelFactory):
-    """An exam open now. Its institution gets an institution-wide consent policy (version 1) unless it
-    has one already; pass ``with_policy=False`` for an exam that has none in effect."""
+    """An exam open now and published, with an alternative arrangement. Its institution gets an
+    institution-wide consent policy (version 1) unless it has one already; pass ``with_policy=False``
+    for an exam that has none in effect."""
 
     class Meta:
         model = Exam
@@ -87,6 +88,9 @@ class ExamFactory(factory.django.DjangoModelFactory):
     opens_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
     closes_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
     duration_minutes = 60
+    alternative_arrangement = "Sit the exam in person at the exam centre, with nothing recorded."
+    alternative_contact = "Exams office, exams@example.edu"
+    published_at = factory.LazyFunction(timezone.now)
 
     @factory.post_generation
     def with_policy(exam: Exam, create: bool, extracted: bool | None, **kwargs: Any) -> None:

@@ -31,8 +31,9 @@ from exams.services import (
     session_open,
     session_submit,
 )
+from identity.consent import biometric_consent_in_force, biometric_notice_current
 from identity.models import IdentityProfile
-from identity.services import identity_enrol, identity_verify
+from identity.services import biometric_consent_answer, identity_enrol, identity_verify
 from proctor.audit import audit_record
 from recordings.models import Recording, StreamKind
 from recordings.services import (
@@ -114,6 +115,11 @@ def _take_exam(course: Course, student: Any, *, webcam: bytes, screen: bytes) ->
         raise DemoUnavailable("The demo consent policy is missing: run `manage.py seed_demo` first.")
     session = session_open(exam=exam, student=student)
     session = session_consent(session_id=session.pk, policy_id=policy.pk, actor=student)
+    if not biometric_consent_in_force(user_id=student.pk):
+        notice = biometric_notice_current()
+        if notice is None:
+            raise DemoUnavailable("No face-matching notice is in effect: the demo attempt uses face matching.")
+        biometric_consent_answer(user=student, notice_version=notice.version, agreed=True)
     if not IdentityProfile.objects.filter(user=student, template_sealed__isnull=False).exists():
         identity_enrol(user=student, frames=[media.demo_enrolment_photo()] * 3)
     check, attestation = identity_verify(user=student, frame=media.demo_check_frame(), reference=str(session.pk))
@@ -168,6 +174,9 @@ def _quiz(course: Course) -> Exam:
         opens_at=now - timedelta(hours=1),
         closes_at=now + timedelta(minutes=15),
         duration_minutes=media.DEMO_MINUTES,
+        alternative_arrangement="Sit the exam in person in the physics building, room 2.14, with nothing recorded.",
+        alternative_contact="Iris Instructor, instructor@demo.invalid",
+        published_at=now,
     )
     for position, item in enumerate(media.DEMO_QUESTIONS, start=1):
         question = Question.objects.create(

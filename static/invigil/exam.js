@@ -159,7 +159,8 @@ async function checksDone(attestation) {
 // --- Identity -------------------------------------------------------------------------------
 
 let checkResults = null;
-let identityStage = "enrol";
+let identity = null;
+let faceStage = "agree";
 let failedMatches = 0;
 
 function frameBlob() {
@@ -188,25 +189,43 @@ function identityProblem(message) {
   $("#identity-problem").textContent = message || "";
 }
 
-const IDENTITY_STAGES = {
+const FACE_STAGES = {
+  agree: ["Agree to face matching", "Read the notice, tick the box, then press the button. Or choose a person to check your photo ID."],
   enrol: ["Enrol my face", "Look at the camera, alone, in good light. Five pictures will be taken over two seconds."],
-  "id-photo": ["Take a picture of my photo ID", "Hold your student card or photo ID up to the camera, with your face visible too."],
-  match: ["Check my face", "Look at the camera. One picture will be compared with your enrolled face."],
+  match: ["Check my face", "Look at the camera. One picture will be compared with your enrolled face, and no one else's."],
 };
 
-function identityStep(stage) {
-  identityStage = stage;
-  const [label, instruction] = IDENTITY_STAGES[stage];
+function faceStep(stage) {
+  faceStage = stage;
+  const [label, instruction] = FACE_STAGES[stage];
   $("#identity-next").textContent = label;
   $("#identity-instruction").textContent = instruction;
+  $("#face-agree-row").hidden = stage !== "agree";
+}
+
+function showPath(path) {
+  for (const item of $("#identity-checks").querySelectorAll("[data-path]")) item.hidden = item.dataset.path !== path;
 }
 
 async function startIdentity() {
   $("#identity-preview").srcObject = camera;
-  const status = await (await fetch(config.urls.identity, { credentials: "same-origin" })).json();
-  if (status.enrolled) mark("enrol", true, "Enrolled");
-  if (status.has_id_photo) mark("id-photo", true, "Stored");
-  identityStep(!status.enrolled ? "enrol" : !status.has_id_photo ? "id-photo" : "match");
+  identity = await (await fetch(config.urls.identity, { credentials: "same-origin" })).json();
+  const faceMatching = identity.face_matching;
+  $("#face-offered").hidden = !faceMatching.notice;
+  $("#face-not-offered").hidden = Boolean(faceMatching.notice);
+  if (faceMatching.notice) {
+    $("#face-notice").textContent = faceMatching.notice.text;
+    $("#face-version").textContent = faceMatching.notice.version;
+  }
+  if (faceMatching.agreed) {
+    $("#face-agreed").hidden = false;
+    $("#face-agreed").textContent = `You agreed to face matching (version ${faceMatching.version}). You can withdraw this on your My data page at any time.`;
+    mark("agree", true, "Agreed");
+  }
+  if (identity.enrolled && faceMatching.agreed) mark("enrol", true, "Enrolled");
+  showPath(faceMatching.notice ? "face" : "manual");
+  if (faceMatching.notice) faceStep(!faceMatching.agreed ? "agree" : !identity.enrolled ? "enrol" : "match");
+  else $("#identity-instruction").textContent = "Hold your photo ID up to the camera, then press the button.";
   show("identity");
 }
 
@@ -215,19 +234,25 @@ async function identityNext() {
   const button = $("#identity-next");
   button.disabled = true;
   try {
-    if (identityStage === "enrol") {
+    if (faceStage === "agree") {
+      if (!$("#face-agree").checked) {
+        throw new Error("Tick the box to agree to face matching, or choose a person to check your photo ID instead.");
+      }
+      const answer = await post(config.urls.face_matching, { version: identity.face_matching.notice.version, agreed: true });
+      identity.face_matching.agreed = true;
+      identity.face_matching.version = answer.version;
+      mark("agree", true, "Agreed");
+      faceStep(identity.enrolled ? "match" : "enrol");
+    } else if (faceStage === "enrol") {
       const frames = [];
       for (let i = 0; i < 5; i += 1) {
         frames.push(["frames", await frameBlob()]);
         await new Promise((resolve) => setTimeout(resolve, 400));
       }
       await upload(config.urls.enrol, frames);
+      identity.enrolled = true;
       mark("enrol", true, "Enrolled");
-      identityStep("id-photo");
-    } else if (identityStage === "id-photo") {
-      await upload(config.urls.id_photo, [["photo", await frameBlob()]]);
-      mark("id-photo", true, "Stored");
-      identityStep("match");
+      faceStep("match");
     } else {
       const result = await upload(config.urls.verify, [["reference", config.session], ["frame", await frameBlob()]]);
       if (!result.matched) throw new Error(result.detail);
@@ -235,22 +260,47 @@ async function identityNext() {
       await checksDone(result.attestation);
     }
   } catch (error) {
-    if (identityStage === "match") {
+    if (faceStage === "match") {
       failedMatches += 1;
       mark("match", false, "Not matched");
     }
     identityProblem(error.message);
-    $("#identity-manual").hidden = identityStage !== "match" || failedMatches < 1;
-    button.textContent = "Try again";
+    if (faceStage !== "agree") button.textContent = "Try again";
   } finally {
     button.disabled = false;
   }
 }
 
 async function identityManual() {
-  const result = await post(config.urls.manual, { reference: config.session });
-  mark("match", true, "A person will check later");
-  await checksDone(result.attestation);
+  identityProblem("");
+  const button = $("#identity-manual");
+  button.disabled = true;
+  showPath("manual");
+  try {
+    const faceMatching = identity.face_matching;
+    // Choosing a person is declining face matching, unless the student agreed to it before.
+    if (faceMatching.notice && !faceMatching.agreed) {
+      await post(config.urls.face_matching, { version: faceMatching.notice.version, agreed: false });
+    }
+    if (!identity.has_id_photo) {
+      for (let second = 3; second > 0; second -= 1) {
+        $("#identity-instruction").textContent = `Hold your photo ID up beside your face. Picture in ${second}…`;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      await upload(config.urls.id_photo, [["photo", await frameBlob()]]);
+      identity.has_id_photo = true;
+      $("#identity-instruction").textContent = "Your photo ID is stored, encrypted, for a person to check.";
+    }
+    mark("id-photo", true, "Stored");
+    const result = await post(config.urls.manual, { reference: config.session });
+    mark("manual", true, "Requested: a person will check it");
+    await checksDone(result.attestation);
+  } catch (error) {
+    identityProblem(error.message);
+    button.textContent = "Try again";
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // --- Recording ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from recordings.models import BrowserSignal, Recording
 from recordings.services import recording_append_chunk, recording_finalise, recording_start
 from review.demo.media import CHUNK_SECONDS, chunked
 from tests import scenarios
-from tests.conftest import World
+from tests.conftest import World, agree_to_face_matching
 
 
 def jpeg(name: str) -> bytes:
@@ -31,6 +31,7 @@ def jpeg(name: str) -> bytes:
 
 
 def enrol(user: Any, photo: str = scenarios.ENROL_PHOTO) -> None:
+    agree_to_face_matching(user)
     identity_enrol(user=user, frames=[jpeg(photo)] * 3)
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from PIL import Image
 
 from analysis.models import AnalysisRun, Flag, RunStatus
+from analysis.rules import FALSE_ALARM_CAUSES, Kind
 from analysis.services import (
     Outcome,
     analysis_requeue_stalled,
@@ -71,6 +72,8 @@ def test_every_flag_says_what_when_how_sure_why_and_by_which_detector(enrolled: 
         "match_distance": 0.6,
     }
     assert flag.detail["distance"] > 0.6
+    assert flag.detail["false_alarm_causes"] == list(FALSE_ALARM_CAUSES[Kind.FACE_MISMATCH])
+    assert "glasses, a new haircut or a face covering" in flag.false_alarm_causes
     run = AnalysisRun.objects.get(session=attempt.session)
     assert (run.status, run.progress) == (RunStatus.SUCCEEDED, 100)
     assert run.score == run.score_breakdown["value"] > 0
@@ -414,3 +417,24 @@ def test_a_browser_signal_flag_shows_the_screen_as_it_was_then(world: World) -> 
     assert (flag.kind, flag.evidence_recording_id, flag.evidence_seconds) == ("tab_hidden", screen.pk, 12)
     jpeg = recording_open_thumbnail(recording=screen, moment=12, sealed=bytes(flag.evidence_thumbnail))
     assert Image.open(io.BytesIO(jpeg)).format == "JPEG"
+
+
+def test_a_student_who_withdrew_from_face_matching_gets_no_face_comparison_at_all(
+    enrolled: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from identity.services import biometric_consent_withdraw
+
+    biometric_consent_withdraw(user=enrolled.users["student"])
+
+    def no_encoding(*args: Any, **kwargs: Any) -> float:
+        raise AssertionError("a face was encoded for a student who did not agree to face matching")
+
+    monkeypatch.setattr("analysis.vision.face_distance", no_encoding)
+    attempt = recorded(enrolled, "different_person")
+    analysis_run(session_id=attempt.session.pk)
+
+    run = AnalysisRun.objects.get(session=attempt.session)
+    assert run.status == RunStatus.SUCCEEDED
+    assert not Flag.objects.filter(session=attempt.session, kind="face_mismatch").exists()
+    assert "the student did not agree to face matching: face verification off, no template read" in run.exemptions
+    assert not AuditEvent.objects.filter(action="identity.template_read").exists()

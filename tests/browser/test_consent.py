@@ -109,3 +109,37 @@ def test_an_admin_sees_consent_and_decline_counts_per_exam(
         screenshot(admin, "admin-consent-counts")
     finally:
         context.close()
+
+
+def test_an_instructor_publishes_a_draft_only_with_an_alternative_and_a_decliner_is_offered_it(
+    page: Any, chromium: Any, live_server: Any, demo: None
+) -> None:
+    exam = Exam.objects.get(title="Midterm: mechanics")
+    Exam.objects.filter(pk=exam.pk).update(published_at=None, alternative_arrangement="", alternative_contact="")
+    sign_in_with_keyboard(page, live_server.url, "instructor", "invigil-demo")
+    page.goto(f"{live_server.url}{reverse('exam_detail', args=[exam.pk])}")
+    expect(page.get_by_text("Students do not see it yet")).to_be_visible()
+    page.get_by_role("button", name="Save and publish").click()
+    expect(page.get_by_role("alert")).to_contain_text("needs an alternative arrangement")
+    screenshot(page, "publish-refused")
+    assert Exam.objects.get(pk=exam.pk).published_at is None
+    page.get_by_label("The alternative arrangement").fill("An oral exam by video call, not recorded, on 12 May.")
+    page.get_by_label("Whom they contact").fill("Iris Instructor, instructor@demo.invalid")
+    page.get_by_role("button", name="Save and publish").click()
+    expect(page.get_by_text("The exam is published")).to_be_visible()
+    screenshot(page, "published")
+
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        student = context.new_page()
+        to_consent_page(student, live_server.url, "student2")
+        expect(student.get_by_text("An oral exam by video call, not recorded, on 12 May.")).to_be_visible()
+        student.get_by_role("button", name="Decline and ask for an alternative").click()
+        expect(student.get_by_role("heading", name="Your alternative")).to_be_visible()
+        expect(student.locator("#alternative-offer")).to_have_text(
+            "An oral exam by video call, not recorded, on 12 May."
+        )
+        expect(student.get_by_text("Iris Instructor, instructor@demo.invalid")).to_be_visible()
+        screenshot(student, "declined-alternative-offered")
+    finally:
+        context.close()

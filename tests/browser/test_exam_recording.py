@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from analysis.models import AnalysisRun, Flag
 from exams.models import Answer, ExamSession, SessionStatus
-from identity.models import IdentityCheck
+from identity.models import BiometricConsent, IdentityCheck, IdentityProfile
 from recordings.models import Recording, RecordingGap
 from recordings.selectors import recording_plaintext
 from tests.conftest import screenshot
@@ -48,7 +48,12 @@ def pass_the_check_and_start(page: Any) -> float:
     page.locator("#check-problem:visible, [data-step=identity]:visible").first.wait_for(timeout=30_000)
     assert page.locator("#check-problem").is_hidden(), page.locator("#check-problem").inner_text()
     expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
-    for button, done in (("Enrol my face", "Enrolled"), ("Take a picture of my photo ID", "Stored")):
+    # Both ways are offered from the start: face matching under its own notice, or a person.
+    expect(page.get_by_role("heading", name="A person checks my photo ID")).to_be_visible()
+    page.get_by_role("button", name="Agree to face matching").click()  # not ticked yet: says so
+    expect(page.locator("#identity-problem")).to_contain_text("Tick the box to agree to face matching")
+    page.get_by_label("I have read the face-matching notice above").check()
+    for button, done in (("Agree to face matching", "Agreed"), ("Enrol my face", "Enrolled")):
         page.get_by_role("button", name=button).click()
         page.locator("#identity-problem:visible, [data-state=ok] >> text=" + done).first.wait_for(timeout=30_000)
         assert page.locator("#identity-problem").is_hidden(), page.locator("#identity-problem").inner_text()
@@ -197,3 +202,48 @@ def test_after_a_page_reload_the_exam_continues_as_a_new_part_and_nothing_is_los
     run = wait_for_the_analysis(session)
     assert run.statistics["webcam_parts"] == 2
     assert run.statistics["frames_sampled"] >= 8
+
+
+def test_a_student_who_declines_face_matching_is_checked_by_a_person_from_the_queue(
+    media_page: Any, asgi_server: Any, demo: None
+) -> None:
+    page = media_page
+    sign_in_and_open_the_exam(page, asgi_server.url)
+    page.get_by_role("button", name="Check my camera, microphone and screen").click()
+    expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible(timeout=30_000)
+    screenshot(page, "identity-choice")
+    page.get_by_role("button", name="Take a picture of my photo ID").click()
+    page.locator("#identity-problem:visible, [data-step=start]:visible").first.wait_for(timeout=30_000)
+    assert page.locator("#identity-problem").is_hidden(), page.locator("#identity-problem").inner_text()
+    expect(page.get_by_role("heading", name="Ready to start")).to_be_visible()
+
+    session = ExamSession.objects.get(student__username="student1")
+    assert "identity: manual_request" in session.transitions.get(to_status=SessionStatus.READY).reason
+    answer = BiometricConsent.objects.get(user__username="student1")
+    assert answer.decision == "declined"
+    check = IdentityCheck.objects.get(user__username="student1")
+    assert (check.kind, check.decision, check.reference) == ("manual_request", "pending", str(session.pk))
+    assert not IdentityProfile.objects.filter(user__username="student1", template_sealed__isnull=False).exists()
+
+    # The instructor finds it in the queue with the photo ID, and decides with a reason.
+    page.context.clear_cookies()
+    page.goto(f"{asgi_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("instructor")
+    page.get_by_label("Password").fill("invigil-demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{asgi_server.url}/review/identity-checks/")
+    expect(page.get_by_role("heading", name="Identity checks")).to_be_visible()
+    photo = page.get_by_role("img", name=re.compile("Photo ID shown by"))
+    expect(photo).to_be_visible()
+    assert photo.evaluate("image => image.naturalWidth") > 0
+    screenshot(page, "identity-queue")
+    page.get_by_role("button", name="Confirm identity").click()  # no reason yet: the browser asks
+    expect(page).to_have_url(f"{asgi_server.url}/review/identity-checks/")
+    assert IdentityCheck.objects.get(pk=check.pk).decision == "pending"
+    page.get_by_label("Your reason (required)").fill("Student card name and photo match the class list.")
+    page.get_by_role("button", name="Confirm identity").click()
+    expect(page.get_by_text("Identity of")).to_contain_text("confirmed. The photo ID is deleted.")
+    screenshot(page, "identity-decided")
+    check.refresh_from_db()
+    assert (check.decision, check.decided_by.username) == ("confirmed", "instructor")
+    assert IdentityProfile.objects.get(user__username="student1").id_photo_name == ""

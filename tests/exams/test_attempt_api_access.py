@@ -27,7 +27,8 @@ ENDPOINTS: dict[str, tuple[str, dict[str, object], int]] = {
     "begin": ("api_session_begin", {}, 409),
     "answer": ("api_session_answer", {"question": 1, "text": "x"}, 409),
     "submit": ("api_session_submit", {}, 409),
-    "stream token": ("api_stream_token", {}, 200),
+    # Nothing is recorded before the attempt starts: no token to stream with yet.
+    "stream token": ("api_stream_token", {}, 409),
     "finalise": ("api_recordings_finalise", {}, 409),
 }
 

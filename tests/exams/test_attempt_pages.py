@@ -99,7 +99,8 @@ def test_declining_sends_a_request_to_the_instructor(world: World, client: Clien
         {"policy": world.policy.pk, "reason": "No private room at home."},
     )
     assert response.status_code == 200
-    assert "sent to your instructor" in response.content.decode()
+    assert "Your instructors also see your request" in response.content.decode()
+    assert world.exam.alternative_arrangement in response.content.decode()
     assert AlternativeRequest.objects.get().reason == "No private room at home."
     world.session.refresh_from_db()
     assert world.session.status == SessionStatus.DECLINED

@@ -36,6 +36,9 @@ EXPECTED: dict[tuple[Action, str], set[str]] = {
     # Students' reasons for declining may be sensitive: instructors answer them, reviewers do not see them.
     (Action.ANSWER_ALTERNATIVE, "exam"): {"instructor", "admin"},
     (Action.ANSWER_ALTERNATIVE, "other_exam"): {"other_instructor", "admin"},
+    # A manual identity check: the course's staff compare the photo ID with their class list.
+    (Action.CHECK_IDENTITY, "session"): {*STAFF, "admin"},
+    (Action.CHECK_IDENTITY, "other_session"): {*STAFF, "admin"},
 }
 
 

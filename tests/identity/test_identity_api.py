@@ -46,11 +46,20 @@ def signed_in(client: Client, student: Any) -> Client:
 
 
 @pytest.fixture
-def enrolled(signed_in: Client) -> Client:
-    frames = [upload("obama.jpg", "frames") for _ in range(3)]
-    response = signed_in.post(reverse("api_identity_enrol"), {"frames": frames})
+def agreed(signed_in: Client) -> Client:
+    response = signed_in.post(
+        reverse("api_identity_face_matching"), {"version": 1, "agreed": True}, content_type="application/json"
+    )
     assert response.status_code == 200, response.content
     return signed_in
+
+
+@pytest.fixture
+def enrolled(agreed: Client) -> Client:
+    frames = [upload("obama.jpg", "frames") for _ in range(3)]
+    response = agreed.post(reverse("api_identity_enrol"), {"frames": frames})
+    assert response.status_code == 200, response.content
+    return agreed
 
 
 def test_enrolment_keeps_only_a_sealed_template(enrolled: Client, student: Any) -> None:
@@ -58,7 +67,8 @@ def test_enrolment_keeps_only_a_sealed_template(enrolled: Client, student: Any) 
     assert profile.enrolled
     assert len(bytes(profile.template_sealed)) > 128 * 8  # sealed: header, nonce, tag around 1 KiB of floats
     assert not any(Path(settings.MEDIA_ROOT).rglob("*.jpg"))
-    assert enrolled.get(reverse("api_identity_status")).json() == {"enrolled": True, "has_id_photo": False}
+    status = enrolled.get(reverse("api_identity_status")).json()
+    assert (status["enrolled"], status["has_id_photo"], status["face_matching"]["agreed"]) == (True, False, True)
 
 
 def test_the_photo_id_is_stored_encrypted(enrolled: Client, student: Any) -> None:
@@ -99,34 +109,47 @@ def test_a_problem_picture_gets_a_clear_reason(enrolled: Client, photo: str, mes
     assert message in response.json()["detail"]
 
 
-def test_bytes_that_are_not_a_picture_store_nothing(signed_in: Client, student: Any) -> None:
+def test_bytes_that_are_not_a_picture_store_nothing(agreed: Client, student: Any) -> None:
     junk = [SimpleUploadedFile("frames.jpg", b"not a picture", content_type="image/jpeg") for _ in range(3)]
-    response = signed_in.post(reverse("api_identity_enrol"), {"frames": junk})
+    response = agreed.post(reverse("api_identity_enrol"), {"frames": junk})
     assert response.status_code == 422
     assert "could not be read" in response.json()["detail"]
     assert not IdentityProfile.objects.filter(user=student, template_sealed__isnull=False).exists()
 
 
-def test_verifying_before_enrolling_says_so(signed_in: Client) -> None:
-    response = signed_in.post(reverse("api_identity_verify"), {"reference": "s", "frame": upload("obama.jpg", "frame")})
+def test_verifying_before_enrolling_says_so(agreed: Client) -> None:
+    response = agreed.post(reverse("api_identity_verify"), {"reference": "s", "frame": upload("obama.jpg", "frame")})
     assert response.status_code == 422
     assert response.json()["detail"] == "Enrol your face first."
 
 
-def test_a_manual_check_can_always_be_requested(signed_in: Client, student: Any) -> None:
+def test_a_manual_check_needs_a_photo_id_and_then_can_always_be_requested(signed_in: Client, student: Any) -> None:
+    refused = signed_in.post(
+        reverse("api_identity_manual"), {"reference": "session-9"}, content_type="application/json"
+    )
+    assert refused.status_code == 422
+    assert "photo ID first" in refused.json()["detail"]
+    assert not IdentityCheck.objects.exists()
+
+    assert signed_in.post(reverse("api_identity_id_photo"), {"photo": upload("obama2.jpg", "photo")}).status_code == 200
     body = signed_in.post(
         reverse("api_identity_manual"), {"reference": "session-9"}, content_type="application/json"
     ).json()
     assert (
         identity_attestation_method(body["attestation"], user_id=student.pk, reference="session-9") == "manual_request"
     )
-    assert IdentityCheck.objects.get().kind == "manual_request"
+    check = IdentityCheck.objects.get()
+    assert (check.kind, check.decision) == ("manual_request", "pending")
+    # Asking again for the same session does not queue it twice.
+    signed_in.post(reverse("api_identity_manual"), {"reference": "session-9"}, content_type="application/json")
+    assert IdentityCheck.objects.count() == 1
 
 
 @pytest.mark.parametrize(
     "name",
     [
         "api_identity_status",
+        "api_identity_face_matching",
         "api_identity_enrol",
         "api_identity_id_photo",
         "api_identity_verify",

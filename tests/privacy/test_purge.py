@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from analysis.models import AnalysisSegment, Flag
 from exams.models import ExamSession
@@ -30,7 +31,7 @@ from recordings.services import (
 )
 from review.models import FlagDecision
 from tests.analysis.conftest import jpeg
-from tests.conftest import World
+from tests.conftest import World, agree_to_face_matching
 from tests.privacy.conftest import DAY, closed
 
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
@@ -91,6 +92,7 @@ def test_purged_media_cannot_be_read_even_from_a_copy_of_the_storage_taken_befor
         WEBM_MAGIC
     )
     key_id = recording.data_key_id
+    agree_to_face_matching(recorded.users["student"])
     identity_enrol(user=recorded.users["student"], frames=[jpeg("obama.jpg")] * 3)  # a key that is not due
 
     with time_machine.travel(closed(recorded) + 181 * DAY):
@@ -105,6 +107,7 @@ def test_purged_media_cannot_be_read_even_from_a_copy_of_the_storage_taken_befor
 
 def test_a_standing_hold_keeps_the_recordings_and_profile_until_it_is_lifted(recorded: World) -> None:
     admin = recorded.users["admin"]
+    agree_to_face_matching(recorded.users["student"])
     identity_enrol(user=recorded.users["student"], frames=[jpeg("obama.jpg")] * 3)
     IdentityProfile.objects.filter(user=recorded.users["student"]).update(last_used_at=closed(recorded))
     hold = hold_set(session_id=recorded.session.pk, reason="Misconduct case 2026-14", actor=admin)
@@ -133,6 +136,7 @@ def test_a_hold_needs_a_reason_and_only_one_stands_at_a_time(recorded: World) ->
 
 def test_profiles_stay_the_day_before_and_go_the_day_after_365_days_from_last_use(world: World) -> None:
     student = world.users["student"]
+    agree_to_face_matching(student)
     identity_enrol(user=student, frames=[jpeg("obama.jpg")] * 3)
     profile = IdentityProfile.objects.get(user=student)
     last_use = profile.enrolled_at
@@ -212,7 +216,7 @@ def test_a_hold_set_after_the_plan_was_made_still_keeps_the_recordings(recorded:
         (item,) = purge_plan()
         assert not item.kept_by
         hold_set(session_id=recorded.session.pk, reason="Case 9", actor=recorded.users["admin"])
-        assert services._purge_recordings(item.target.pk, item.due_at) is False
+        assert services._purge_recordings(item.target.pk, item.due_at, timezone.now()) is False
     recording = Recording.objects.select_related("data_key").get(session=recorded.session)
     assert recording.data_key.destroyed_at is None
 
@@ -254,6 +258,7 @@ def test_the_command_refuses_options_that_make_no_sense(world: World, arguments:
 
 def test_a_profile_is_kept_a_full_period_from_its_latest_use_an_id_photo_included(world: World) -> None:
     student = world.users["student"]
+    agree_to_face_matching(student)
     identity_enrol(user=student, frames=[jpeg("obama.jpg")] * 3)
     enrolled_at = IdentityProfile.objects.get(user=student).enrolled_at
     assert enrolled_at is not None
@@ -267,6 +272,7 @@ def test_a_profile_is_kept_a_full_period_from_its_latest_use_an_id_photo_include
 
 def test_the_face_checks_go_with_the_profile_and_the_log_keeps_no_hold_reason(world: World) -> None:
     student = world.users["student"]
+    agree_to_face_matching(student)
     identity_enrol(user=student, frames=[jpeg("obama.jpg")] * 3)
     identity_verify(user=student, frame=jpeg("obama2.jpg"), reference="check")
     assert IdentityCheck.objects.filter(user=student).exists()

@@ -44,7 +44,7 @@ from recordings.tasks import recording_playback_copy
 from review.demo.media import CHUNK_SECONDS, chunked
 from tests import scenarios
 from tests.analysis.conftest import jpeg
-from tests.conftest import World, client_as
+from tests.conftest import World, agree_to_face_matching, client_as
 from tests.factories import ExamFactory, QuestionFactory
 from tests.media import make_webm
 from tests.recordings.test_consumer import connect
@@ -310,13 +310,19 @@ def take_the_exam(world: World, monkeypatch: pytest.MonkeyPatch) -> TakenExam:
     # What the page's form sends: its hidden fields (the policy version the student read) and the tick.
     consent = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)) | {"agree": "on"}
     assert student.post(reverse("session_consent", args=[session.pk]), consent).status_code == 302
+    agreement = {"version": 1, "agreed": True}
+    assert (
+        student.post(reverse("api_identity_face_matching"), agreement, content_type="application/json").status_code
+        == 200
+    )
     frames = [upload("frame.jpg", photos["enrolment photo"]) for _ in range(3)]
     assert student.post(reverse("api_identity_enrol"), {"frames": frames}).status_code == 200
-    id_photo = {"photo": upload("id.jpg", photos["photo ID"])}
-    assert student.post(reverse("api_identity_id_photo"), id_photo).status_code == 200
     check = {"reference": str(session.pk), "frame": upload("check.jpg", photos["identity check photo"])}
     verified = student.post(reverse("api_identity_verify"), check).json()
     assert verified["matched"], verified
+    # A photo ID stored before the match would be destroyed by it; one stored after stays for a person.
+    id_photo = {"photo": upload("id.jpg", photos["photo ID"])}
+    assert student.post(reverse("api_identity_id_photo"), id_photo).status_code == 200
     results = {"camera": "ok", "microphone": "ok", "screen": "monitor", "upload_kbit": 4000}
     checked = student.post(
         reverse("api_session_check", args=[session.pk]),
@@ -499,6 +505,7 @@ def test_the_search_finds_a_data_key_written_as_hex_or_base64_and_a_picture_in_a
 
 def test_the_search_finds_a_face_template_stored_unsealed(world: World) -> None:
     student = world.users["student"]
+    agree_to_face_matching(student)
     profile = identity_enrol(user=student, frames=[jpeg(scenarios.OTHER_PERSON)] * 3)
     template = template_open(profile)
     scanner = scanner_for(template_secrets("the face template", template))

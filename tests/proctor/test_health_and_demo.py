@@ -65,7 +65,13 @@ def test_an_admin_change_is_written_to_the_audit_log(demo_admin: Client) -> None
     institution = Institution.objects.get()
     url = reverse("admin:exams_institution_change", args=[institution.pk])
     response = demo_admin.post(
-        url, {"name": "Demo University", "recording_retention_days": 90, "profile_retention_days": 365}
+        url,
+        {
+            "name": "Demo University",
+            "recording_retention_days": 90,
+            "profile_retention_days": 365,
+            "appeal_window_days": 30,
+        },
     )
     assert response.status_code == 302
     event = AuditEvent.objects.filter(action="admin.change").latest("seq")

@@ -99,6 +99,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "REDIS_URL": "redis://cache.example.edu:6379/0",
         "INVIGIL_KEYS_FILE": str(keys),
         "EMAIL_HOST": "smtp.example.edu",
+        "INVIGIL_DATA_LOCATIONS": "*.example.edu",
         "DJANGO_SETTINGS_MODULE": "proctor.settings",
         "TMPDIR": "/dev/shm",
     }
@@ -165,3 +166,66 @@ def test_the_filesystem_of_a_path_is_read_from_the_mount_table() -> None:
     from proctor.checks import filesystem_of
 
     assert filesystem_of("/dev/shm/anything") == "tmpfs"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "outside"),
+    [
+        (
+            {"DATABASE_URL": "postgres://invigil:pw@db.cloud-vendor.com:5432/invigil"},
+            "The database is at db.cloud-vendor.com",
+        ),
+        ({"REDIS_URL": "redis://10.2.3.4:6379/0"}, "Redis (live updates and the task queue) is at 10.2.3.4"),
+        ({"EMAIL_HOST": "smtp.mailer.example.com"}, "The mail server is at smtp.mailer.example.com"),
+        (
+            {"MEDIA_STORAGE": "s3", "S3_BUCKET": "media", "S3_REGION": "us-west-2"},
+            "The media store (S3) is at s3.us-west-2.amazonaws.com",
+        ),
+        (
+            {"MEDIA_STORAGE": "s3", "S3_BUCKET": "media", "S3_ENDPOINT_URL": "https://example.edu.evil.net"},
+            "The media store (S3) is at example.edu.evil.net",
+        ),
+    ],
+)
+def test_check_deploy_fails_when_personal_data_would_leave_the_allowed_locations(
+    tmp_path: Path, overrides: dict[str, str], outside: str
+) -> None:
+    result = manage(production_env(tmp_path, **overrides), "check", "--deploy")
+    assert result.returncode != 0
+    assert "invigil.E002" in result.stderr
+    assert f"{outside}, outside the allowed data locations (*.example.edu)" in result.stderr
+
+
+def test_check_deploy_accepts_endpoints_inside_networks_and_hosts_listed(tmp_path: Path) -> None:
+    env = production_env(
+        tmp_path,
+        INVIGIL_DATA_LOCATIONS="*.example.edu,10.0.0.0/8,s3.eu-central-1.amazonaws.com",
+        REDIS_URL="redis://10.2.3.4:6379/0",
+        MEDIA_STORAGE="s3",
+        S3_BUCKET="media",
+        S3_REGION="eu-central-1",
+    )
+    result = manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stderr
+
+
+def test_production_without_a_list_of_data_locations_fails_check_deploy(tmp_path: Path) -> None:
+    result = manage(production_env(tmp_path, INVIGIL_DATA_LOCATIONS="<unset>"), "check", "--deploy")
+    assert result.returncode != 0
+    assert "invigil.E003" in result.stderr
+
+
+def test_a_location_matches_hosts_domains_and_networks_only_as_listed() -> None:
+    from proctor.checks import location_allowed
+
+    allowed = ["*.example.edu", "db.partner.org", "192.168.0.0/16"]
+    assert location_allowed("example.edu", allowed)
+    assert location_allowed("s3.example.edu", allowed)
+    assert location_allowed("DB.Partner.org.", allowed)
+    assert location_allowed("192.168.4.5", allowed)
+    assert location_allowed("localhost", allowed)
+    assert location_allowed("::1", allowed)
+    assert not location_allowed("badexample.edu", allowed)
+    assert not location_allowed("example.edu.evil.net", allowed)
+    assert not location_allowed("partner.org", allowed)
+    assert not location_allowed("10.0.0.1", allowed)

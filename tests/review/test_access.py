@@ -12,10 +12,13 @@ from django.urls import reverse
 
 from analysis.models import Flag
 from exams.models import SessionStatus
+from identity.models import IdentityCheck
+from identity.services import identity_request_manual_check, identity_store_id_photo
 from proctor.models import AuditEvent
 from recordings.services import recording_start
 from review.models import FlagDecision, SessionDecision
 from tests.conftest import ROLES, World, client_as
+from tests.identity.test_identity_api import jpeg
 from tests.review.test_dashboard import analysed
 
 STAFF = {"instructor", "reviewer", "admin"}
@@ -34,6 +37,10 @@ class Endpoint:
 
 def _flag(world: World) -> Flag:
     return Flag.objects.get(session=world.session)
+
+
+def _check(world: World) -> IdentityCheck:
+    return IdentityCheck.objects.get(reference=str(world.session.pk))
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -62,6 +69,20 @@ ENDPOINTS: dict[str, Endpoint] = {
         {"outcome": "referred", "note": "Someone else speaks at 2:10."},
     ),
     "reanalyse": Endpoint("post", lambda w: reverse("review_reanalyse", args=[w.session.pk]), frozenset(STAFF), 302),
+    # The queue itself is open to staff of any course; each check in it only to the session's staff.
+    "identity checks": Endpoint(
+        "get", lambda w: reverse("review_identity_checks"), frozenset(STAFF | {"other_instructor"}), 200
+    ),
+    "photo ID": Endpoint(
+        "get", lambda w: reverse("review_identity_check_photo", args=[_check(w).pk]), frozenset(STAFF), 200
+    ),
+    "identity decision": Endpoint(
+        "post",
+        lambda w: reverse("review_identity_check_decide", args=[_check(w).pk]),
+        frozenset(STAFF),
+        302,
+        {"decision": "confirm", "reason": "The card's name and photo match the class list."},
+    ),
     "appeal page": Endpoint(
         "get", lambda w: reverse("review_appeal", args=[w.session.pk]), frozenset({"student"}), 200
     ),
@@ -79,6 +100,8 @@ ENDPOINTS: dict[str, Endpoint] = {
 def reviewable(world: World) -> World:
     analysed(world.session, score=12.0, flags={"speech": 1})
     recording_start(session=world.session, kind="webcam", mime_type="video/webm", actor=None)
+    identity_store_id_photo(user=world.users["student"], photo=jpeg("obama2.jpg"))
+    identity_request_manual_check(user=world.users["student"], reference=str(world.session.pk))
     return world
 
 
@@ -124,10 +147,13 @@ def test_each_review_endpoint_answers_each_role_as_the_matrix_says(reviewable: W
     assert AuditEvent.objects.count() == events_before
     assert not SessionDecision.objects.exists()
     assert not FlagDecision.objects.exclude(reviewer_name="Someone").exists()
+    assert _check(world).decision == "pending"
 
 
 def test_staff_of_another_course_are_outsiders_here(reviewable: World) -> None:
     client = client_as(reviewable, "other_instructor")
     for name, endpoint in ENDPOINTS.items():
+        if "other_instructor" in endpoint.allowed:
+            continue
         response = getattr(client, endpoint.method)(endpoint.url(reviewable), endpoint.data or {})
         assert response.status_code == 403, name

@@ -115,6 +115,9 @@ class Command(BaseCommand):
             opens_at=now - timedelta(hours=1),
             closes_at=now + timedelta(days=14),
             duration_minutes=30,
+            alternative_arrangement="Sit the exam in person in the physics building, room 2.14, with nothing recorded.",
+            alternative_contact="Iris Instructor, instructor@demo.invalid",
+            published_at=now,
         )
         questions = [
             (
