@@ -147,8 +147,10 @@ def is_staff_anywhere(user: Any) -> bool:
     other people's recordings or identity data."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
-    if is_admin(user) or user.is_staff:
-        return True
+    return is_admin(user) or user.is_staff or _staff_of_some_course(user)
+
+
+def _staff_of_some_course(user: Any) -> bool:
     return CourseMembership.objects.filter(user_id=user.pk, role__in=STAFF_ROLES).exists()
 
 
@@ -157,7 +159,7 @@ def may_check_identity_somewhere(user: Any) -> bool:
     course (each check in it is then shown only where CHECK_IDENTITY allows)."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
-    return is_admin(user) or CourseMembership.objects.filter(user_id=user.pk, role__in=STAFF_ROLES).exists()
+    return is_admin(user) or _staff_of_some_course(user)
 
 
 def require(user: Any, action: Action, obj: Any) -> None:

@@ -148,7 +148,7 @@ def exam_publish(*, exam_id: int, actor: Any, request: HttpRequest | None = None
 
 
 MAX_ALTERNATIVE_CHARS = 5000
-MAX_CONTACT_CHARS = 300
+MAX_CONTACT_CHARS: int = Exam._meta.get_field("alternative_contact").max_length or 300
 
 
 @transaction.atomic

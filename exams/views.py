@@ -17,6 +17,8 @@ from exams import selectors
 from exams.models import Accommodation, AlternativeRequest, Course, Exam, ExamSession
 from exams.permissions import Action, can, is_admin, require
 from exams.services import (
+    MAX_ALTERNATIVE_CHARS,
+    MAX_CONTACT_CHARS,
     MAX_RESPONSE_CHARS,
     AlternativeAnswerRefused,
     PublishRefused,
@@ -81,6 +83,8 @@ def _exam_page(
         if can(request.user, Action.MANAGE_EXAM, exam):
             context["may_publish"] = True
             context["publish_error"] = publish_error
+            context["max_alternative_chars"] = MAX_ALTERNATIVE_CHARS
+            context["max_contact_chars"] = MAX_CONTACT_CHARS
         if can(request.user, Action.ANSWER_ALTERNATIVE, exam):
             context["alternatives"] = selectors.alternative_requests_of_exam(exam)
             context["answer_error"] = answer_error

@@ -18,7 +18,7 @@ from analysis.rules import RULES, Category, Kind
 from exams.models import Course, Exam, ExamSession
 from exams.models import SessionStatus as S
 from exams.permissions import Action, can
-from identity.models import IdentityCheck, IdentityCheckKind, ManualDecision
+from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile, ManualDecision
 from recordings.models import Recording, RecordingStatus
 from recordings.selectors import recording_span
 from review.models import Appeal, FlagDecision, Outcome, SessionDecision, Verdict
@@ -286,32 +286,40 @@ class ManualCheck:
 
     check: IdentityCheck
     session: ExamSession
+    #: The student's photo ID is still stored for a person to look at.
+    has_photo: bool = False
+
+
+def _reference_id(check: IdentityCheck) -> uuid.UUID | None:
+    """The session id a check names in its reference, if it names one."""
+    try:
+        return uuid.UUID(check.reference)
+    except ValueError:
+        return None
 
 
 def manual_checks_for(user: Any, *, pending: bool) -> list[ManualCheck]:
     """Manual identity checks of sessions the user may check identity for: the waiting ones oldest
-    first, or the 20 decided most recently."""
+    first (with whether a photo ID is there to look at), or the 20 decided most recently."""
     checks = IdentityCheck.objects.filter(kind=IdentityCheckKind.MANUAL_REQUEST).select_related("user", "decided_by")
     if pending:
         checks = checks.filter(decision=ManualDecision.PENDING).order_by("at", "id")
     else:
         checks = checks.exclude(decision=ManualDecision.PENDING).order_by("-decided_at", "-id")
+    candidates = [(check, _reference_id(check)) for check in checks[:500]]
+    sessions = ExamSession.objects.select_related("exam__course", "student").in_bulk(
+        [session_id for _, session_id in candidates if session_id is not None]
+    )
+    photos = set(
+        IdentityProfile.objects.filter(user_id__in=[check.user_id for check, _ in candidates])
+        .exclude(id_photo_name="")
+        .values_list("user_id", flat=True)
+    )
     found: list[ManualCheck] = []
-    candidates = list(checks[:500])
-    ids = set()
-    for check in candidates:
-        try:
-            ids.add(uuid.UUID(check.reference))
-        except ValueError:
-            continue
-    sessions = ExamSession.objects.select_related("exam__course", "student").in_bulk(list(ids))
-    for check in candidates:
-        try:
-            session = sessions.get(uuid.UUID(check.reference))
-        except ValueError:
-            session = None
+    for check, session_id in candidates:
+        session = sessions.get(session_id) if session_id is not None else None
         if session is not None and session.student_id == check.user_id and can(user, Action.CHECK_IDENTITY, session):
-            found.append(ManualCheck(check, session))
+            found.append(ManualCheck(check, session, has_photo=check.user_id in photos))
         if not pending and len(found) >= 20:
             break
     return found
@@ -319,9 +327,8 @@ def manual_checks_for(user: Any, *, pending: bool) -> list[ManualCheck]:
 
 def manual_check_session(check: IdentityCheck) -> ExamSession | None:
     """The session a manual check was requested for, when it is that student's."""
-    try:
-        session_id = uuid.UUID(check.reference)
-    except ValueError:
+    session_id = _reference_id(check)
+    if session_id is None:
         return None
     return (
         ExamSession.objects.select_related("exam__course", "student")

@@ -23,7 +23,7 @@ from exams.models import Course, ExamSession
 from exams.permissions import Action, can, may_check_identity_somewhere, require
 from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile, ManualDecision
 from identity.selectors import identity_id_photo
-from identity.services import ManualCheckError, identity_manual_decide
+from identity.services import MAX_REASON_CHARS, ManualCheckError, identity_manual_decide
 from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
 from proctor.ranges import ByteRange, RangeNotSatisfiable, byte_range
@@ -403,15 +403,10 @@ def identity_checks(request: HttpRequest) -> HttpResponse:
         request=request,
         detail={"pending": [c.check.pk for c in pending]},
     )
-    photos = set(
-        IdentityProfile.objects.filter(user_id__in=[c.check.user_id for c in pending])
-        .exclude(id_photo_name="")
-        .values_list("user_id", flat=True)
-    )
     return render(
         request,
         "review/identity_checks.html",
-        {"pending": pending, "decided": decided, "photos": photos, "max_reason": 2000},
+        {"pending": pending, "decided": decided, "max_reason": MAX_REASON_CHARS},
     )
 
 

@@ -166,3 +166,14 @@ def test_a_student_who_declines_is_offered_the_alternative_at_once_and_nothing_i
     assert not Recording.objects.filter(session=session).exists()
     assert not AnalysisRun.objects.filter(session=session).exists()
     assert not Flag.objects.filter(session=session).exists()
+
+
+@pytest.mark.parametrize("role", ["student", "reviewer", "other_instructor", "outsider", "anonymous"])
+def test_only_the_courses_instructors_and_admins_publish(world: World, draft: Exam, role: str) -> None:
+    data = {"action": "publish", "alternative_arrangement": "In person.", "alternative_contact": "Exams office"}
+    response = client_as(world, role).post(reverse("exam_publishing", args=[draft.pk]), data)
+    assert response.status_code == (302 if role == "anonymous" else 403)
+    if role == "anonymous":
+        assert response["Location"].startswith(reverse("login"))
+    draft.refresh_from_db()
+    assert (draft.published_at, draft.alternative_arrangement) == (None, "")

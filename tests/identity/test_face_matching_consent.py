@@ -52,7 +52,7 @@ def enrolled(user: Any) -> IdentityProfile:
     return identity_enrol(user=user, frames=[jpeg("obama.jpg")] * 3)
 
 
-def every_key_opens(profile: IdentityProfile, sealed: bytes, label: bytes) -> bool:
+def every_key_opens(sealed: bytes, label: bytes) -> bool:
     """Whether any data key still wrapped in the database opens ``sealed``: after a destruction, none."""
     ring = keyring()
     for key in DataKey.objects.filter(wrapped__isnull=False):
@@ -130,8 +130,8 @@ def test_withdrawing_destroys_the_template_for_every_copy_and_keeps_the_photo_id
     assert profile.data_key_id != old_key
     assert not DataKey.objects.filter(pk=old_key).exists()
     # Neither the template nor the old photo file, copied before, opens under any key still held.
-    assert not every_key_opens(profile, sealed_template, f"identity:{profile.pk}:template".encode())
-    assert not every_key_opens(profile, copied_photo, f"identity:{profile.pk}:id-photo".encode())
+    assert not every_key_opens(sealed_template, f"identity:{profile.pk}:template".encode())
+    assert not every_key_opens(copied_photo, f"identity:{profile.pk}:id-photo".encode())
     # The photo ID stays readable for a person to check, under the fresh key.
     assert id_photo_open(profile) == jpeg("obama2.jpg")
     assert not biometric_consent_in_force(user_id=student.pk)
@@ -156,7 +156,7 @@ def test_declining_after_enrolling_destroys_the_template(student: Any) -> None:
     profile.refresh_from_db()
     assert profile.template_sealed is None
     assert not DataKey.objects.filter(pk=old_key.pk, wrapped__isnull=False).exists()
-    assert not every_key_opens(profile, sealed_template, f"identity:{profile.pk}:template".encode())
+    assert not every_key_opens(sealed_template, f"identity:{profile.pk}:template".encode())
     with pytest.raises(ValueError, match="no face template"):
         template_open(profile)
 
