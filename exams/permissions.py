@@ -12,8 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import models
 
 from exams.models import Course, CourseMembership, Exam, ExamSession, Role
+from proctor.audit import audit_record, subjects_of
+from proctor.models import Outcome
 
 
 class Action(enum.Enum):
@@ -162,7 +165,54 @@ def may_check_identity_somewhere(user: Any) -> bool:
     return is_admin(user) or _staff_of_some_course(user)
 
 
+def _course_id_near(obj: Any, depth: int = 3) -> int | None:
+    """The course an object belongs to, through its session, exam or recording, if any."""
+    if obj is None or depth == 0:
+        return None
+    if isinstance(obj, Course | Exam | ExamSession):
+        return _course_of(obj)
+    for name in ("session", "exam", "recording", "evidence_recording", "flag"):
+        related = getattr(obj, name, None)
+        if isinstance(related, models.Model):
+            return _course_id_near(related, depth - 1)
+    return None
+
+
+def audit_role(user: Any, target: Any) -> str:
+    """The role an audit entry records for ``user`` acting on ``target``: admin, the course role
+    (instructor, reviewer, student), the student themself, or outsider. Installed as the audit log's
+    role resolver (exams.apps), so every entry names it without each caller working it out."""
+    if user is None:
+        return "system"
+    if not user.is_authenticated:
+        return "anonymous"
+    if is_admin(user) or user.is_staff:
+        return "admin"
+    course_id = _course_id_near(target)
+    if course_id is not None:
+        role = course_role(user, course_id)
+        if role is not None:
+            return str(role)
+    if user.pk in subjects_of(target):
+        return "subject"
+    return "outsider" if course_id is not None else "user"
+
+
 def require(user: Any, action: Action, obj: Any) -> None:
-    """Raise PermissionDenied unless ``can(user, action, obj)``."""
+    """Raise PermissionDenied unless ``can(user, action, obj)``.
+
+    A refusal is an access attempt too: it goes into the audit log, with the role and the person whose
+    data it was, before the exception (callers check before opening any transaction of their own).
+    """
     if not can(user, action, obj):
-        raise PermissionDenied(f"You may not {action.value} here.")
+        raise refusal(user, action.value, obj)
+
+
+def refusal(user: Any, wanted: str, obj: Any = None, *, message: str | None = None) -> PermissionDenied:
+    """Log a refused access and return the exception to raise. Anonymous visitors are sent to sign in
+    before any rule is asked, so they leave no entry."""
+    if user is not None and user.is_authenticated:
+        audit_record(
+            actor=user, action="access.refused", target=obj, outcome=Outcome.REFUSED, detail={"wanted": wanted}
+        )
+    return PermissionDenied(message or f"You may not {wanted} here.")

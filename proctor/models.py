@@ -41,6 +41,11 @@ class DataKey(models.Model):
         return f"datakey:{self.id}".encode()
 
 
+class Outcome(models.TextChoices):
+    DONE = "done", "Done"
+    REFUSED = "refused", "Refused"
+
+
 class AuditEvent(models.Model):
     """One entry of the append-only audit log: who did what to which object, when and from where.
 
@@ -59,6 +64,11 @@ class AuditEvent(models.Model):
     target_id = models.CharField(max_length=64, blank=True, editable=False)
     ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     detail = models.JSONField(default=dict, blank=True, editable=False)
+    # Who the actor was acting as (admin, instructor, reviewer, student, system), why (the purpose they
+    # stated before reading personal data), and whether the action happened or was refused.
+    role = models.CharField(max_length=20, blank=True, editable=False)
+    purpose = models.CharField(max_length=300, blank=True, editable=False)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.DONE, editable=False)
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, unique=True, editable=False)
 
@@ -69,6 +79,22 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         who = self.actor_label or "system"
         return f"#{self.seq} {self.at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.target_type}:{self.target_id}"
+
+
+class AuditSubject(models.Model):
+    """Whose personal data an audit entry touched: one row per person, so "who read this student's
+    data" is an index lookup on a log of millions. The entry's hash covers the same list, so a row
+    added or removed here disagrees with its entry (``manage.py verify_audit``)."""
+
+    seq = models.BigIntegerField(editable=False)
+    subject_id = models.BigIntegerField(editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subject_id", "seq"], name="auditsubject_once")]
+        indexes = [models.Index(fields=["seq"])]
+
+    def __str__(self) -> str:
+        return f"audit entry #{self.seq} touched user {self.subject_id}"
 
 
 class AuditHead(models.Model):

@@ -247,8 +247,31 @@ else:
         "BACKEND": "proctor.storage.DurableFileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT), "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
     }
+# The audit chain's daily head anchors (proctor/audit.py) live outside the database: by default a
+# folder beside the media, in production the object store under its own prefix. Point it at a bucket
+# with object lock (or any write-once store) so that whoever can rewrite the database cannot also
+# rewrite the anchors.
+if MEDIA_STORAGE == "s3":
+    _anchor_storage: dict[str, Any] = {
+        "BACKEND": _media_storage["BACKEND"],
+        "OPTIONS": {
+            **_media_storage["OPTIONS"],
+            "bucket_name": env.str("AUDIT_ANCHOR_BUCKET", _media_storage["OPTIONS"]["bucket_name"]),
+            "location": env.str("AUDIT_ANCHOR_PREFIX", "invigil-audit-anchors"),
+        },
+    }
+else:
+    _anchor_storage = {
+        "BACKEND": "proctor.storage.DurableFileSystemStorage",
+        "OPTIONS": {
+            "location": env.str("AUDIT_ANCHOR_DIR", str(DATA_DIR / "audit-anchors")),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
 STORAGES = {
     "default": _media_storage,
+    "audit_anchors": _anchor_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION

@@ -6,21 +6,23 @@ import logging
 
 from celery import shared_task
 
-from proctor.audit import audit_verify
+from proctor.audit import audit_anchor_write, audit_verify
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="proctor.audit_chain_verify", acks_late=True, time_limit=3600)
 def audit_chain_verify() -> dict[str, object]:
-    """Daily: walk the audit chain and log loudly if anything was tampered with.
+    """Daily: walk the audit chain, log loudly if anything was tampered with, and anchor the head.
 
-    The head hash goes to the log, kept outside the database, so a later rewrite of the tail and the
-    head together still disagrees with an earlier day's record.
+    The head hash is written outside the database (an object in the media store, and the log), so a
+    later rewrite or loss of the whole log, head included, disagrees with an earlier day's anchor.
+    A broken chain is not anchored: that would bless the damage.
     """
     result = audit_verify()
     if result.ok:
         logger.info("Audit log intact: %d entries verified, head %s.", result.checked, result.head_hash)
+        audit_anchor_write()
     else:
         logger.error("AUDIT LOG TAMPERED: %s", result.first_break)
     return {

@@ -7,7 +7,6 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,7 +19,7 @@ from analysis.rules import RULES, Kind
 from analysis.services import analysis_retry
 from exams.lifecycle import TransitionError
 from exams.models import Course, ExamSession
-from exams.permissions import Action, can, may_check_identity_somewhere, require
+from exams.permissions import Action, can, may_check_identity_somewhere, refusal, require
 from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile, ManualDecision
 from identity.selectors import identity_id_photo
 from identity.services import MAX_REASON_CHARS, ManualCheckError, identity_manual_decide
@@ -394,7 +393,11 @@ def _manual_check(request: HttpRequest, check_id: int) -> tuple[IdentityCheck, E
 def identity_checks(request: HttpRequest) -> HttpResponse:
     """The queue of manual identity checks the user may decide: photo ID beside the class-list entry."""
     if not may_check_identity_somewhere(request.user):
-        raise PermissionDenied("Only a course's instructors and reviewers check identities.")
+        raise refusal(
+            request.user,
+            "open the identity-check queue",
+            message="Only a course's instructors and reviewers check identities.",
+        )
     pending = manual_checks_for(request.user, pending=True)
     decided = manual_checks_for(request.user, pending=False)
     audit_record(

@@ -15,9 +15,18 @@ import pytest
 
 from exams.models import ConsentPolicy, Course, Exam, ExamSession, Role
 from tests.factories import ConsentPolicyFactory, CourseFactory, ExamFactory, ExamSessionFactory, UserFactory, enrol
-from tests.proctor.tamper import audit_triggers_drop, audit_triggers_ensure
+from tests.proctor.tamper import (
+    audit_anchors_clear,
+    audit_triggers_drop,
+    audit_triggers_ensure,
+    audit_triggers_present,
+)
 
 ROLES = ("student", "other_student", "instructor", "other_instructor", "reviewer", "admin", "outsider", "anonymous")
+
+
+#: Whether the freshly migrated test database had every append-only trigger (None until a test looks).
+MIGRATED_TRIGGERS: bool | None = None
 
 
 @pytest.fixture(autouse=True)
@@ -32,10 +41,16 @@ def _audit_log_stays_append_only(request: pytest.FixtureRequest) -> Any:
         yield
         return
     request.getfixturevalue("_django_db_helper")
+    if MIGRATED_TRIGGERS is None:
+        # What the migrations alone left, before any test put triggers back (test_audit checks it).
+        globals()["MIGRATED_TRIGGERS"] = audit_triggers_present()
     audit_triggers_ensure()
     yield
     if transactional:
         audit_triggers_drop()
+    # Head anchors live outside the database, so they outlive the test's rows; the next test's log
+    # starts empty and must not be judged against them.
+    audit_anchors_clear()
 
 
 @dataclass
@@ -374,3 +389,19 @@ def media_page(fake_media: dict[str, str]) -> Any:
             browser.close()
     finally:
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+def audit_added_since(count: int) -> list[tuple[str, str]]:
+    """(action, outcome) of each audit entry written after the first ``count``."""
+    from proctor.models import AuditEvent
+
+    return list(AuditEvent.objects.filter(seq__gt=count).order_by("seq").values_list("action", "outcome"))
+
+
+REFUSAL = [("access.refused", "refused")]
+
+
+def refusals_expected(role: str) -> list[tuple[str, str]]:
+    """What a refused request leaves in the audit log: one refusal entry, except for the anonymous,
+    who are sent to sign in before any rule is asked."""
+    return [] if role == "anonymous" else REFUSAL

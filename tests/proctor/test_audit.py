@@ -146,3 +146,11 @@ def test_concurrent_writers_never_fork_the_chain() -> None:
     assert errors == []
     assert AuditEvent.objects.count() == 40
     assert audit_verify().ok
+
+
+def test_the_migrations_leave_every_append_only_trigger_in_place(db: None) -> None:
+    # Recorded before any test could put triggers back: a migration that rebuilds the table on
+    # SQLite (adding a column does) would otherwise drop them unnoticed.
+    from tests import conftest
+
+    assert conftest.MIGRATED_TRIGGERS is True
