@@ -422,3 +422,10 @@ def test_only_admins_reach_the_notice_form(world: World, role: str) -> None:
     assert client.get(reverse(ADD_URL)).status_code == 302  # to the admin sign-in
     client.post(reverse(ADD_URL), admin_form(world))
     assert not PrivacyNotice.objects.exists()
+
+
+def test_my_data_shows_the_fingerprint_of_the_notice_beside_each_answer(world: World) -> None:
+    session_consent(session_id=world.session.pk, policy_id=world.policy.pk, actor=world.users["student"])
+    record = ConsentRecord.objects.get(session=world.session)
+    page = client_as(world, "student").get(reverse("my_data")).content.decode()
+    assert f'<code class="notice__fingerprint">{record.notice_sha256}</code>' in page
