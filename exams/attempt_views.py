@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from exams.models import AlternativeRequest, Exam, ExamSession, SessionStatus
 from exams.notice import notice_for_exam
 from exams.permissions import Action, require
-from exams.selectors import BEFORE_START, consent_given, consent_outdated, consent_policy_for
+from exams.selectors import BEFORE_START, consent_given, consent_outdated_reason, consent_policy_for
 from exams.services import (
     NO_POLICY_IN_EFFECT,
     ExamUnavailable,
@@ -81,7 +81,7 @@ def lobby(request: HttpRequest, exam_id: int) -> HttpResponse:
             "session": session,
             "policy": policy,
             "no_policy": NO_POLICY_IN_EFFECT,
-            "consent_again": session is not None and consent_outdated(session, policy),
+            "consent_again": consent_outdated_reason(session, policy) if session is not None else "",
             "alternative": (
                 AlternativeRequest.objects.filter(session=session).select_related("answered_by").first()
                 if session is not None and session.status == SessionStatus.DECLINED
@@ -120,7 +120,7 @@ def _consent_page(
     """The policy in effect, in full, with the forms to agree or decline while the student is asked
     to: before they answer, and again when a newer version took effect after they agreed."""
     policy = consent_policy_for(session.exam)
-    asked_again = policy is not None and consent_outdated(session, policy)
+    asked_again = consent_outdated_reason(session, policy) if policy is not None else ""
     return render(
         request,
         "exams/consent.html",
@@ -131,6 +131,7 @@ def _consent_page(
             "no_policy": NO_POLICY_IN_EFFECT,
             "asking": policy is not None and (session.status == SessionStatus.CREATED or asked_again),
             "given": consent_given(session) if asked_again else None,
+            "asked_again": asked_again,
             "form": form or ConsentForm(),
             "decline_form": decline_form or DeclineForm(),
         },
@@ -195,9 +196,10 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         return redirect("session_consent", session_id=session.pk)
     if session.status in BEFORE_START:
         policy = consent_policy_for(session.exam)
-        if consent_outdated(session, policy):
+        outdated = consent_outdated_reason(session, policy)
+        if outdated:
             if policy is not None:
-                messages.info(request, f"The consent policy has changed to version {policy.version} since you agreed.")
+                messages.info(request, outdated)
             return redirect("session_consent", session_id=session.pk)
     exam = session.exam
     questions = exam.questions.prefetch_related("choices")

@@ -33,7 +33,7 @@ from exams.models import (
     notice_part_errors,
 )
 from exams.notice import CHANGED, RenderedNotice, notice_for_exam, notice_incomplete_message, privacy_notice_current
-from exams.selectors import BEFORE_START, consent_given, consent_outdated, consent_policy_for
+from exams.selectors import BEFORE_START, consent_given, consent_outdated_reason, consent_policy_for
 from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
 from proctor.realtime import broadcast_on_commit
@@ -298,7 +298,7 @@ def session_consent(
         raise TransitionError(shown.incomplete)
     if session.status in BEFORE_START:
         given = consent_given(session)
-        if given is not None and given.policy_id == policy.pk:
+        if given is not None and given.policy_id == policy.pk and given.notice_id == shown.notice.pk:
             raise TransitionError(f"Your consent to version {policy.version} is already recorded.")
         _consent_record(session, policy, shown, ConsentDecision.CONSENTED)
         audit_record(
@@ -412,11 +412,9 @@ def session_begin(*, session_id: Any, actor: Any, request: HttpRequest | None = 
         policy = consent_policy_for(session.exam)
         if policy is None:
             raise ExamUnavailable(NO_POLICY_IN_EFFECT)
-        if consent_outdated(session, policy):
-            raise ConsentNeeded(
-                f"The consent policy has changed to version {policy.version} since you agreed. "
-                "Please read it and agree again before you start."
-            )
+        outdated = consent_outdated_reason(session, policy)
+        if outdated:
+            raise ConsentNeeded(f"{outdated} Please read it and agree again before you start.")
     session = session_transition(
         session_id=session.pk, to_status=SessionStatus.STARTED, actor=actor, request=request, reason="Exam started."
     )

@@ -429,3 +429,31 @@ def test_my_data_shows_the_fingerprint_of_the_notice_beside_each_answer(world: W
     record = ConsentRecord.objects.get(session=world.session)
     page = client_as(world, "student").get(reverse("my_data")).content.decode()
     assert f'<code class="notice__fingerprint">{record.notice_sha256}</code>' in page
+
+
+def test_a_new_notice_version_asks_a_student_who_has_not_started_to_consent_again(world: World) -> None:
+    student = client_as(world, "student")
+    consent_through_the_page(student, world.session)
+    write_notice(world, "Newer")
+
+    begin = student.post(reverse("api_session_begin", args=[world.session.pk]))
+    assert begin.status_code == 409
+    assert "The privacy notice has changed to version 2 since you agreed." in begin.json()["detail"]
+    assert ExamSession.objects.get(pk=world.session.pk).status == SessionStatus.CONSENTED
+    lobby = student.get(reverse("exam_lobby", args=[world.exam.pk])).content.decode()
+    assert "The privacy notice has changed to version 2 since you agreed." in lobby
+    page, response = consent_through_the_page(student, world.session)
+    assert "The privacy notice below has changed since you agreed" in page
+    assert response.status_code == 302
+
+    records = ConsentRecord.objects.filter(session=world.session).order_by("at", "pk")
+    assert [r.notice.version for r in records if r.notice] == [1, 2]
+    assert records.last().notice_sha256 == hashlib.sha256(shown_text(page).encode()).hexdigest()  # type: ignore[union-attr]
+
+
+def test_a_new_notice_version_leaves_an_attempt_under_way_be(world: World) -> None:
+    session_consent(session_id=world.session.pk, policy_id=world.policy.pk, actor=world.users["student"])
+    ExamSession.objects.filter(pk=world.session.pk).update(status=SessionStatus.STARTED)
+    write_notice(world, "Newer")
+    lobby = client_as(world, "student").get(reverse("exam_lobby", args=[world.exam.pk])).content.decode()
+    assert "has changed to version 2 since you agreed" not in lobby
