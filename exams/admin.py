@@ -43,7 +43,7 @@ from proctor.audited_admin import AuditedModelAdmin, ReadOnlyModelAdmin
 
 @admin.register(Institution)
 class InstitutionAdmin(AuditedModelAdmin):
-    list_display = ["name", "recording_retention_days", "profile_retention_days", "privacy_notice"]
+    list_display = ["name", "recording_retention_days", "profile_retention_days"]
     audit_values = ("recording_retention_days", "profile_retention_days")
     readonly_fields = ["privacy_notice"]
 

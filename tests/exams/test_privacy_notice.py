@@ -457,3 +457,11 @@ def test_a_new_notice_version_leaves_an_attempt_under_way_be(world: World) -> No
     write_notice(world, "Newer")
     lobby = client_as(world, "student").get(reverse("exam_lobby", args=[world.exam.pk])).content.decode()
     assert "has changed to version 2 since you agreed" not in lobby
+
+
+def test_the_institution_admin_page_links_to_a_new_version(world: World) -> None:
+    write_notice(world)
+    url = reverse("admin:exams_institution_change", args=[world.course.institution_id])
+    page = client_as(world, "admin").get(url).content.decode()
+    assert "Version 1 in force." in page
+    assert reverse(ADD_URL) + f"?institution={world.course.institution_id}" in page
