@@ -131,7 +131,6 @@ def _consent_page(
             "no_policy": NO_POLICY_IN_EFFECT,
             "asking": policy is not None and (session.status == SessionStatus.CREATED or asked_again),
             "given": consent_given(session) if asked_again else None,
-            "asked_again": asked_again,
             "form": form or ConsentForm(),
             "decline_form": decline_form or DeclineForm(),
         },
