@@ -6,9 +6,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from exams.models import (
     MAX_RETENTION_DAYS,
+    NOTICE_PARTS,
     Accommodation,
     AlternativeRequest,
     Choice,
@@ -19,11 +22,22 @@ from exams.models import (
     Exam,
     ExamSession,
     Institution,
+    NoticeText,
+    PrivacyNotice,
     Question,
     SessionTransition,
 )
+from exams.notice import default_notice_parts
 from exams.selectors import exams_with_consent_counts
-from exams.services import PublishRefused, alternative_answer, alternative_answer_refusal, exam_publish, exam_unpublish
+from exams.services import (
+    PublishRefused,
+    alternative_answer,
+    alternative_answer_refusal,
+    exam_publish,
+    exam_unpublish,
+    privacy_notice_add,
+    privacy_notice_unchanged,
+)
 from proctor.audited_admin import AuditedModelAdmin, ReadOnlyModelAdmin
 
 
@@ -31,6 +45,17 @@ from proctor.audited_admin import AuditedModelAdmin, ReadOnlyModelAdmin
 class InstitutionAdmin(AuditedModelAdmin):
     list_display = ["name", "recording_retention_days", "profile_retention_days"]
     audit_values = ("recording_retention_days", "profile_retention_days")
+    readonly_fields = ["privacy_notice"]
+
+    @admin.display(description="Privacy notice")
+    def privacy_notice(self, institution: Institution) -> str:
+        if institution.pk is None:
+            return "Save the institution first; its first notice is made from the defaults when students need it."
+        latest = institution.privacy_notices.order_by("-version").first()
+        add = reverse("admin:exams_privacynotice_add") + f"?institution={institution.pk}"
+        if latest is None:
+            return format_html('Not written yet (students see the defaults). <a href="{}">Write it</a>', add)
+        return format_html('Version {} in force. <a href="{}">Change it (adds a new version)</a>', latest.version, add)
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name in self.audit_values:
@@ -108,6 +133,84 @@ class ConsentPolicyAdmin(AuditedModelAdmin):
         if obj is not None and obj.records.exists():
             return ["institution", "course", "exam", "name", "version", "effective_from", "text"]
         return []
+
+
+class PrivacyNoticeForm(forms.ModelForm):
+    class Meta:
+        model = PrivacyNotice
+        fields = ["institution", *NOTICE_PARTS]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in NOTICE_PARTS:
+            # One message per part, from the model's rule (exams.models.notice_part_errors), not two.
+            self.fields[name].required = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        institution = cleaned.get("institution")
+        if institution is not None and not self.errors:
+            latest = institution.privacy_notices.order_by("-version").first()
+            for error in privacy_notice_unchanged(latest, {n: cleaned.get(n) or "" for n in NOTICE_PARTS}).values():
+                raise forms.ValidationError(error)
+        return cleaned
+
+
+@admin.register(PrivacyNotice)
+class PrivacyNoticeAdmin(AuditedModelAdmin):
+    """Versions are added, never edited: students' consent records point at the version they were
+    shown. "Change it" on the institution opens this form filled with the version in force."""
+
+    form = PrivacyNoticeForm
+    list_display = ["institution", "version", "created_at", "created_by"]
+    list_filter = ["institution"]
+    list_select_related = ["institution", "created_by"]
+    fieldsets = [
+        (None, {"fields": ["institution"]}),
+        (
+            "What every notice must say",
+            {
+                "fields": ["controller", "authority", "purposes", "recipients", "location", "contact"],
+                "description": "Each part is shown under its own heading in the lobby of every exam of the "
+                "institution. What each exam records, the course's staff, the retention periods and the appeal "
+                "window are filled in from the exam and the institution's settings.",
+            },
+        ),
+        ("Optional additions", {"fields": ["recorded", "analysis", "retention"]}),
+    ]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = dict(super().get_changeform_initial_data(request))
+        wanted = str(request.GET.get("institution", ""))
+        known = wanted.isdigit() and len(wanted) < 10
+        institution = Institution.objects.filter(pk=int(wanted)).first() if known else None
+        if institution is not None:
+            latest = institution.privacy_notices.order_by("-version").first()
+            initial.update(latest.parts() if latest is not None else default_notice_parts(institution))
+        return initial
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # The service numbers the version, and audits it.
+        notice = privacy_notice_add(
+            institution_id=form.cleaned_data["institution"].pk,
+            parts={name: form.cleaned_data.get(name) or "" for name in NOTICE_PARTS},
+            actor=request.user,
+            request=request,
+        )
+        obj.pk, obj.version, obj.created_at = notice.pk, notice.version, notice.created_at
+
+
+@admin.register(NoticeText)
+class NoticeTextAdmin(ReadOnlyModelAdmin):
+    list_display = ["notice", "sha256", "first_shown_at"]
+    list_filter = ["notice__institution"]
+    list_select_related = ["notice__institution"]
 
 
 class ChoiceInline(admin.TabularInline):
@@ -235,9 +338,9 @@ class ExamSessionAdmin(AuditedModelAdmin):
 
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(ReadOnlyModelAdmin):
-    list_display = ["session", "policy", "policy_version", "decision", "at"]
+    list_display = ["session", "policy", "policy_version", "notice", "notice_sha256", "decision", "at"]
     list_filter = ["decision", "policy"]
-    list_select_related = ["session__student", "session__exam__course", "policy"]
+    list_select_related = ["session__student", "session__exam__course", "policy", "notice__institution"]
 
 
 class AlternativeAnswerForm(forms.ModelForm):

@@ -14,9 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from exams.models import AlternativeRequest, CourseMembership, Exam, ExamSession, Role, SessionStatus
+from exams.models import AlternativeRequest, Exam, ExamSession, SessionStatus
+from exams.notice import notice_for_exam
 from exams.permissions import Action, require
-from exams.selectors import BEFORE_START, consent_given, consent_outdated, consent_policy_for
+from exams.selectors import BEFORE_START, consent_given, consent_outdated_reason, consent_policy_for
 from exams.services import (
     NO_POLICY_IN_EFFECT,
     ExamUnavailable,
@@ -29,9 +30,22 @@ from exams.services import (
 )
 
 
+def _notice_field() -> forms.RegexField:
+    # The SHA-256 of the privacy notice text the page showed; the service refuses any other.
+    return forms.RegexField(
+        regex=r"^[0-9a-f]{64}$",
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "The page was sent without the privacy notice it showed. Reload the page and answer again.",
+            "invalid": "The page was sent without the privacy notice it showed. Reload the page and answer again.",
+        },
+    )
+
+
 class ConsentForm(forms.Form):
     # The exact version the student read; the page writes it from the version it shows.
     policy = forms.IntegerField(widget=forms.HiddenInput)
+    notice = _notice_field()
     agree = forms.BooleanField(
         label="I have read the policy above and agree to be recorded during this exam.",
         error_messages={"required": "Tick the box to agree, or choose to decline below."},
@@ -40,10 +54,12 @@ class ConsentForm(forms.Form):
 
 class DeclineForm(forms.Form):
     policy = forms.IntegerField(widget=forms.HiddenInput)
+    notice = _notice_field()
     reason = forms.CharField(
         label="Anything your instructor should know (optional)",
         required=False,
         max_length=2000,
+        error_messages={"max_length": "Your reason is too long; keep it under 2,000 characters."},
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="For example, why recording does not work for you, or what arrangement would.",
     )
@@ -53,11 +69,6 @@ class DeclineForm(forms.Form):
 def lobby(request: HttpRequest, exam_id: int) -> HttpResponse:
     exam = get_object_or_404(Exam.objects.select_related("course__institution"), pk=exam_id)
     require(request.user, Action.TAKE_EXAM, exam)
-    staff = (
-        CourseMembership.objects.filter(course=exam.course, role__in=[Role.INSTRUCTOR, Role.REVIEWER])
-        .select_related("user")
-        .order_by("role")
-    )
     session = ExamSession.objects.filter(exam=exam, student_id=request.user.pk).first()
     policy = consent_policy_for(exam)
     return render(
@@ -66,11 +77,11 @@ def lobby(request: HttpRequest, exam_id: int) -> HttpResponse:
         {
             "exam": exam,
             "institution": exam.course.institution,
-            "staff": staff,
+            "notice": notice_for_exam(exam),
             "session": session,
             "policy": policy,
             "no_policy": NO_POLICY_IN_EFFECT,
-            "consent_again": session is not None and consent_outdated(session, policy),
+            "consent_again": consent_outdated_reason(session, policy) if session is not None else "",
             "alternative": (
                 AlternativeRequest.objects.filter(session=session).select_related("answered_by").first()
                 if session is not None and session.status == SessionStatus.DECLINED
@@ -109,13 +120,14 @@ def _consent_page(
     """The policy in effect, in full, with the forms to agree or decline while the student is asked
     to: before they answer, and again when a newer version took effect after they agreed."""
     policy = consent_policy_for(session.exam)
-    asked_again = policy is not None and consent_outdated(session, policy)
+    asked_again = consent_outdated_reason(session, policy) if policy is not None else ""
     return render(
         request,
         "exams/consent.html",
         {
             "session": session,
             "policy": policy,
+            "notice": notice_for_exam(session.exam),
             "no_policy": NO_POLICY_IN_EFFECT,
             "asking": policy is not None and (session.status == SessionStatus.CREATED or asked_again),
             "given": consent_given(session) if asked_again else None,
@@ -134,7 +146,11 @@ def consent(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     if form.is_valid():
         try:
             session_consent(
-                session_id=session.pk, policy_id=form.cleaned_data["policy"], actor=request.user, request=request
+                session_id=session.pk,
+                policy_id=form.cleaned_data["policy"],
+                notice_sha256=form.cleaned_data["notice"],
+                actor=request.user,
+                request=request,
             )
         except TransitionError as exc:
             form.add_error(None, str(exc))
@@ -152,12 +168,13 @@ def decline(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _own_session(request, session_id)
     form = DeclineForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Your reason is too long; keep it under 2,000 characters.")
-        return redirect("session_consent", session_id=session.pk)
+        # Shown on the consent page; what they wrote is kept.
+        return _consent_page(request, session, decline_form=form)
     try:
         alternative = session_decline(
             session_id=session.pk,
             policy_id=form.cleaned_data["policy"],
+            notice_sha256=form.cleaned_data["notice"],
             reason=form.cleaned_data["reason"],
             actor=request.user,
             request=request,
@@ -178,9 +195,10 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         return redirect("session_consent", session_id=session.pk)
     if session.status in BEFORE_START:
         policy = consent_policy_for(session.exam)
-        if consent_outdated(session, policy):
+        outdated = consent_outdated_reason(session, policy)
+        if outdated:
             if policy is not None:
-                messages.info(request, f"The consent policy has changed to version {policy.version} since you agreed.")
+                messages.info(request, outdated)
             return redirect("session_consent", session_id=session.pk)
     exam = session.exam
     questions = exam.questions.prefetch_related("choices")

@@ -180,6 +180,122 @@ class ConsentPolicy(models.Model):
         return "Institution"
 
 
+#: The longest part of a privacy notice an institution may write; a notice is read before an exam, in full.
+MAX_NOTICE_PART_CHARS = 3000
+
+#: The parts of a privacy notice an institution writes, with the question each answers; the first six
+#: are required (a notice without them is incomplete: nothing is published or consented to under it).
+NOTICE_PARTS: dict[str, str] = {
+    "controller": "who runs the exam and is responsible for the data",
+    "authority": "under what authority (legal basis) the data is processed",
+    "purposes": "what the data is for",
+    "recipients": "who sees the data",
+    "location": "where the data is kept",
+    "contact": "whom to contact about it",
+    "recorded": "anything to add about what is recorded",
+    "analysis": "anything to add about the automated analysis and the human review",
+    "retention": "anything to add about how long data is kept",
+}
+NOTICE_REQUIRED_PARTS = ("controller", "authority", "purposes", "recipients", "location", "contact")
+
+
+def notice_part_errors(parts: dict[str, str]) -> dict[str, str]:
+    """What is wrong with the parts of a privacy notice (by part), or nothing. One rule for the service
+    that adds a version, the admin form, and the check before publishing or consenting."""
+    errors = {}
+    for name, question in NOTICE_PARTS.items():
+        value = (parts.get(name) or "").strip()
+        if name in NOTICE_REQUIRED_PARTS and not value:
+            errors[name] = f"The notice must say {question}: this part cannot be empty."
+        elif len(value) > MAX_NOTICE_PART_CHARS:
+            errors[name] = f"Keep this part under {MAX_NOTICE_PART_CHARS:,} characters ({len(value):,} given)."
+    return errors
+
+
+class PrivacyNotice(models.Model):
+    """One version of an institution's privacy notice: the parts the institution writes. The lobby shows
+    it in full, with what the exam records and the retention periods the purge uses filled in from the
+    exam and the institution (``exams.notice``), so the two cannot disagree.
+
+    Versions are rows numbered within the institution and never edited: a changed notice is a new
+    version, since consent records point at the version their student read. No personal data.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="privacy_notices")
+    version = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    controller = models.TextField(
+        help_text="Who runs the exam and is responsible for the data (the controller), with its address."
+    )
+    authority = models.TextField(
+        verbose_name="legal authority",
+        help_text="Under what authority, or legal basis, the institution records and analyses the exam.",
+    )
+    purposes = models.TextField(help_text="What the recordings and the analysis are for, and what they are not for.")
+    recorded = models.TextField(
+        blank=True,
+        verbose_name="more about what is recorded",
+        help_text="Optional. The notice already lists what each exam records (webcam, microphone, screen, browser "
+        "events).",
+    )
+    analysis = models.TextField(
+        blank=True,
+        verbose_name="more about the analysis and review",
+        help_text="Optional. The notice already says that software only marks moments, that a person reviews "
+        "every flag and that no decision is automated.",
+    )
+    retention = models.TextField(
+        blank=True,
+        verbose_name="more about retention",
+        help_text="Optional. The notice already gives the institution's retention periods and appeal window, "
+        "from its settings.",
+    )
+    recipients = models.TextField(
+        verbose_name="who sees the data",
+        help_text="Who may see the data besides the course's instructors and reviewers, who are named in the notice.",
+    )
+    location = models.TextField(
+        verbose_name="where it is kept", help_text="Where the data is kept: whose servers, in which country."
+    )
+    contact = models.TextField(
+        help_text="Whom the student contacts about their data: the privacy office's email and postal address."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["institution", "-version"]
+        constraints = [models.UniqueConstraint(fields=["institution", "version"], name="privacy_notice_version_unique")]
+
+    def __str__(self) -> str:
+        return f"Privacy notice of {self.institution} v{self.version}"
+
+    def clean(self) -> None:
+        errors = notice_part_errors(self.parts())
+        if errors:
+            raise ValidationError(errors)
+
+    def parts(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in NOTICE_PARTS}
+
+
+class NoticeText(models.Model):
+    """The exact text of a privacy notice as a student was shown it, once per distinct text, so that the
+    SHA-256 kept with every consent record can be checked against the words. No personal data."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    notice = models.ForeignKey(PrivacyNotice, on_delete=models.PROTECT, related_name="texts")
+    text = models.TextField()
+    first_shown_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["notice", "first_shown_at"]
+
+    def __str__(self) -> str:
+        return f"{self.notice} ({self.sha256[:12]})"
+
+
 class Sensitivity(models.TextChoices):
     LOW = "low", "Low (fewer flags)"
     STANDARD = "standard", "Standard"
@@ -461,7 +577,8 @@ class ConsentDecision(models.TextChoices):
 
 
 class ConsentRecord(models.Model):
-    """A student's answer to one exact version of a consent policy, for one session.
+    """A student's answer to one exact version of a consent policy, for one session, with the privacy
+    notice version shown beside it and the SHA-256 of the notice's exact text.
 
     Personal data: the decision, when, and from which address; kept with the session record.
     """
@@ -470,6 +587,17 @@ class ConsentRecord(models.Model):
     policy = models.ForeignKey(ConsentPolicy, on_delete=models.PROTECT, related_name="records")
     policy_version = models.PositiveIntegerField(help_text="The version number the student read, as shown to them.")
     decision = models.CharField(max_length=10, choices=ConsentDecision.choices)
+    notice = models.ForeignKey(
+        PrivacyNotice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="records",
+        help_text="The privacy notice version shown with the policy (empty for answers given before notices).",
+    )
+    notice_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the exact privacy notice text shown (exams.NoticeText)."
+    )
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

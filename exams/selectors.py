@@ -22,6 +22,7 @@ from exams.models import (
     Role,
     SessionStatus,
 )
+from exams.notice import privacy_notice_current
 from exams.permissions import is_admin
 
 
@@ -119,17 +120,27 @@ def consent_given(session: ExamSession) -> ConsentRecord | None:
     )
 
 
-#: Consented but not started: a newer policy version that takes effect now asks for consent again.
+#: Consented but not started: a newer policy or privacy notice version that takes effect now asks for
+#: consent again.
 BEFORE_START = frozenset({SessionStatus.CONSENTED, SessionStatus.READY})
 
 
-def consent_outdated(session: ExamSession, policy: ConsentPolicy | None) -> bool:
-    """True when the student consented but not to ``policy`` (the version in effect), and has not
-    started: they must read it and consent again before they start. Attempts under way are left be."""
+def consent_outdated_reason(session: ExamSession, policy: ConsentPolicy | None) -> str:
+    """Why the student must read and consent again before they start, in one sentence, or "" when they
+    need not: they consented but not to ``policy`` (the version in effect), or not beside the privacy
+    notice version in force (a consent from before privacy notices too: they never read one), and
+    have not started. Attempts under way are left be."""
     if session.status not in BEFORE_START:
-        return False
+        return ""
     given = consent_given(session)
-    return policy is None or given is None or given.policy_id != policy.pk
+    if policy is None or given is None:
+        return "You have not agreed to the consent policy in effect."
+    if given.policy_id != policy.pk:
+        return f"The consent policy has changed to version {policy.version} since you agreed."
+    notice = privacy_notice_current(session.exam.course.institution)
+    if given.notice_id != notice.pk:
+        return f"The privacy notice has changed to version {notice.version} since you agreed."
+    return ""
 
 
 def exams_with_consent_counts(exams: QuerySet[Exam]) -> QuerySet[Exam]:

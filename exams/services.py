@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from exams.lifecycle import ATTEMPT_ENDED, TransitionError, check_transition
 from exams.models import (
+    NOTICE_PARTS,
     Accommodation,
     AlternativeRequest,
     Answer,
@@ -20,14 +21,19 @@ from exams.models import (
     ConsentRecord,
     Exam,
     ExamSession,
+    Institution,
+    NoticeText,
+    PrivacyNotice,
     Question,
     QuestionKind,
     RequestStatus,
     SessionStatus,
     SessionTransition,
     alternative_missing_message,
+    notice_part_errors,
 )
-from exams.selectors import BEFORE_START, consent_given, consent_outdated, consent_policy_for
+from exams.notice import CHANGED, RenderedNotice, notice_for_exam, notice_incomplete_message, privacy_notice_current
+from exams.selectors import BEFORE_START, consent_given, consent_outdated_reason, consent_policy_for
 from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
 from proctor.realtime import broadcast_on_commit
@@ -141,6 +147,9 @@ def exam_publish(*, exam_id: int, actor: Any, request: HttpRequest | None = None
     missing = alternative_missing_message(exam)
     if missing:
         raise PublishRefused(missing)
+    incomplete = notice_incomplete_message(privacy_notice_current(exam.course.institution))
+    if incomplete:
+        raise PublishRefused(incomplete)
     exam.published_at = timezone.now()
     exam.save(update_fields=["published_at"])
     audit_record(actor=actor, action="exam.publish", target=exam, request=request)
@@ -221,6 +230,9 @@ def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None
         raise ExamUnavailable("This exam has closed.")
     if consent_policy_for(exam) is None:
         raise ExamUnavailable(NO_POLICY_IN_EFFECT)
+    incomplete = notice_incomplete_message(privacy_notice_current(exam.course.institution))
+    if incomplete:
+        raise ExamUnavailable(incomplete)
     session, created = ExamSession.objects.get_or_create(exam=exam, student=student)
     if created:
         audit_record(actor=student, action="session.open", target=session, request=request)
@@ -239,23 +251,56 @@ def _policy_read(session: ExamSession, policy_id: int, *, answer: str) -> Consen
     return policy
 
 
+def _notice_read(session: ExamSession, notice_sha256: str | None, *, answer: str) -> RenderedNotice:
+    """The privacy notice as the student is shown it now, provided it is the one they read (its hash was
+    on their form; None when the caller shows the notice in force itself, as the demo does)."""
+    shown = notice_for_exam(session.exam)
+    if notice_sha256 is not None and notice_sha256 != shown.sha256:
+        raise TransitionError(CHANGED.format(version=shown.notice.version, answer=answer))
+    return shown
+
+
+def _consent_record(session: ExamSession, policy: ConsentPolicy, shown: RenderedNotice, decision: str) -> ConsentRecord:
+    """The answer, with the notice version and the hash of its exact text; the text is kept once per
+    distinct text, so the hash can be checked against the words."""
+    NoticeText.objects.get_or_create(sha256=shown.sha256, defaults={"notice": shown.notice, "text": shown.text})
+    return ConsentRecord.objects.create(
+        session=session,
+        policy=policy,
+        policy_version=policy.version,
+        decision=decision,
+        notice=shown.notice,
+        notice_sha256=shown.sha256,
+    )
+
+
 @transaction.atomic
-def session_consent(*, session_id: Any, policy_id: int, actor: Any, request: HttpRequest | None = None) -> ExamSession:
+def session_consent(
+    *,
+    session_id: Any,
+    policy_id: int,
+    actor: Any,
+    notice_sha256: str | None = None,
+    request: HttpRequest | None = None,
+) -> ExamSession:
     """Record consent, with its time, to the exact policy version in effect, which must be the one the
-    student read; then move the session to "consented".
+    student read, beside the privacy notice they were shown (``notice_sha256``, the hash of its text,
+    must match the notice now); then move the session to "consented". Refused under an incomplete
+    notice.
 
     A student who consented to an earlier version and has not started yet consents again to the new
     one: a second record is kept beside the first and the session stays where it is.
     """
     session = _locked(session_id)
     policy = _policy_read(session, policy_id, answer="agree")
+    shown = _notice_read(session, notice_sha256, answer="agree")
+    if shown.incomplete:
+        raise TransitionError(shown.incomplete)
     if session.status in BEFORE_START:
         given = consent_given(session)
-        if given is not None and given.policy_id == policy.pk:
+        if given is not None and given.policy_id == policy.pk and given.notice_id == shown.notice.pk:
             raise TransitionError(f"Your consent to version {policy.version} is already recorded.")
-        ConsentRecord.objects.create(
-            session=session, policy=policy, policy_version=policy.version, decision=ConsentDecision.CONSENTED
-        )
+        _consent_record(session, policy, shown, ConsentDecision.CONSENTED)
         audit_record(
             actor=actor,
             action="session.consent_renewed",
@@ -269,9 +314,7 @@ def session_consent(*, session_id: Any, policy_id: int, actor: Any, request: Htt
             },
         )
         return session
-    ConsentRecord.objects.create(
-        session=session, policy=policy, policy_version=policy.version, decision=ConsentDecision.CONSENTED
-    )
+    _consent_record(session, policy, shown, ConsentDecision.CONSENTED)
     return session_transition(
         session_id=session.pk,
         to_status=SessionStatus.CONSENTED,
@@ -283,15 +326,22 @@ def session_consent(*, session_id: Any, policy_id: int, actor: Any, request: Htt
 
 @transaction.atomic
 def session_decline(
-    *, session_id: Any, policy_id: int, reason: str, actor: Any, request: HttpRequest | None = None
+    *,
+    session_id: Any,
+    policy_id: int,
+    reason: str,
+    actor: Any,
+    notice_sha256: str | None = None,
+    request: HttpRequest | None = None,
 ) -> AlternativeRequest:
-    """Record the decline of the policy version the student read (the one in effect) and file a
-    request for an alternative arrangement, which the course's instructors answer."""
+    """Record the decline of the policy version the student read (the one in effect), beside the
+    privacy notice they were shown, and file a request for an alternative arrangement, which the
+    course's instructors answer. Declining is never refused for an incomplete notice: it records
+    nothing of the student."""
     session = _locked(session_id)
     policy = _policy_read(session, policy_id, answer="decline")
-    ConsentRecord.objects.create(
-        session=session, policy=policy, policy_version=policy.version, decision=ConsentDecision.DECLINED
-    )
+    shown = _notice_read(session, notice_sha256, answer="decline")
+    _consent_record(session, policy, shown, ConsentDecision.DECLINED)
     session_transition(
         session_id=session.pk,
         to_status=SessionStatus.DECLINED,
@@ -362,11 +412,9 @@ def session_begin(*, session_id: Any, actor: Any, request: HttpRequest | None = 
         policy = consent_policy_for(session.exam)
         if policy is None:
             raise ExamUnavailable(NO_POLICY_IN_EFFECT)
-        if consent_outdated(session, policy):
-            raise ConsentNeeded(
-                f"The consent policy has changed to version {policy.version} since you agreed. "
-                "Please read it and agree again before you start."
-            )
+        outdated = consent_outdated_reason(session, policy)
+        if outdated:
+            raise ConsentNeeded(f"{outdated} Please read it and agree again before you start.")
     session = session_transition(
         session_id=session.pk, to_status=SessionStatus.STARTED, actor=actor, request=request, reason="Exam started."
     )
@@ -483,3 +531,49 @@ def sessions_time_out_expired() -> int:
             continue
         count += 1
     return count
+
+
+class NoticeRefused(Exception):
+    """A privacy notice version that cannot be added as given; ``errors`` says why, by part. Nothing
+    was changed."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
+
+
+def privacy_notice_unchanged(latest: PrivacyNotice | None, parts: dict[str, str]) -> dict[str, str]:
+    """The refusal of a "new" version that says what ``latest`` says already (by part: "__all__"), or nothing."""
+    if latest is not None and latest.parts() == {name: (parts.get(name) or "").strip() for name in NOTICE_PARTS}:
+        return {"__all__": f"Nothing changed: this is what version {latest.version} says already."}
+    return {}
+
+
+@transaction.atomic
+def privacy_notice_add(
+    *, institution_id: int, parts: dict[str, str], actor: Any, request: HttpRequest | None = None
+) -> PrivacyNotice:
+    """Add the next version of an institution's privacy notice. A changed notice is always a new
+    version: the versions students were shown stay as they read them. Refused, changing nothing, when
+    a required part is blank, a part is too long, a part is unknown, or nothing changed."""
+    unknown = sorted(set(parts) - set(NOTICE_PARTS))
+    if unknown:
+        raise NoticeRefused({"__all__": f"A privacy notice has no part called {', '.join(unknown)}."})
+    cleaned = {name: (parts.get(name) or "").strip() for name in NOTICE_PARTS}
+    institution = Institution.objects.select_for_update().get(pk=institution_id)
+    latest = PrivacyNotice.objects.filter(institution=institution).order_by("-version").first()
+    errors = notice_part_errors(cleaned) or privacy_notice_unchanged(latest, cleaned)
+    if errors:
+        raise NoticeRefused(errors)
+    notice = PrivacyNotice.objects.create(
+        institution=institution, version=(latest.version if latest else 0) + 1, created_by=actor, **cleaned
+    )
+    changed = sorted(name for name in NOTICE_PARTS if latest is None or getattr(latest, name) != cleaned[name])
+    audit_record(
+        actor=actor,
+        action="privacy_notice.add",
+        target=notice,
+        request=request,
+        detail={"version": notice.version, "changed": changed},
+    )
+    return notice

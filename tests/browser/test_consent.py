@@ -27,7 +27,10 @@ def to_consent_page(page: Any, base: str, username: str) -> None:
     sign_in_with_keyboard(page, base, username, "invigil-demo")
     page.get_by_role("link", name="Midterm: mechanics").click()
     page.get_by_role("link", name="Before you start: what is recorded").click()
-    expect(page.get_by_role("heading", name="What is recorded, and why")).to_be_visible()
+    expect(page.get_by_role("heading", name="Privacy notice of Demo University, version 1")).to_be_visible()
+    for part in ("Who runs this exam", "Under what authority", "What is recorded", "How long it is kept"):
+        expect(page.get_by_role("heading", name=part, exact=True)).to_be_visible()
+    expect(page.get_by_text("privacy@demo.invalid")).to_be_visible()
     screenshot(page, "lobby")
     page.get_by_role("button", name="Continue: read the consent policy").click()
     expect(page.get_by_role("heading", name="Remote exam recording version 1")).to_be_visible()

@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from exams.models import AlternativeRequest, ConsentRecord, ExamSession, SessionStatus
+from exams.notice import notice_for_exam
 from tests.conftest import ROLES, World
 from tests.factories import ConsentPolicyFactory, UserFactory, enrol
 
@@ -35,8 +36,14 @@ def test_only_the_sessions_student_reaches_its_consent_page(world: World, client
 def test_nobody_else_can_consent_or_decline_for_a_student(world: World, client: Client, role: str) -> None:
     client = signed_in(client, world, role)
     policy = world.policy.pk
-    client.post(reverse("session_consent", args=[world.session.pk]), {"policy": policy, "agree": "on"})
-    client.post(reverse("session_decline", args=[world.session.pk]), {"policy": policy})
+    client.post(
+        reverse("session_consent", args=[world.session.pk]),
+        {"policy": policy, "agree": "on", "notice": notice_for_exam(world.exam).sha256},
+    )
+    client.post(
+        reverse("session_decline", args=[world.session.pk]),
+        {"policy": policy, "notice": notice_for_exam(world.exam).sha256},
+    )
     assert ConsentRecord.objects.count() == 0
 
 
@@ -62,7 +69,8 @@ def test_opening_the_exam_leads_to_the_full_policy_with_its_version(world: World
 
 def test_consenting_without_ticking_the_box_explains_and_records_nothing(world: World, client: Client) -> None:
     response = signed_in(client, world, "student").post(
-        reverse("session_consent", args=[world.session.pk]), {"policy": world.policy.pk}
+        reverse("session_consent", args=[world.session.pk]),
+        {"policy": world.policy.pk, "notice": notice_for_exam(world.exam).sha256},
     )
     assert response.status_code == 200
     assert "Tick the box to agree" in response.content.decode()
@@ -72,7 +80,7 @@ def test_consenting_without_ticking_the_box_explains_and_records_nothing(world: 
 def test_consenting_records_the_version_and_moves_the_session_on(world: World, client: Client) -> None:
     response = signed_in(client, world, "student").post(
         reverse("session_consent", args=[world.session.pk]),
-        {"policy": world.policy.pk, "agree": "on"},
+        {"policy": world.policy.pk, "agree": "on", "notice": notice_for_exam(world.exam).sha256},
     )
     assert response.status_code == 302
     world.session.refresh_from_db()
@@ -83,7 +91,8 @@ def test_consenting_records_the_version_and_moves_the_session_on(world: World, c
 def test_a_consent_form_for_an_old_version_is_refused_with_a_reason(world: World, client: Client) -> None:
     newer = ConsentPolicyFactory(institution=world.course.institution, version=2, text="Version two's words.")
     response = signed_in(client, world, "student").post(
-        reverse("session_consent", args=[world.session.pk]), {"policy": world.policy.pk, "agree": "on"}
+        reverse("session_consent", args=[world.session.pk]),
+        {"policy": world.policy.pk, "agree": "on", "notice": notice_for_exam(world.exam).sha256},
     )
     assert response.status_code == 200
     body = response.content.decode()
@@ -96,7 +105,7 @@ def test_a_consent_form_for_an_old_version_is_refused_with_a_reason(world: World
 def test_declining_sends_a_request_to_the_instructor(world: World, client: Client) -> None:
     response = signed_in(client, world, "student").post(
         reverse("session_decline", args=[world.session.pk]),
-        {"policy": world.policy.pk, "reason": "No private room at home."},
+        {"policy": world.policy.pk, "reason": "No private room at home.", "notice": notice_for_exam(world.exam).sha256},
     )
     assert response.status_code == 200
     assert "Your instructors also see your request" in response.content.decode()

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from exams.models import ConsentPolicy, ConsentRecord, Exam, ExamSession, SessionStatus
+from exams.notice import notice_for_exam
 from exams.selectors import consent_policy_for, exams_with_consent_counts
 from exams.services import (
     ConsentNeeded,
@@ -264,7 +265,8 @@ def test_a_form_for_the_same_number_in_a_broader_scope_is_refused_and_nothing_re
 def test_declining_a_version_no_longer_in_effect_shows_the_new_one_and_keeps_the_reason(world: World) -> None:
     newer = policy(world, version=2)
     response = client_as(world, "student").post(
-        reverse("session_decline", args=[world.session.pk]), {"policy": world.policy.pk, "reason": "No webcam."}
+        reverse("session_decline", args=[world.session.pk]),
+        {"policy": world.policy.pk, "reason": "No webcam.", "notice": notice_for_exam(world.exam).sha256},
     )
     assert response.status_code == 200
     body = response.content.decode()
@@ -297,7 +299,9 @@ def test_a_newer_version_after_consent_asks_again_before_the_start_and_keeps_bot
     assert newer.text in page
     assert "Agree and continue" in page
 
-    agreed = client.post(consent_url, {"policy": newer.pk, "agree": "on"}, follow=True)
+    agreed = client.post(
+        consent_url, {"policy": newer.pk, "agree": "on", "notice": notice_for_exam(world.exam).sha256}, follow=True
+    )
     assert "Your consent to version 2 is recorded" in agreed.content.decode()
     records = ConsentRecord.objects.filter(session=world.session).order_by("at", "pk")
     assert [(r.policy, r.decision) for r in records] == [(world.policy, "consented"), (newer, "consented")]
@@ -365,7 +369,11 @@ def test_a_student_declines_the_instructor_answers_and_the_student_sees_the_answ
     student = client_as(world, "student")
     done = student.post(
         reverse("session_decline", args=[world.session.pk]),
-        {"policy": world.policy.pk, "reason": "I share a room and cannot be filmed."},
+        {
+            "policy": world.policy.pk,
+            "reason": "I share a room and cannot be filmed.",
+            "notice": notice_for_exam(world.exam).sha256,
+        },
     )
     # The exam's alternative is offered at once; the instructors may still add details.
     assert world.exam.alternative_arrangement in done.content.decode()

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from analysis.models import AnalysisRun, Flag
 from exams.models import Exam, ExamSession
+from exams.notice import notice_for_exam
 from exams.permissions import Action, can
 from exams.services import ExamUnavailable, PublishRefused, exam_publish, exam_unpublish, session_open
 from proctor.models import AuditEvent
@@ -153,7 +154,8 @@ def test_a_student_who_declines_is_offered_the_alternative_at_once_and_nothing_i
     lobby = student.get(reverse("exam_lobby", args=[world.exam.pk])).content.decode()
     assert world.exam.alternative_arrangement in lobby  # known before deciding
     page = student.post(
-        reverse("session_decline", args=[world.session.pk]), {"policy": world.policy.pk, "reason": ""}
+        reverse("session_decline", args=[world.session.pk]),
+        {"policy": world.policy.pk, "reason": "", "notice": notice_for_exam(world.exam).sha256},
     ).content.decode()
     assert world.exam.alternative_arrangement in page
     assert world.exam.alternative_contact in page

@@ -24,6 +24,8 @@ from exams.models import (
     QuestionKind,
     Role,
 )
+from exams.notice import default_notice_parts
+from exams.services import privacy_notice_add
 from proctor.audit import audit_record
 
 DEMO_PASSWORD = "invigil-demo"  # noqa: S105  (published on purpose; seed_demo refuses production)
@@ -106,6 +108,17 @@ class Command(BaseCommand):
             version=1,
             text=CONSENT_TEXT,
             effective_from=timezone.localdate() - timedelta(days=30),
+        )
+        # The defaults, with the demo's privacy office to write to: a complete notice in the lobby.
+        privacy_notice_add(
+            institution_id=institution.pk,
+            parts=default_notice_parts(institution)
+            | {
+                "contact": "Demo University's privacy office (its data protection officer), privacy@demo.invalid, "
+                "1 University Road, Demo City: to ask about your data, have it corrected, or complain. You may "
+                "also complain to your data protection authority."
+            },
+            actor=users["admin"],
         )
         now = timezone.now()
         exam = Exam.objects.create(
