@@ -1,8 +1,8 @@
-"""The data inventory: every model of every Invigil app, what personal data it holds, how long it is
-kept and how it goes, and whether the student's export includes it. One entry per model; a model
-that holds no personal data is listed as such. Tests check the declarations against the models, the
-export and the purge (tests/privacy/test_inventory.py); docs/data-inventory.md is printed from here
-(``manage.py data_inventory --markdown``)."""
+"""The data inventory: every model of every Invigil app and of the libraries it installs, what
+personal data it holds, how long it is kept and how it goes, and whether the student's export
+includes it. One entry per model; a model that holds no personal data is listed as such. Tests check
+the declarations against the models, the export and the purge (tests/privacy/test_inventory.py);
+docs/data-inventory.md is printed from here (``manage.py data_inventory --markdown``)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class Retention(StrEnum):
     ACCOUNT = "account"
     EXAM = "exam"
     AUDIT_LOG = "audit log"
+    LIBRARY = "library"
     NOT_PERSONAL = "no personal data"
 
 
@@ -39,6 +40,7 @@ RETENTION_MEANING: dict[Retention, str] = {
     Retention.ACCOUNT: "Kept while the user account exists; deleted with it (cascade).",
     Retention.EXAM: "Kept while the exam exists; deleted with it (cascade).",
     Retention.AUDIT_LOG: "Kept for good in the append-only, hash-chained audit log (triggers refuse deletion).",
+    Retention.LIBRARY: "Kept and removed by the library that owns it, as said; Invigil's purge does not reach it.",
     Retention.NOT_PERSONAL: "Holds no personal data.",
 }
 
@@ -295,7 +297,77 @@ INVENTORY: tuple[Entry, ...] = (
     ),
 )
 
-BY_MODEL: dict[str, Entry] = {entry.model: entry for entry in INVENTORY}
+#: Models of the libraries in INSTALLED_APPS: the export and the purge are Invigil's, so these say
+#: where the data lives and what removes it.
+LIBRARIES: tuple[Entry, ...] = (
+    Entry(
+        model="admin.LogEntry",
+        holds="Each change made in the admin site, by which staff member, naming the object changed (which may be "
+        "a student's record).",
+        retention=Retention.LIBRARY,
+        when="Django never deletes it. The audit log records the same changes (proctor/audited_admin.py).",
+        export="Staff's record of their own work; the student's data it names is exported from its own model.",
+    ),
+    _none("auth.Permission", "Permission names."),
+    _none("auth.Group", "Group names."),
+    _none("contenttypes.ContentType", "Model names."),
+    Entry(
+        model="sessions.Session",
+        holds="Which user a browser is signed in as, and the sign-in's times.",
+        retention=Retention.LIBRARY,
+        when="Ends with the sign-in (SESSION_COOKIE_AGE, shorter for staff); an ended session's row stays until "
+        "`manage.py clearsessions` runs, which nothing schedules yet.",
+        export="Only keys for a browser's sign-in; the sign-ins themselves are exported from the audit log.",
+    ),
+    Entry(
+        model="axes.AccessAttempt",
+        holds="Failed sign-ins: the username tried, IP address, browser (user agent) and count.",
+        retention=Retention.LIBRARY,
+        when="Deleted by the next successful sign-in, or once the lockout period has passed and another attempt "
+        "is made.",
+        export="The failed sign-ins under the student's username are exported from the audit log.",
+    ),
+    Entry(
+        model="axes.AccessAttemptExpiration",
+        holds="When a failed sign-in's lockout expires (with its attempt).",
+        retention=Retention.LIBRARY,
+        when="Unused (AXES_USE_ATTEMPT_EXPIRATION is off); would go with its attempt.",
+        export="Holds nothing while unused.",
+    ),
+    Entry(
+        model="axes.AccessLog",
+        holds="Each sign-in and sign-out: username, IP address, browser (user agent) and times.",
+        retention=Retention.LIBRARY,
+        when="Kept until `manage.py axes_reset_logs` runs, which nothing schedules yet.",
+        export="The same sign-ins are exported from the audit log (without the user agent).",
+    ),
+    Entry(
+        model="axes.AccessFailureLog",
+        holds="Failed sign-ins with IP address and user agent, when switched on.",
+        retention=Retention.LIBRARY,
+        when="Switched off (AXES_ENABLE_ACCESS_FAILURE_LOG is not set), so it stays empty.",
+        export="Holds nothing while switched off.",
+    ),
+    _none("django_celery_beat.SolarSchedule", "Schedules of periodic tasks."),
+    _none("django_celery_beat.IntervalSchedule", "Schedules of periodic tasks."),
+    _none("django_celery_beat.ClockedSchedule", "Schedules of periodic tasks."),
+    _none("django_celery_beat.CrontabSchedule", "Schedules of periodic tasks."),
+    _none("django_celery_beat.PeriodicTasks", "When the schedule last changed."),
+    _none("django_celery_beat.PeriodicTask", "The periodic tasks and when they last ran."),
+    Entry(
+        model="django_celery_results.TaskResult",
+        holds="Background tasks' arguments and results: ids of sessions, recordings and users, no names or media.",
+        retention=Retention.LIBRARY,
+        when="Results expire after a day (Celery's result_expires); Celery beat's backend cleanup deletes them.",
+        export="Ids only; what they point at is exported from its own model.",
+    ),
+    _none("django_celery_results.ChordCounter", "Counters of task groups."),
+    _none("django_celery_results.GroupResult", "Results of task groups (task ids)."),
+)
+
+EVERYTHING: tuple[Entry, ...] = INVENTORY + LIBRARIES
+
+BY_MODEL: dict[str, Entry] = {entry.model: entry for entry in EVERYTHING}
 
 
 def entry_for(label: str) -> Entry:
@@ -304,3 +376,87 @@ def entry_for(label: str) -> Entry:
         return BY_MODEL[label]
     except KeyError:
         raise KeyError(f"{label} is not in the data inventory (privacy/inventory.py): declare what it holds.") from None
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|") or "-"
+
+
+def _export_cell(entry: Entry) -> str:
+    return f"Yes: {entry.export}" if entry.in_export else f"No: {entry.export}"
+
+
+def _personal_table(entries: list[Entry]) -> list[str]:
+    lines = [
+        "| Model | Personal data | Retention | When it goes | In the export |",
+        "|---|---|---|---|---|",
+    ]
+    for entry in entries:
+        when = entry.when
+        if entry.purge_clears:
+            when = f"{when} Cleared: {', '.join(f'`{name}`' for name in entry.purge_clears)}.".strip()
+        cells = [f"`{entry.model}`", entry.holds, entry.retention.value, when, _export_cell(entry)]
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return lines
+
+
+def _plain_table(entries: list[Entry]) -> list[str]:
+    lines = ["| Model | What it holds |", "|---|---|"]
+    lines += [f"| `{entry.model}` | {_cell(entry.export)} |" for entry in entries]
+    return lines
+
+
+def inventory_markdown() -> str:
+    """docs/data-inventory.md, as printed by ``manage.py data_inventory --markdown``."""
+    own = [entry for entry in INVENTORY if entry.personal]
+    lines = [
+        "# Data inventory",
+        "",
+        "What Invigil holds about people, model by model: the personal data each model holds, how long it is kept "
+        'and what removes it, and whether a student\'s export ("My data", download) includes it.',
+        "",
+        "This page is printed from `privacy/inventory.py` by `python manage.py data_inventory --markdown`. Tests "
+        "fail when it and the code differ, when a model is missing from the inventory, when a model that leads to "
+        "a user or an exam session is not declared personal, when a model declared in the export is missing from "
+        "a full student's export, and when the purge leaves a model declared purged (or removes one declared kept). "
+        "Admins see the same at `/privacy/inventory/`.",
+        "",
+        "## How data is kept",
+        "",
+        "| Retention | Meaning |",
+        "|---|---|",
+        *(f"| {kind.value} | {_cell(meaning)} |" for kind, meaning in RETENTION_MEANING.items()),
+        "",
+        "## Invigil's models that hold personal data",
+        "",
+        *_personal_table(own),
+        "",
+        "## Invigil's models that hold no personal data",
+        "",
+        *_plain_table([entry for entry in INVENTORY if not entry.personal]),
+        "",
+        "## Models of the libraries Invigil installs",
+        "",
+        "Invigil's export and purge do not reach these; each entry says what removes its data.",
+        "",
+        *_personal_table([entry for entry in LIBRARIES if entry.personal]),
+        "",
+        *_plain_table([entry for entry in LIBRARIES if not entry.personal]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def inventory_table() -> str:
+    """The inventory as a plain-text table, for the terminal."""
+    rows = [("Model", "Retention", "Export", "Personal data")]
+    for entry in EVERYTHING:
+        exported = ("yes" if entry.in_export else "no") if entry.personal else "-"
+        rows.append((entry.model, entry.retention.value, exported, entry.holds or f"None: {entry.export}"))
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths) + "  " + "-" * len(row[3]))
+    return "\n".join(line.rstrip() for line in lines) + "\n"
