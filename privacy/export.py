@@ -78,14 +78,16 @@ def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _folder(session: SessionData) -> str:
+    return f"{slugify(session.session.exam.title, allow_unicode=True)[:60]}-{str(session.session.pk)[:8]}"
+
+
 def recording_file(session: SessionData, recording: Recording) -> str:
-    folder = f"{slugify(session.session.exam.title, allow_unicode=True)[:60]}-{str(session.session.pk)[:8]}"
-    return f"recordings/{folder}/{recording.kind}-part{recording.part + 1}.webm"
+    return f"recordings/{_folder(session)}/{recording.kind}-part{recording.part + 1}.webm"
 
 
 def evidence_file(session: SessionData, flag: Flag) -> str:
-    folder = f"{slugify(session.session.exam.title, allow_unicode=True)[:60]}-{str(session.session.pk)[:8]}"
-    return f"evidence/{folder}/flag-{flag.pk}-at-{flag.evidence_seconds or 0:.0f}s.jpg"
+    return f"evidence/{_folder(session)}/flag-{flag.pk}-at-{flag.evidence_seconds or 0:.0f}s.jpg"
 
 
 def _pictures(data: MyData) -> list[tuple[SessionData, Flag]]:
@@ -138,10 +140,10 @@ def _profile(data: MyData, problems: list[str], request: HttpRequest | None) -> 
     }
 
 
-def _changed_by(actor_id: Any, user: Any) -> str:
+def _changed_by(actor_id: Any, student_id: Any) -> str:
     if actor_id is None:
         return "Invigil (automated)"
-    return "you" if actor_id == user.pk else "staff"
+    return "you" if actor_id == student_id else "staff"
 
 
 def _appeal_outcome(session: ExamSession) -> str:
@@ -190,7 +192,7 @@ def _session(
                 "from": change.get_from_status_display(),
                 "to": change.get_to_status_display(),
                 "at": _when(change.at),
-                "by": _changed_by(change.actor_id, session.student),
+                "by": _changed_by(change.actor_id, session.student_id),
                 "reason": change.reason,
             }
             for change in extras.transitions.get(session.pk, [])
