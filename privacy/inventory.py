@@ -290,7 +290,7 @@ INVENTORY: tuple[Entry, ...] = (
     Entry(
         model="privacy.LegalHold",
         holds="That a student's session is kept past its retention, why, and by whom.",
-        retention=Retention.SESSION_RECORD,
+        retention=Retention.COURSE_RECORD,
         when="A hold is never deleted, only lifted; the session cannot be deleted while it has one.",
         in_export=True,
         export="When each hold was set and lifted; not its reason, which may name a confidential case.",

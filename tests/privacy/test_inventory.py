@@ -184,6 +184,40 @@ def test_each_personal_entry_says_what_it_holds_and_why_it_is_or_is_not_exported
             assert not entry.holds, entry.model
 
 
+def _cascades_to(model: type[models.Model], target: type[models.Model]) -> bool:
+    """A chain of foreign keys, each deleting on cascade, leads from the model to ``target``."""
+    queue, seen = deque([model]), {model}
+    while queue:
+        current = queue.popleft()
+        for field in _forward(current):
+            if getattr(field.remote_field, "on_delete", None) is not models.CASCADE:
+                continue
+            related = field.related_model
+            assert isinstance(related, type)
+            if related is target:
+                return True
+            if related not in seen:
+                seen.add(related)
+                queue.append(related)
+    return False
+
+
+def test_what_goes_with_the_account_the_session_or_the_exam_is_deleted_with_it_by_its_foreign_keys() -> None:
+    owner = {
+        Retention.ACCOUNT: get_user_model(),
+        Retention.SESSION_RECORD: ExamSession,
+        Retention.EXAM: apps.get_model("exams.Exam"),
+    }
+    wrong = [
+        entry.model
+        for entry in INVENTORY
+        if entry.retention in owner
+        and apps.get_model(entry.model) is not owner[entry.retention]
+        and not _cascades_to(apps.get_model(entry.model), owner[entry.retention])
+    ]
+    assert wrong == []
+
+
 def test_invigils_models_and_the_libraries_are_kept_apart() -> None:
     assert all(entry.retention is not Retention.LIBRARY for entry in INVENTORY)
     assert all(entry.retention in (Retention.LIBRARY, Retention.NOT_PERSONAL) for entry in LIBRARIES)
