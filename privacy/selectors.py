@@ -14,15 +14,22 @@ from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from analysis.models import Flag
-from exams.models import ConsentRecord, ExamSession
+from analysis.models import AnalysisRun, AnalysisSegment, Flag, RunStatus
+from exams.models import (
+    Accommodation,
+    AlternativeRequest,
+    ConsentRecord,
+    CourseMembership,
+    ExamSession,
+    SessionTransition,
+)
 from exams.models import SessionStatus as S
 from identity.consent import biometric_consent_latest
 from identity.models import BiometricConsent, IdentityProfile
 from privacy.models import LegalHold
 from privacy.services import HOLD, identity_profile_delete_refusal, kept_by, profile_due_at
 from proctor.models import AuditEvent
-from recordings.models import BrowserSignal, Recording
+from recordings.models import BrowserSignal, Recording, RecordingGap
 from review.models import Appeal, FlagDecision, SessionDecision
 
 #: Statuses in which a person has decided the session: its flags and outcome are shown to the student.
@@ -222,6 +229,84 @@ def my_data(user: Any) -> MyData:
         face_matching=biometric_consent_latest(user_id=user.pk),
         sessions=[_session_data(s, purged.get(str(s.pk))) for s in sessions],
         accesses=_accesses(user, sessions, purged),
+    )
+
+
+#: Audit actions of signing in and out (identity/receivers.py).
+SIGN_INS = ("auth.login", "auth.logout")
+SIGN_IN_FAILED = "auth.login_failed"
+
+
+@dataclass
+class ExportExtras:
+    """What the export gives besides ``MyData``: one query each, whatever the number of sessions."""
+
+    memberships: list[CourseMembership]
+    face_matching_answers: list[BiometricConsent]
+    accommodations: list[Accommodation]
+    transitions: dict[Any, list[SessionTransition]]
+    alternative_requests: dict[Any, AlternativeRequest]
+    appeals: dict[Any, Appeal]
+    holds: dict[Any, list[LegalHold]]
+    gaps: dict[Any, list[RecordingGap]]
+    #: The succeeded analysis of each reviewed session (its score), by session id.
+    scores: dict[Any, AnalysisRun]
+    #: The evidence of each analysed stretch of the recordings of reviewed sessions, by recording id.
+    stretches: dict[Any, list[AnalysisSegment]]
+    #: Sign-ins and sign-outs of the account, and failed sign-ins under its username.
+    sign_ins: list[AuditEvent]
+    #: Everything else the student did, as the audit log has it.
+    own_actions: list[AuditEvent]
+
+
+def _grouped(rows: Any, key: str) -> dict[Any, list[Any]]:
+    grouped: dict[Any, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(getattr(row, key), []).append(row)
+    return grouped
+
+
+def export_extras(data: MyData) -> ExportExtras:
+    """The rest of what Invigil holds about ``data.user``, for their export. Scores and the analysis's
+    evidence follow the rule of the flags: shown once a person has reviewed the session."""
+    user = data.user
+    session_ids = [item.session.pk for item in data.sessions]
+    reviewed = [item.session.pk for item in data.sessions if item.reviewed]
+    recording_ids = [r.pk for item in data.sessions for r in item.recordings]
+    reviewed_recordings = [r.pk for item in data.sessions if item.reviewed for r in item.recordings]
+    sign_ins = AuditEvent.objects.filter(
+        Q(action__in=SIGN_INS, target_type=user._meta.label_lower, target_id=str(user.pk))
+        | Q(action=SIGN_IN_FAILED, detail__username=user.get_username())
+    )
+    return ExportExtras(
+        memberships=list(CourseMembership.objects.filter(user_id=user.pk).select_related("course")),
+        face_matching_answers=list(BiometricConsent.objects.filter(user_id=user.pk).order_by("at", "pk")),
+        accommodations=list(
+            Accommodation.objects.filter(student_id=user.pk).select_related("exam__course").order_by("exam__opens_at")
+        ),
+        transitions=_grouped(
+            SessionTransition.objects.filter(session_id__in=session_ids).order_by("at", "pk"), "session_id"
+        ),
+        alternative_requests={
+            request.session_id: request for request in AlternativeRequest.objects.filter(session_id__in=session_ids)
+        },
+        appeals={appeal.session_id: appeal for appeal in Appeal.objects.filter(session_id__in=session_ids)},
+        holds=_grouped(LegalHold.objects.filter(session_id__in=session_ids).order_by("set_at", "pk"), "session_id"),
+        gaps=_grouped(
+            RecordingGap.objects.filter(recording_id__in=recording_ids).order_by("first_missing_seq"), "recording_id"
+        ),
+        scores={
+            run.session_id: run
+            for run in AnalysisRun.objects.filter(session_id__in=reviewed, status=RunStatus.SUCCEEDED)
+        },
+        stretches=_grouped(
+            AnalysisSegment.objects.filter(recording_id__in=reviewed_recordings).order_by("from_seconds", "pk"),
+            "recording_id",
+        ),
+        sign_ins=list(sign_ins.order_by("seq")),
+        own_actions=list(
+            AuditEvent.objects.filter(actor_id=user.pk).exclude(action__in=(*SIGN_INS, SIGN_IN_FAILED)).order_by("seq")
+        ),
     )
 
 

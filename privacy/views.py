@@ -1,21 +1,25 @@
 """The student's own data: what Invigil holds about them, a copy of it, and deleting their identity
 profile. Every page here is about the signed-in user and no one else: there is no id in the URL to
-reach another person's data, so being signed in is the whole of the authorisation."""
+reach another person's data, so being signed in is the whole of the authorisation. The data inventory
+is for admins (privacy officers), decided by exams.permissions like every other role."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
+from exams.permissions import is_admin
 from identity.consent import BiometricConsentRequired
 from identity.selectors import identity_id_photo
 from identity.services import biometric_consent_withdraw
 from privacy.export import my_data_export
+from privacy.inventory import INVENTORY, LIBRARIES, RETENTION_MEANING
 from privacy.selectors import identity_profile_of, my_data
 from privacy.services import ProfileDeleteRefused, identity_profile_delete
 from proctor.crypto import DecryptionError
@@ -95,3 +99,19 @@ def face_matching_withdraw(request: HttpRequest) -> HttpResponse:
         "read or made again unless you agree again. A person will check your photo ID at your next exam instead.",
     )
     return redirect("my_data")
+
+
+@login_required
+@require_GET
+def data_inventory_page(request: HttpRequest) -> HttpResponse:
+    """What each model holds, how long it is kept, and whether the export includes it; read-only."""
+    if not is_admin(request.user):
+        raise PermissionDenied("Only admins see the data inventory.")
+    context = {
+        "retentions": list(RETENTION_MEANING.items()),
+        "personal": [entry for entry in INVENTORY if entry.personal],
+        "not_personal": [entry for entry in INVENTORY if not entry.personal],
+        "libraries": [entry for entry in LIBRARIES if entry.personal],
+        "libraries_not_personal": [entry for entry in LIBRARIES if not entry.personal],
+    }
+    return render(request, "privacy/inventory.html", context)
