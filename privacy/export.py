@@ -203,6 +203,8 @@ def _session(
                 "version": consent.policy_version,
                 "decision": consent.get_decision_display(),
                 "at": _when(consent.at),
+                "privacy_notice_version": consent.notice.version if consent.notice else None,
+                "privacy_notice_sha256": consent.notice_sha256 or None,
             }
             for consent in item.consents
         ],

@@ -101,6 +101,16 @@ INVENTORY: tuple[Entry, ...] = (
         export="Sign-in events, the student's own actions, and who accessed their recordings.",
         student_lookup="actor_id",
     ),
+    Entry(
+        model="proctor.AuditSubject",
+        holds="Which person's data each audit entry touched (user ids), the index behind the access report.",
+        retention=Retention.AUDIT_LOG,
+        when="Never deleted: each row is covered by its entry's hash.",
+        in_export=False,
+        export="An index, not data of its own: the entries it points to are the ones exported as who accessed "
+        "the student's data.",
+        student_lookup="subject_id",
+    ),
     _none("proctor.AuditHead", "The pointer to the newest audit entry."),
     # identity
     Entry(
@@ -150,6 +160,22 @@ INVENTORY: tuple[Entry, ...] = (
     ),
     _none("exams.ConsentPolicy", "The text of a consent policy; the students' answers point at it."),
     Entry(
+        model="exams.PrivacyNotice",
+        holds="Which admin wrote the version (a staff user id); the text is the institution's, not a person's.",
+        retention=Retention.COURSE_RECORD,
+        when="Never edited or deleted while consent records point at it.",
+        in_export=False,
+        export="Not the student's data; each consent in the export names the notice version and hash it was given to.",
+    ),
+    Entry(
+        model="exams.NoticeText",
+        holds="Nothing of its own: the exact text shown, pointing at the version (whose author it names).",
+        retention=Retention.COURSE_RECORD,
+        when="Kept while consent records carry its hash.",
+        in_export=False,
+        export="Not the student's data; the hash is in each exported consent.",
+    ),
+    Entry(
         model="exams.Exam",
         holds="The contact for the alternative arrangement: a member of staff's name and address.",
         retention=Retention.COURSE_RECORD,
@@ -191,7 +217,7 @@ INVENTORY: tuple[Entry, ...] = (
     ),
     Entry(
         model="exams.ConsentRecord",
-        holds="The student's answer to a consent policy, and when.",
+        holds="The student's answer to a consent policy, and when, with the version and hash of the notice shown.",
         retention=Retention.SESSION_RECORD,
         in_export=True,
         export="Each consent with the policy, version, decision and time.",
