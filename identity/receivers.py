@@ -1,5 +1,6 @@
 """Sign-in events go to the audit log. Django reports them only as signals, so these receivers are
-the one place they are caught; they write the audit entry and change nothing else."""
+the one place they are caught; they write the audit entry and, at a sign-in, note its time in the
+session for identity.reauth, and change nothing else."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from identity.reauth import mark_authenticated
 from proctor.audit import audit_record
 
 
 @receiver(user_logged_in, dispatch_uid="invigil-audit-login")
 def audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     audit_record(actor=user, action="auth.login", target=user, request=request)
+    if request is not None and hasattr(request, "session"):
+        # A sign-in is a password check: reading others' recordings needs a recent one (identity.reauth).
+        mark_authenticated(request)
 
 
 @receiver(user_logged_out, dispatch_uid="invigil-audit-logout")

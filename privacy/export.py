@@ -437,6 +437,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
                 {
                     "who": access.who,
                     "what": access.what,
+                    "why": access.why,
                     "exam": access.exam,
                     "first": _when(access.first),
                     "last": _when(access.last),

@@ -81,6 +81,8 @@ class Access:
     who: str
     what: str
     exam: str
+    #: The purpose they stated before reading (review.access); empty for the system and older entries.
+    why: str
     first: datetime
     last: datetime
     times: int
@@ -156,14 +158,14 @@ def _accesses(user: Any, sessions: list[ExamSession], purged: dict[str, AuditEve
             )
         )
         .exclude(actor_id=user.pk)
-        .only("at", "actor_id", "actor_label", "action", "target_type", "target_id")
+        .only("at", "actor_id", "actor_label", "action", "target_type", "target_id", "purpose")
         .order_by("at", "seq")
     )
     grouped: dict[tuple[Any, ...], list[datetime]] = {}
     for event in events:
         session_id = event.target_id if event.target_type == SESSION else recording_session[event.target_id]
         day = timezone.localtime(event.at).date()
-        key = (event.actor_id, event.actor_label, event.action, session_id, day)
+        key = (event.actor_id, event.actor_label, event.action, session_id, day, event.purpose)
         grouped.setdefault(key, []).append(event.at)
     names = _people({actor for actor, *_ in grouped if actor is not None})
     labels = {actor: names.get(actor, label) for actor, label, *_ in grouped if actor is not None}
@@ -172,11 +174,12 @@ def _accesses(user: Any, sessions: list[ExamSession], purged: dict[str, AuditEve
             who=labels[actor] if actor is not None else SYSTEM,
             what=ACCESSES[action],
             exam=exams[session_id],
+            why=purpose,
             first=times[0],
             last=times[-1],
             times=len(times),
         )
-        for (actor, _, action, session_id, _), times in grouped.items()
+        for (actor, _, action, session_id, _, purpose), times in grouped.items()
     ]
     return sorted(found, key=lambda access: access.last, reverse=True)
 

@@ -317,6 +317,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Reading someone else's recordings, evidence pictures or review page needs a stated purpose and a
+# password typed within ACCESS_REAUTH_MINUTES; the purpose holds for ACCESS_PURPOSE_MINUTES.
+ACCESS_REAUTH_MINUTES = env.int("ACCESS_REAUTH_MINUTES", 15, minimum=1)
+ACCESS_PURPOSE_MINUTES = env.int("ACCESS_PURPOSE_MINUTES", 60, minimum=1)
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 

@@ -110,7 +110,13 @@ def recording_gap_times(recording: Recording) -> list[tuple[datetime, datetime |
 
 
 def recording_playback_bytes(
-    recording: Recording, *, start: int, stop: int, actor: Any, request: HttpRequest | None = None
+    recording: Recording,
+    *,
+    start: int,
+    stop: int,
+    actor: Any,
+    request: HttpRequest | None = None,
+    purpose: str = "",
 ) -> Iterator[bytes]:
     """Plaintext bytes [start, stop) of the seekable playback copy, decrypted segment by segment as
     they are sent. Every request is written to the audit log: who played which recording, which
@@ -120,6 +126,7 @@ def recording_playback_bytes(
         action="recording.play",
         target=recording,
         request=request,
+        purpose=purpose,
         detail={"session": str(recording.session_id), "kind": recording.kind, "range": [start, stop]},
     )
     key = data_key_material(recording.data_key)

@@ -7,6 +7,7 @@ from review import views
 urlpatterns = [
     path("review/courses/<int:course_id>/", views.course_dashboard, name="review_dashboard"),
     path("review/sessions/<uuid:session_id>/", views.session_review_page, name="review_session"),
+    path("review/sessions/<uuid:session_id>/access/", views.session_access, name="review_session_access"),
     path("review/sessions/<uuid:session_id>/decision/", views.session_decision, name="review_session_decision"),
     path("review/sessions/<uuid:session_id>/reanalyse/", views.session_reanalyse, name="review_reanalyse"),
     path("review/sessions/<uuid:session_id>/appeal/", views.session_appeal_page, name="review_appeal"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import uuid
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -21,6 +23,7 @@ from exams.lifecycle import TransitionError
 from exams.models import Course, ExamSession
 from exams.permissions import Action, can, may_check_identity_somewhere, refusal, require
 from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile, ManualDecision
+from identity.reauth import reauth_window, signed_in_recently
 from identity.selectors import identity_id_photo
 from identity.services import MAX_REASON_CHARS, ManualCheckError, identity_manual_decide
 from proctor.audit import audit_record
@@ -29,6 +32,16 @@ from proctor.ranges import ByteRange, RangeNotSatisfiable, byte_range
 from proctor.streaming import private, streaming_response
 from recordings.models import Recording
 from recordings.selectors import recording_open_thumbnail, recording_playback_bytes
+from review.access import (
+    MAX_CASE_CHARS,
+    REASONS,
+    Grant,
+    PurposeError,
+    access_grant,
+    access_purpose_state,
+    purpose_choices,
+    purpose_window,
+)
 from review.models import Appeal, Outcome, SessionDecision, Verdict
 from review.selectors import (
     REVIEW_STATES,
@@ -122,6 +135,7 @@ def recording_playback(request: HttpRequest, recording_id: uuid.UUID) -> HttpRes
         Recording.objects.select_related("session__exam__course", "data_key"), pk=recording_id
     )
     require(request.user, Action.REVIEW_SESSION, recording.session)
+    grant = _grant_or_refuse(request, recording.session, "play a recording")
     if not recording.playback_name or recording.playback_size is None:
         raise Http404("This recording's playback copy is not ready yet; it is made once the recording is finalised.")
     size = recording.playback_size
@@ -138,7 +152,7 @@ def recording_playback(request: HttpRequest, recording_id: uuid.UUID) -> HttpRes
     span = wanted or ByteRange(0, size)
     try:
         plaintext = recording_playback_bytes(
-            recording, start=span.start, stop=span.stop, actor=request.user, request=request
+            recording, start=span.start, stop=span.stop, actor=request.user, request=request, purpose=grant.purpose
         )
     except DecryptionError as exc:
         raise Http404(UNREADABLE) from exc
@@ -150,6 +164,25 @@ def recording_playback(request: HttpRequest, recording_id: uuid.UUID) -> HttpRes
     return private(response)
 
 
+def _grant_or_refuse(request: HttpRequest, session: ExamSession, wanted: str) -> Grant:
+    """The purpose stated for this session; a refusal (logged, 403) when none holds. The review page
+    sends a reviewer to state one first, so only a stale tab or a hand-made request lands here."""
+    grant = access_grant(request, session)
+    if grant is None:
+        raise refusal(
+            request.user,
+            f"{wanted} without a stated purpose",
+            session,
+            message="Say why you need this session first: open its review page and give your purpose.",
+        )
+    return grant
+
+
+def _to_purpose_page(request: HttpRequest, session: ExamSession) -> HttpResponse:
+    target = reverse("review_session_access", args=[session.pk])
+    return redirect(f"{target}?{urlencode({'next': reverse('review_session', args=[session.pk])})}")
+
+
 def _review_page(
     request: HttpRequest,
     session: ExamSession,
@@ -158,8 +191,13 @@ def _review_page(
     flag_error: tuple[int, str, dict[str, str]] | None = None,
     decision_error: tuple[str, dict[str, str]] | None = None,
 ) -> HttpResponse:
+    grant = access_grant(request, session)
+    if grant is None:
+        return _to_purpose_page(request, session)
     review = session_review(session)
-    audit_record(actor=request.user, action="review.session_view", target=session, request=request)
+    audit_record(
+        actor=request.user, action="review.session_view", target=session, request=request, purpose=grant.purpose
+    )
     parts = {
         kind: [
             {"url": reverse("recording_playback", args=[part.recording.pk]), "offset": part.offset}
@@ -179,6 +217,7 @@ def _review_page(
             (outcome.value, outcome.label) for outcome in decisions_open_to(request.user, session, review.referral)
         ],
         "decision_open": session.status in DECIDABLE,
+        "grant": grant,
         "flag_error": flag_error,
         "decision_error": decision_error,
     }
@@ -196,6 +235,46 @@ def session_review_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResp
     session = _session(session_id)
     require(request.user, Action.REVIEW_SESSION, session)
     return _review_page(request, session)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_access(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """Say why you need a session (and type your password when the last sign-in is over 15 minutes
+    old) before its recordings, pictures and review page open. Refused input changes nothing."""
+    session = _session(session_id)
+    require(request.user, Action.REVIEW_SESSION, session)
+    default_next = reverse("review_session", args=[session.pk])
+    next_url = request.POST.get("next") or request.GET.get("next") or default_next
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}) or not next_url.startswith(
+        default_next
+    ):
+        next_url = default_next
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            access_purpose_state(request, session, request.POST)
+        except PurposeError as exc:
+            errors = exc.errors
+        else:
+            return redirect(next_url)
+    return render(
+        request,
+        "review/access.html",
+        {
+            "session": session,
+            "next": next_url,
+            "flags": purpose_choices(session),
+            "reasons": list(REASONS.items()),
+            "needs_password": not signed_in_recently(request),
+            "errors": errors,
+            "data": {key: request.POST.get(key, "") for key in ("kind", "flag", "case")},
+            "max_case": MAX_CASE_CHARS,
+            "purpose_minutes": purpose_window().seconds // 60,
+            "reauth_minutes": reauth_window().seconds // 60,
+        },
+        status=400 if errors else 200,
+    )
 
 
 #: What happens next, said after each decision.
@@ -355,6 +434,7 @@ def flag_thumbnail(request: HttpRequest, flag_id: int) -> HttpResponse:
         Flag.objects.select_related("session__exam__course", "evidence_recording__data_key"), pk=flag_id
     )
     require(request.user, Action.REVIEW_SESSION, flag.session)
+    grant = _grant_or_refuse(request, flag.session, "open an evidence picture")
     if flag.evidence_thumbnail is None or flag.evidence_recording is None or flag.evidence_seconds is None:
         raise Http404("This flag has no evidence picture.")
     try:
@@ -368,6 +448,7 @@ def flag_thumbnail(request: HttpRequest, flag_id: int) -> HttpResponse:
         action="flag.thumbnail_view",
         target=flag.evidence_recording,
         request=request,
+        purpose=grant.purpose,
         detail={"flag": flag.pk, "session": str(flag.session_id)},
     )
     return private(HttpResponse(jpeg, content_type="image/jpeg"))

@@ -405,3 +405,17 @@ def refusals_expected(role: str) -> list[tuple[str, str]]:
     """What a refused request leaves in the audit log: one refusal entry, except for the anonymous,
     who are sent to sign in before any rule is asked."""
     return [] if role == "anonymous" else REFUSAL
+
+
+#: The roles that may review a session, and so state a purpose for it.
+PURPOSEFUL = frozenset({"instructor", "reviewer", "admin"})
+
+
+def state_purpose(client: Any, session: Any, *, kind: str = "second_review", **fields: str) -> Any:
+    """Say why this client needs the session, as a reviewer does before its recordings open
+    (review.access); the client signed in moments ago, so no password is asked."""
+    from django.urls import reverse
+
+    response = client.post(reverse("review_session_access", args=[session.pk]), {"kind": kind, **fields})
+    assert response.status_code == 302, response.content[:500]
+    return response

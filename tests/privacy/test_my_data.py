@@ -29,7 +29,7 @@ from proctor.models import AuditEvent, DataKey
 from recordings.models import BrowserSignal, Recording
 from recordings.services import recording_start
 from tests.analysis.conftest import jpeg
-from tests.conftest import ROLES, World, agree_to_face_matching
+from tests.conftest import ROLES, World, agree_to_face_matching, state_purpose
 from tests.factories import ConsentPolicyFactory, ExamSessionFactory
 from tests.privacy.conftest import DAY, closed, dismissed_tab_flag, webcam_webm
 
@@ -112,14 +112,19 @@ def test_who_played_the_recordings_is_listed_from_the_audit_log_and_outlives_the
     reviewer.first_name, reviewer.last_name = "Remi", "Reviewer"
     reviewer.save()
     reviewer_client = signed_in(Client(), reviewer)
+    state_purpose(reviewer_client, recorded.session, kind="case", case="AI-2026-0142")
     for _ in range(3):
         response = reviewer_client.get(reverse("recording_playback", args=[recording.pk]), HTTP_RANGE="bytes=0-99")
         assert response.status_code == 206
         assert len(b"".join(response.streaming_content)) == 100
     student_client = signed_in(client, recorded.users["student"])
     accesses = my_data(recorded.users["student"]).accesses
-    assert [(a.who, a.what, a.times) for a in accesses] == [("Remi Reviewer", "Played your recordings", 3)]
-    assert "Remi Reviewer" in student_client.get(MY_DATA).content.decode()
+    assert [(a.who, a.what, a.why, a.times) for a in accesses] == [
+        ("Remi Reviewer", "Played your recordings", "case AI-2026-0142", 3)
+    ]
+    page = student_client.get(MY_DATA).content.decode()
+    assert "Remi Reviewer" in page
+    assert "case AI-2026-0142" in page
 
     with time_machine.travel(closed(recorded) + 181 * DAY):
         assert purge_due().recordings == 1

@@ -17,7 +17,7 @@ from identity.services import identity_request_manual_check, identity_store_id_p
 from proctor.models import AuditEvent
 from recordings.services import recording_start
 from review.models import FlagDecision, SessionDecision
-from tests.conftest import ROLES, World, audit_added_since, client_as, refusals_expected
+from tests.conftest import ROLES, World, audit_added_since, client_as, refusals_expected, state_purpose
 from tests.identity.test_identity_api import jpeg
 from tests.review.test_dashboard import analysed
 
@@ -33,6 +33,9 @@ class Endpoint:
     #: so those two answer 404 after letting the role in).
     answer: int
     data: dict[str, str] | None = None
+    #: Reads of the student's recordings need a stated purpose first (review.access); allowed roles
+    #: state one before the request, and the purpose tests show what happens without.
+    needs_purpose: bool = False
 
 
 def _flag(world: World) -> Flag:
@@ -46,13 +49,28 @@ def _check(world: World) -> IdentityCheck:
 ENDPOINTS: dict[str, Endpoint] = {
     "dashboard": Endpoint("get", lambda w: reverse("review_dashboard", args=[w.course.pk]), frozenset(STAFF), 200),
     "export": Endpoint("get", lambda w: reverse("review_export", args=[w.course.pk]), frozenset(STAFF), 200),
-    "session page": Endpoint("get", lambda w: reverse("review_session", args=[w.session.pk]), frozenset(STAFF), 200),
-    "flag picture": Endpoint("get", lambda w: reverse("flag_thumbnail", args=[_flag(w).pk]), frozenset(STAFF), 404),
+    "session page": Endpoint(
+        "get", lambda w: reverse("review_session", args=[w.session.pk]), frozenset(STAFF), 200, needs_purpose=True
+    ),
+    "purpose page": Endpoint(
+        "get", lambda w: reverse("review_session_access", args=[w.session.pk]), frozenset(STAFF), 200
+    ),
+    "purpose": Endpoint(
+        "post",
+        lambda w: reverse("review_session_access", args=[w.session.pk]),
+        frozenset(STAFF),
+        302,
+        {"kind": "case", "case": "AI-2026-0142"},
+    ),
+    "flag picture": Endpoint(
+        "get", lambda w: reverse("flag_thumbnail", args=[_flag(w).pk]), frozenset(STAFF), 404, needs_purpose=True
+    ),
     "playback": Endpoint(
         "get",
         lambda w: reverse("recording_playback", args=[w.session.recordings.get().pk]),
         frozenset(STAFF),
         404,
+        needs_purpose=True,
     ),
     "flag decision": Endpoint(
         "post",
@@ -131,6 +149,8 @@ def test_each_review_endpoint_answers_each_role_as_the_matrix_says(reviewable: W
     _prepare(world, name)
     status_before = world.session.__class__.objects.get(pk=world.session.pk).status
     client = client_as(world, role)
+    if endpoint.needs_purpose and role in endpoint.allowed:
+        state_purpose(client, world.session)
     events_before = AuditEvent.objects.count()
     response = getattr(client, endpoint.method)(endpoint.url(world), endpoint.data or {})
     if role in endpoint.allowed:

@@ -18,7 +18,7 @@ from exams.models import SessionStatus as S
 from proctor.models import AuditEvent
 from review.models import Appeal, FlagDecision, SessionDecision
 from review.services import DecisionError, flag_decide, session_appeal, session_decide
-from tests.conftest import World, client_as
+from tests.conftest import World, client_as, state_purpose
 from tests.review.test_dashboard import analysed
 
 
@@ -189,9 +189,9 @@ def test_a_second_reviewer_who_disagrees_sends_the_session_back(flagged: World) 
 def test_the_referrer_may_withdraw_but_is_offered_nothing_else(flagged: World) -> None:
     decide_every_flag(flagged, "confirmed")
     session_decide(session_id=flagged.session.pk, outcome="referred", note="Voice.", actor=flagged.users["instructor"])
-    page = client_as(flagged, "instructor").get(reverse("review_session", args=[flagged.session.pk]))
+    page = reviewing(flagged, "instructor").get(reverse("review_session", args=[flagged.session.pk]))
     assert [value for value, _ in page.context["decision_choices"]] == ["sent_back"]
-    second = client_as(flagged, "reviewer").get(reverse("review_session", args=[flagged.session.pk]))
+    second = reviewing(flagged, "reviewer").get(reverse("review_session", args=[flagged.session.pk]))
     assert [value for value, _ in second.context["decision_choices"]] == ["confirmed", "sent_back"]
     session_decide(
         session_id=flagged.session.pk, outcome="sent_back", note="On reflection, no.", actor=flagged.users["instructor"]
@@ -252,7 +252,7 @@ def test_an_appeal_sent_back_by_the_second_reviewer_stays_under_appeal(flagged: 
 def test_a_refused_decision_on_a_session_another_reviewer_just_closed_keeps_the_text(flagged: World) -> None:
     decide_every_flag(flagged)
     session_decide(session_id=flagged.session.pk, outcome="no_concern", note="Fine.", actor=flagged.users["reviewer"])
-    response = client_as(flagged, "instructor").post(
+    response = reviewing(flagged, "instructor").post(
         reverse("review_session_decision", args=[flagged.session.pk]),
         {"outcome": "referred", "note": "My long careful reasons."},
     )
@@ -301,7 +301,7 @@ def test_the_page_script_gets_json_and_the_count_of_flags_left(flagged: World) -
 
 def test_without_script_a_refused_decision_comes_back_with_what_was_typed(flagged: World) -> None:
     decide_every_flag(flagged)
-    response = client_as(flagged, "instructor").post(
+    response = reviewing(flagged, "instructor").post(
         reverse("review_session_decision", args=[flagged.session.pk]), {"outcome": "", "note": "My careful reasons."}
     )
     assert response.status_code == 400
@@ -318,7 +318,7 @@ def test_the_review_page_shows_verdicts_the_decision_form_and_the_signature(flag
         note="Clearly two voices.",
         actor=flagged.users["reviewer"],
     )
-    html = client_as(flagged, "instructor").get(reverse("review_session", args=[flagged.session.pk])).content.decode()
+    html = reviewing(flagged, "instructor").get(reverse("review_session", args=[flagged.session.pk])).content.decode()
     assert "Clearly two voices." in html
     assert "No verdict yet" in html
     assert "Flags still without a verdict: <span data-undecided>1</span>" in html
@@ -410,7 +410,7 @@ def test_the_export_reads_in_batches_not_per_session(
 
 
 def test_a_reviewer_runs_a_failed_analysis_again_and_only_a_failed_one(world: World) -> None:
-    client = client_as(world, "reviewer")
+    client = reviewing(world, "reviewer")
     url = reverse("review_reanalyse", args=[world.session.pk])
     ExamSession.objects.filter(pk=world.session.pk).update(status=S.READY_FOR_REVIEW)
     refused = client.post(url, follow=True)
@@ -426,3 +426,10 @@ def test_a_reviewer_runs_a_failed_analysis_again_and_only_a_failed_one(world: Wo
     transition = world.session.transitions.get(to_status=S.ANALYSING)
     assert transition.actor == world.users["reviewer"]
     assert AuditEvent.objects.filter(action="session.transition", actor_id=world.users["reviewer"].pk).exists()
+
+
+def reviewing(world: World, role: str) -> Any:
+    """Signed in, with a purpose stated for the session (review.access)."""
+    client = client_as(world, role)
+    state_purpose(client, world.session)
+    return client

@@ -19,7 +19,7 @@ from recordings.services import (
     recording_make_playback_copy,
     recording_start,
 )
-from tests.conftest import ROLES, World
+from tests.conftest import PURPOSEFUL, ROLES, World, state_purpose
 from tests.conftest import client_as as signed_in
 from tests.media import make_webm, split
 
@@ -146,4 +146,8 @@ def test_only_get_is_allowed(world: World, recording: Recording) -> None:
 
 
 def client_as(world: World, role: str) -> Client:
-    return signed_in(world, role, address="192.0.2.7")
+    """Signed in; the session's staff have also said why they need it (review.access)."""
+    client = signed_in(world, role, address="192.0.2.7")
+    if role in PURPOSEFUL:
+        state_purpose(client, world.session)
+    return client

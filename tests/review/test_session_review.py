@@ -17,7 +17,7 @@ from recordings.models import Recording
 from recordings.services import recording_make_playback_copy
 from tests import scenarios
 from tests.analysis.conftest import enrol, record_attempt
-from tests.conftest import ROLES, World
+from tests.conftest import PURPOSEFUL, ROLES, World, state_purpose
 from tests.conftest import client_as as signed_in
 
 ALLOWED = {"instructor", "reviewer", "admin"}
@@ -109,4 +109,8 @@ def test_a_picture_or_recording_whose_key_was_destroyed_is_gone_not_an_error(ana
 
 
 def client_as(world: World, role: str) -> Client:
-    return signed_in(world, role, address="198.51.100.4")
+    """Signed in; the session's staff have also said why they need it (review.access)."""
+    client = signed_in(world, role, address="198.51.100.4")
+    if role in PURPOSEFUL:
+        state_purpose(client, world.session)
+    return client
