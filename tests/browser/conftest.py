@@ -35,3 +35,19 @@ def demo_attempt(transactional_db: None) -> ExamSession:
         return ExamSession.objects.select_related("exam").get(exam__title=EXAM_TITLE, student__username="student2")
 
     return off_the_main_thread(seed)
+
+
+def state_purpose_with_keyboard(page: Any, *, case: str = "AI-2026-0142", shot: str = "") -> None:
+    """On the purpose page a session's review opens through, give a case reference with the keyboard."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import screenshot
+
+    expect(page.get_by_role("heading", name="Why do you need to see this session?")).to_be_visible()
+    if shot:
+        screenshot(page, shot)
+    page.get_by_label("For a case (academic integrity or appeal)").focus()
+    page.keyboard.press("Space")
+    page.get_by_label("Case reference").fill(case)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Open the session").press("Enter")

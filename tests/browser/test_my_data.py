@@ -16,7 +16,7 @@ from exams.models import ExamSession
 from identity.models import IdentityProfile
 from proctor.models import AuditEvent
 from recordings.models import Recording
-from tests.browser.conftest import off_the_main_thread
+from tests.browser.conftest import off_the_main_thread, state_purpose_with_keyboard
 from tests.browser.test_sign_in import sign_in_with_keyboard
 from tests.conftest import screenshot
 
@@ -31,6 +31,7 @@ def test_a_student_reads_downloads_and_deletes_her_data(
     # The instructor plays the webcam recording: that access is what Noor will see.
     sign_in_with_keyboard(page, asgi_server.url, "instructor", "invigil-demo")
     page.goto(f"{asgi_server.url}/review/sessions/{demo_attempt.pk}/")
+    state_purpose_with_keyboard(page)
     page.wait_for_function("document.getElementById('webcam-player').readyState >= 1", timeout=15_000)
     with page.expect_navigation():
         page.get_by_role("button", name="Log out").click()

@@ -14,7 +14,7 @@ from exams.models import ExamSession, SessionStatus
 from proctor.models import AuditEvent
 from review.demo.attempt import EXAM_TITLE
 from review.models import FlagDecision, SessionDecision
-from tests.browser.conftest import off_the_main_thread
+from tests.browser.conftest import off_the_main_thread, state_purpose_with_keyboard
 from tests.browser.test_sign_in import sign_in_with_keyboard
 from tests.conftest import screenshot
 
@@ -41,8 +41,10 @@ def test_an_instructor_plays_to_a_flag_dismisses_it_with_a_note_and_finalises(
     expect(row).to_contain_text("Ready for review")
     screenshot(page, "review-dashboard-demo")
     row.get_by_role("link", name="Noor Student").click()
+    state_purpose_with_keyboard(page, shot="review-purpose")
 
     expect(page.get_by_role("heading", name=f"Noor Student: {EXAM_TITLE}")).to_be_visible()
+    expect(page.get_by_text("You opened this session for: case AI-2026-0142")).to_be_visible()
     page.wait_for_function("document.getElementById('webcam-player').readyState >= 1", timeout=15_000)
     page.wait_for_function("document.getElementById('screen-player').readyState >= 1", timeout=15_000)
     flags = page.locator(".flag")
@@ -120,6 +122,7 @@ def test_a_refused_decision_keeps_what_the_reviewer_typed(
 ) -> None:
     sign_in_with_keyboard(page, asgi_server.url, "reviewer", "invigil-demo")
     page.goto(f"{asgi_server.url}/review/sessions/{demo_attempt.pk}/")
+    state_purpose_with_keyboard(page)
     page.get_by_label("Concern referred for a second review").check()
     page.get_by_label("Reasons (required)").fill("Two faces at once.")
     with page.expect_navigation():

@@ -45,7 +45,7 @@ from recordings.tasks import recording_playback_copy
 from review.demo.media import CHUNK_SECONDS, chunked
 from tests import scenarios
 from tests.analysis.conftest import jpeg
-from tests.conftest import World, agree_to_face_matching, client_as
+from tests.conftest import World, agree_to_face_matching, client_as, state_purpose
 from tests.factories import ExamFactory, QuestionFactory
 from tests.media import make_webm
 from tests.recordings.test_consumer import connect
@@ -362,6 +362,7 @@ def take_the_exam(world: World, monkeypatch: pytest.MonkeyPatch) -> TakenExam:
         assert session.status == SessionStatus.READY_FOR_REVIEW
 
         reviewer = client_as(world, "reviewer")
+        state_purpose(reviewer, session)
         assert reviewer.get(reverse("review_session", args=[session.pk])).status_code == 200
         played = {}
         for recording in Recording.objects.filter(session=session):
