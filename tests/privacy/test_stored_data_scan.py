@@ -493,7 +493,7 @@ def test_the_search_finds_plaintext_media_in_a_table_that_no_model_knows(world: 
 def test_the_search_finds_a_data_key_written_as_hex_or_base64_and_a_picture_in_a_binary_column(
     world: World, leaked: dict[str, Any]
 ) -> None:
-    key = data_key_create(purpose="recording")
+    key = data_key_create(purpose="recording", due_at=None)
     material = data_key_material(key)
     scanner = scanner_for([*key_secrets(), *media_secrets("picture", leaked["picture"])])
     assert leaks_in_database(scanner) == []  # wrapped, the key gives nothing away

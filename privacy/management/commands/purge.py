@@ -58,6 +58,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Purged the recordings of {report.recordings} session(s) and {report.profiles} identity "
-                f"profile(s); {report.held} item(s) kept by legal holds or reviews in progress."
+                f"profile(s); {report.held} item(s) kept by legal holds or reviews in progress; "
+                f"{report.keys_moved} data key(s) moved to a later retention period and "
+                f"{report.key_periods_destroyed} retention-period key(s) destroyed."
             )
         )
