@@ -9,7 +9,7 @@ wrapped by the master key directly; they still open, and the retention job moves
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -39,9 +39,14 @@ def keyring() -> crypto.KeyRing:
     return _keyring(tuple(settings.INVIGIL_KEYS))
 
 
+@lru_cache(maxsize=4)
+def _keystore(directory: str, master: crypto.KeyRing) -> KeyStore:
+    return KeyStore(directory, master)
+
+
 def keystore() -> KeyStore:
     """The period keys in INVIGIL_KEYSTORE_DIR, sealed by the master keys."""
-    return KeyStore(settings.INVIGIL_KEYSTORE_DIR, keyring())
+    return _keystore(str(settings.INVIGIL_KEYSTORE_DIR), keyring())
 
 
 def period_for(due_at: datetime | None) -> str:
@@ -53,6 +58,20 @@ def period_for(due_at: datetime | None) -> str:
 
 def _ring_for(kek_id: str) -> crypto.KeyRing:
     return keystore().ring(kek_id) if is_period_id(kek_id) else keyring()
+
+
+#: The retention purge runs daily, so a period key is destroyed within a day of becoming destroyable.
+PURGE_INTERVAL = timedelta(days=1)
+
+
+def data_key_backups_readable_until(data_key: DataKey) -> datetime | None:
+    """The latest time a database backup made before now can still unwrap ``data_key``: when the daily
+    retention job destroys its period key, within a day after PERIOD_GRACE past the period's end. (A backup
+    from before a move holds it under an earlier period, destroyed sooner.) None for a key wrapped by a
+    master key directly, readable in a backup for as long as that master key lives."""
+    if not is_period_id(data_key.kek_id):
+        return None
+    return period_end(data_key.kek_id) + PERIOD_GRACE + PURGE_INTERVAL
 
 
 def data_key_create(*, purpose: str, due_at: datetime | None) -> DataKey:

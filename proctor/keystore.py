@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,8 +38,11 @@ _FILE_SUFFIX = ".key"
 #: moments of the month (by another process, holding the key in memory) is stored before the check that
 #: nothing live is left under it.
 PERIOD_GRACE = timedelta(days=1)
-#: Unwrapped period keys kept in memory; each entry is checked against the file on every use.
+#: Unwrapped period keys kept in memory. An entry is checked against its file (still there, same inode
+#: and times) when it was last checked more than _RECHECK_SECONDS ago; destroying a file drops its entries
+#: in this process at once. A stat costs more than the unwrap it saves, so it is not done on every use.
 _CACHE_SIZE = 64
+_RECHECK_SECONDS = 1.0
 
 
 class KeyStoreError(Exception):
@@ -83,8 +87,20 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-_cache: OrderedDict[tuple[object, ...], crypto.KeyRing] = OrderedDict()
+# (path, master ring) -> (period ring, the file's identity, when it was last checked)
+_cache: OrderedDict[tuple[str, crypto.KeyRing], tuple[crypto.KeyRing, tuple[int, ...], float]] = OrderedDict()
 _cache_lock = threading.Lock()
+
+
+def _forget(name: str) -> None:
+    """Drop the cached copies of one file's key in this process (it was destroyed or re-sealed)."""
+    with _cache_lock:
+        for cache_key in [k for k in _cache if k[0] == name]:
+            del _cache[cache_key]
+
+
+def _identity(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_ino, info.st_dev, info.st_mtime_ns, info.st_ctime_ns, info.st_size)
 
 
 class KeyStore:
@@ -93,14 +109,19 @@ class KeyStore:
     def __init__(self, directory: Path | str, master: crypto.KeyRing) -> None:
         self.directory = Path(directory)
         self.master = master
+        self._folder = os.fspath(self.directory)
 
     def __repr__(self) -> str:
         return f"KeyStore({str(self.directory)!r})"
 
     def _path(self, period_id: str) -> Path:
+        return Path(self._name(period_id))
+
+    def _name(self, period_id: str) -> str:
+        # Plain strings: this runs on every decrypt, and pathlib costs more than the unwrap.
         if not is_period_id(period_id):
             raise ValueError(f"{period_id!r} is not a period id")
-        return self.directory / (period_id.replace(":", "-") + _FILE_SUFFIX)
+        return os.path.join(self._folder, period_id.replace(":", "-") + _FILE_SUFFIX)
 
     def check(self) -> None:
         """Refuse a key store that is not a writable directory, saying which setting to fix."""
@@ -125,39 +146,45 @@ class KeyStore:
 
     def ring(self, period_id: str, *, create: bool = False) -> crypto.KeyRing:
         """A key ring holding only this period's key; with ``create``, a fresh key is made if there is none."""
-        path = self._path(period_id)
-        self.check()
+        name = self._name(period_id)
         try:
-            return self._open(period_id, path)
+            return self._open(period_id, name)
         except FileNotFoundError:
+            self.check()  # a missing store is a configuration error, not a destroyed key
             if not create:
                 raise PeriodKeyDestroyed(
                     f"The period key {period_id!r} is not in the key store {self.directory}: it was destroyed "
                     "once everything under it was purged (or the key store is not the one this database uses)."
                 ) from None
-        self._create(period_id, path)
-        return self._open(period_id, path)
+        self._create(period_id, Path(name))
+        return self._open(period_id, name)
 
-    def _open(self, period_id: str, path: Path) -> crypto.KeyRing:
-        # Keyed by the file's identity and the master ring, so a destroyed or replaced file, or another
-        # master key, is never answered from memory.
-        info = path.stat()
-        cache_key = (str(path), info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size, self.master)
+    def _open(self, period_id: str, name: str) -> crypto.KeyRing:
+        # Keyed by the master ring too, so another master key is never answered from memory.
+        cache_key = (name, self.master)
+        now = time.monotonic()
         with _cache_lock:
-            ring = _cache.get(cache_key)
-            if ring is not None:
+            entry = _cache.get(cache_key)
+            if entry is not None and now - entry[2] < _RECHECK_SECONDS:
                 _cache.move_to_end(cache_key)
-                return ring
-        sealed = path.read_bytes()
+                return entry[0]
+        info = os.stat(name)
+        if entry is not None and entry[1] == _identity(info):
+            with _cache_lock:
+                _cache[cache_key] = (entry[0], entry[1], now)
+                _cache.move_to_end(cache_key)
+            return entry[0]
+        with open(name, "rb") as sealed_file:
+            sealed = sealed_file.read()
         try:
             key = self.master.unwrap(sealed, label=period_key_label(period_id))
         except crypto.UnknownKeyError:
             raise
         except crypto.DecryptionError as exc:
-            raise KeyStoreError(f"The period key file {path} is damaged or not a period key: {exc}") from None
+            raise KeyStoreError(f"The period key file {name} is damaged or not a period key: {exc}") from None
         ring = crypto.KeyRing([(period_id, key)])
         with _cache_lock:
-            _cache[cache_key] = ring
+            _cache[cache_key] = (ring, _identity(info), now)
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
         return ring
@@ -185,6 +212,7 @@ class KeyStore:
         """Overwrite and delete the period key's file; False when it was already gone."""
         path = self._path(period_id)
         self.check()
+        _forget(self._name(period_id))
         try:
             fd = os.open(path, os.O_WRONLY)
         except FileNotFoundError:
@@ -217,6 +245,7 @@ class KeyStore:
             finally:
                 os.close(fd)
             os.replace(temporary, path)  # same key inside, so replacing is safe
+            _forget(self._name(period_id))
             _fsync_dir(self.directory)
             done += 1
         return done
