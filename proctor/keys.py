@@ -146,9 +146,13 @@ def key_periods_retire(*, now: datetime) -> list[str]:
             logger.warning("Period key %s is kept: %d live data key(s) are still under it.", period_id, live)
             continue
         with transaction.atomic():
-            if store.destroy(period_id):
-                audit_record(actor=None, action="key_period.destroyed", detail={"period": period_id})
-                destroyed.append(period_id)
+            # The entry first: if the file cannot be destroyed the entry rolls back; a file destroyed
+            # cannot come back, so it must never be gone without its entry.
+            audit_record(actor=None, action="key_period.destroyed", detail={"period": period_id})
+            if not store.destroy(period_id):
+                transaction.set_rollback(True)  # another run destroyed it meanwhile, and said so
+                continue
+            destroyed.append(period_id)
     return destroyed
 
 

@@ -221,3 +221,21 @@ def test_a_key_wrapped_by_the_master_key_directly_still_opens_and_is_moved_into_
     assert legacy.kek_id == period_id_for(timezone.now() + 40 * DAY)
     assert data_key_material(legacy) == material
     assert data_keys_to_settle(now=timezone.now()) == []
+
+
+@pytest.mark.django_db
+def test_a_period_key_that_cannot_be_destroyed_stays_with_no_entry_saying_it_went(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with time_machine.travel(datetime(2027, 3, 10, tzinfo=UTC)):
+        data_key_create(purpose="recording", due_at=None)
+    DataKey.objects.update(wrapped=None, destroyed_at=datetime(2027, 3, 20, tzinfo=UTC))
+
+    def disk_full(self: Any, period_id: str) -> bool:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr("proctor.keystore.KeyStore.destroy", disk_full)
+    with time_machine.travel(datetime(2027, 4, 5, tzinfo=UTC)), pytest.raises(OSError, match="No space left"):
+        key_periods_retire(now=timezone.now())
+    assert keystore().periods() == ["period:2027-03"]
+    assert not AuditEvent.objects.filter(action="key_period.destroyed").exists()
