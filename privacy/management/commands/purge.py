@@ -21,7 +21,9 @@ def days(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Purge recordings and identity profiles whose retention has run out (crypto-shredding first), "
-        "unless a legal hold stands. With --dry-run, list what would go and when, and change nothing."
+        "unless a legal hold stands; then move data keys kept past their month to a later retention period "
+        "and destroy the period keys of ended months with nothing live left, so older database backups "
+        "cannot decrypt what was purged. With --dry-run, list what would go and when, and change nothing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
