@@ -1,4 +1,5 @@
-"""Throughput of sealing and opening media, and latency of random 1 MiB range reads from a sealed file.
+"""Throughput of sealing and opening media, latency of random 1 MiB range reads from a sealed file, and the
+cost of unwrapping a data key (master key only, or through a retention-period key from the key store).
 
 Run: .venv/bin/python bench/crypto.py
 """
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from proctor.crypto import (  # noqa: E402 - needs the sys.path line above
     SEGMENT_SIZE,
+    KeyRing,
     new_data_key,
     open_range,
     open_sealed,
@@ -28,6 +30,7 @@ from proctor.crypto import (  # noqa: E402 - needs the sys.path line above
     seal,
     seal_stream,
 )
+from proctor.keystore import KeyStore, period_key_label  # noqa: E402 - needs the sys.path line above
 
 MIB = 1024 * 1024
 IN_MEMORY_SIZE = 64 * MIB
@@ -143,7 +146,40 @@ def bench_memory(key: bytes) -> None:
     report_rate("open_stream 64 MiB from memory", mib, took)
 
 
+UNWRAPS = 20_000
+
+
+def report_micro(what: str, seconds: float, count: int) -> None:
+    print(f"{what:<52} {seconds / count * 1e6:8.1f} us")
+
+
+def bench_unwrap() -> None:
+    """Every decrypt starts by unwrapping its data key. With period keys that is the period key (from the
+    in-memory cache, its file checked at most once a second, or from the file) and then the data key."""
+    master = KeyRing([("bench", new_data_key())])
+    label = b"datakey:bench"
+    direct = master.wrap(new_data_key(), label=label)
+    took = median_seconds(lambda: [master.unwrap(direct, label=label) for _ in range(UNWRAPS)])
+    report_micro("unwrap a data key under the master key", took, UNWRAPS)
+    with tempfile.TemporaryDirectory() as folder:
+        store = KeyStore(folder, master)
+        wrapped = store.ring("period:2027-06", create=True).wrap(new_data_key(), label=label)
+        took = median_seconds(
+            lambda: [store.ring("period:2027-06").unwrap(wrapped, label=label) for _ in range(UNWRAPS)]
+        )
+        report_micro("unwrap through a period key (cached; file checked 1/s)", took, UNWRAPS)
+        sealed_file = Path(folder, "period-2027-06.key")
+
+        def uncached() -> None:
+            for _ in range(UNWRAPS // 10):
+                period_key = master.unwrap(sealed_file.read_bytes(), label=period_key_label("period:2027-06"))
+                KeyRing([("period:2027-06", period_key)]).unwrap(wrapped, label=label)
+
+        report_micro("unwrap through a period key read from its file", median_seconds(uncached), UNWRAPS // 10)
+
+
 def main() -> None:
+    bench_unwrap()
     key = new_data_key()
     print(f"segment size {SEGMENT_SIZE // 1024} KiB; MiB/s are medians of {REPEATS} runs where repeated")
     # The streaming file phase runs first, so the first peak-RSS figure is not masked by the in-memory one.

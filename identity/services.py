@@ -86,8 +86,8 @@ def _profile_drop(profile: IdentityProfile, *, template: bool = False, photo: bo
     """Take the face template and/or the photo ID out of a profile so that nothing the database holds
     can bring them back: what stays is sealed again under a fresh data key and the old key is destroyed
     (the old photo file is deleted after commit). A database backup from before still holds the old
-    wrapped key, readable while its key-encryption key lives. Call inside a transaction, with the
-    profile locked."""
+    wrapped key, readable until its retention-period key is destroyed (proctor.keystore). Call inside a
+    transaction, with the profile locked."""
     old_key = profile.data_key
     material = data_key_material(old_key)
     kept_template = (
@@ -97,7 +97,7 @@ def _profile_drop(profile: IdentityProfile, *, template: bool = False, photo: bo
     )
     kept_photo = None if photo or not profile.id_photo_name else id_photo_open(profile)
     old_photo = profile.id_photo_name
-    profile.data_key = data_key_create(purpose="identity")
+    profile.data_key = data_key_create(purpose="identity", due_at=None)
     fresh = data_key_material(profile.data_key)
     profile.template_sealed = (
         crypto.seal(fresh, label=_template_label(profile), plaintext=kept_template) if kept_template else None
@@ -181,7 +181,9 @@ def biometric_consent_withdraw(*, user: Any, request: Any = None) -> BiometricCo
 def _profile_for(user: Any) -> IdentityProfile:
     profile = IdentityProfile.objects.select_related("data_key").filter(user=user).first()
     if profile is None:
-        profile = IdentityProfile.objects.create(user=user, data_key=data_key_create(purpose="identity"))
+        # Identity knows no retention period (institutions belong to exams): the key goes into the current
+        # month's period, and the retention job moves it to the period of its purge date at the month's end.
+        profile = IdentityProfile.objects.create(user=user, data_key=data_key_create(purpose="identity", due_at=None))
     return profile
 
 

@@ -45,6 +45,12 @@ evidence/      the evidence picture of each flag of a reviewed session, decrypte
 Recordings are deleted on the date data.json gives for each ("purge_at"), your identity
 profile on its own date, unless a legal hold keeps them longer. You can delete your identity
 profile yourself at any time outside an exam, from the "My data" page.
+
+Deleting destroys the encryption key first. Database backups made before still contain that
+key, locked by a second key kept apart from the database, one for each month: at the latest the
+month the data was scheduled to be deleted in, or the month it was deleted in if that was later.
+Invigil destroys each month's key within two days after the month ends; from then on no backup
+can read what was deleted, even with every key the server still has.
 """
 
 

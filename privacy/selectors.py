@@ -28,8 +28,10 @@ from identity.consent import biometric_consent_latest
 from identity.models import BiometricConsent, IdentityProfile
 from privacy.models import LegalHold
 from privacy.services import HOLD, identity_profile_delete_refusal, kept_by, profile_due_at
+from proctor.keys import data_key_backups_readable_until
 from proctor.models import AuditEvent
 from recordings.models import BrowserSignal, Recording, RecordingGap
+from recordings.services import recordings_due_at
 from review.models import Appeal, FlagDecision, SessionDecision
 
 #: Statuses in which a person has decided the session: its flags and outcome are shown to the student.
@@ -94,15 +96,13 @@ class MyData:
     profile: IdentityProfile | None
     profile_purge_at: datetime | None
     profile_kept_by: str
+    #: When database backups made before now can no longer read the profile (None: not known).
+    profile_backups_readable_until: datetime | None
     profile_delete_refusal: str | None
     #: The latest answer about face matching (None: never asked).
     face_matching: BiometricConsent | None
     sessions: list[SessionData]
     accesses: list[Access]
-
-
-def _purge_at(session: ExamSession) -> datetime:
-    return session.exam.closes_at + timedelta(days=session.exam.course.institution.recording_retention_days)
 
 
 def _sessions(user: Any) -> list[ExamSession]:
@@ -201,7 +201,7 @@ def _session_data(session: ExamSession, purged: AuditEvent | None) -> SessionDat
         session=session,
         recordings=recordings,
         consents=list(session.consents.all()),
-        purge_at=_purge_at(session) if had_recordings else None,
+        purge_at=recordings_due_at(session) if had_recordings else None,
         kept_by=kept_by(session, held=held, appealed=bool(getattr(session, "appealed", False)), at=timezone.now())
         if had_recordings
         else "",
@@ -228,6 +228,7 @@ def my_data(user: Any) -> MyData:
         profile=profile,
         profile_purge_at=profile_due_at(profile) if profile is not None else None,
         profile_kept_by=HOLD if profile is not None and held else "",
+        profile_backups_readable_until=data_key_backups_readable_until(profile.data_key) if profile else None,
         profile_delete_refusal=identity_profile_delete_refusal(user=user),
         face_matching=biometric_consent_latest(user_id=user.pk),
         sessions=[_session_data(s, purged.get(str(s.pk))) for s in sessions],

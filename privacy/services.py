@@ -1,11 +1,17 @@
 """Retention: legal holds, and the purge that keeps the retention promise by crypto-shredding.
 
 The purge works in an order that is safe to stop at any point and run again: first the data key is
-destroyed (from then on the sealed bytes are noise, in any copy of the storage too; a database backup
-from before the purge still holds the wrapped key, so keep database backups no longer than the
-retention periods, or rotate the key-encryption key), then the stored objects are
-deleted, then the rows, in one transaction, with an audit entry saying what went. A run that was
-killed half way finds what is left and finishes it; a run with nothing due does nothing.
+destroyed (from then on the sealed bytes are noise, in any copy of the storage too), then the stored
+objects are deleted, then the rows, in one transaction, with an audit entry saying what went. A run that
+was killed half way finds what is left and finishes it; a run with nothing due does nothing.
+
+A database backup from before the purge still holds the wrapped data key. That key is wrapped by the
+retention-period key of the month its data fell due (proctor.keystore), kept outside the database. After
+purging, each run moves every live key whose month has ended (kept by a hold, a review or an appeal
+window, or due later than first thought) into the period of its purge date, then destroys every period
+key whose month ended more than a day ago and under which nothing live is left. From then on the backup
+cannot decrypt what was purged, even with every key that remains, as long as the key store itself is not
+kept in a backup for longer than the retention periods.
 
 Recordings go ``recording_retention_days`` after the exam closed, with everything derived from them:
 chunks, playback copies, gaps, browser signals and the flags' evidence pictures (the flags'
@@ -37,8 +43,15 @@ from identity.models import IdentityProfile
 from identity.services import identity_profile_erase
 from privacy.models import LegalHold
 from proctor.audit import audit_record
-from proctor.keys import data_key_destroy, data_keys_forget
+from proctor.keys import (
+    data_key_destroy,
+    data_key_move,
+    data_keys_forget,
+    data_keys_to_settle,
+    key_periods_retire,
+)
 from recordings.models import BrowserSignal, Recording, RecordingChunk
+from recordings.services import recordings_due_at
 from review.models import Appeal
 from review.selectors import appeal_open_until
 
@@ -144,7 +157,7 @@ def _recording_items(*, until: datetime) -> Iterator[PurgeItem]:
         )
         for session in sessions:
             kept = kept_by(session, held=session.held, appealed=session.appealed, at=until)
-            yield PurgeItem("recordings", session, session.exam.closes_at + keep, kept)
+            yield PurgeItem("recordings", session, recordings_due_at(session), kept)
 
 
 def _profile_retention_days(user_id: Any) -> int:
@@ -265,6 +278,31 @@ def _purge_profile(profile: IdentityProfile, now: datetime) -> bool:
     )
 
 
+#: Keys looked up together when settling; well under every database's limit on query parameters.
+_SETTLE_BATCH = 500
+
+
+def _keys_settle(now: datetime) -> tuple[int, int]:
+    """Move every live data key whose period has ended, or that a master key wraps directly, into the
+    period of its purge date (the current month's when that date has passed but something keeps the data),
+    then destroy the period keys left with nothing live under them. Returns (keys moved, periods destroyed)."""
+    ids = data_keys_to_settle(now=now)
+    moved = 0
+    for start in range(0, len(ids), _SETTLE_BATCH):
+        batch = ids[start : start + _SETTLE_BATCH]
+        due: dict[Any, datetime] = {}
+        recordings = Recording.objects.filter(data_key_id__in=batch).select_related(
+            "session__exam__course__institution"
+        )
+        for recording in recordings:
+            due[recording.data_key_id] = recordings_due_at(recording.session)
+        for profile in IdentityProfile.objects.filter(data_key_id__in=batch):
+            due[profile.data_key_id] = profile_due_at(profile)
+        # A key nothing here knows (None) goes to the current month's period: kept, and looked at again.
+        moved += sum(data_key_move(data_key_id=pk, due_at=due.get(pk)) for pk in batch)
+    return moved, len(key_periods_retire(now=now))
+
+
 class PurgeIncomplete(Exception):
     """Some items could not be purged this time (each is logged); the next run tries them again."""
 
@@ -276,12 +314,16 @@ class PurgeReport:
     #: Due, but kept by a legal hold or a review in progress.
     held: int = 0
     failed: int = 0
+    #: Live data keys moved to the period of their purge date, and period keys destroyed.
+    keys_moved: int = 0
+    key_periods_destroyed: int = 0
 
 
 def purge_due(*, now: datetime | None = None) -> PurgeReport:
     """Purge everything whose retention has run out and that nothing keeps. Idempotent, and finishes
     what a killed run left: each item is picked again until its rows are gone. One item that fails
-    (storage unreachable, say) is logged and skipped so the rest still go; then PurgeIncomplete."""
+    (storage unreachable, say) is logged and skipped so the rest still go; then PurgeIncomplete. Last,
+    the data keys are settled into their periods and the period keys with nothing live left destroyed."""
     now = now or timezone.now()
     report = PurgeReport()
     for item in purge_plan(until=now):
@@ -297,6 +339,11 @@ def purge_due(*, now: datetime | None = None) -> PurgeReport:
             # Only ids in the log: it is kept longer than the data it speaks of.
             logger.exception("Could not purge %s %s; the next run tries again.", item.kind, item.target.pk)
             report.failed += 1
+    try:
+        report.keys_moved, report.key_periods_destroyed = _keys_settle(now)
+    except Exception:
+        logger.exception("Could not move data keys or destroy period keys; the next run tries again.")
+        report.failed += 1
     if report.failed:
         raise PurgeIncomplete(f"{report.failed} item(s) could not be purged; see the log. {report}")
     return report

@@ -24,9 +24,12 @@ logger = logging.getLogger(__name__)
 def purge_due_task() -> dict[str, int]:
     report = purge_due()
     logger.info(
-        "Retention purge: %d sessions' recordings and %d identity profiles purged; %d kept by legal holds.",
+        "Retention purge: %d sessions' recordings and %d identity profiles purged; %d kept by legal holds; "
+        "%d data keys moved to a later period; %d period keys destroyed.",
         report.recordings,
         report.profiles,
         report.held,
+        report.keys_moved,
+        report.key_periods_destroyed,
     )
     return {"recordings": report.recordings, "profiles": report.profiles, "held": report.held}

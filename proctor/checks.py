@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -121,4 +122,41 @@ def data_stays_where_allowed(app_configs: Any, **kwargs: Any) -> list[checks.Che
         )
         for what, host in data_endpoints()
         if not location_allowed(host, allowed)
+    ]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def keystore_kept_apart(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The retention-period keys (INVIGIL_KEYSTORE_DIR) exist, and live apart from the database and the
+    media: a backup that holds both the database and the period keys decrypts what was purged since."""
+    store = Path(os.path.realpath(settings.INVIGIL_KEYSTORE_DIR))
+    if not store.is_dir():
+        return [
+            checks.Error(
+                f"The key store {store} (INVIGIL_KEYSTORE_DIR) does not exist.",
+                hint="Create it (mode 0700, owned by the user Invigil runs as), on storage whose backups are "
+                "kept no longer than the retention periods, apart from the database's and the media's.",
+                id="invigil.E004",
+            )
+        ]
+    places = []
+    if settings.STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
+        places.append(("the media folder", Path(os.path.realpath(settings.MEDIA_ROOT))))
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        places.append(("the SQLite database's folder", Path(os.path.realpath(database["NAME"])).parent))
+    return [
+        checks.Error(
+            f"The key store {store} (INVIGIL_KEYSTORE_DIR) is inside {what} ({folder}), so backups of it "
+            "would carry the keys that make purged data unreadable in older backups.",
+            hint="Move INVIGIL_KEYSTORE_DIR to its own folder, backed up apart and kept no longer than the "
+            "retention periods.",
+            id="invigil.E005",
+        )
+        for what, folder in places
+        if _inside(store, folder)
     ]

@@ -8,11 +8,13 @@ from django.db import models
 
 
 class DataKey(models.Model):
-    """One AES-256 data key, stored only wrapped by a key-encryption key from settings.
+    """One AES-256 data key, stored only wrapped: by the retention-period key of the month its data is due
+    for purging (proctor.keystore; ``kek_id`` is then ``period:YYYY-MM``), or, for keys made before
+    periods existed, by a master key-encryption key from settings.
 
     Every recording and identity profile has its own. Destroying the wrapped key (crypto-shredding)
-    makes everything encrypted under it unreadable, even in backups of the storage. Holds no
-    personal data itself.
+    makes everything encrypted under it unreadable, even in backups of the storage; destroying its
+    period key does the same for the copies in database backups. Holds no personal data itself.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

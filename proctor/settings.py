@@ -304,6 +304,16 @@ else:
     # Development only: a key generated once into the data folder.
     INVIGIL_KEYS = parse_keks(_dev_secret(DATA_DIR / "dev-keys", _new_kek_line))
 
+# Retention-period keys (proctor/keystore.py): one key per month of purge dates, each sealed by the key
+# above, destroyed once everything due in its month is purged. Keep this folder out of the database's
+# and the media store's backups (or keep its backups no longer than the retention periods): a copy of
+# it kept longer would let an old database backup decrypt what was purged. `check --deploy` fails when
+# it is missing or inside the media folder or the SQLite database's folder.
+INVIGIL_KEYSTORE_DIR = Path(env.str("INVIGIL_KEYSTORE_DIR", str(DATA_DIR / "keystore"))).resolve()
+if not PRODUCTION:
+    # Development only: production expects the operator to create it where its backups are kept apart.
+    INVIGIL_KEYSTORE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+
 # --- Authentication ---------------------------------------------------------------------------
 
 AUTHENTICATION_BACKENDS = [

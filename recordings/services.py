@@ -79,6 +79,13 @@ def chunk_storage_name(recording: Recording, seq: int) -> str:
     return f"recordings/{recording.session_id}/{recording.id}/{seq:08d}-{uuid.uuid4().hex[:12]}.sealed"
 
 
+def recordings_due_at(session: ExamSession) -> datetime:
+    """When a session's recordings fall due for purging: the exam's close plus its institution's recording
+    retention. (The retention job keeps them longer under a legal hold, a review or an appeal window.)"""
+    exam = session.exam
+    return exam.closes_at + timedelta(days=exam.course.institution.recording_retention_days)
+
+
 @transaction.atomic
 def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: Any, part: int = 0) -> Recording:
     """One part of one stream of a session, created with its own data key on first use."""
@@ -96,7 +103,7 @@ def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: A
                 kind=kind,
                 part=part,
                 mime_type=mime_type[:100],
-                data_key=data_key_create(purpose="recording"),
+                data_key=data_key_create(purpose="recording", due_at=recordings_due_at(session)),
             )
     except IntegrityError:  # two sockets started the same part at once: use the one that won
         return Recording.objects.get(session=session, kind=kind, part=part)

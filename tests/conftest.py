@@ -137,7 +137,7 @@ def agree_to_face_matching(user: Any) -> None:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     """Environment for a server process (Celery worker, Daphne) that shares this run's test database,
-    data folder, keys and broker."""
+    data folder, keys, key store and broker."""
     import os
 
     from django.conf import settings
@@ -153,6 +153,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url,
         "INVIGIL_DATA_DIR": str(settings.DATA_DIR),
+        "INVIGIL_KEYSTORE_DIR": str(settings.INVIGIL_KEYSTORE_DIR),
         "PYTHONUNBUFFERED": "1",
         **extra,
     }

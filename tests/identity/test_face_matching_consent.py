@@ -28,7 +28,7 @@ from identity.services import (
     template_open,
 )
 from proctor import crypto
-from proctor.keys import keyring
+from proctor.keys import data_key_material
 from proctor.models import AuditEvent, DataKey
 from tests.factories import UserFactory
 from tests.identity.test_identity_api import jpeg
@@ -54,9 +54,8 @@ def enrolled(user: Any) -> IdentityProfile:
 
 def every_key_opens(sealed: bytes, label: bytes) -> bool:
     """Whether any data key still wrapped in the database opens ``sealed``: after a destruction, none."""
-    ring = keyring()
     for key in DataKey.objects.filter(wrapped__isnull=False):
-        material = ring.unwrap(bytes(key.wrapped), label=key.label)
+        material = data_key_material(key)
         try:
             crypto.open_sealed(material, label=label, ciphertext=sealed)
         except crypto.DecryptionError:

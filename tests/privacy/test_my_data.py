@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from exams.models import ConsentDecision, ConsentRecord, ExamSession
 from exams.models import SessionStatus as S
@@ -25,6 +25,7 @@ from identity.services import identity_enrol, identity_store_id_photo, identity_
 from privacy.selectors import my_data
 from privacy.services import hold_set, purge_due
 from proctor.audit import audit_record
+from proctor.keystore import period_end, period_id_for
 from proctor.models import AuditEvent, DataKey
 from recordings.models import BrowserSignal, Recording
 from recordings.services import recording_start
@@ -281,7 +282,12 @@ def test_the_student_deletes_their_profile_and_it_is_crypto_shredded(world: Worl
         copy_before = stored.read()
     key_before = profile.data_key
     client = signed_in(client, world.users["student"])
-    assert "Delete my identity profile" in client.get(DELETE).content.decode()
+    page = client.get(DELETE).content.decode()
+    assert "Delete my identity profile" in page
+    # A new profile's key is in this month's period: backups can read it until that key goes.
+    assert key_before.kek_id == period_id_for(timezone.now())
+    until = dateformat.format(timezone.localtime(period_end(key_before.kek_id) + 2 * DAY), "j M Y")
+    assert f"Invigil destroys that second key by {until}; from then on no backup can read your profile" in page
 
     response = client.post(DELETE, {"confirm": "yes"}, follow=True)
     assert response.redirect_chain[-1][0] == MY_DATA

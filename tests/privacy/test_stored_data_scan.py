@@ -37,7 +37,8 @@ from identity import faces
 from identity.models import IdentityProfile
 from identity.services import identity_enrol, template_open
 from proctor.audit import audit_record
-from proctor.keys import data_key_create, data_key_material
+from proctor.keys import data_key_create, data_key_material, keyring, keystore
+from proctor.keystore import period_key_label
 from proctor.models import DataKey
 from recordings import protocol
 from recordings.models import Recording, RecordingChunk
@@ -214,9 +215,13 @@ def template_secrets(name: str, template: np.ndarray) -> list[Secret]:
 
 
 def key_secrets() -> list[Secret]:
-    """Every live data key, unwrapped, and every key-encryption key."""
+    """Every live data key, unwrapped, every retention-period key, unwrapped, and every key-encryption key."""
     live = DataKey.objects.filter(wrapped__isnull=False)
     keys = [Secret(f"{k.purpose} data key {k.pk}", data_key_material(k)) for k in live]
+    store = keystore()
+    for period in store.periods():
+        sealed = (store.directory / f"{period.replace(':', '-')}.key").read_bytes()
+        keys.append(Secret(f"retention-period key {period}", keyring().unwrap(sealed, label=period_key_label(period))))
     return keys + [Secret(f"key-encryption key {kid}", kek) for kid, kek in settings.INVIGIL_KEYS]
 
 
@@ -408,7 +413,7 @@ def test_after_a_whole_exam_no_stored_file_or_row_holds_plaintext_media_a_photo_
     for what, data in exam.files.items():
         assert data.startswith(WEBM_MAGIC if "chunk" in what or "playback" in what else JPEG_MAGIC), what
     keys = key_secrets()
-    assert {k.what.split()[0] for k in keys} == {"recording", "identity", "key-encryption"}
+    assert {k.what.split()[0] for k in keys} == {"recording", "identity", "retention-period", "key-encryption"}
     assert all(len(k.data) == 32 for k in keys)
     scanner = scanner_for([*exam.plaintext, *keys])
     for what, data in exam.files.items():
@@ -494,7 +499,7 @@ def test_the_search_finds_plaintext_media_in_a_table_that_no_model_knows(world: 
 def test_the_search_finds_a_data_key_written_as_hex_or_base64_and_a_picture_in_a_binary_column(
     world: World, leaked: dict[str, Any]
 ) -> None:
-    key = data_key_create(purpose="recording")
+    key = data_key_create(purpose="recording", due_at=None)
     material = data_key_material(key)
     scanner = scanner_for([*key_secrets(), *media_secrets("picture", leaked["picture"])])
     assert leaks_in_database(scanner) == []  # wrapped, the key gives nothing away

@@ -89,6 +89,7 @@ def test_key_encryption_keys_parse_in_order() -> None:
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     keys = tmp_path / "keys"
     keys.write_text(GOOD_KEY)
+    (tmp_path / "keystore").mkdir(exist_ok=True)
     env = {
         "PATH": os.environ["PATH"],
         "INVIGIL_ENV": "production",
@@ -160,6 +161,24 @@ def test_check_deploy_refuses_a_temporary_folder_on_disk(tmp_path: Path) -> None
     assert result.returncode != 0
     assert "invigil.E001" in result.stderr
     assert "not in memory" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("place", "code", "message"),
+    [
+        ("nowhere", "invigil.E004", "(INVIGIL_KEYSTORE_DIR) does not exist"),
+        ("media/keys", "invigil.E005", "(INVIGIL_KEYSTORE_DIR) is inside the media folder"),
+    ],
+)
+def test_check_deploy_refuses_a_key_store_that_is_missing_or_backed_up_with_the_media(
+    tmp_path: Path, place: str, code: str, message: str
+) -> None:
+    if place != "nowhere":
+        (tmp_path / place).mkdir(parents=True)
+    result = manage(production_env(tmp_path, INVIGIL_KEYSTORE_DIR=str(tmp_path / place)), "check", "--deploy")
+    assert result.returncode != 0
+    assert code in result.stderr
+    assert message in result.stderr
 
 
 def test_the_filesystem_of_a_path_is_read_from_the_mount_table() -> None:

@@ -21,7 +21,9 @@ def days(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Purge recordings and identity profiles whose retention has run out (crypto-shredding first), "
-        "unless a legal hold stands. With --dry-run, list what would go and when, and change nothing."
+        "unless a legal hold stands; then move data keys kept past their month to a later retention period "
+        "and destroy the period keys of ended months with nothing live left, so older database backups "
+        "cannot decrypt what was purged. With --dry-run, list what would go and when, and change nothing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -58,6 +60,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Purged the recordings of {report.recordings} session(s) and {report.profiles} identity "
-                f"profile(s); {report.held} item(s) kept by legal holds or reviews in progress."
+                f"profile(s); {report.held} item(s) kept by legal holds or reviews in progress; "
+                f"{report.keys_moved} data key(s) moved to a later retention period and "
+                f"{report.key_periods_destroyed} retention-period key(s) destroyed."
             )
         )

@@ -1,4 +1,5 @@
-"""Re-wrap every data key under the primary key-encryption key; media is not touched."""
+"""Re-seal every period key, and re-wrap every data key still under a master key directly, with the primary
+master key; media is not touched."""
 
 from __future__ import annotations
 
@@ -7,19 +8,23 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from proctor.audit import audit_record
-from proctor.keys import data_keys_not_under_primary, data_keys_rewrap, keyring
+from proctor.keys import data_keys_not_under_primary, data_keys_rewrap, keyring, period_keys_rewrap
 
 
 class Command(BaseCommand):
     help = (
-        "After putting a new key first in INVIGIL_KEYS, re-wrap all data keys with it. Safe to stop and "
-        "run again. Remove the old key from INVIGIL_KEYS only after this reports completion."
+        "After putting a new key first in INVIGIL_KEYS, re-seal the retention-period keys and re-wrap the "
+        "remaining data keys with it. Safe to stop and run again. Remove the old key from INVIGIL_KEYS only "
+        "after this reports completion."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         primary = keyring().primary_id
+        periods = period_keys_rewrap()
         count = data_keys_rewrap()
-        audit_record(actor=None, action="keys.rotate", detail={"primary": primary, "rewrapped": count})
+        audit_record(
+            actor=None, action="keys.rotate", detail={"primary": primary, "rewrapped": count, "periods": periods}
+        )
         remaining = data_keys_not_under_primary()
         if remaining:
             raise CommandError(
@@ -28,7 +33,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Re-wrapped {count} data keys under key-encryption key {primary!r}. Every live data key is now "
-                "under it; older keys can be removed from INVIGIL_KEYS."
+                f"Re-sealed {periods} retention-period keys and re-wrapped {count} data keys under key-encryption "
+                f"key {primary!r}. Every live key is now under it; older keys can be removed from INVIGIL_KEYS."
             )
         )

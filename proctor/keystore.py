@@ -1,0 +1,254 @@
+"""Retention-period keys: one key-encryption key per calendar month of purge dates, kept in files outside
+the database (INVIGIL_KEYSTORE_DIR), each sealed by the master key from settings (INVIGIL_KEYS).
+
+A data key is wrapped by the period key of the month its data is due for purging. Once that month has
+ended and no live data key is left under it, the period key's file is destroyed: from then on the wrapped
+keys in any copy of the database taken earlier are noise too, even with the master key. Library code: no
+app import, no ORM; proctor.keys decides what goes where.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from proctor import crypto
+
+__all__ = [
+    "PERIOD_GRACE",
+    "KeyStore",
+    "KeyStoreError",
+    "PeriodKeyDestroyed",
+    "is_period_id",
+    "period_key_label",
+    "period_end",
+    "period_id_for",
+]
+
+#: A period key's id, also the KEK id inside every data key it wraps. Master key ids (settings.parse_keks)
+#: cannot contain ":", so the two never collide.
+_PERIOD_ID = re.compile(r"^period:(\d{4})-(\d{2})$")
+_FILE_SUFFIX = ".key"
+#: A period key is destroyed no sooner than this after its month ends, so a data key wrapped in the last
+#: moments of the month (by another process, holding the key in memory) is stored before the check that
+#: nothing live is left under it.
+PERIOD_GRACE = timedelta(days=1)
+#: Unwrapped period keys kept in memory. An entry is checked against its file (still there, same inode
+#: and times) when it was last checked more than _RECHECK_SECONDS ago; destroying a file drops its entries
+#: in this process at once. A stat costs more than the unwrap it saves, so it is not done on every use.
+_CACHE_SIZE = 64
+_RECHECK_SECONDS = 1.0
+
+
+class KeyStoreError(Exception):
+    """The key store is missing, unreadable or holds a file that is not a period key; the message says which."""
+
+
+class PeriodKeyDestroyed(crypto.DecryptionError):
+    """The period key is not in the key store: destroyed by the retention job once its data was purged."""
+
+
+def period_id_for(moment: datetime) -> str:
+    """The id of the period holding purge date ``moment``: its calendar month in UTC."""
+    if moment.tzinfo is None:
+        raise ValueError("a period needs a timezone-aware date")
+    utc = moment.astimezone(UTC)
+    return f"period:{utc.year:04d}-{utc.month:02d}"
+
+
+def is_period_id(kek_id: str) -> bool:
+    return _PERIOD_ID.match(kek_id) is not None
+
+
+def period_end(period_id: str) -> datetime:
+    """The first instant after the period (the start of the next month, UTC)."""
+    match = _PERIOD_ID.match(period_id)
+    if match is None:
+        raise ValueError(f"{period_id!r} is not a period id")
+    year, month = int(match[1]), int(match[2])
+    return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+
+
+def period_key_label(period_id: str) -> bytes:
+    # Binds the sealed file to its period: renaming a file to another month makes it fail to open.
+    return f"invigil-period-key:{period_id}".encode()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# (path, master ring) -> (period ring, the file's identity, when it was last checked)
+_cache: OrderedDict[tuple[str, crypto.KeyRing], tuple[crypto.KeyRing, tuple[int, ...], float]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _forget(name: str) -> None:
+    """Drop the cached copies of one file's key in this process (it was destroyed or re-sealed)."""
+    with _cache_lock:
+        for cache_key in [k for k in _cache if k[0] == name]:
+            del _cache[cache_key]
+
+
+def _identity(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_ino, info.st_dev, info.st_mtime_ns, info.st_ctime_ns, info.st_size)
+
+
+class KeyStore:
+    """The period keys in one directory, sealed by ``master`` (a ring of the keys from settings)."""
+
+    def __init__(self, directory: Path | str, master: crypto.KeyRing) -> None:
+        self.directory = Path(directory)
+        self.master = master
+        self._folder = os.fspath(self.directory)
+
+    def __repr__(self) -> str:
+        return f"KeyStore({str(self.directory)!r})"
+
+    def _path(self, period_id: str) -> Path:
+        return Path(self._name(period_id))
+
+    def _name(self, period_id: str) -> str:
+        # Plain strings: this runs on every decrypt, and pathlib costs more than the unwrap.
+        if not is_period_id(period_id):
+            raise ValueError(f"{period_id!r} is not a period id")
+        return os.path.join(self._folder, period_id.replace(":", "-") + _FILE_SUFFIX)
+
+    def check(self) -> None:
+        """Refuse a key store that is not a writable directory, saying which setting to fix."""
+        if not self.directory.is_dir():
+            raise KeyStoreError(
+                f"The key store {self.directory} does not exist or is not a directory. Create it (mode 0700, "
+                "owned by the user Invigil runs as) or set INVIGIL_KEYSTORE_DIR to the right place; without it "
+                "no recording or identity profile can be encrypted or read."
+            )
+        if not os.access(self.directory, os.R_OK | os.W_OK | os.X_OK):
+            raise KeyStoreError(f"The key store {self.directory} is not readable and writable by this process.")
+
+    def periods(self) -> list[str]:
+        """The ids of the period keys in the store, oldest first."""
+        self.check()
+        found = []
+        for path in self.directory.glob("period-*" + _FILE_SUFFIX):
+            period_id = "period:" + path.name[len("period-") : -len(_FILE_SUFFIX)]
+            if is_period_id(period_id):
+                found.append(period_id)
+        return sorted(found)
+
+    def ring(self, period_id: str, *, create: bool = False) -> crypto.KeyRing:
+        """A key ring holding only this period's key; with ``create``, a fresh key is made if there is none."""
+        name = self._name(period_id)
+        try:
+            return self._open(period_id, name)
+        except FileNotFoundError:
+            self.check()  # a missing store is a configuration error, not a destroyed key
+            if not create:
+                raise PeriodKeyDestroyed(
+                    f"The period key {period_id!r} is not in the key store {self.directory}: it was destroyed "
+                    "once everything under it was purged (or the key store is not the one this database uses)."
+                ) from None
+        self._create(period_id, Path(name))
+        return self._open(period_id, name)
+
+    def _open(self, period_id: str, name: str) -> crypto.KeyRing:
+        # Keyed by the master ring too, so another master key is never answered from memory.
+        cache_key = (name, self.master)
+        now = time.monotonic()
+        with _cache_lock:
+            entry = _cache.get(cache_key)
+            if entry is not None and now - entry[2] < _RECHECK_SECONDS:
+                _cache.move_to_end(cache_key)
+                return entry[0]
+        info = os.stat(name)
+        if entry is not None and entry[1] == _identity(info):
+            with _cache_lock:
+                _cache[cache_key] = (entry[0], entry[1], now)
+                _cache.move_to_end(cache_key)
+            return entry[0]
+        with open(name, "rb") as sealed_file:
+            sealed = sealed_file.read()
+        try:
+            key = self.master.unwrap(sealed, label=period_key_label(period_id))
+        except crypto.UnknownKeyError:
+            raise
+        except crypto.DecryptionError as exc:
+            raise KeyStoreError(f"The period key file {name} is damaged or not a period key: {exc}") from None
+        ring = crypto.KeyRing([(period_id, key)])
+        with _cache_lock:
+            _cache[cache_key] = (ring, _identity(info), now)
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+        return ring
+
+    def _create(self, period_id: str, path: Path) -> None:
+        sealed = self.master.wrap(crypto.new_data_key(), label=period_key_label(period_id))
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, sealed)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            # A link, not a rename: it never replaces a key another process made meanwhile, whose data
+            # keys would otherwise be lost.
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+        _fsync_dir(self.directory)
+
+    def destroy(self, period_id: str) -> bool:
+        """Overwrite and delete the period key's file; False when it was already gone."""
+        path = self._path(period_id)
+        self.check()
+        _forget(self._name(period_id))
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            # Overwriting helps on plain disks; on SSDs and copy-on-write filesystems only the unlink is
+            # certain, which is why the store must not be backed up for longer than the retention.
+            os.write(fd, os.urandom(os.fstat(fd).st_size))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        path.unlink(missing_ok=True)
+        _fsync_dir(self.directory)
+        return True
+
+    def rewrap(self) -> int:
+        """Seal every period key not yet under the master ring's primary key with it; the number done."""
+        done = 0
+        for period_id in self.periods():
+            path = self._path(period_id)
+            sealed = path.read_bytes()
+            if crypto.kek_id_of(sealed) == self.master.primary_id:
+                continue
+            fresh = self.master.rewrap(sealed, label=period_key_label(period_id))
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.rewrap.tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, fresh)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temporary, path)  # same key inside, so replacing is safe
+            _forget(self._name(period_id))
+            _fsync_dir(self.directory)
+            done += 1
+        return done
+
+    def not_under_primary(self) -> int:
+        return sum(crypto.kek_id_of(self._path(p).read_bytes()) != self.master.primary_id for p in self.periods())
