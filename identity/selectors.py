@@ -51,6 +51,11 @@ def identity_id_photo(*, profile: IdentityProfile, purpose: str, actor: Any, req
     check there is one."""
     photo = id_photo_open(profile)
     audit_record(
-        actor=actor, action="identity.id_photo_view", target=profile, request=request, detail={"purpose": purpose}
+        actor=actor,
+        action="identity.id_photo_view",
+        target=profile,
+        request=request,
+        purpose=purpose,
+        detail={"purpose": purpose},
     )
     return photo

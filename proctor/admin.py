@@ -1,17 +1,105 @@
 from __future__ import annotations
 
-from django.contrib import admin
+import csv
+from itertools import chain, islice
+from typing import Any
+from urllib.parse import urlencode
 
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from proctor.access_report import COLUMNS, Question, question_from, report_rows
+from proctor.audit import audit_record
 from proctor.audited_admin import AuditedModelAdmin, ReadOnlyModelAdmin
-from proctor.models import AuditEvent, DataKey
+from proctor.models import AuditEvent, DataKey, Outcome
+
+#: Rows the access page shows; the CSV download and manage.py audit_access give every one.
+ACCESS_PAGE_ROWS = 500
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyModelAdmin):
-    list_display = ["seq", "at", "actor_label", "action", "target_type", "target_id", "ip"]
-    list_filter = ["action", "target_type"]
-    search_fields = ["actor_label", "action", "target_id"]
+    list_display = [
+        "seq",
+        "at",
+        "actor_label",
+        "role",
+        "action",
+        "target_type",
+        "target_id",
+        "purpose",
+        "outcome",
+        "ip",
+    ]
+    list_filter = ["action", "outcome", "role", "target_type"]
+    search_fields = ["actor_label", "action", "target_id", "purpose"]
     date_hierarchy = "at"
+
+    def get_urls(self) -> list[Any]:
+        access = path("access/", self.admin_site.admin_view(self.access_view), name="proctor_auditevent_access")
+        return [access, *super().get_urls()]
+
+    def access_view(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+        """Who read or changed whose personal data: one person's, or anyone's in a window; admins only."""
+        if not (request.user.is_active and request.user.is_superuser):
+            audit_record(
+                actor=request.user,
+                action="access.refused",
+                request=request,
+                outcome=Outcome.REFUSED,
+                detail={"wanted": "read the access report"},
+            )
+            raise PermissionDenied("Only administrators read the access report.")
+        fields = {key: request.GET.get(key, "")[:200] for key in ("person", "since", "until")}
+        asked = any(value.strip() for value in fields.values())
+        error, found, shown, more = "", None, [], False
+        if asked:
+            try:
+                found = question_from(**fields)
+            except ValueError as exc:
+                error = str(exc)
+        if found is not None:
+            audit_record(
+                actor=request.user,
+                action="audit.access_report",
+                request=request,
+                purpose="breach or access inquiry (admin access report)",
+                subjects=[found.person.pk] if found.person else [],
+                detail={"since": found.query.since, "until": found.query.until, "csv": "csv" in request.GET},
+            )
+            if "csv" in request.GET:
+                return self._csv(request, found)
+            shown = list(islice(report_rows(found), ACCESS_PAGE_ROWS + 1))
+            more, shown = len(shown) > ACCESS_PAGE_ROWS, shown[:ACCESS_PAGE_ROWS]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Who accessed personal data",
+            "opts": self.model._meta,
+            "fields": fields,
+            "error": error,
+            "asked": asked and not error,
+            "columns": COLUMNS,
+            "rows": shown,
+            "more": more,
+            "limit": ACCESS_PAGE_ROWS,
+            "query": urlencode(fields),
+        }
+        return TemplateResponse(request, "admin/proctor/access_report.html", context, status=400 if error else 200)
+
+    def _csv(self, request: HttpRequest, found: Question) -> StreamingHttpResponse:
+        class Line:
+            def write(self, value: str) -> str:
+                return value
+
+        writer = csv.writer(Line())
+        lines = (writer.writerow(row).encode() for row in chain([COLUMNS], report_rows(found)))
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="invigil-access-report.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 @admin.register(DataKey)

@@ -1,4 +1,5 @@
-"""A ModelAdmin base that writes every admin change to the audit log, and a read-only one."""
+"""ModelAdmin bases that write every admin view and change to the audit log: an editable one and a
+read-only one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,42 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
-from proctor.audit import audit_record
+from proctor.audit import audit_record, subjects_of
+
+#: The most people one list view's audit entry names (a page of the admin list is at most 100 rows).
+MAX_LISTED_PEOPLE = 500
+
+
+class AuditedReadsMixin:
+    """Admin pages are a read path like any other: opening an object, or a list of them, leaves an
+    audit entry naming the people whose data was on the screen."""
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        shown = getattr(response, "context_data", None) or {}
+        if request.method == "GET" and response.status_code == 200 and shown.get("original") is not None:
+            audit_record(actor=request.user, action="admin.view", target=shown["original"], request=request)
+        return response
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        response = super().changelist_view(request, extra_context)  # type: ignore[misc]
+        listing = (getattr(response, "context_data", None) or {}).get("cl")
+        if request.method == "GET" and response.status_code == 200 and listing is not None:
+            people: set[int] = set()
+            for obj in listing.result_list:
+                people.update(subjects_of(obj))
+            audit_record(
+                actor=request.user,
+                action="admin.list",
+                request=request,
+                subjects=sorted(people)[:MAX_LISTED_PEOPLE],
+                detail={
+                    "model": listing.model._meta.label_lower,
+                    "query": request.GET.urlencode()[:500],
+                    "rows": len(listing.result_list),
+                },
+            )
+        return response
 
 
 def _changed(form: Any) -> list[str]:
@@ -26,7 +62,7 @@ def _values(form: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-class AuditedModelAdmin(admin.ModelAdmin):
+class AuditedModelAdmin(AuditedReadsMixin, admin.ModelAdmin):
     """Admin edits are writes like any other: each add, change and delete leaves an audit entry.
 
     The entry names the fields changed; for the fields in ``audit_values`` (settings such as retention
@@ -71,7 +107,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
         audit_record(actor=request.user, action="admin.delete", request=request, detail={"objects": deleted})
 
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):
+class ReadOnlyModelAdmin(AuditedReadsMixin, admin.ModelAdmin):
     """For records nobody edits by hand: the audit log, data keys, state-machine history."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -230,6 +230,14 @@ def _batches(sessions: QuerySet[ExamSession]) -> Iterator[list[ExamSession]]:
         yield batch
 
 
+def review_export_students(course: Course, *, exam_id: int | None = None) -> list[int]:
+    """The students whose sessions the export lists: the people its audit entry names."""
+    sessions = ExamSession.objects.filter(exam__course=course)
+    if exam_id is not None:
+        sessions = sessions.filter(exam_id=exam_id)
+    return sorted(set(sessions.values_list("student_id", flat=True)))
+
+
 def review_export(course: Course, *, exam_id: int | None = None) -> Iterator[list[str]]:
     """The course's (or one exam's) sessions as rows for a CSV: scores, flags, verdicts and outcomes,
     highest score first. Reads in batches of EXPORT_BATCH sessions, four queries each."""

@@ -50,6 +50,7 @@ from review.selectors import (
     manual_checks_for,
     review_dashboard,
     review_export,
+    review_export_students,
     session_review,
 )
 from review.services import (
@@ -100,6 +101,7 @@ def course_dashboard(request: HttpRequest, course_id: int) -> HttpResponse:
         action="review.dashboard_view",
         target=course,
         request=request,
+        subjects=[row.session.student_id for row in dashboard.rows],
         detail={"exam": exam_id, "flag": flag_kind, "state": state, "page": dashboard.page.number},
     )
     filters = {"exam": exam_id, "flag": flag_kind, "state": state}
@@ -415,6 +417,7 @@ def review_export_csv(request: HttpRequest, course_id: int) -> HttpResponse | St
         action="review.export",
         target=exam or course,
         request=request,
+        subjects=review_export_students(course, exam_id=exam_id),
         detail={"course": course.pk, "exam": exam_id},
     )
     writer = csv.writer(_Line())
@@ -485,6 +488,7 @@ def identity_checks(request: HttpRequest) -> HttpResponse:
         actor=request.user,
         action="identity.manual_queue_view",
         request=request,
+        subjects=[item.check.user_id for item in [*pending, *decided]],
         detail={"pending": [c.check.pk for c in pending]},
     )
     return render(

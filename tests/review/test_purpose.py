@@ -200,3 +200,20 @@ def test_the_page_returns_only_to_this_sessions_review(flagged: World, next_url:
     client = client_as(flagged, "reviewer")
     response = client.post(access_url(flagged), {"kind": "appeal", "next": next_url})
     assert response["Location"] == review_url(flagged)
+
+
+def people_named(action: str) -> set[int]:
+    from proctor.models import AuditSubject
+
+    entry = AuditEvent.objects.get(action=action)
+    return set(AuditSubject.objects.filter(seq=entry.seq).values_list("subject_id", flat=True))
+
+
+def test_the_course_export_and_dashboard_name_every_student_they_show(flagged: World) -> None:
+    client = client_as(flagged, "instructor")
+    students = {flagged.users["student"].pk, flagged.users["other_student"].pk}
+    response = client.get(reverse("review_export", args=[flagged.course.pk]))
+    b"".join(response.streaming_content)
+    assert people_named("review.export") == students
+    assert client.get(reverse("review_dashboard", args=[flagged.course.pk])).status_code == 200
+    assert people_named("review.dashboard_view") == students
