@@ -47,13 +47,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     INVIGIL_DATA_DIR=/var/lib/invigil \
     MEDIA_ROOT=/var/lib/invigil/media \
     INVIGIL_KEYSTORE_DIR=/var/lib/invigil-keys \
+    AUDIT_ANCHOR_DIR=/var/lib/invigil-audit-anchors \
     STATIC_ROOT=/app/staticfiles
 
 # A fixed, unprivileged uid/gid so that secret files and volumes can be given to it on the host.
 RUN groupadd --system --gid 10001 invigil \
     && useradd --system --uid 10001 --gid invigil --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin invigil \
-    && install -d -o invigil -g invigil -m 0700 /var/lib/invigil /var/lib/invigil/media /var/lib/invigil-keys
+    && install -d -o invigil -g invigil -m 0700 /var/lib/invigil /var/lib/invigil/media /var/lib/invigil-keys /var/lib/invigil-audit-anchors
 
 WORKDIR /app
 COPY --from=deps /app/.venv /app/.venv
