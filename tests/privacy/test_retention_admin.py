@@ -86,8 +86,8 @@ def test_a_period_that_is_not_a_positive_number_of_days_is_refused_and_changes_n
     client = client_as(world, "admin")
     url = change_url(institution)
     other = next(name for name in PERIODS if name != field)
-    before = AuditEvent.objects.count()
     data = form_as_shown(client, url) | {field: value, other: "30"}
+    before = AuditEvent.objects.count()  # after the page was read, which is audited itself
 
     response = client.post(url, data)
 
