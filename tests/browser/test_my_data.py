@@ -91,3 +91,19 @@ def test_a_student_reads_downloads_and_deletes_her_data(
         )
 
     assert off_the_main_thread(gone) == (False, True)
+
+    # The privacy officer asks who touched Noor's data: the instructor's playback, with its purpose,
+    # and Noor's own deletion.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log out").click()
+    sign_in_with_keyboard(page, asgi_server.url, "admin", "invigil-demo")
+    page.goto(f"{asgi_server.url}/admin/")
+    page.get_by_role("link", name="Who accessed a person's data").click()
+    page.get_by_label("Person (username or user id)").fill("student2")
+    with page.expect_navigation():
+        page.get_by_label("Person (username or user id)").press("Enter")
+    report = page.locator("#result_list")
+    expect(report).to_contain_text("recording.play")
+    expect(report).to_contain_text("case AI-2026-0142")
+    expect(report).to_contain_text("identity.profile_delete")
+    screenshot(page, "admin-access-report")
