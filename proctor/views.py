@@ -50,7 +50,8 @@ def _broker_ok() -> bool:
     url = settings.CELERY_BROKER_URL
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
     if url.startswith("filesystem://"):
-        folders = {options.get(name) for name in ("data_folder_in", "data_folder_out", "control_folder")} - {None}
+        names = ("data_folder_in", "data_folder_out", "control_folder")
+        folders = {str(options[name]) for name in names if options.get(name)}
         usable = all(Path(folder).is_dir() and os.access(folder, os.W_OK | os.X_OK) for folder in folders)
         if not usable:
             logger.warning("Health check: the file broker's folders %s are missing or read-only.", sorted(folders))
