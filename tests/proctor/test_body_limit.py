@@ -121,3 +121,15 @@ def test_daphne_refuses_a_chunked_body_once_it_passes_the_cap_and_keeps_none_of_
     assert transport.value().startswith(b"HTTP/1.1 413 ")
     assert transport.disconnecting
     assert only_request(connections).content.getvalue() == b""
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "headers", [[(b"content-length", b"-5")], [(b"content-length", b"5"), (b"content-length", b"9")]]
+)
+async def test_a_malformed_content_length_is_refused_with_400(headers: list[tuple[bytes, bytes]]) -> None:
+    communicator = ApplicationCommunicator(application, http_scope(probe_path(), headers))
+    start = await communicator.receive_output(timeout=5)
+    assert (start["type"], start["status"]) == ("http.response.start", 400)
+    await communicator.receive_output(timeout=5)
+    await communicator.wait(timeout=5)
