@@ -13,11 +13,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from proctor.bodylimit import BodyLimitMiddleware, install_in_daphne  # noqa: E402
 from proctor.routing import websocket_urlpatterns  # noqa: E402
+
+# Oversized request bodies are refused (413) before Daphne or Django buffers them.
+install_in_daphne()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodyLimitMiddleware(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -1,7 +1,9 @@
 """HTTP Range requests for recording playback: parsing the header into a byte range.
 
 Pure code, no Django: one range per request (browsers' media elements ask for one), as RFC 9110
-describes it.
+describes it. A header that is present but cannot be honoured as one range is refused (416) rather
+than ignored, since ignoring it would mean sending the whole file; of several ranges only the first
+is answered.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
+_UNIT = re.compile(r"^\s*bytes\s*=(.*)$", re.DOTALL)
+_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+#: Longer headers are refused unread: a player asks for one short range.
+MAX_HEADER = 200
 
 
 class RangeNotSatisfiable(ValueError):
@@ -32,25 +37,31 @@ class ByteRange:
 
 def byte_range(header: str | None, size: int) -> ByteRange | None:
     """The range a ``Range`` header asks for in a resource of ``size`` bytes; None for the whole
-    resource (no header, or one this server ignores, as RFC 9110 allows: several ranges, other units).
-    Raises RangeNotSatisfiable when the range starts beyond the end."""
-    if not header:
+    resource (no header). Of several ranges only the first is answered (RFC 9110 lets a server send
+    fewer). Raises RangeNotSatisfiable when the header is malformed, names another unit, or the range
+    starts beyond the end: a header this server cannot honour never turns into the whole file."""
+    if header is None:
         return None
-    match = _RANGE.match(header)
+    if len(header) > MAX_HEADER:
+        raise RangeNotSatisfiable("The Range header is too long; ask for one range.")
+    unit = _UNIT.match(header)
+    if unit is None:
+        raise RangeNotSatisfiable("Only byte ranges are served (Range: bytes=first-last).")
+    match = _SPEC.match(unit.group(1).split(",", 1)[0])
     if match is None:
-        return None
+        raise RangeNotSatisfiable("The Range header is malformed (Range: bytes=first-last).")
     first, last = match.groups()
     if not first and not last:
-        return None
+        raise RangeNotSatisfiable("The Range header names no bytes.")
     if not first:  # a suffix: the last N bytes
         length = int(last)
         if length == 0:
             raise RangeNotSatisfiable("An empty suffix range selects nothing.")
         return ByteRange(max(0, size - length), size)
     start = int(first)
-    stop = size if not last else min(int(last) + 1, size)
     if last and int(last) < start:
-        return None  # not a valid range: ignored, the whole resource is sent
+        raise RangeNotSatisfiable(f"The range ends at {last}, before it starts at {start}.")
     if start >= size:
         raise RangeNotSatisfiable(f"The range starts at {start}, beyond the {size} bytes there are.")
+    stop = size if not last else min(int(last) + 1, size)
     return ByteRange(start, stop)

@@ -113,6 +113,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # NUL and other control characters in any form field, query or JSON body: 400 before a view runs.
+    "proctor.control_characters.ControlCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -287,8 +289,11 @@ INVIGIL_DATA_LOCATIONS = env.list("INVIGIL_DATA_LOCATIONS", [])
 
 # Uploads stay in memory (never a plaintext temp file); the size cap keeps that bounded.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Any request body past this is refused (413) before Daphne or Django buffers it (proctor/bodylimit.py).
+# The largest legitimate bodies are identity pictures (3 MiB each) and the 2 MiB upload-speed probe.
+INVIGIL_MAX_REQUEST_BYTES = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = INVIGIL_MAX_REQUEST_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = INVIGIL_MAX_REQUEST_BYTES
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", str(DATA_DIR / "static")))

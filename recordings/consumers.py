@@ -17,6 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from exams.models import ExamSession
 from exams.permissions import Action, can
+from proctor.control_characters import control_character_problem
 from recordings import protocol
 from recordings.models import Recording
 from recordings.services import (
@@ -138,6 +139,10 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
             kind = message["type"]
         except (ValueError, TypeError, KeyError, RecursionError):
             await self.reply_error("malformed", "Messages must be JSON objects with a type.")
+            return
+        problem = control_character_problem(message)
+        if problem is not None:  # PostgreSQL would refuse it mid-write; the socket says why instead
+            await self.refuse(protocol.CLOSE_MALFORMED, problem)
             return
         try:
             if kind == "start":

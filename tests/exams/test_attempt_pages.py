@@ -113,3 +113,15 @@ def test_declining_sends_a_request_to_the_instructor(world: World, client: Clien
     assert AlternativeRequest.objects.get().reason == "No private room at home."
     world.session.refresh_from_db()
     assert world.session.status == SessionStatus.DECLINED
+
+
+def test_a_decline_reason_with_a_control_character_gets_400_and_requests_nothing(world: World, client: Client) -> None:
+    response = signed_in(client, world, "student").post(
+        reverse("session_decline", args=[world.session.pk]),
+        {"policy": world.policy.pk, "reason": "No private\x1b room.", "notice": notice_for_exam(world.exam).sha256},
+    )
+    assert response.status_code == 400
+    assert "U+001B" in response.content.decode()
+    assert not AlternativeRequest.objects.exists()
+    world.session.refresh_from_db()
+    assert world.session.status == SessionStatus.CREATED

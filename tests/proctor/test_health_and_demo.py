@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import io
+import json
+import socket
+from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.core.management import call_command
-from django.test import Client
+from django.db import connections
+from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
 from exams.models import Course, CourseMembership, Exam, Institution, Question, Role
 from identity.models import User
 from proctor.audit import audit_verify
 from proctor.models import AuditEvent
+from proctor.views import healthz
 
 
 @pytest.fixture
@@ -25,11 +31,67 @@ def demo_admin(db: None, client: Client) -> Client:
     return client
 
 
-def test_the_health_check_answers_ok_when_the_database_does(db: None, client: Client) -> None:
+def test_the_health_check_answers_ok_when_the_database_redis_and_the_broker_do(db: None, client: Client) -> None:
     response = client.get(reverse("healthz"))
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": True, "redis": True}}
+    assert response.json() == {"status": "ok", "checks": {"database": True, "redis": True, "broker": True}}
     assert "no-cache" in response["Cache-Control"]
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on: a stopped server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def health() -> tuple[int, dict[str, bool]]:
+    response = healthz(RequestFactory().get("/healthz/"))
+    return response.status_code, json.loads(response.content)["checks"]
+
+
+def test_the_health_check_answers_503_when_the_database_is_down(db: None) -> None:
+    original = connections["default"]
+    down = dict(original.settings_dict)
+    if original.vendor == "sqlite":
+        down["NAME"] = str(Path(settings.DATA_DIR) / "no-such-folder" / "db.sqlite3")
+    else:
+        down.update(HOST="127.0.0.1", PORT=str(closed_port()))
+    stopped = type(original)(down, alias="default")
+    connections["default"] = stopped
+    try:
+        status, checks = health()
+    finally:
+        stopped.close()
+        connections["default"] = original
+    assert status == 503
+    assert checks["database"] is False
+    assert checks["broker"] is True
+
+
+def test_the_health_check_answers_503_when_redis_and_its_broker_are_down(db: None) -> None:
+    stopped = f"redis://127.0.0.1:{closed_port()}/0"
+    with override_settings(REDIS_URL=stopped, CELERY_BROKER_URL=stopped, CELERY_BROKER_TRANSPORT_OPTIONS={}):
+        assert health() == (503, {"database": True, "redis": False, "broker": False})
+
+
+def test_the_health_check_answers_503_when_a_server_broker_alone_is_down(db: None) -> None:
+    stopped = f"redis://127.0.0.1:{closed_port()}/0"
+    with override_settings(CELERY_BROKER_URL=stopped, CELERY_BROKER_TRANSPORT_OPTIONS={}):
+        assert health() == (503, {"database": True, "redis": True, "broker": False})
+
+
+def test_the_health_check_answers_503_when_the_embedded_file_broker_has_lost_its_folders(
+    db: None, tmp_path: Path
+) -> None:
+    folders = {"data_folder_in": tmp_path / "in", "data_folder_out": tmp_path / "in", "control_folder": tmp_path / "c"}
+    for folder in folders.values():
+        folder.mkdir(exist_ok=True)
+    options = {name: str(folder) for name, folder in folders.items()}
+    with override_settings(CELERY_BROKER_URL="filesystem://", CELERY_BROKER_TRANSPORT_OPTIONS=options):
+        assert health()[0] == 200
+        (tmp_path / "in").rmdir()
+        assert health() == (503, {"database": True, "redis": True, "broker": False})
 
 
 @pytest.mark.django_db

@@ -224,3 +224,33 @@ def test_two_writes_of_one_chunk_never_share_an_object_name(recording: object) -
     from recordings.services import chunk_storage_name
 
     assert chunk_storage_name(recording, 3) != chunk_storage_name(recording, 3)
+
+
+def test_a_chunks_client_time_is_believed_exactly_when_a_signals_would_be(
+    world: World, recording: object, webm: bytes
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from django.utils import timezone
+
+    from recordings.models import BrowserSignal
+    from recordings.services import browser_signal_record
+
+    now = timezone.now()
+    times = [
+        now - timedelta(minutes=1),
+        now + timedelta(days=3),
+        now - timedelta(days=3),
+        datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC),
+        datetime(9999, 1, 1, tzinfo=UTC),
+    ]
+    for seq, (chunk, client_time) in enumerate(zip(split(webm, [900])[: len(times)], times, strict=True)):
+        recording_append_chunk(recording=recording, seq=seq, data=chunk, client_time=client_time)
+        browser_signal_record(session=world.session, kind="copy", client_time=client_time, detail={"seq": seq})
+    stored = dict(RecordingChunk.objects.filter(recording=recording).values_list("seq", "client_time"))
+    assert stored == {0: times[0], 1: None, 2: None, 3: None, 4: None}
+    for signal in BrowserSignal.objects.all():
+        seq = signal.detail["seq"]
+        believed = stored[seq] is not None
+        assert signal.detail.get("client_clock_ignored", False) is not believed, seq
+        assert (signal.client_time == times[seq]) is believed, seq

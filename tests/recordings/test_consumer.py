@@ -299,3 +299,24 @@ async def test_hostile_json_gets_an_error_not_a_crash(started: World, message: s
     assert (await communicator.receive_json_from(timeout=5))["type"] == "pong"
     await communicator.disconnect()
     assert await BrowserSignal.objects.acount() == 0
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "signal", "kind": "copy", "client_time": 1, "detail": {"text": "a\x00b"}},
+        {"type": "signal", "kind": "copy", "client_time": 1, "detail": {"a\x00": 1}},
+        {"type": "signal", "kind": "copy\x00", "client_time": 1},
+        {"type": "start", "stream": "webcam", "mime": "video/webm\x00"},
+        {"type": "signal", "kind": "tab_hidden", "client_time": 1, "detail": {"text": "lone \ud800"}},
+    ],
+)
+async def test_a_message_with_a_control_character_closes_the_socket_with_4400_and_stores_nothing(
+    started: World, message: dict[str, Any]
+) -> None:
+    communicator, _ = await connect(started)
+    await communicator.send_to(text_data=json.dumps(message))
+    closing = await expect_close(communicator, protocol.CLOSE_MALFORMED)
+    assert "control character" in closing["message"]
+    assert await BrowserSignal.objects.acount() == 0
+    assert await Recording.objects.acount() == 0

@@ -434,3 +434,29 @@ def reviewing(world: World, role: str) -> Any:
     client = client_as(world, role)
     state_purpose(client, world.session)
     return client
+
+
+@pytest.mark.parametrize("text", ["Looked\x00 at it.", "Looked\x07 at it."])
+def test_a_note_with_a_control_character_gets_400_and_changes_nothing(flagged: World, text: str) -> None:
+    flag = concern_flags(flagged)[0]
+    client = client_as(flagged, "reviewer")
+    url = reverse("flag_decision", args=[flag.pk])
+    refused = client.post(url, {"verdict": "dismissed", "note": text}, HTTP_ACCEPT="application/json")
+    assert refused.status_code == 400
+    assert "control character" in refused.json()["error"]
+    assert not FlagDecision.objects.exists()
+    plain = client.post(
+        url, {"verdict": "dismissed", "note": "Looked\tat it,\r\nline by line."}, HTTP_ACCEPT="application/json"
+    )
+    assert plain.status_code == 200
+    assert FlagDecision.objects.get().note == "Looked\tat it,\r\nline by line."
+
+
+def test_appeal_grounds_with_a_nul_get_400_and_lodge_nothing(flagged: World) -> None:
+    confirmed(flagged)
+    client = client_as(flagged, "student")
+    refused = client.post(reverse("review_appeal", args=[flagged.session.pk]), {"grounds": "It was\x00 the radio."})
+    assert refused.status_code == 400
+    assert "control character" in refused.content.decode()
+    assert not Appeal.objects.exists()
+    assert status(flagged) == S.CONCERN_CONFIRMED

@@ -100,3 +100,13 @@ def test_a_check_for_someone_elses_session_is_not_shown_or_decidable(world: Worl
         not in client.get(reverse("review_identity_checks")).content.decode()
     )
     assert client.get(reverse("review_identity_check_photo", args=[check.pk])).status_code == 404
+
+
+def test_a_reason_with_a_control_character_gets_400_and_decides_nothing(world: World, requested: IdentityCheck) -> None:
+    client = client_as(world, "reviewer")
+    url = reverse("review_identity_check_decide", args=[requested.pk])
+    refused = client.post(url, {"decision": "reject", "reason": "The card\x00 shows another name."})
+    assert refused.status_code == 400
+    assert "control character" in refused.content.decode()
+    assert IdentityCheck.objects.get(pk=requested.pk).decision == "pending"
+    assert IdentityProfile.objects.get(user=world.users["student"]).id_photo_name

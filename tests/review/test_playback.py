@@ -103,13 +103,34 @@ def test_an_open_range_is_answered_a_window_at_a_time(
     assert body(second) == data[20_000:40_000]
 
 
-def test_a_range_beyond_the_end_is_refused_and_a_malformed_one_ignored(world: World, recording: Recording) -> None:
+def test_a_range_beyond_the_end_or_a_malformed_one_is_refused_never_answered_with_the_whole_file(
+    world: World, recording: Recording
+) -> None:
     client = client_as(world, "reviewer")
-    refused = client.get(url(recording), HTTP_RANGE=f"bytes={recording.playback_size}-")
-    assert refused.status_code == 416
-    assert refused["Content-Range"] == f"bytes */{recording.playback_size}"
-    for header in ("bytes=9-3", "lines=1-2", "bytes=0-1,5-9"):
-        assert client.get(url(recording), HTTP_RANGE=header).status_code == 200, header
+    size = recording.playback_size
+    malformed = ("bytes=9-3", "lines=1-2", "bytes=a-b", "bytes=-", "bytes=", "bytes=0-1" + " " * 300)
+    for header in (f"bytes={size}-", *malformed):
+        refused = client.get(url(recording), HTTP_RANGE=header)
+        assert refused.status_code == 416, header
+        assert refused["Content-Range"] == f"bytes */{size}", header
+    assert not AuditEvent.objects.filter(action="recording.play").exists()
+
+
+def test_of_several_ranges_only_the_first_is_answered_and_at_most_a_window(
+    world: World, recording: Recording, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from review import views
+
+    monkeypatch.setattr(views, "PLAYBACK_WINDOW", 20_000)
+    client = client_as(world, "reviewer")
+    data = body(client.get(url(recording)))
+    one = client.get(url(recording), HTTP_RANGE="bytes=5-9, 100-199")
+    assert one.status_code == 206
+    assert one["Content-Range"] == f"bytes 5-9/{len(data)}"
+    assert body(one) == data[5:10]
+    many = client.get(url(recording), HTTP_RANGE="bytes=0-, 0-, 0-")
+    assert many.status_code == 206
+    assert body(many) == data[:20_000]
 
 
 def test_nothing_is_offered_for_download_or_kept_in_a_cache(world: World, recording: Recording) -> None:
