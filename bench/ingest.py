@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +108,7 @@ class Tally:
     last_send: float = 0.0
     last_ack: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    drop_reasons: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -125,6 +127,7 @@ class Result:
     services_cpu: float
     client_cpu: float
     peak_mib: float
+    drop_reasons: Counter[str]
 
     @property
     def lost(self) -> int:
@@ -245,8 +248,9 @@ async def student(
             while pending and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             reading.cancel()
-    except (OSError, websockets.WebSocketException, TimeoutError):
+    except (OSError, websockets.WebSocketException, TimeoutError) as exc:
         tally.closed_early += 1
+        tally.drop_reasons[repr(exc)[:100]] += 1
 
 
 async def drive(
@@ -309,6 +313,7 @@ async def drive(
         services_cpu=services_cpu() - services_before,
         client_cpu=own_cpu_seconds() - client_before,
         peak_mib=peak,
+        drop_reasons=tally.drop_reasons,
     )
 
 
@@ -374,6 +379,8 @@ def print_row(server: str, r: Result) -> None:
         f"{r.daphne_cpu:>12.1f} {r.services_cpu:>14.1f} {r.client_cpu:>12.1f} {r.peak_mib:>10.0f}",
         flush=True,
     )
+    for reason, count in r.drop_reasons.most_common(3):
+        print(f"          {count} socket(s) dropped: {reason}")
 
 
 def print_comparison(invigil: list[Result], baseline: list[Result]) -> None:
