@@ -5,7 +5,7 @@ append to a file, fsync, acknowledge) as the baseline measured in the same run.
 By default the load of a real exam: one chunk per stream every 2 s, webcam 480 kbit/s (120 KB chunks)
 and screen 160 kbit/s (40 KB), N = 200, 500 and 1,000, each streaming for 60 s. Starts throwaway
 PostgreSQL and Redis (scripts/services) unless DATABASE_URL and REDIS_URL are set, migrates, creates
-N students with started exam sessions, starts Daphne (the Redis channel layer), and has every student
+N students with started exam sessions, starts Daphne (the Redis channel layer, DEBUG off), and has every student
 send its chunks over loopback as MediaRecorder would. For each N it prints chunks per second offered
 and served, p50/p99/max acknowledgement latency, chunks lost (unacknowledged --drain seconds after the
 last was sent), the CPU seconds (user+sys, from /proc) of the Daphne processes, of PostgreSQL and Redis
@@ -430,6 +430,8 @@ def main() -> None:
         "INVIGIL_DATA_DIR": data_dir,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
+        # As in production: with DEBUG on, every connection keeps its last 9,000 queries' SQL in memory.
+        "DEBUG": "false",
         "INVIGIL_KEYS": "bench:YmVuY2gta2V5LWJlbmNoLWtleS1iZW5jaC1rZXktMzI=",
     }  # a bench-only key
     own_services = start_services(env)
