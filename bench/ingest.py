@@ -1,31 +1,44 @@
-"""Ingest benchmark: N simulated students stream webcam and screen chunks into a running Invigil.
+"""Ingest benchmark: N simulated students stream webcam and screen chunks into a running Invigil, and
+the same load goes to a bare Channels consumer on the same stack (bench/ingest_baseline.py: encrypt,
+append to a file, fsync, acknowledge) as the baseline measured in the same run.
 
-Starts throwaway PostgreSQL and Redis (scripts/services) unless DATABASE_URL and REDIS_URL are set,
-migrates, creates N students with started exam sessions, starts Daphne (the Redis channel layer),
-then has every student send a webcam chunk and a screen chunk every --chunk-seconds over loopback,
-as MediaRecorder would. Prints chunks per second, p50/p99 acknowledgement latency, lost chunks and
-the servers' peak memory, for each N. Everything it starts, it stops.
+By default the load of a real exam: one chunk per stream every 2 s, webcam 480 kbit/s (120 KB chunks)
+and screen 160 kbit/s (40 KB), N = 200, 500 and 1,000, each streaming for 60 s. Starts throwaway
+PostgreSQL and Redis (scripts/services) unless DATABASE_URL and REDIS_URL are set, migrates, creates
+N students with started exam sessions, starts Daphne (the Redis channel layer, DEBUG off), and has every student
+send its chunks over loopback as MediaRecorder would. For each N it prints chunks per second offered
+and served, p50/p99/max acknowledgement latency, chunks lost (unacknowledged --drain seconds after the
+last was sent), the CPU seconds (user+sys, from /proc) of the Daphne processes, of PostgreSQL and Redis
+and of this load generator, and the Daphne processes' peak memory; then Invigil against the baseline.
+Everything it starts, it stops. The load generator shares the machine with the servers.
 
-    .venv/bin/python bench/ingest.py --students 50,200,500 --seconds 30
+    .venv/bin/python bench/ingest.py                          # the real load, about 10 minutes
+    .venv/bin/python bench/ingest.py --students 500 --seconds 20 --profile /tmp/ingest.prof
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import resource
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
+HEADER = struct.Struct(">BBHIQ")  # recordings/protocol.py
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -44,13 +57,81 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def _stat_fields(pid: int) -> list[str]:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return text[text.rindex(")") + 2 :].split()  # fields from the 3rd (state) on
+
+
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User+sys CPU of a process; with ``children``, also of its exited children it has waited for and
+    of the live ones (PostgreSQL's backends)."""
+    fields = _stat_fields(pid)
+    if not fields:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                child = _stat_fields(int(entry.name))
+                if child and int(child[1]) == pid:  # ppid
+                    ticks += int(child[11]) + int(child[12])
+    return ticks / CLOCK_TICKS
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def service_pids() -> tuple[int | None, int | None]:
+    """PostgreSQL's postmaster and Redis, when scripts/services started them."""
+    try:
+        folder = Path((ROOT / ".run/services/dir").read_text().strip())
+        postmaster = int((folder / "pg/data/postmaster.pid").read_text().split()[0])
+        redis = int((folder / "redis.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None, None
+    return postmaster, redis
+
+
 @dataclass
 class Tally:
     sent: int = 0
     acked: int = 0
     errors: int = 0
     closed_early: int = 0
+    first_send: float = 0.0
+    last_send: float = 0.0
+    last_ack: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    drop_reasons: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Result:
+    n: int
+    sent: int
+    acked: int
+    offered_per_s: float
+    served_per_s: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+    closed_early: int
+    daphne_cpu: float
+    services_cpu: float
+    client_cpu: float
+    peak_mib: float
+    drop_reasons: Counter[str]
+
+    @property
+    def lost(self) -> int:
+        return self.sent - self.acked
 
 
 def setup_django(env: dict[str, str]) -> None:
@@ -65,17 +146,21 @@ def setup_django(env: dict[str, str]) -> None:
 def create_students(n: int, run: str) -> list[tuple[str, str, str]]:
     """N students, each with a started session: (session id, session cookie, stream token)."""
     from django.conf import settings
+    from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils import timezone
 
     from exams.models import ExamSession, Role, SessionStatus
     from recordings.tokens import stream_token_for
-    from tests.factories import ExamFactory, UserFactory, enrol
+    from tests.factories import ExamFactory, enrol
 
     exam = ExamFactory(title=f"Bench {run}", closes_at=timezone.now() + timezone.timedelta(days=1))
     out = []
     for index in range(n):
-        user = UserFactory(username=f"bench-{run}-{index}")
+        # No password: hashing one per student would take minutes at N = 1,000.
+        user = get_user_model()(username=f"bench-{run}-{index}")
+        user.set_unusable_password()
+        user.save()
         enrol(user, exam.course, Role.STUDENT)
         session = ExamSession.objects.create(
             exam=exam, student=user, status=SessionStatus.STARTED, started_at=timezone.now()
@@ -90,6 +175,18 @@ def create_students(n: int, run: str) -> list[tuple[str, str, str]]:
     return out
 
 
+class Bodies:
+    """Random chunk bodies drawn from a pool: generating 40 MB/s of fresh randomness would take CPU
+    from the servers on a small machine, and the servers cannot tell."""
+
+    def __init__(self, sizes: tuple[int, int]) -> None:
+        self.pool = {size: [os.urandom(size) for _ in range(8)] for size in sizes}
+
+    def get(self, size: int, *, first: bool) -> bytes:
+        body = random.choice(self.pool[size])
+        return WEBM_MAGIC + body[4:] if first else body
+
+
 async def student(
     port: int,
     session_id: str,
@@ -98,16 +195,13 @@ async def student(
     *,
     seconds: float,
     chunk_seconds: float,
-    webcam_bytes: int,
-    screen_bytes: int,
+    drain: float,
+    sizes: tuple[int, int],
+    bodies: Bodies,
     tally: Tally,
 ) -> None:
-    import json
-    import struct
-
     import websockets
 
-    header = struct.Struct(">BBHIQ")  # recordings/protocol.py
     url = f"ws://127.0.0.1:{port}/ws/sessions/{session_id}/stream/?token={token}"
     pending: dict[tuple[int, int], float] = {}
     try:
@@ -115,8 +209,9 @@ async def student(
             url,
             additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"},
             max_size=2**20,
-            open_timeout=60,
+            open_timeout=120,
             ping_interval=None,
+            close_timeout=1,
         ) as ws:
             for stream in ("webcam", "screen"):
                 await ws.send(json.dumps({"type": "start", "stream": stream, "mime": "video/webm"}))
@@ -127,36 +222,44 @@ async def student(
                     reply = json.loads(message)
                     if reply.get("type") == "ack":
                         key = (0 if reply["stream"] == "webcam" else 1, reply["seq"])
-                        tally.latencies.append(time.monotonic() - pending.pop(key))
+                        now = time.monotonic()
+                        tally.latencies.append(now - pending.pop(key))
                         tally.acked += 1
+                        tally.last_ack = max(tally.last_ack, now)
                     elif reply.get("type") in ("error", "closing"):
                         tally.errors += 1
 
             reading = asyncio.create_task(reader())
             await asyncio.sleep(random.uniform(0, chunk_seconds))  # students do not start in step
-            rounds = max(1, int(seconds / chunk_seconds))
+            rounds = max(1, round(seconds / chunk_seconds))
+            start = time.monotonic()
             for seq in range(rounds):
-                for stream, size in ((0, webcam_bytes), (1, screen_bytes)):
-                    body = os.urandom(size)
-                    if seq == 0:
-                        body = WEBM_MAGIC + body[4:]
-                    pending[(stream, seq)] = time.monotonic()
-                    await ws.send(header.pack(1, stream, 0, seq, int(time.time() * 1000)) + body)
+                for index, size in enumerate(sizes):
+                    now = time.monotonic()
+                    tally.first_send = min(tally.first_send or now, now)
+                    tally.last_send = max(tally.last_send, now)
+                    pending[(index, seq)] = now
+                    frame = HEADER.pack(1, index, 0, seq, int(time.time() * 1000))
+                    await ws.send(frame + bodies.get(size, first=seq == 0))
                     tally.sent += 1
-                await asyncio.sleep(chunk_seconds)
-            deadline = time.monotonic() + 30
+                # On a fixed clock, like MediaRecorder: a slow send does not slow the next chunk down.
+                await asyncio.sleep(max(0.0, start + (seq + 1) * chunk_seconds - time.monotonic()))
+            deadline = time.monotonic() + drain
             while pending and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             reading.cancel()
-    except (OSError, websockets.WebSocketException, TimeoutError):
+    except (OSError, websockets.WebSocketException, TimeoutError) as exc:
         tally.closed_early += 1
+        tally.drop_reasons[repr(exc)[:100]] += 1
 
 
 async def drive(
     ports: list[int], students: list[tuple[str, str, str]], args: argparse.Namespace, server_pids: list[int]
-) -> tuple[Tally, float, float]:
+) -> Result:
     tally = Tally()
     peak = 0.0
+    sizes = (round(args.webcam_kbit * 125 * args.chunk_seconds), round(args.screen_kbit * 125 * args.chunk_seconds))
+    bodies = Bodies(sizes)
 
     async def sample() -> None:
         nonlocal peak
@@ -164,8 +267,17 @@ async def drive(
             peak = max(peak, sum(rss_mib(pid) for pid in server_pids))
             await asyncio.sleep(0.5)
 
+    postmaster, redis = service_pids()
+
+    def services_cpu() -> float:
+        return (cpu_seconds(postmaster, children=True) if postmaster else 0.0) + (cpu_seconds(redis) if redis else 0.0)
+
+    daphne_before, services_before, client_before = (
+        sum(cpu_seconds(pid) for pid in server_pids),
+        services_cpu(),
+        own_cpu_seconds(),
+    )
     sampler = asyncio.create_task(sample())
-    started = time.monotonic()
     await asyncio.gather(
         *(
             student(
@@ -173,33 +285,61 @@ async def drive(
                 *s,
                 seconds=args.seconds,
                 chunk_seconds=args.chunk_seconds,
-                webcam_bytes=args.webcam_kbit * 125 * int(args.chunk_seconds),
-                screen_bytes=args.screen_kbit * 125 * int(args.chunk_seconds),
+                drain=args.drain,
+                sizes=sizes,
+                bodies=bodies,
                 tally=tally,
             )
             for i, s in enumerate(students)
         )
     )
-    elapsed = time.monotonic() - started
     sampler.cancel()
-    return tally, elapsed, peak
+    # The sending window; served counts the acknowledgements over that window, or over the time the
+    # server took to acknowledge them when it fell behind.
+    window = tally.last_send - tally.first_send + args.chunk_seconds
+    served_over = max(window, tally.last_ack - tally.first_send)
+    return Result(
+        n=len(students),
+        sent=tally.sent,
+        acked=tally.acked,
+        offered_per_s=tally.sent / window,
+        served_per_s=tally.acked / served_over,
+        p50_ms=percentile(tally.latencies, 50) * 1000,
+        p99_ms=percentile(tally.latencies, 99) * 1000,
+        max_ms=max(tally.latencies, default=float("nan")) * 1000,
+        errors=tally.errors,
+        closed_early=tally.closed_early,
+        daphne_cpu=sum(cpu_seconds(pid) for pid in server_pids) - daphne_before,
+        services_cpu=services_cpu() - services_before,
+        client_cpu=own_cpu_seconds() - client_before,
+        peak_mib=peak,
+        drop_reasons=tally.drop_reasons,
+    )
 
 
-def start_servers(ports: list[int], env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+def start_servers(
+    ports: list[int], env: dict[str, str], application: str, *, profile: str | None = None
+) -> list[subprocess.Popen[bytes]]:
     """One Daphne per port, returned once each accepts connections."""
-    daphne = str(Path(sys.executable).parent / "daphne")
-    servers = [
-        subprocess.Popen(
-            [daphne, "-b", "127.0.0.1", "-p", str(port), "proctor.asgi:application"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    daphne = [str(Path(sys.executable).parent / "daphne")]
+    servers = []
+    for index, port in enumerate(ports):
+        extra = {}
+        command = daphne
+        if profile:
+            command = [sys.executable, str(ROOT / "bench/daphne_profiled.py")]
+            extra["INGEST_PROFILE_OUT"] = f"{profile}.{index}"
+        servers.append(
+            subprocess.Popen(
+                [*command, "-b", "127.0.0.1", "-p", str(port), application],
+                cwd=ROOT,
+                env={**os.environ, **env, **extra},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         )
-        for port in ports
-    ]
     for port in ports:
-        for _ in range(100):
+        for _ in range(300):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
@@ -208,76 +348,131 @@ def start_servers(ports: list[int], env: dict[str, str]) -> list[subprocess.Pope
     return servers
 
 
+def stop_servers(servers: list[subprocess.Popen[bytes]]) -> None:
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
 
+def print_header() -> None:
+    print(
+        f"{'server':<9} {'N':>5} {'sent':>7} {'acked':>7} {'lost':>6} {'offered/s':>9} {'served/s':>9} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'err':>4} {'drop':>4} {'daphne cpu-s':>12} "
+        f"{'pg+redis cpu-s':>14} {'client cpu-s':>12} {'daphne MiB':>10}"
+    )
+
+
+def print_row(server: str, r: Result) -> None:
+    print(
+        f"{server:<9} {r.n:>5} {r.sent:>7} {r.acked:>7} {r.lost:>6} {r.offered_per_s:>9.1f} {r.served_per_s:>9.1f} "
+        f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.max_ms:>8.1f} {r.errors:>4} {r.closed_early:>4} "
+        f"{r.daphne_cpu:>12.1f} {r.services_cpu:>14.1f} {r.client_cpu:>12.1f} {r.peak_mib:>10.0f}",
+        flush=True,
+    )
+    for reason, count in r.drop_reasons.most_common(3):
+        print(f"          {count} socket(s) dropped: {reason}")
+
+
+def print_comparison(invigil: list[Result], baseline: list[Result]) -> None:
+    print("\nInvigil against the baseline (bare consumer: encrypt, append, fsync, acknowledge), same run:")
+    print(
+        f"{'N':>5} {'Invigil served/offered':>22} {'baseline served/offered':>23} {'served ratio':>12} "
+        f"{'Invigil p99 ms':>14} {'baseline p99 ms':>15} {'p99 ratio':>9} {'cpu-s/chunk ratio':>17}"
+    )
+    for ours, base in zip(invigil, baseline, strict=True):
+        ours_share, base_share = ours.served_per_s / ours.offered_per_s, base.served_per_s / base.offered_per_s
+        cpu_ratio = (ours.daphne_cpu / max(ours.acked, 1)) / max(base.daphne_cpu / max(base.acked, 1), 1e-9)
+        print(
+            f"{ours.n:>5} {ours_share:>22.2f} {base_share:>23.2f} {ours.served_per_s / base.served_per_s:>12.2f} "
+            f"{ours.p99_ms:>14.1f} {base.p99_ms:>15.1f} {ours.p99_ms / base.p99_ms:>9.1f} {cpu_ratio:>17.1f}",
+            flush=True,
+        )
+
+
+def start_services(env: dict[str, str]) -> bool:
+    """Throwaway PostgreSQL and Redis unless the environment names them; True when started here."""
+    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+        env["DATABASE_URL"], env["REDIS_URL"] = os.environ["DATABASE_URL"], os.environ["REDIS_URL"]
+        return False
+    exports = subprocess.run([str(ROOT / "scripts/services"), "start"], check=True, capture_output=True, text=True)
+    for line in exports.stdout.splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        env[key] = value
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--students", default="50,200,500", help="comma-separated N values")
-    parser.add_argument("--seconds", type=float, default=30.0, help="how long each student streams")
-    parser.add_argument("--chunk-seconds", type=float, default=3.0, help="MediaRecorder timeslice")
-    parser.add_argument("--webcam-kbit", type=int, default=400, help="webcam+audio bitrate")
-    parser.add_argument("--screen-kbit", type=int, default=150, help="screen bitrate")
-    parser.add_argument("--servers", type=int, default=2, help="Daphne processes")
+    parser.add_argument("--students", default="200,500,1000", help="comma-separated N values")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long each student streams")
+    parser.add_argument("--chunk-seconds", type=float, default=2.0, help="MediaRecorder timeslice")
+    parser.add_argument("--webcam-kbit", type=int, default=480, help="webcam+audio bitrate")
+    parser.add_argument("--screen-kbit", type=int, default=160, help="screen bitrate")
+    parser.add_argument("--servers", type=int, default=2, help="Daphne processes (each server)")
+    parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for acks after the last send")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the bare-consumer baseline")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile Invigil's Daphne into FILE.<index>")
     args = parser.parse_args()
+    counts = [int(v) for v in args.students.split(",")]
 
     data_dir = tempfile.mkdtemp(prefix="invigil-bench-")
     env = {
         "INVIGIL_DATA_DIR": data_dir,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
+        # As in production: with DEBUG on, every connection keeps its last 9,000 queries' SQL in memory.
+        "DEBUG": "false",
         "INVIGIL_KEYS": "bench:YmVuY2gta2V5LWJlbmNoLWtleS1iZW5jaC1rZXktMzI=",
     }  # a bench-only key
-    own_services = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
-    if own_services:
-        exports = subprocess.run([str(ROOT / "scripts/services"), "start"], check=True, capture_output=True, text=True)
-        for line in exports.stdout.splitlines():
-            key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = value
-    else:
-        env["DATABASE_URL"], env["REDIS_URL"] = os.environ["DATABASE_URL"], os.environ["REDIS_URL"]
+    own_services = start_services(env)
     servers: list[subprocess.Popen[bytes]] = []
     try:
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env={**os.environ, **env}, check=True
         )
         setup_django(env)
+        print(
+            f"Ingest benchmark: {args.servers} Daphne process(es) per server; Invigil on PostgreSQL and the Redis "
+            f"channel layer, media fsynced to {data_dir}; {os.cpu_count()} cores shared with this load generator"
+        )
+        print(
+            f"each student: webcam {args.webcam_kbit} kbit/s + screen {args.screen_kbit} kbit/s, one chunk per "
+            f"stream every {args.chunk_seconds:g} s, for {args.seconds:g} s; lost = unacknowledged {args.drain:g} s "
+            "after the last send"
+        )
+        print_header()
         ports = [free_port() for _ in range(args.servers)]
-        servers = start_servers(ports, env)
-        print(
-            f"Invigil ingest benchmark: {args.servers} Daphne process(es), Redis channel layer, PostgreSQL, "
-            f"media fsynced to {data_dir}"
-        )
-        print(
-            f"each student: webcam {args.webcam_kbit} kbit/s + screen {args.screen_kbit} kbit/s, "
-            f"one chunk per stream every {args.chunk_seconds:g} s, for {args.seconds:g} s; {os.cpu_count()} cores"
-        )
-        print(
-            f"{'N':>5} {'chunks':>7} {'acked':>7} {'lost':>5} {'chunks/s':>9} {'MB/s':>6} {'p50 ms':>8} "
-            f"{'p99 ms':>8} {'errors':>7} {'dropped':>8} {'server MiB':>11}"
-        )
-        for n in (int(v) for v in args.students.split(",")):
+        servers = start_servers(ports, env, "proctor.asgi:application", profile=args.profile)
+        invigil: list[Result] = []
+        for n in counts:
             students = create_students(n, run=f"{n}-{int(time.time())}")
-            tally, elapsed, peak = asyncio.run(drive(ports, students, args, [s.pid for s in servers]))
-            mb = tally.acked / 2 * (args.webcam_kbit + args.screen_kbit) * 125 * args.chunk_seconds / 1e6
-            print(
-                f"{n:>5} {tally.sent:>7} {tally.acked:>7} {tally.sent - tally.acked:>5} "
-                f"{tally.acked / elapsed:>9.1f} {mb / elapsed:>6.2f} {percentile(tally.latencies, 50) * 1000:>8.1f} "
-                f"{percentile(tally.latencies, 99) * 1000:>8.1f} {tally.errors:>7} {tally.closed_early:>8} "
-                f"{peak:>11.0f}",
-                flush=True,
-            )
+            invigil.append(asyncio.run(drive(ports, students, args, [s.pid for s in servers])))
+            print_row("Invigil", invigil[-1])
+        stop_servers(servers)
+        if args.no_baseline:
+            return
+        baseline_dir = tempfile.mkdtemp(prefix="baseline-", dir=data_dir)
+        baseline_env = {"PYTHONPATH": str(ROOT / "bench"), "BASELINE_DATA_DIR": baseline_dir}
+        ports = [free_port() for _ in range(args.servers)]
+        servers = start_servers(ports, baseline_env, "ingest_baseline:application")
+        baseline: list[Result] = []
+        for n in counts:
+            fake = [(f"baseline-{i}", "", "") for i in range(n)]  # the bare consumer ignores who is calling
+            baseline.append(asyncio.run(drive(ports, fake, args, [s.pid for s in servers])))
+            print_row("baseline", baseline[-1])
+        print_comparison(invigil, baseline)
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop_servers(servers)
         if own_services:
             subprocess.run([str(ROOT / "scripts/services"), "stop"], check=False)
         subprocess.run(["rm", "-rf", data_dir], check=False)
