@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from exams.models import Exam, ExamSession, SessionStatus
 from identity.models import User
+from tests.browser.conftest import state_purpose_with_keyboard
 from tests.browser.test_sign_in import sign_in_with_keyboard
 from tests.conftest import screenshot
 from tests.review.test_dashboard import analysed
@@ -111,6 +112,7 @@ def test_an_instructor_opens_a_flagged_session_and_jumps_to_a_flag(
     sign_in_with_keyboard(page, asgi_server.url, "instructor", "invigil-demo")
     page.goto(f"{asgi_server.url}/review/courses/{recorded.exam.course_id}/")
     page.get_by_role("link", name="Noor Student").click()
+    state_purpose_with_keyboard(page)
     expect(page.get_by_role("heading", name="Noor Student: Midterm: mechanics")).to_be_visible()
     expect(page.get_by_role("heading", name="Flags (2)")).to_be_visible()
     page.wait_for_function("document.getElementById('webcam-player').readyState >= 1", timeout=15_000)
