@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from exams.models import ConsentPolicy, Course, Exam, ExamSession, Role
 from tests.factories import ConsentPolicyFactory, CourseFactory, ExamFactory, ExamSessionFactory, UserFactory, enrol
@@ -24,6 +26,13 @@ from tests.proctor.tamper import (
 
 ROLES = ("student", "other_student", "instructor", "other_instructor", "reviewer", "admin", "outsider", "anonymous")
 
+
+# Hypothesis judges examples, never the clock: its deadline and its "input generation is slow" health
+# check are wall-clock checks, which fail on a loaded machine without anything being wrong.
+hypothesis_settings.register_profile(
+    "invigil", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+hypothesis_settings.load_profile("invigil")
 
 #: Whether the freshly migrated test database had every append-only trigger (None until a test looks).
 MIGRATED_TRIGGERS: bool | None = None
