@@ -25,7 +25,7 @@ AUTH_AT = "invigil_auth_at"
 
 
 def reauth_window() -> timedelta:
-    return timedelta(minutes=getattr(settings, "ACCESS_REAUTH_MINUTES", 15))
+    return timedelta(minutes=settings.ACCESS_REAUTH_MINUTES)
 
 
 def authenticated_at(request: HttpRequest) -> datetime | None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from itertools import chain, islice
 from typing import Any
 from urllib.parse import urlencode
@@ -15,6 +14,7 @@ from proctor.access_report import COLUMNS, Question, question_from, report_rows
 from proctor.audit import audit_record
 from proctor.audited_admin import AuditedModelAdmin, ReadOnlyModelAdmin
 from proctor.models import AuditEvent, DataKey, Outcome
+from proctor.streaming import csv_lines
 
 #: Rows the access page shows; the CSV download and manage.py audit_access give every one.
 ACCESS_PAGE_ROWS = 500
@@ -90,13 +90,9 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
         return TemplateResponse(request, "admin/proctor/access_report.html", context, status=400 if error else 200)
 
     def _csv(self, request: HttpRequest, found: Question) -> StreamingHttpResponse:
-        class Line:
-            def write(self, value: str) -> str:
-                return value
-
-        writer = csv.writer(Line())
-        lines = (writer.writerow(row).encode() for row in chain([COLUMNS], report_rows(found)))
-        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            csv_lines(chain([COLUMNS], report_rows(found))), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = 'attachment; filename="invigil-access-report.csv"'
         response["Cache-Control"] = "no-store"
         return response

@@ -60,7 +60,7 @@ class Grant:
 
 
 def purpose_window() -> timedelta:
-    return timedelta(minutes=getattr(settings, "ACCESS_PURPOSE_MINUTES", 60))
+    return timedelta(minutes=settings.ACCESS_PURPOSE_MINUTES)
 
 
 def access_grant(request: HttpRequest, session: ExamSession) -> Grant | None:
@@ -112,7 +112,9 @@ def access_purpose_state(request: HttpRequest, session: ExamSession, data: Any) 
     if not signed_in_recently(request):
         password = str(data.get(PASSWORD) or "")
         if not password:
-            errors[PASSWORD] = "Type your password: you last gave it more than 15 minutes ago."
+            errors[PASSWORD] = (
+                f"Type your password: you last gave it more than {settings.ACCESS_REAUTH_MINUTES} minutes ago."
+            )
         elif not errors and not reauthenticate(request, password):
             errors[PASSWORD] = "That is not your password. Type the password you sign in with."
     if errors:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import uuid
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -23,13 +23,13 @@ from exams.lifecycle import TransitionError
 from exams.models import Course, ExamSession
 from exams.permissions import Action, can, may_check_identity_somewhere, refusal, require
 from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile, ManualDecision
-from identity.reauth import reauth_window, signed_in_recently
+from identity.reauth import signed_in_recently
 from identity.selectors import identity_id_photo
 from identity.services import MAX_REASON_CHARS, ManualCheckError, identity_manual_decide
 from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
 from proctor.ranges import ByteRange, RangeNotSatisfiable, byte_range
-from proctor.streaming import private, streaming_response
+from proctor.streaming import csv_lines, private, streaming_response
 from recordings.models import Recording
 from recordings.selectors import recording_open_thumbnail, recording_playback_bytes
 from review.access import (
@@ -40,7 +40,6 @@ from review.access import (
     access_grant,
     access_purpose_state,
     purpose_choices,
-    purpose_window,
 )
 from review.models import Appeal, Outcome, SessionDecision, Verdict
 from review.selectors import (
@@ -272,8 +271,8 @@ def session_access(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
             "errors": errors,
             "data": {key: request.POST.get(key, "") for key in ("kind", "flag", "case")},
             "max_case": MAX_CASE_CHARS,
-            "purpose_minutes": purpose_window().seconds // 60,
-            "reauth_minutes": reauth_window().seconds // 60,
+            "purpose_minutes": settings.ACCESS_PURPOSE_MINUTES,
+            "reauth_minutes": settings.ACCESS_REAUTH_MINUTES,
         },
         status=400 if errors else 200,
     )
@@ -394,11 +393,6 @@ def _csv_safe(cell: str) -> str:
     return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
-class _Line:
-    def write(self, value: str) -> str:
-        return value
-
-
 @login_required
 @require_GET
 def review_export_csv(request: HttpRequest, course_id: int) -> HttpResponse | StreamingHttpResponse:
@@ -420,10 +414,7 @@ def review_export_csv(request: HttpRequest, course_id: int) -> HttpResponse | St
         subjects=review_export_students(course, exam_id=exam_id),
         detail={"course": course.pk, "exam": exam_id},
     )
-    writer = csv.writer(_Line())
-    lines = (
-        writer.writerow([_csv_safe(cell) for cell in row]).encode() for row in review_export(course, exam_id=exam_id)
-    )
+    lines = csv_lines([_csv_safe(cell) for cell in row] for row in review_export(course, exam_id=exam_id))
     name = slugify(f"{course.code} {exam.title if exam else 'all exams'} review {timezone.localdate():%Y-%m-%d}")
     response = streaming_response(request, lines, content_type="text/csv; charset=utf-8")
     return private(response, disposition=f'attachment; filename="{name}.csv"')
