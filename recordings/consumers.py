@@ -19,13 +19,13 @@ from exams.models import ExamSession
 from exams.permissions import Action, can
 from proctor.control_characters import control_character_problem
 from recordings import protocol
+from recordings.ingest import committer
 from recordings.models import Recording
 from recordings.services import (
     MAX_CHUNK_BYTES,
     UPLOADING,
     ChunkRefused,
     browser_signal_record,
-    recording_append_chunk,
     recording_start,
 )
 from recordings.tokens import stream_token_valid
@@ -38,6 +38,11 @@ BUCKET_RATE = 30.0
 
 
 class SessionStreamConsumer(AsyncWebsocketConsumer):
+    # No channel layer: nothing is ever sent to this socket through one, and a consumer with a layer
+    # listens on it and dies with it. With this alias, which names no layer, Channels gives it none
+    # (get_channel_layer returns None), so chunks are taken while Redis is down.
+    channel_layer_alias = "none: the recording socket needs no channel layer"
+
     session: ExamSession
     recordings: dict[tuple[str, int], Recording]
 
@@ -114,9 +119,9 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
             )
             return
         try:
-            # Not thread-sensitive: chunks from many students encrypt, fsync and insert in parallel on
-            # the pool instead of queueing behind one another on the single sync thread.
-            stored = await database_sync_to_async(recording_append_chunk, thread_sensitive=False)(
+            # Sealed and fsynced side by side on the thread pool, then committed with whatever other
+            # chunks arrived meanwhile (group commit, recordings.ingest).
+            stored = await committer().append(
                 recording=recording, seq=chunk.seq, data=chunk.data, client_time=chunk.client_time
             )
         except ChunkRefused as refused:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -111,14 +112,21 @@ def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: A
     return recording
 
 
-def recording_append_chunk(
-    *, recording: Recording, seq: int, data: bytes, client_time: datetime | None = None
-) -> ChunkStored:
-    """Encrypt and durably store one chunk; return only once it is safe to acknowledge.
+@dataclass(frozen=True)
+class SealedChunk:
+    """A chunk encrypted and durably stored under a name of its own, but not yet part of its recording:
+    its row does that (chunks_record). Until then nothing refers to it."""
 
-    Idempotent: the same bytes under the same number are acknowledged again without a second copy;
-    different bytes under a number already stored are refused, never overwritten.
-    """
+    recording: Recording
+    seq: int
+    storage_name: str
+    size: int
+    sha256: str
+    client_time: datetime | None
+
+
+def chunk_check(*, seq: int, data: bytes) -> None:
+    """Refuse what no recording may hold, before anything is encrypted or written."""
     if not 0 <= seq < MAX_SEQ:
         raise ChunkRefused("bad_seq", f"Chunk numbers run from 0 to {MAX_SEQ - 1}.")
     if not data:
@@ -128,46 +136,119 @@ def recording_append_chunk(
     if seq == 0 and not data.startswith(WEBM_MAGIC):
         raise ChunkRefused("not_webm", "The first chunk of a stream must start a WebM file.")
 
+
+def chunk_seal(*, recording: Recording, seq: int, data: bytes, client_time: datetime | None = None) -> SealedChunk:
+    """Check, encrypt and durably store one chunk's bytes. No database: many of these run side by side,
+    and chunks_record then makes a batch of them part of their recordings in one transaction."""
+    chunk_check(seq=seq, data=data)
     # A clock this wrong says nothing: the chunk's time is unknown, and its receive time stands in (selectors).
     client_time = believable_client_time(client_time, timezone.now())
-    digest = hashlib.sha256(data).hexdigest()
-    with transaction.atomic():
-        # The row lock orders this append against finalisation: no chunk is stored after it.
-        locked = Recording.objects.select_for_update().get(pk=recording.pk)
-        # After submit or time-out the browser still uploads what it holds, until the recording is finalised.
-        session_status = ExamSession.objects.filter(pk=locked.session_id).values_list("status", flat=True).get()
-        if locked.status != RecordingStatus.RECORDING or session_status not in UPLOADING:
-            raise ChunkRefused("closed", "This recording is closed, so nothing more is stored.")
-        existing = RecordingChunk.objects.filter(recording=locked, seq=seq).values_list("sha256", flat=True).first()
-        if existing is not None:
-            return _duplicate_or_conflict(recording, seq, existing, digest)
-        key = data_key_material(recording.data_key)
-        sealed = crypto.seal(key, label=chunk_label(recording.id, seq), plaintext=data)
-        name = default_storage.save(chunk_storage_name(recording, seq), ContentFile(sealed))
-        # No savepoint: a failed insert is re-raised and rolls the whole append back, so one would only
-        # cost two more round trips per chunk, each milliseconds of waiting under load (bench/ingest.py --profile).
+    sealed = crypto.seal(data_key_material(recording.data_key), label=chunk_label(recording.id, seq), plaintext=data)
+    name = default_storage.save(chunk_storage_name(recording, seq), ContentFile(sealed))
+    return SealedChunk(recording, seq, name, len(data), hashlib.sha256(data).hexdigest(), client_time)
+
+
+def chunks_record(chunks: Sequence[SealedChunk]) -> list[ChunkStored | ChunkRefused]:
+    """Group commit: make a batch of sealed chunks part of their recordings in one transaction, with one
+    row lock per recording, one look for numbers already stored and one insert, whatever the batch's
+    size. Returns each chunk's outcome in order; a chunk that is refused or already stored has its own
+    sealed copy deleted. Only once this returns is a stored chunk safe to acknowledge.
+
+    If another writer stores one of the same numbers between the look and the insert (SQLite takes no
+    row locks), the batch is rolled back and each chunk recorded on its own instead.
+    """
+    try:
         try:
-            RecordingChunk.objects.create(
-                recording=locked,
-                seq=seq,
-                storage_name=name,
-                size=len(data),
-                sha256=digest,
-                client_time=client_time,
-            )
+            with transaction.atomic():
+                outcomes = _chunks_record_locked(chunks)
         except IntegrityError:
-            default_storage.delete(name)  # our own uniquely named object, never another writer's
-            raise
-    # Every so many webcam chunks the analysis is asked to look at what has arrived (it decides).
+            outcomes = []
+            for chunk in chunks:
+                try:
+                    with transaction.atomic():
+                        outcomes.extend(_chunks_record_locked([chunk]))
+                except IntegrityError:  # stored meanwhile by another writer: compare with what won
+                    outcomes.extend(_chunks_record_locked([chunk]))
+    except BaseException:
+        for chunk in chunks:  # nothing was recorded, so none of these copies is referred to
+            default_storage.delete(chunk.storage_name)
+        raise
+    for chunk, outcome in zip(chunks, outcomes, strict=True):
+        if not (isinstance(outcome, ChunkStored) and outcome.outcome == "stored"):
+            default_storage.delete(chunk.storage_name)  # our own uniquely named copy, never another writer's
+    return outcomes
+
+
+def _chunks_record_locked(chunks: Sequence[SealedChunk]) -> list[ChunkStored | ChunkRefused]:
+    ids = {chunk.recording.pk for chunk in chunks}
+    # The row locks order these appends against finalisation: no chunk is stored after it. After submit or
+    # time-out the browser still uploads what it holds, until the recording is finalised. Locked in key
+    # order, so two batches that share recordings never wait on each other in a circle.
+    open_ids = {
+        pk
+        for pk, status, session_status in Recording.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "status", "session__status")
+        if status == RecordingStatus.RECORDING and session_status in UPLOADING
+    }
+    stored = {
+        (recording_id, seq): digest
+        for recording_id, seq, digest in RecordingChunk.objects.filter(
+            recording_id__in=open_ids, seq__in={chunk.seq for chunk in chunks}
+        ).values_list("recording_id", "seq", "sha256")
+    }
+    outcomes: list[ChunkStored | ChunkRefused] = []
+    rows: list[RecordingChunk] = []
+    for chunk in chunks:
+        recording_id = chunk.recording.pk
+        if recording_id not in open_ids:
+            outcomes.append(ChunkRefused("closed", "This recording is closed, so nothing more is stored."))
+            continue
+        earlier = stored.get((recording_id, chunk.seq))
+        if earlier is not None:  # stored before, or earlier in this batch (a re-sent chunk)
+            outcomes.append(_duplicate_or_conflict(recording_id, chunk.seq, earlier, chunk.sha256))
+            continue
+        stored[recording_id, chunk.seq] = chunk.sha256
+        rows.append(
+            RecordingChunk(
+                recording_id=recording_id,
+                seq=chunk.seq,
+                storage_name=chunk.storage_name,
+                size=chunk.size,
+                sha256=chunk.sha256,
+                client_time=chunk.client_time,
+            )
+        )
+        outcomes.append(ChunkStored(recording_id, chunk.seq, "stored"))
+    RecordingChunk.objects.bulk_create(rows)
+    return outcomes
+
+
+def chunk_asks_analysis_ahead(recording: Recording, seq: int) -> bool:
+    """Every so many webcam chunks the analysis is asked to look at what has arrived (it decides)."""
     every = settings.INVIGIL_ANALYSE_AHEAD_CHUNKS
-    if every and recording.kind == StreamKind.WEBCAM and seq % every == every - 1:
-        # By name, not import: analysis imports this module.
-        session_id = str(recording.session_id)
-        transaction.on_commit(lambda: _ask_analysis_ahead(session_id))
-    return ChunkStored(recording.id, seq, "stored")
+    return bool(every) and recording.kind == StreamKind.WEBCAM and seq % every == every - 1
 
 
-def _ask_analysis_ahead(session_id: str) -> None:
+def recording_append_chunk(
+    *, recording: Recording, seq: int, data: bytes, client_time: datetime | None = None
+) -> ChunkStored:
+    """Encrypt and durably store one chunk; return only once it is safe to acknowledge. (The recording
+    socket does the same for many chunks at once: recordings.ingest.)
+
+    Idempotent: the same bytes under the same number are acknowledged again without a second copy;
+    different bytes under a number already stored are refused, never overwritten.
+    """
+    (outcome,) = chunks_record([chunk_seal(recording=recording, seq=seq, data=data, client_time=client_time)])
+    if isinstance(outcome, ChunkRefused):
+        raise outcome
+    if outcome.outcome == "stored" and chunk_asks_analysis_ahead(recording, seq):
+        ask_analysis_ahead(str(recording.session_id))
+    return outcome
+
+
+def ask_analysis_ahead(session_id: str) -> None:
     """A nudge, not a duty: the chunk is stored whatever happens here, and the final analysis does
     whatever the analysis ahead did not."""
     try:
@@ -176,10 +257,10 @@ def _ask_analysis_ahead(session_id: str) -> None:
         logger.warning("Could not queue the analysis ahead of session %s.", session_id, exc_info=True)
 
 
-def _duplicate_or_conflict(recording: Recording, seq: int, stored_digest: str, digest: str) -> ChunkStored:
+def _duplicate_or_conflict(recording_id: Any, seq: int, stored_digest: str, digest: str) -> ChunkStored | ChunkRefused:
     if stored_digest != digest:
-        raise ChunkRefused("conflict", f"Chunk {seq} was already stored with different content.")
-    return ChunkStored(recording.id, seq, "duplicate")
+        return ChunkRefused("conflict", f"Chunk {seq} was already stored with different content.")
+    return ChunkStored(recording_id, seq, "duplicate")
 
 
 def recording_gaps(recording: Recording) -> list[tuple[int, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import pytest
@@ -320,3 +321,23 @@ async def test_a_message_with_a_control_character_closes_the_socket_with_4400_an
     assert "control character" in closing["message"]
     assert await BrowserSignal.objects.acount() == 0
     assert await Recording.objects.acount() == 0
+
+
+async def test_chunks_are_taken_while_redis_is_down(started: World, chunks: list[bytes], settings: Any) -> None:
+    # The channel layer points at a stopped Redis: a consumer that listened on it would die at once.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        stopped = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [stopped]}}
+    }
+    communicator, connected = await connect(started)
+    assert connected
+    assert (await start_stream(communicator))["type"] == "started"
+    for seq, chunk in enumerate(chunks):
+        assert (await send_chunk(communicator, seq, chunk))["outcome"] == "stored"
+    await communicator.disconnect()
+    recording = await Recording.objects.aget(session=started.session, kind="webcam")
+    from asgiref.sync import sync_to_async
+
+    assert b"".join(await sync_to_async(lambda: list(recording_plaintext(recording)))()) == b"".join(chunks)

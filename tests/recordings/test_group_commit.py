@@ -1,0 +1,201 @@
+"""Group commit: a batch of chunks becomes durable in one transaction, each with its own outcome, and
+nothing valid is lost when part of a batch is refused or the whole batch fails."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, OperationalError
+
+from exams.models import SessionStatus
+from exams.services import session_transition
+from recordings import ingest, services
+from recordings.models import Recording, RecordingChunk
+from recordings.selectors import recording_plaintext
+from recordings.services import (
+    ChunkRefused,
+    ChunkStored,
+    SealedChunk,
+    chunk_seal,
+    chunks_record,
+    recording_finalise,
+    recording_start,
+)
+from tests.conftest import World
+from tests.media import make_webm, split
+
+S = SessionStatus
+
+
+@pytest.fixture
+def parts(world: World) -> list[Recording]:
+    """Three recordings of one started session: the webcam, the screen, and a second webcam part."""
+    for status in (S.CONSENTED, S.READY, S.STARTED):
+        session_transition(session_id=world.session.pk, to_status=status, actor=None, reason="test")
+    student = world.users["student"]
+    return [
+        recording_start(session=world.session, kind=kind, part=part, mime_type="video/webm", actor=student)
+        for kind, part in (("webcam", 0), ("screen", 0), ("webcam", 1))
+    ]
+
+
+@pytest.fixture(scope="module")
+def pieces() -> list[bytes]:
+    return split(make_webm(seconds=2.0), [700])[:10]
+
+
+def sealed_all(parts: list[Recording], pieces: list[bytes]) -> list[SealedChunk]:
+    return [chunk_seal(recording=r, seq=seq, data=data) for r in parts for seq, data in enumerate(pieces)]
+
+
+def stored_names() -> set[str]:
+    return set(RecordingChunk.objects.values_list("storage_name", flat=True))
+
+
+def test_a_batch_over_several_recordings_costs_the_queries_of_one_chunk(
+    parts: list[Recording], pieces: list[bytes], django_assert_num_queries: Any
+) -> None:
+    batch = sealed_all(parts, pieces)
+    with django_assert_num_queries(5):  # savepoint, locked recordings, duplicate look, one insert, release
+        outcomes = chunks_record(batch)
+    assert [o.outcome for o in outcomes if isinstance(o, ChunkStored)] == ["stored"] * len(batch)
+    for recording in parts:
+        assert b"".join(recording_plaintext(recording)) == b"".join(pieces)
+
+
+def test_each_chunk_of_a_mixed_batch_gets_its_own_outcome_and_only_the_stored_copies_stay(
+    parts: list[Recording], pieces: list[bytes]
+) -> None:
+    webcam, screen, closed = parts
+    first = chunks_record([chunk_seal(recording=webcam, seq=0, data=pieces[0])])
+    assert first == [ChunkStored(webcam.pk, 0, "stored")]
+    recording_finalise(recording_id=closed.pk, actor=None)
+    batch = [
+        chunk_seal(recording=webcam, seq=0, data=pieces[0]),  # re-sent after a reconnect
+        chunk_seal(recording=webcam, seq=1, data=pieces[1]),
+        chunk_seal(recording=webcam, seq=1, data=pieces[1]),  # re-sent within the same batch
+        chunk_seal(recording=screen, seq=1, data=pieces[1]),
+        chunk_seal(recording=screen, seq=1, data=pieces[2]),  # other bytes under a number just taken
+        chunk_seal(recording=closed, seq=0, data=pieces[0]),  # finalised: nothing more is stored
+    ]
+    outcomes = chunks_record(batch)
+    assert outcomes[:4] == [
+        ChunkStored(webcam.pk, 0, "duplicate"),
+        ChunkStored(webcam.pk, 1, "stored"),
+        ChunkStored(webcam.pk, 1, "duplicate"),
+        ChunkStored(screen.pk, 1, "stored"),
+    ]
+    assert isinstance(outcomes[4], ChunkRefused)
+    assert outcomes[4].code == "conflict"
+    assert isinstance(outcomes[5], ChunkRefused)
+    assert outcomes[5].code == "closed"
+    kept = {batch[1].storage_name, batch[3].storage_name}
+    assert stored_names() == kept | {RecordingChunk.objects.get(recording=webcam, seq=0).storage_name}
+    for chunk in batch:
+        assert default_storage.exists(chunk.storage_name) == (chunk.storage_name in kept)
+    assert b"".join(recording_plaintext(webcam)) == pieces[0] + pieces[1]
+    assert b"".join(recording_plaintext(screen)) == pieces[1]
+
+
+def test_a_batch_the_database_fails_leaves_no_row_and_no_copy_and_can_be_sent_again(
+    parts: list[Recording], pieces: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = sealed_all(parts[:1], pieces)
+    monkeypatch.setattr(
+        RecordingChunk.objects, "bulk_create", lambda rows: (_ for _ in ()).throw(OperationalError("gone"))
+    )
+    with pytest.raises(OperationalError):
+        chunks_record(batch)
+    assert not RecordingChunk.objects.exists()
+    assert not any(default_storage.exists(chunk.storage_name) for chunk in batch)
+    monkeypatch.undo()
+    assert all(o.outcome == "stored" for o in chunks_record(sealed_all(parts[:1], pieces)))  # type: ignore[union-attr]
+    assert b"".join(recording_plaintext(parts[0])) == b"".join(pieces)
+
+
+def test_a_batch_that_loses_an_insert_race_is_recorded_chunk_by_chunk(
+    parts: list[Recording], pieces: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite takes no row locks: another process may store a number between the look and the insert.
+    # The unique constraint catches it; the batch rolls back and each chunk is recorded on its own.
+    real_bulk_create = RecordingChunk.objects.bulk_create
+    calls: list[int] = []
+
+    def lose_the_first_race(rows: list[RecordingChunk]) -> list[RecordingChunk]:
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise IntegrityError("UNIQUE constraint failed: recordings_recordingchunk.recording_id, seq")
+        return real_bulk_create(rows)
+
+    monkeypatch.setattr(RecordingChunk.objects, "bulk_create", lose_the_first_race)
+    batch = sealed_all(parts[:2], pieces[:3])
+    outcomes = chunks_record(batch)
+    assert calls == [6, 1, 1, 1, 1, 1, 1]
+    assert [o.outcome for o in outcomes if isinstance(o, ChunkStored)] == ["stored"] * 6
+    assert stored_names() == {chunk.storage_name for chunk in batch}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_chunks_sent_at_once_are_committed_in_fewer_transactions_and_none_is_lost(
+    parts: list[Recording], pieces: list[bytes]
+) -> None:
+    committer = ingest.committer()
+    sends = [
+        committer.append(recording=recording, seq=seq, data=data, client_time=None)
+        for recording in parts
+        for seq, data in enumerate(pieces)
+    ]
+    outcomes = await asyncio.gather(*sends)
+    assert [o.outcome for o in outcomes] == ["stored"] * len(sends)
+    assert 1 < committer.batches < len(sends)  # the first commits alone while the rest gather
+    for recording in parts:
+        assert b"".join(await sync_to_async(lambda r=recording: list(recording_plaintext(r)))()) == b"".join(pieces)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_when_a_batch_fails_every_sender_hears_it_and_no_copy_is_left(
+    parts: list[Recording], pieces: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sealed: list[str] = []
+    real_seal = services.chunk_seal
+
+    def seal_and_note(**kwargs: Any) -> SealedChunk:
+        chunk = real_seal(**kwargs)
+        sealed.append(chunk.storage_name)
+        return chunk
+
+    def database_down(rows: list[RecordingChunk]) -> None:
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(ingest, "chunk_seal", seal_and_note)
+    monkeypatch.setattr(RecordingChunk.objects, "bulk_create", database_down)
+    committer = ingest.committer()
+    results = await asyncio.gather(
+        *(
+            committer.append(recording=parts[0], seq=seq, data=data, client_time=None)
+            for seq, data in enumerate(pieces)
+        ),
+        return_exceptions=True,
+    )
+    assert all(isinstance(result, OperationalError) for result in results)
+    assert len(sealed) == len(pieces)
+    assert not any(default_storage.exists(name) for name in sealed)
+    assert not await RecordingChunk.objects.aexists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_refused_chunk_raises_for_its_sender_only(parts: list[Recording], pieces: list[bytes]) -> None:
+    committer = ingest.committer()
+    await committer.append(recording=parts[0], seq=1, data=pieces[1], client_time=None)
+    results = await asyncio.gather(
+        committer.append(recording=parts[0], seq=1, data=pieces[2], client_time=None),
+        committer.append(recording=parts[0], seq=2, data=pieces[2], client_time=None),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], ChunkRefused)
+    assert results[0].code == "conflict"
+    assert results[1] == ChunkStored(parts[0].pk, 2, "stored")
