@@ -5,6 +5,7 @@ The only code, with the selectors' reader, that encrypts or decrypts media.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ from exams.models import ExamSession, SessionStatus
 from proctor import crypto
 from proctor.audit import audit_record
 from proctor.keys import data_key_create, data_key_material
+from proctor.storage import save_for_batch
 from recordings.models import (
     BrowserSignal,
     Recording,
@@ -137,14 +139,21 @@ def chunk_check(*, seq: int, data: bytes) -> None:
         raise ChunkRefused("not_webm", "The first chunk of a stream must start a WebM file.")
 
 
-def chunk_seal(*, recording: Recording, seq: int, data: bytes, client_time: datetime | None = None) -> SealedChunk:
-    """Check, encrypt and durably store one chunk's bytes. No database: many of these run side by side,
-    and chunks_record then makes a batch of them part of their recordings in one transaction."""
+def chunk_seal(
+    *, recording: Recording, seq: int, data: bytes, client_time: datetime | None = None, durable: bool = True
+) -> SealedChunk:
+    """Check, encrypt and store one chunk's bytes. No database: many of these run side by side, and
+    chunks_record then makes a batch of them part of their recordings in one transaction.
+
+    Durable on return, unless ``durable`` is false: then the caller makes a whole batch durable at once
+    (proctor.storage.batch_make_durable) before recording it.
+    """
     chunk_check(seq=seq, data=data)
     # A clock this wrong says nothing: the chunk's time is unknown, and its receive time stands in (selectors).
     client_time = believable_client_time(client_time, timezone.now())
     sealed = crypto.seal(data_key_material(recording.data_key), label=chunk_label(recording.id, seq), plaintext=data)
-    name = default_storage.save(chunk_storage_name(recording, seq), ContentFile(sealed))
+    save = default_storage.save if durable else functools.partial(save_for_batch, default_storage)
+    name = save(chunk_storage_name(recording, seq), ContentFile(sealed))
     return SealedChunk(recording, seq, name, len(data), hashlib.sha256(data).hexdigest(), client_time)
 
 

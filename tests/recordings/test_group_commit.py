@@ -4,15 +4,19 @@ nothing valid is lost when part of a batch is refused or the whole batch fails."
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, OperationalError
 
 from exams.models import SessionStatus
 from exams.services import session_transition
+from proctor import storage
 from recordings import ingest, services
 from recordings.models import Recording, RecordingChunk
 from recordings.selectors import recording_plaintext
@@ -199,3 +203,26 @@ async def test_a_refused_chunk_raises_for_its_sender_only(parts: list[Recording]
     assert isinstance(results[0], ChunkRefused)
     assert results[0].code == "conflict"
     assert results[1] == ChunkStored(parts[0].pk, 2, "stored")
+
+
+@pytest.mark.django_db(transaction=True)  # the commit thread's connection handling closes the connection
+def test_a_batch_is_made_durable_by_one_sync_before_its_rows_are_written(
+    parts: list[Recording], pieces: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    real_fsync, real_syncfs, real_record = os.fsync, storage._syncfs, ingest.chunks_record
+
+    def syncfs(path: str) -> None:
+        events.append(f"syncfs {Path(path) == Path(settings.MEDIA_ROOT)}")
+        real_syncfs(path)
+
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd)))
+    monkeypatch.setattr(storage, "_syncfs", syncfs)
+    monkeypatch.setattr(ingest, "chunks_record", lambda chunks: (events.append("rows"), real_record(chunks))[1])
+    batch = [chunk_seal(recording=parts[0], seq=seq, data=data, durable=False) for seq, data in enumerate(pieces)]
+    assert events == []  # written, not yet synced one by one
+    assert all(o.outcome == "stored" for o in ingest._record(batch))  # type: ignore[union-attr]
+    assert events == ["syncfs True", "rows"]
+    events.clear()
+    chunk_seal(recording=parts[1], seq=0, data=pieces[0])  # alone, a chunk is synced with its folder
+    assert events == ["fsync", "fsync"]
