@@ -9,12 +9,12 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proctor.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from proctor.bodylimit import BodyLimitMiddleware, install_in_daphne  # noqa: E402
 from proctor.routing import websocket_urlpatterns  # noqa: E402
+from proctor.wsauth import PooledAuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 
 # Oversized request bodies are refused (413) before Daphne or Django buffers them.
 install_in_daphne()
@@ -22,6 +22,6 @@ install_in_daphne()
 application = ProtocolTypeRouter(
     {
         "http": BodyLimitMiddleware(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(PooledAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -55,11 +55,12 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.refuse(protocol.CLOSE_UNAUTHENTICATED, "Sign in again to continue recording.")
             return
-        code = await self.authorise(user)
+        code = await database_sync_to_async(self.authorise, thread_sensitive=False)(user)
         if code is not None:
             await self.refuse(*code)
 
-    @database_sync_to_async
+    # Every database call of this socket is not thread-sensitive: a thousand students reconnecting at
+    # once are served side by side on the pool, not one after another on the single sync thread.
     def authorise(self, user: Any) -> tuple[int, str] | None:
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         session = ExamSession.objects.select_related("exam").filter(pk=session_id).first()
@@ -74,6 +75,16 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
             return protocol.CLOSE_CLOSED, "This exam session is not in progress."
         self.session = session
         return None
+
+    async def dispatch(self, message: Any) -> None:
+        # Channels closes stale database connections of its single sync thread before every message:
+        # a hop through that one thread for every chunk of every student, queueing behind each other.
+        # This socket never uses that thread's connection; its own calls tidy theirs in the pool.
+        name = str(message["type"]).replace(".", "_")  # as Channels names handlers: websocket_receive
+        handler = None if name.startswith("_") else getattr(self, name, None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def refuse(self, code: int, message: str) -> None:
         await self.send(text_data=json.dumps({"type": "closing", "code": code, "message": message}))
@@ -168,22 +179,23 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
         part = message.get("part", 0)
         if not isinstance(part, int) or isinstance(part, bool):
             raise ChunkRefused("bad_part", "The part must be a whole number.")
-        recording = await database_sync_to_async(recording_start)(
-            session=self.session,
-            kind=stream,
-            part=part,
-            mime_type=str(message.get("mime", "video/webm")),
-            actor=self.scope["user"],
+        recording, stored = await database_sync_to_async(self.start_recording, thread_sensitive=False)(
+            stream, part, str(message.get("mime", "video/webm"))
         )
         self.recordings[(stream, part)] = recording
-        stored = await recording.chunks.acount()
         await self.send(
             text_data=json.dumps({"type": "started", "stream": stream, "part": part, "stored_chunks": stored})
         )
 
+    def start_recording(self, stream: str, part: int, mime_type: str) -> tuple[Recording, int]:
+        recording = recording_start(
+            session=self.session, kind=stream, part=part, mime_type=mime_type, actor=self.scope["user"]
+        )
+        return recording, recording.chunks.count()
+
     async def record_signal(self, message: dict[str, Any]) -> None:
         client_time = protocol.client_time_from_ms(message.get("client_time"))
-        signal = await database_sync_to_async(browser_signal_record)(
+        signal = await database_sync_to_async(browser_signal_record, thread_sensitive=False)(
             session=self.session,
             kind=str(message.get("kind")),
             client_time=client_time,

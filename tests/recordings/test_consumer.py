@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from typing import Any
@@ -341,3 +342,29 @@ async def test_chunks_are_taken_while_redis_is_down(started: World, chunks: list
     from asgiref.sync import sync_to_async
 
     assert b"".join(await sync_to_async(lambda: list(recording_plaintext(recording)))()) == b"".join(chunks)
+
+
+async def test_a_busy_sync_thread_does_not_hold_up_students_connecting(started: World, chunks: list[bytes]) -> None:
+    # Thread-sensitive code shares one thread. While something holds it, a student still signs in on the
+    # socket, starts a stream and has a chunk stored: nothing on the socket's path waits for that thread.
+    import threading
+
+    from asgiref.sync import sync_to_async
+
+    cookie = await sync_to_async(cookie_for)(started.users["student"])  # the test client's own login first
+    release = threading.Event()
+    holding = asyncio.ensure_future(sync_to_async(release.wait, thread_sensitive=True)(30))
+    try:
+        token = stream_token_for(session_id=started.session.pk, user_id=started.users["student"].pk)
+        headers = [ORIGIN, (b"host", b"localhost"), (b"cookie", cookie)]
+        path = f"/ws/sessions/{started.session.pk}/stream/?token={token}"
+        communicator = WebsocketCommunicator(application, path, headers)
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        assert (await start_stream(communicator))["type"] == "started"
+        assert (await send_chunk(communicator, 0, chunks[0]))["outcome"] == "stored"
+        assert not holding.done()
+    finally:
+        release.set()
+        await holding
+    await communicator.disconnect()
