@@ -216,6 +216,10 @@ CELERY_TASK_ROUTES = {
 INVIGIL_ANALYSIS_STALE_SECONDS = env.int("INVIGIL_ANALYSIS_STALE_SECONDS", 180)
 # Every this many webcam chunks, the analysis ahead of submit is nudged (0: never; all is analysed at the end).
 INVIGIL_ANALYSE_AHEAD_CHUNKS = env.int("INVIGIL_ANALYSE_AHEAD_CHUNKS", 20, minimum=0)
+# Each exam session may store this many kilobits a second of recording, all streams together, over its
+# attempt (plus five minutes): six times what the page records (webcam 480, screen 160), so only a
+# fault or an attack reaches it. Chunks past it are refused with code "quota".
+INVIGIL_RECORDING_QUOTA_KBIT = env.int("INVIGIL_RECORDING_QUOTA_KBIT", 4000, minimum=1)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"

@@ -45,6 +45,9 @@ class Recording(models.Model):
     )
     playback_size = models.PositiveBigIntegerField(null=True, blank=True, help_text="Plaintext bytes.")
     duration_seconds = models.FloatField(null=True, blank=True)
+    stored_bytes = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Plaintext bytes of its chunks, counted against the session's quota."
+    )
 
     class Meta:
         ordering = ["session", "kind", "part"]

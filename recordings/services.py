@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import BigIntegerField, Case, F, OuterRef, Subquery, Sum, Value, When
 from django.utils import timezone
 
 from exams.lifecycle import ATTEMPT_ENDED
@@ -188,19 +189,42 @@ def chunks_record(chunks: Sequence[SealedChunk]) -> list[ChunkStored | ChunkRefu
     return outcomes
 
 
+def session_quota_bytes(started_at: datetime | None, deadline: datetime | None) -> int:
+    """What a session may store, all its streams together: INVIGIL_RECORDING_QUOTA_KBIT over its attempt,
+    plus five minutes (a day, for an attempt without a deadline)."""
+    seconds = (deadline - started_at).total_seconds() if started_at and deadline else 24 * 3600
+    return int(settings.INVIGIL_RECORDING_QUOTA_KBIT * 125 * (max(seconds, 0.0) + 300))
+
+
 def _chunks_record_locked(chunks: Sequence[SealedChunk]) -> list[ChunkStored | ChunkRefused]:
     ids = {chunk.recording.pk for chunk in chunks}
+    session_bytes = (
+        Recording.objects.filter(session_id=OuterRef("session_id"))
+        .order_by()
+        .values("session_id")
+        .annotate(total=Sum("stored_bytes"))
+        .values("total")
+    )
     # The row locks order these appends against finalisation: no chunk is stored after it. After submit or
     # time-out the browser still uploads what it holds, until the recording is finalised. Locked in key
     # order, so two batches that share recordings never wait on each other in a circle.
-    open_ids = {
-        pk
-        for pk, status, session_status in Recording.objects.select_for_update(of=("self",))
+    locked = (
+        Recording.objects.select_for_update(of=("self",))
         .filter(pk__in=ids)
         .order_by("pk")
-        .values_list("pk", "status", "session__status")
-        if status == RecordingStatus.RECORDING and session_status in UPLOADING
-    }
+        .annotate(session_bytes=Subquery(session_bytes))
+        .values_list(
+            "pk", "status", "session_id", "session__status", "session__started_at", "session__deadline", "session_bytes"
+        )
+    )
+    open_ids: set[Any] = set()
+    session_of: dict[Any, Any] = {}
+    room: dict[Any, int] = {}  # bytes each session may still store
+    for pk, status, session_id, session_status, started_at, deadline, used in locked:
+        if status == RecordingStatus.RECORDING and session_status in UPLOADING:
+            open_ids.add(pk)
+        session_of[pk] = session_id
+        room[session_id] = session_quota_bytes(started_at, deadline) - (used or 0)
     stored = {
         (recording_id, seq): digest
         for recording_id, seq, digest in RecordingChunk.objects.filter(
@@ -209,6 +233,7 @@ def _chunks_record_locked(chunks: Sequence[SealedChunk]) -> list[ChunkStored | C
     }
     outcomes: list[ChunkStored | ChunkRefused] = []
     rows: list[RecordingChunk] = []
+    added: dict[Any, int] = {}
     for chunk in chunks:
         recording_id = chunk.recording.pk
         if recording_id not in open_ids:
@@ -218,6 +243,12 @@ def _chunks_record_locked(chunks: Sequence[SealedChunk]) -> list[ChunkStored | C
         if earlier is not None:  # stored before, or earlier in this batch (a re-sent chunk)
             outcomes.append(_duplicate_or_conflict(recording_id, chunk.seq, earlier, chunk.sha256))
             continue
+        session_id = session_of[recording_id]
+        if chunk.size > room[session_id]:
+            outcomes.append(ChunkRefused("quota", QUOTA_MESSAGE))
+            continue
+        room[session_id] -= chunk.size
+        added[recording_id] = added.get(recording_id, 0) + chunk.size
         stored[recording_id, chunk.seq] = chunk.sha256
         rows.append(
             RecordingChunk(
@@ -230,8 +261,19 @@ def _chunks_record_locked(chunks: Sequence[SealedChunk]) -> list[ChunkStored | C
             )
         )
         outcomes.append(ChunkStored(recording_id, chunk.seq, "stored"))
-    RecordingChunk.objects.bulk_create(rows)
+    if rows:
+        RecordingChunk.objects.bulk_create(rows)
+        Recording.objects.filter(pk__in=added).update(
+            stored_bytes=F("stored_bytes")
+            + Case(*(When(pk=pk, then=Value(size)) for pk, size in added.items()), output_field=BigIntegerField())
+        )
     return outcomes
+
+
+QUOTA_MESSAGE = (
+    "This exam session has stored as much recording as its length allows, so nothing more is stored. "
+    "Tell your instructor: the recording may be faulty."
+)
 
 
 def chunk_asks_analysis_ahead(recording: Recording, seq: int) -> bool:

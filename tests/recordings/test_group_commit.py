@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def test_a_batch_over_several_recordings_costs_the_queries_of_one_chunk(
     parts: list[Recording], pieces: list[bytes], django_assert_num_queries: Any
 ) -> None:
     batch = sealed_all(parts, pieces)
-    with django_assert_num_queries(5):  # savepoint, locked recordings, duplicate look, one insert, release
+    with django_assert_num_queries(6):  # savepoint, locked recordings, duplicate look, insert, counters, release
         outcomes = chunks_record(batch)
     assert [o.outcome for o in outcomes if isinstance(o, ChunkStored)] == ["stored"] * len(batch)
     for recording in parts:
@@ -144,18 +145,27 @@ def test_a_batch_that_loses_an_insert_race_is_recorded_chunk_by_chunk(
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_chunks_sent_at_once_are_committed_in_fewer_transactions_and_none_is_lost(
+async def test_chunks_that_arrive_while_a_batch_commits_are_committed_together_and_none_is_lost(
     parts: list[Recording], pieces: list[bytes]
 ) -> None:
     committer = ingest.committer()
+    # Hold the commit thread, as a slow commit would, while thirty chunks arrive.
+    release = threading.Event()
+    holding = asyncio.get_running_loop().run_in_executor(ingest._commit_thread, release.wait, 30)
     sends = [
-        committer.append(recording=recording, seq=seq, data=data, client_time=None)
+        asyncio.ensure_future(committer.append(recording=recording, seq=seq, data=data, client_time=None))
         for recording in parts
         for seq, data in enumerate(pieces)
     ]
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        if len(committer.waiting) == len(sends) - 1:  # all sealed: one in the batch waiting for the thread
+            break
+    release.set()
+    await holding
     outcomes = await asyncio.gather(*sends)
     assert [o.outcome for o in outcomes] == ["stored"] * len(sends)
-    assert 1 < committer.batches < len(sends)  # the first commits alone while the rest gather
+    assert committer.batches == 2
     for recording in parts:
         assert b"".join(await sync_to_async(lambda r=recording: list(recording_plaintext(r)))()) == b"".join(pieces)
 
@@ -226,3 +236,39 @@ def test_a_batch_is_made_durable_by_one_sync_before_its_rows_are_written(
     events.clear()
     chunk_seal(recording=parts[1], seq=0, data=pieces[0])  # alone, a chunk is synced with its folder
     assert events == ["fsync", "fsync"]
+
+
+def test_past_its_quota_a_session_stores_nothing_more_and_what_came_before_is_kept(
+    parts: list[Recording], pieces: list[bytes]
+) -> None:
+    webcam, screen, _ = parts
+    session = webcam.session
+    session.refresh_from_db()
+    quota = services.session_quota_bytes(session.started_at, session.deadline)
+    assert quota > 0
+    Recording.objects.filter(pk=screen.pk).update(stored_bytes=quota - len(pieces[0]) - 10)  # the screen used it
+    batch = [
+        chunk_seal(recording=webcam, seq=0, data=pieces[0]),  # fits, just
+        chunk_seal(recording=webcam, seq=1, data=pieces[1]),
+        chunk_seal(recording=screen, seq=0, data=pieces[0]),
+    ]
+    outcomes = chunks_record(batch)
+    assert outcomes[0] == ChunkStored(webcam.pk, 0, "stored")
+    for refused in outcomes[1:]:
+        assert isinstance(refused, ChunkRefused)
+        assert refused.code == "quota"
+        assert "nothing more is stored" in str(refused)
+    assert [default_storage.exists(chunk.storage_name) for chunk in batch] == [True, False, False]
+    assert stored_names() == {batch[0].storage_name}
+    webcam.refresh_from_db()
+    assert webcam.stored_bytes == len(pieces[0])
+    assert b"".join(recording_plaintext(webcam)) == pieces[0]
+
+
+def test_each_recording_counts_the_bytes_it_stored_once(parts: list[Recording], pieces: list[bytes]) -> None:
+    batch = sealed_all(parts[:2], pieces[:4])
+    chunks_record(batch)
+    chunks_record(sealed_all(parts[:2], pieces[:4]))  # all re-sent: duplicates count nothing
+    counted = dict(Recording.objects.filter(pk__in=[p.pk for p in parts]).values_list("pk", "stored_bytes"))
+    expected = sum(len(piece) for piece in pieces[:4])
+    assert counted == {parts[0].pk: expected, parts[1].pk: expected, parts[2].pk: 0}
