@@ -6,7 +6,7 @@ thread (services.chunks_record), then acknowledges each. No chunk waits for a ti
 commits, the next gathers, so a quiet server commits chunk by chunk and a busy one in batches of many.
 
 Durability is unchanged: a chunk is acknowledged only once its sealed bytes are durable and its row is
-committed. The bytes are sealed and written side by side on the default thread pool
+committed. The bytes are sealed and written side by side on a pool of their own
 (services.chunk_seal), and made durable a batch at a time, before the batch's rows are written.
 """
 
@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 #: Chunks per transaction at most; at a real exam's load (bench/ingest.py) batches stay far below.
 MAX_BATCH = 500
 
+# Chunks are sealed and written on threads of their own, not the pool every database call of the
+# server shares: a storm of sign-ins after a restart (each stream start waits for the audit chain) must
+# not hold up chunks that have arrived. Sealing is mostly OpenSSL and the kernel, which release the GIL.
+_seal_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="invigil-chunk-seal")
 # One thread, and so one database connection, commits every batch of the process: batches never
 # contend for the same recordings' row locks, and the connection is not set up and checked per chunk.
 _commit_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="invigil-chunk-commit")
@@ -79,7 +83,7 @@ class ChunkCommitter:
     async def append(self, *, recording: Recording, seq: int, data: bytes, client_time: datetime | None) -> ChunkStored:
         """Seal, store and commit one chunk; return once it is safe to acknowledge, or raise ChunkRefused."""
         sealed = await self.loop.run_in_executor(
-            None,
+            _seal_threads,
             functools.partial(
                 chunk_seal, recording=recording, seq=seq, data=data, client_time=client_time, durable=False
             ),
