@@ -425,6 +425,7 @@ from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "proctor.audit_chain_verify", "schedule": crontab(hour=3, minute=15)},
+    "send-tasks-held-back-by-the-broker": {"task": "proctor.outbox_flush", "schedule": 60.0},
     "time-out-expired-attempts": {"task": "exams.time_out_expired_attempts", "schedule": 60.0},
     "finalise-abandoned-recordings": {"task": "recordings.finalise_abandoned", "schedule": 300.0},
     "requeue-stalled-analyses": {"task": "analysis.requeue_stalled", "schedule": 120.0},
