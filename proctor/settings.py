@@ -292,6 +292,10 @@ FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler
 # Any request body past this is refused (413) before Daphne or Django buffers it (proctor/bodylimit.py).
 # The largest legitimate bodies are identity pictures (3 MiB each) and the 2 MiB upload-speed probe.
 INVIGIL_MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# Daphne's limit on one WebSocket message (its own default is 1 MiB). A recording chunk frame is at
+# most 4 MiB and a 16-byte header (recordings/services.py, recordings/protocol.py); a little above it,
+# a larger frame still reaches the consumer, which closes with its own 4413 and a message.
+INVIGIL_MAX_WEBSOCKET_MESSAGE_BYTES = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = INVIGIL_MAX_REQUEST_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = INVIGIL_MAX_REQUEST_BYTES
 
