@@ -410,7 +410,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_RATES": {"user": "600/minute"},
+    # Per user (proctor/throttling.py). Autosave sends a typed answer after a pause and a choice at
+    # once; identity uploads each cost up to a second of face detection and are retried by hand.
+    "DEFAULT_THROTTLE_RATES": {"user": "600/minute", "autosave": "120/minute", "identity_upload": "10/minute"},
 }
 
 LOGGING: dict[str, Any] = {
