@@ -22,7 +22,7 @@ from proctor.models import QueuedTask
 from proctor.outbox import outbox_flush
 from recordings.models import Recording
 from recordings.services import ANALYSIS_TASK, PLAYBACK_TASK, recording_append_chunk, recording_start
-from tests.conftest import World, client_as
+from tests.conftest import World, client_as, state_purpose
 from tests.media import make_webm, split
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -152,3 +152,30 @@ def test_a_playback_copy_held_back_by_the_broker_is_made_by_a_worker_once_it_is_
     while not Recording.objects.get(pk=recording.pk).playback_name and time.monotonic() < deadline:
         time.sleep(0.2)
     assert Recording.objects.get(pk=recording.pk).playback_name, "the worker made no playback copy"
+
+
+def test_retrying_a_failed_analysis_while_the_broker_is_down_answers_as_usual_and_waits_in_the_outbox(
+    world: World, broker_down: None
+) -> None:
+    for status in (S.CONSENTED, S.READY, S.STARTED, S.SUBMITTED, S.ANALYSING, S.ANALYSIS_FAILED):
+        session_transition(session_id=world.session.pk, to_status=status, actor=None, reason="test")
+    reviewer = client_as(world, "reviewer")
+    state_purpose(reviewer, world.session)
+    retried = reviewer.post(reverse("review_reanalyse", args=[world.session.pk]), follow=True)
+    assert retried.status_code == 200
+    assert "The analysis will run again" in retried.content.decode()
+    assert list(QueuedTask.objects.values_list("task", "args")) == [(ANALYSIS_TASK, [str(world.session.pk)])]
+
+
+def test_submit_answers_as_usual_while_the_channel_layer_is_down(world: World, settings: Any) -> None:
+    for status in (S.CONSENTED, S.READY, S.STARTED):
+        session_transition(session_id=world.session.pk, to_status=status, actor=None, reason="test")
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{closed_port()}/0"]},
+        }
+    }
+    submitted = client_as(world, "student").post(reverse("api_session_submit", args=[world.session.pk]))
+    assert submitted.status_code == 200, submitted.content
+    assert submitted.json()["status"] == S.SUBMITTED
