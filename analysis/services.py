@@ -32,6 +32,7 @@ from identity.consent import biometric_consent_in_force
 from identity.selectors import identity_has_template, identity_template
 from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
+from proctor.outbox import task_queue_after_commit
 from proctor.realtime import broadcast_on_commit, group_send_now
 from recordings.models import Recording, RecordingStatus, StreamKind
 from recordings.remux import MediaError
@@ -68,8 +69,9 @@ AHEAD_STATUSES = frozenset({SessionStatus.STARTED, *ATTEMPT_ENDED, SessionStatus
 
 
 def analysis_queue(session_id: Any) -> None:
-    """Queue the analysis of a session once the current transaction commits."""
-    transaction.on_commit(lambda: current_app.send_task(ANALYSIS_TASK, args=[str(session_id)]))
+    """Queue the analysis of a session once the current transaction commits (through the outbox, so a
+    broker that is down then only delays it)."""
+    task_queue_after_commit(ANALYSIS_TASK, args=[str(session_id)])
 
 
 # --- Starting and ending a run ------------------------------------------------------------------

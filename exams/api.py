@@ -27,6 +27,7 @@ from exams.services import (
     session_checks_passed,
     session_submit,
 )
+from proctor.throttling import ThrottledAPIView
 
 #: The upload-speed probe reads and discards this much at most.
 MAX_PROBE_BYTES = 2 * 1024 * 1024
@@ -125,7 +126,9 @@ class AnswerSerializer(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, max_length=MAX_ANSWER_CHARS, trim_whitespace=False)
 
 
-class AnswerView(APIView):
+class AnswerView(ThrottledAPIView):
+    throttle_scope = "autosave"
+
     def post(self, request: Request, session_id: uuid.UUID) -> Response:
         session = _own_session(request, session_id)
         data = AnswerSerializer(data=request.data)

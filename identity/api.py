@@ -27,6 +27,7 @@ from identity.services import (
     identity_store_id_photo,
     identity_verify,
 )
+from proctor.throttling import throttle_wait, too_many_message
 
 MAX_REFERENCE = 64
 NO_REFERENCE = "Say which exam session this check is for."
@@ -83,6 +84,23 @@ def own_profile_endpoint(view: Any) -> Any:
     return wrapper
 
 
+def upload_throttled(view: Any) -> Any:
+    """For the identity uploads, inside ``own_profile_endpoint``: each costs up to a second of face
+    detection, so a user may send only so many a minute (429 past that, before any work is done)."""
+
+    @functools.wraps(view)
+    async def wrapper(request: HttpRequest, user: Any) -> JsonResponse:
+        wait = throttle_wait(scope="identity_upload", user_id=user.pk)
+        if wait is not None:
+            response = _problem(too_many_message(wait), 429)
+            response["Retry-After"] = str(wait)
+            return response
+        result: JsonResponse = await view(request, user)
+        return result
+
+    return wrapper
+
+
 @require_GET
 @own_profile_endpoint
 async def identity_status(request: HttpRequest, user: Any) -> JsonResponse:
@@ -124,6 +142,7 @@ async def face_matching_answer(request: HttpRequest, user: Any) -> JsonResponse:
 
 @require_POST
 @own_profile_endpoint
+@upload_throttled
 async def enrol(request: HttpRequest, user: Any) -> JsonResponse:
     frames = [upload.read() for upload in request.FILES.getlist("frames")]
     await _off_thread(identity_enrol)(user=user, frames=frames, request=request)
@@ -132,6 +151,7 @@ async def enrol(request: HttpRequest, user: Any) -> JsonResponse:
 
 @require_POST
 @own_profile_endpoint
+@upload_throttled
 async def id_photo(request: HttpRequest, user: Any) -> JsonResponse:
     upload = request.FILES.get("photo")
     if upload is None:
@@ -142,6 +162,7 @@ async def id_photo(request: HttpRequest, user: Any) -> JsonResponse:
 
 @require_POST
 @own_profile_endpoint
+@upload_throttled
 async def verify(request: HttpRequest, user: Any) -> JsonResponse:
     reference = _reference(request)
     if reference is None:

@@ -112,6 +112,7 @@ INVENTORY: tuple[Entry, ...] = (
         student_lookup="subject_id",
     ),
     _none("proctor.AuditHead", "The pointer to the newest audit entry."),
+    _none("proctor.QueuedTask", "A task name and object ids waiting for the broker; deleted once sent."),
     # identity
     Entry(
         model="identity.User",

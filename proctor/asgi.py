@@ -12,12 +12,18 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from proctor.bodylimit import BodyLimitMiddleware, install_in_daphne  # noqa: E402
+from proctor.bodylimit import (  # noqa: E402
+    BodyLimitMiddleware,
+    install_in_daphne,
+    install_websocket_limit_in_daphne,
+)
 from proctor.routing import websocket_urlpatterns  # noqa: E402
 from proctor.wsauth import PooledAuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 
 # Oversized request bodies are refused (413) before Daphne or Django buffers them.
 install_in_daphne()
+# A recording chunk (4 MiB at most) reaches the socket's consumer, which refuses a larger one with 4413.
+install_websocket_limit_in_daphne()
 
 application = ProtocolTypeRouter(
     {

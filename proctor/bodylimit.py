@@ -1,4 +1,5 @@
-"""A cap on HTTP request bodies, enforced before anything buffers them (413 past it).
+"""A cap on HTTP request bodies, enforced before anything buffers them (413 past it), and Daphne's
+WebSocket message limit set to what the recording socket needs.
 
 Daphne (through Twisted) reads a whole body into memory or a temporary file before the application
 sees a byte, and Django's ASGI handler then reads it all again; a cap in a view or in Django's
@@ -10,6 +11,7 @@ other server (and as a second line behind Daphne).
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -143,3 +145,33 @@ def install_in_daphne() -> None:
             self.channel.transport.loseConnection()
 
     http_protocol.WebRequest = CappedWebRequest
+
+
+def websocket_message_limit() -> int:
+    """The largest WebSocket message Daphne passes on, in bytes (setting INVIGIL_MAX_WEBSOCKET_MESSAGE_BYTES)."""
+    return int(settings.INVIGIL_MAX_WEBSOCKET_MESSAGE_BYTES)
+
+
+def install_websocket_limit_in_daphne() -> None:
+    """Make Daphne's WebSocket factory take messages up to our limit instead of its own 1 MiB.
+
+    Past its limit autobahn closes the socket itself with 1009 and no message, before the application
+    sees the frame: a recording chunk between 1 and 4 MiB was lost that way, and an oversized one never
+    got the recording socket's own 4413. The server builds its factory when it starts, after loading
+    the application, and names the class then, so replacing that name is the hook. The setting
+    replaces Daphne's command-line values. Run by any other server, nothing is done (and Daphne's
+    server module, which installs a Twisted reactor when imported, is not imported here)."""
+    daphne_server = sys.modules.get("daphne.server")
+    if daphne_server is None:
+        return
+    from daphne.ws_protocol import WebSocketFactory
+
+    if getattr(daphne_server, "WebSocketFactory", None) is not WebSocketFactory:
+        return  # already replaced
+
+    class LimitedWebSocketFactory(WebSocketFactory):
+        def setProtocolOptions(self, **options: Any) -> None:  # noqa: N802  (autobahn's name)
+            limit = websocket_message_limit()
+            super().setProtocolOptions(**{**options, "maxMessagePayloadSize": limit, "maxFramePayloadSize": limit})
+
+    setattr(daphne_server, "WebSocketFactory", LimitedWebSocketFactory)  # noqa: B010  (a module mypy cannot see into)

@@ -1,4 +1,4 @@
-"""Core records: wrapped data keys and the hash-chained audit log."""
+"""Core records: wrapped data keys, the hash-chained audit log, and the task outbox."""
 
 from __future__ import annotations
 
@@ -114,3 +114,20 @@ class AuditHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit head at #{self.seq}"
+
+
+class QueuedTask(models.Model):
+    """A Celery task that must reach the broker: written in the transaction that makes it due, sent
+    once that commits, and deleted when the broker has taken it. A row still here means the broker
+    could not be reached; the outbox sweep (proctor.outbox) sends it later. Holds a task name and
+    object ids, no personal data; deleted once sent."""
+
+    task = models.CharField(max_length=100)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)}"

@@ -296,6 +296,10 @@ FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler
 # Any request body past this is refused (413) before Daphne or Django buffers it (proctor/bodylimit.py).
 # The largest legitimate bodies are identity pictures (3 MiB each) and the 2 MiB upload-speed probe.
 INVIGIL_MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# Daphne's limit on one WebSocket message (its own default is 1 MiB). A recording chunk frame is at
+# most 4 MiB and a 16-byte header (recordings/services.py, recordings/protocol.py); a little above it,
+# a larger frame still reaches the consumer, which closes with its own 4413 and a message.
+INVIGIL_MAX_WEBSOCKET_MESSAGE_BYTES = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = INVIGIL_MAX_REQUEST_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = INVIGIL_MAX_REQUEST_BYTES
 
@@ -410,7 +414,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_RATES": {"user": "600/minute"},
+    # Per user (proctor/throttling.py). Autosave sends a typed answer after a pause and a choice at
+    # once; identity uploads each cost up to a second of face detection and are retried by hand.
+    "DEFAULT_THROTTLE_RATES": {"user": "600/minute", "autosave": "120/minute", "identity_upload": "10/minute"},
 }
 
 LOGGING: dict[str, Any] = {
@@ -429,6 +435,7 @@ from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "proctor.audit_chain_verify", "schedule": crontab(hour=3, minute=15)},
+    "send-tasks-held-back-by-the-broker": {"task": "proctor.outbox_flush", "schedule": 60.0},
     "time-out-expired-attempts": {"task": "exams.time_out_expired_attempts", "schedule": 60.0},
     "finalise-abandoned-recordings": {"task": "recordings.finalise_abandoned", "schedule": 300.0},
     "requeue-stalled-analyses": {"task": "analysis.requeue_stalled", "schedule": 120.0},

@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from proctor.audit import audit_anchor_write, audit_verify
+from proctor.outbox import outbox_flush
 
 logger = logging.getLogger(__name__)
 
@@ -31,3 +32,9 @@ def audit_chain_verify() -> dict[str, object]:
         "head": result.head_hash if result.ok else "",
         "break": str(result.first_break or ""),
     }
+
+
+@shared_task(name="proctor.outbox_flush", acks_late=True, time_limit=300)
+def outbox_flush_task() -> int:
+    """Every minute: send the tasks that became due while the broker was down."""
+    return outbox_flush()

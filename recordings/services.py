@@ -28,6 +28,7 @@ from exams.models import ExamSession, SessionStatus
 from proctor import crypto
 from proctor.audit import audit_record
 from proctor.keys import data_key_create, data_key_material
+from proctor.outbox import task_queue_after_commit
 from proctor.storage import save_for_batch
 from recordings.models import (
     BrowserSignal,
@@ -337,8 +338,9 @@ def recording_finalise(*, recording_id: Any, actor: Any) -> Recording:
     recording.status = RecordingStatus.FINALISED
     recording.finalised_at = timezone.now()
     recording.save(update_fields=["status", "finalised_at"])
-    # By name, not import: tasks import this module. Queued only once the finalisation is committed.
-    transaction.on_commit(lambda: current_app.send_task(PLAYBACK_TASK, args=[str(recording.pk)]))
+    # By name, not import: tasks import this module. Recorded with the finalisation and sent once it is
+    # committed; a broker that is down then delays the copy (the outbox sweep sends it), not the answer.
+    task_queue_after_commit(PLAYBACK_TASK, args=[str(recording.pk)])
     transaction.on_commit(lambda: _queue_analysis_when_complete(recording.session_id))
     audit_record(
         actor=actor,
@@ -420,7 +422,7 @@ def _queue_analysis_when_complete(session_id: Any) -> None:
     ended = ExamSession.objects.filter(pk=session_id, status__in=ATTEMPT_ENDED).exists()
     uploading = Recording.objects.filter(session_id=session_id, status=RecordingStatus.RECORDING).exists()
     if ended and not uploading:
-        current_app.send_task(ANALYSIS_TASK, args=[str(session_id)])
+        task_queue_after_commit(ANALYSIS_TASK, args=[str(session_id)])
 
 
 def session_recordings_finalise(*, session: ExamSession, actor: Any) -> list[Recording]:

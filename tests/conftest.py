@@ -39,6 +39,14 @@ MIGRATED_TRIGGERS: bool | None = None
 
 
 @pytest.fixture(autouse=True)
+def _throttle_counts_start_at_zero() -> None:
+    """Rate limits count in the cache (proctor/throttling.py); user ids recur between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _audit_log_stays_append_only(request: pytest.FixtureRequest) -> Any:
     """Every test runs with the append-only triggers in place. Tests that commit (transactional ones,
     browser tests) end with pytest-django flushing every table, which the triggers would refuse, so

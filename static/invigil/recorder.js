@@ -6,6 +6,10 @@ const DB_NAME = "invigil-recorder";
 const STORE = "chunks";
 const STREAMS = ["webcam", "screen"];
 const FATAL_CLOSES = new Set([4401, 4403, 4404, 4409]);
+// A socket that opens and closes at once (a server that accepts and then fails) must not reset the
+// reconnect back-off, or the page reconnects twice a second for good. It resets once the server has
+// acknowledged a chunk, or once a socket has stayed open this long.
+const STEADY_MS = 5000;
 
 function request(req) {
   return new Promise((resolve, reject) => {
@@ -76,6 +80,7 @@ export class Uploader extends EventTarget {
     this.starting = new Set();
     this.pendingSignals = [];
     this.retry = 0;
+    this.steadyTimer = undefined;
     this.stopped = false;
     this.sent = 0;
     this.acked = 0;
@@ -118,7 +123,8 @@ export class Uploader extends EventTarget {
   }
 
   async onOpen() {
-    this.retry = 0;
+    clearTimeout(this.steadyTimer);
+    this.steadyTimer = setTimeout(() => { this.retry = 0; }, STEADY_MS);
     this.state("connected");
     const waiting = await this.store.all();
     for (const record of waiting) this.parts.set(`${record.stream}:${record.part}`, record.mime || "video/webm");
@@ -146,6 +152,7 @@ export class Uploader extends EventTarget {
       this.started.add(`${message.stream}:${message.part}`);
       await this.resend(message.stream, message.part);
     } else if (message.type === "ack") {
+      this.retry = 0;
       await this.store.delete(message.stream, message.part, message.seq);
       this.acked += 1;
       this.state("progress", { pending: (await this.store.all()).length });
@@ -157,6 +164,7 @@ export class Uploader extends EventTarget {
   }
 
   onClose(event) {
+    clearTimeout(this.steadyTimer);
     this.state("disconnected", { code: event.code });
     if (FATAL_CLOSES.has(event.code)) {
       this.stopped = true;

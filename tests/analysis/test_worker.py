@@ -1,5 +1,6 @@
 """Analysis on real Celery workers: queued when the recordings are final, run on the analysis queue,
-and completed by a later run when a worker is killed in the middle, with no duplicate flags."""
+completed by a later run when a worker is killed in the middle, with no duplicate flags, and run
+again when a reviewer retries a failed one."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from analysis.models import AnalysisRun, Flag, RunStatus
-from analysis.services import analysis_requeue_stalled
+from analysis.services import analysis_requeue_stalled, analysis_run_fail, analysis_run_start
 from analysis.tasks import analyse_session
 from exams.models import ExamSession, SessionStatus
+from proctor.celery import app as invigil_app
+from proctor.models import QueuedTask
 from tests import scenarios
 from tests.analysis.conftest import enrol, record_attempt
-from tests.conftest import World, start_celery_worker, stop_celery_worker
+from tests.conftest import World, client_as, start_celery_worker, state_purpose, stop_celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 #: The worker treats a run silent for this long as stopped (3 minutes in production).
@@ -77,3 +81,30 @@ def test_a_worker_killed_mid_analysis_is_taken_over_and_the_rerun_completes(worl
     for (_, start, end), truth in zip(flags, item.truth, strict=True):
         assert abs(start - truth.start) <= 3
         assert abs(end - truth.end) <= 3
+
+
+def test_a_reviewer_retrying_a_failed_analysis_has_a_worker_run_it(
+    world: World, celery_worker_process: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The analysis that finalisation queues is kept from the worker: this attempt's first run fails here.
+    with monkeypatch.context() as patched:
+        patched.setattr(invigil_app, "send_task", lambda name, args: None)
+        attempt = record_attempt(world, webm=None, seconds=10, signals=[("tab_hidden", 2), ("tab_visible", 5)])
+    run = analysis_run_start(session_id=attempt.session.pk)
+    assert run is not None
+    analysis_run_fail(run_id=run.pk, reason="The worker's disk was full.")
+    assert ExamSession.objects.get(pk=attempt.session.pk).status == SessionStatus.ANALYSIS_FAILED
+
+    reviewer = client_as(world, "reviewer")
+    state_purpose(reviewer, attempt.session)
+    retried = reviewer.post(reverse("review_reanalyse", args=[attempt.session.pk]))
+    assert retried.status_code == 302
+    wait_for(
+        lambda: ExamSession.objects.get(pk=attempt.session.pk).status == SessionStatus.READY_FOR_REVIEW,
+        60,
+        "the worker to run the retried analysis",
+    )
+    runs = AnalysisRun.objects.filter(session=attempt.session).order_by("pk").values_list("status", flat=True)
+    assert list(runs) == [RunStatus.FAILED, RunStatus.SUCCEEDED]
+    assert "tab_hidden" in set(Flag.objects.filter(session=attempt.session).values_list("kind", flat=True))
+    assert not QueuedTask.objects.exists()  # the broker took the retry at once
