@@ -4,7 +4,7 @@ append to a file, fsync, acknowledge) as the baseline measured in the same run.
 
 By default the load of a real exam: one chunk per stream every 2 s, webcam 480 kbit/s (120 KB chunks)
 and screen 160 kbit/s (40 KB), N = 200, 500 and 1,000, each streaming for 60 s. Starts throwaway
-PostgreSQL and Redis (scripts/services) unless DATABASE_URL and REDIS_URL are set, migrates, creates
+PostgreSQL (durable: fsync on) and Redis (scripts/services) unless DATABASE_URL and REDIS_URL are set, migrates, creates
 N students with started exam sessions, starts Daphne (the Redis channel layer, DEBUG off), and has every student
 send its chunks over loopback as MediaRecorder would. For each N it prints chunks per second offered
 and served, p50/p99/max acknowledgement latency, chunks lost (unacknowledged --drain seconds after the
@@ -400,11 +400,18 @@ def print_comparison(invigil: list[Result], baseline: list[Result]) -> None:
 
 
 def start_services(env: dict[str, str]) -> bool:
-    """Throwaway PostgreSQL and Redis unless the environment names them; True when started here."""
+    """Throwaway PostgreSQL (fsync on) and Redis unless the environment names them; True when started here."""
     if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
         env["DATABASE_URL"], env["REDIS_URL"] = os.environ["DATABASE_URL"], os.environ["REDIS_URL"]
         return False
-    exports = subprocess.run([str(ROOT / "scripts/services"), "start"], check=True, capture_output=True, text=True)
+    # Durable, as in production: a chunk's row is acknowledged only once PostgreSQL has it on disk.
+    exports = subprocess.run(
+        [str(ROOT / "scripts/services"), "start"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "INVIGIL_SERVICES_DURABLE": "1"},
+    )
     for line in exports.stdout.splitlines():
         key, _, value = line.removeprefix("export ").partition("=")
         env[key] = value
