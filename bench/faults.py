@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -32,6 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,7 +72,6 @@ class Bodies:
 class Tally:
     sent: int = 0  # frames sent, re-sends included
     acked: set[tuple[int, int, int]] = field(default_factory=set)
-    produced: int = 0
     reconnects: int = 0
     refused: int = 0
 
@@ -85,95 +86,93 @@ class Fault:
     notes: list[str] = field(default_factory=list)
 
 
-async def student(
-    index: int,
-    ports: list[int],
-    session_id: str,
-    cookie: str,
-    token: str,
-    *,
-    rounds: int,
-    chunk_seconds: float,
-    deadline: float,
-    bodies: Bodies,
-    tally: Tally,
-) -> None:
-    """One exam page: records on a fixed clock whatever the network does, and uploads what it holds."""
-    import websockets
+class Page:
+    """One exam page: records on a fixed clock whatever the network does, keeps every chunk until it is
+    acknowledged, and uploads what it holds over whichever socket it has."""
 
-    unacked: dict[tuple[int, int], bytes] = {}
-    ready: set[int] = set()  # streams started on the current socket
-    socket_now: list[object] = [None]
-    done_recording = asyncio.Event()
+    def __init__(self, index: int, bodies: Bodies, tally: Tally, *, rounds: int, chunk_seconds: float) -> None:
+        self.index, self.bodies, self.tally = index, bodies, tally
+        self.rounds, self.chunk_seconds = rounds, chunk_seconds
+        self.unacked: dict[tuple[int, int], bytes] = {}
+        self.ready: set[int] = set()  # streams started on the current socket
+        self.socket: Any = None
+        self.recorded = asyncio.Event()
 
-    async def send(ws: object, stream: int, seq: int) -> None:
-        frame = HEADER.pack(1, stream, 0, seq, int(time.time() * 1000)) + unacked[(stream, seq)]
-        await ws.send(frame)  # type: ignore[attr-defined]
-        tally.sent += 1
+    @property
+    def finished(self) -> bool:
+        return self.recorded.is_set() and not self.unacked
 
-    async def record() -> None:
-        await asyncio.sleep(random.uniform(0, chunk_seconds))
+    async def send(self, stream: int, seq: int) -> None:
+        frame = HEADER.pack(1, stream, 0, seq, int(time.time() * 1000)) + self.unacked[(stream, seq)]
+        await self.socket.send(frame)
+        self.tally.sent += 1
+
+    async def record(self) -> None:
+        import websockets
+
+        await asyncio.sleep(random.uniform(0, self.chunk_seconds))
         start = time.monotonic()
-        for seq in range(rounds):
+        for seq in range(self.rounds):
             for stream in (0, 1):
-                unacked[(stream, seq)] = bodies.get(index, stream, seq)
-                tally.produced += 1
-                ws = socket_now[0]
-                if ws is not None and stream in ready:
-                    try:
-                        await send(ws, stream, seq)
-                    except websockets.WebSocketException:
-                        pass  # re-sent after the reconnect
-            await asyncio.sleep(max(0.0, start + (seq + 1) * chunk_seconds - time.monotonic()))
-        done_recording.set()
+                self.unacked[(stream, seq)] = self.bodies.get(self.index, stream, seq)
+                if self.socket is not None and stream in self.ready:
+                    with contextlib.suppress(websockets.WebSocketException):  # re-sent after the reconnect
+                        await self.send(stream, seq)
+            await asyncio.sleep(max(0.0, start + (seq + 1) * self.chunk_seconds - time.monotonic()))
+        self.recorded.set()
 
-    recorder = asyncio.create_task(record())
-    retry = 0
-    url = "ws://127.0.0.1:{port}/ws/sessions/" + f"{session_id}/stream/?token={token}"
-    while time.monotonic() < deadline and not (done_recording.is_set() and not unacked):
-        try:
-            async with websockets.connect(
-                url.format(port=random.choice(ports)),
-                additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"},
-                max_size=2**20,
-                open_timeout=10,
-                ping_interval=None,
-                close_timeout=1,
-            ) as ws:
-                ready.clear()
-                socket_now[0] = ws
-                for stream in (0, 1):
-                    await ws.send(json.dumps({"type": "start", "stream": STREAMS[stream], "mime": "video/webm"}))
-                while not (done_recording.is_set() and not unacked) and time.monotonic() < deadline:
-                    try:
-                        message = json.loads(await asyncio.wait_for(ws.recv(), timeout=1.0))
-                    except TimeoutError:
-                        continue
-                    kind = message.get("type")
-                    if kind == "started":
-                        stream = STREAMS.index(message["stream"])
-                        ready.add(stream)
-                        for s, seq in sorted(unacked):  # everything not acknowledged, in order
-                            if s == stream:
-                                await send(ws, s, seq)
-                    elif kind == "ack":
-                        stream = STREAMS.index(message["stream"])
-                        unacked.pop((stream, message["seq"]), None)
-                        tally.acked.add((index, stream, message["seq"]))
-                        retry = 0
-                    elif kind in ("error", "closing"):
-                        tally.refused += 1
-        except (OSError, websockets.WebSocketException, TimeoutError):
-            pass
-        socket_now[0] = None
-        ready.clear()
-        if done_recording.is_set() and not unacked:
-            break
-        tally.reconnects += 1
-        # The page's back-off: 0.5 s doubling to 10 s, with jitter.
-        await asyncio.sleep(min(10.0, 0.5 * 2**retry) * random.uniform(0.75, 1.25))
-        retry += 1
-    recorder.cancel()
+    async def upload(self, url: str, cookie: str, deadline: float) -> None:
+        """One socket's life: start both streams, re-send what is unacknowledged, read acknowledgements."""
+        import websockets
+
+        async with websockets.connect(
+            url,
+            additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"},
+            max_size=2**20,
+            open_timeout=10,
+            ping_interval=None,
+            close_timeout=1,
+        ) as ws:
+            self.socket = ws
+            for stream in STREAMS:
+                await ws.send(json.dumps({"type": "start", "stream": stream, "mime": "video/webm"}))
+            while not self.finished and time.monotonic() < deadline:
+                try:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), timeout=1.0))
+                except TimeoutError:
+                    continue
+                if message.get("type") == "started":
+                    stream = STREAMS.index(message["stream"])
+                    self.ready.add(stream)
+                    for s, seq in sorted(self.unacked):  # everything not acknowledged, in order
+                        if s == stream:
+                            await self.send(s, seq)
+                elif message.get("type") == "ack":
+                    stream = STREAMS.index(message["stream"])
+                    self.unacked.pop((stream, message["seq"]), None)
+                    self.tally.acked.add((self.index, stream, message["seq"]))
+                    self.retry = 0
+                elif message.get("type") in ("error", "closing"):
+                    self.tally.refused += 1
+
+    async def run(self, ports: list[int], session_id: str, cookie: str, token: str, deadline: float) -> None:
+        import websockets
+
+        recorder = asyncio.create_task(self.record())
+        self.retry = 0
+        while not self.finished and time.monotonic() < deadline:
+            url = f"ws://127.0.0.1:{random.choice(ports)}/ws/sessions/{session_id}/stream/?token={token}"
+            with contextlib.suppress(OSError, websockets.WebSocketException, TimeoutError):
+                await self.upload(url, cookie, deadline)
+            self.socket = None
+            self.ready.clear()
+            if self.finished:
+                break
+            self.tally.reconnects += 1
+            # The page's back-off: 0.5 s doubling to 10 s, with jitter.
+            await asyncio.sleep(min(10.0, 0.5 * 2**self.retry) * random.uniform(0.75, 1.25))
+            self.retry += 1
+        recorder.cancel()
 
 
 class Stack:
@@ -182,7 +181,8 @@ class Stack:
     def __init__(self, env: dict[str, str], servers: int) -> None:
         self.env = env
         self.ports = [free_port() for _ in range(servers)]
-        self.daphnes = start_servers(self.ports, env, "proctor.asgi:application")
+        self.log_dir = env["INVIGIL_DATA_DIR"]
+        self.daphnes = start_servers(self.ports, env, "proctor.asgi:application", log_dir=self.log_dir)
         self.worker = self.start_worker()
         self.services_dir = Path((ROOT / ".run/services/dir").read_text().strip())
         self.pgbin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
@@ -196,7 +196,7 @@ class Stack:
             cwd=ROOT,
             env={**os.environ, **self.env},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=open(Path(self.log_dir, "worker.log"), "ab"),  # noqa: SIM115
         )
 
     def as_postgres(self, *command: str) -> None:
@@ -219,7 +219,9 @@ class Stack:
 
     def restart(self, name: str) -> None:
         if name == "daphne":
-            self.daphnes[0] = start_servers(self.ports[:1], self.env, "proctor.asgi:application")[0]
+            self.daphnes[0] = start_servers(self.ports[:1], self.env, "proctor.asgi:application", log_dir=self.log_dir)[
+                0
+            ]
         elif name == "worker":
             self.worker = self.start_worker()
         elif name == "postgresql":
@@ -293,6 +295,7 @@ def main() -> None:
     parser.add_argument("--webcam-kbit", type=int, default=480)
     parser.add_argument("--screen-kbit", type=int, default=160)
     parser.add_argument("--servers", type=int, default=2, help="Daphne processes")
+    parser.add_argument("--only", help="comma-separated faults to do (daphne, worker, postgresql, redis)")
     parser.add_argument("--drain", type=float, default=90.0, help="seconds after recording ends to upload the rest")
     args = parser.parse_args()
 
@@ -323,10 +326,12 @@ def main() -> None:
             Fault("postgresql", at=3 * step, down_for=8),
             Fault("redis", at=4 * step, down_for=5),
         ]
+        if args.only:
+            faults = [fault for fault in faults if fault.name in args.only.split(",")]
         print(
             f"Fault benchmark: {args.students} students, webcam {args.webcam_kbit} + screen {args.screen_kbit} "
             f"kbit/s in {args.chunk_seconds:g}-s chunks for {args.seconds:g} s, {args.servers} Daphne processes, "
-            "a Celery worker, PostgreSQL (fsync on) and Redis",
+            f"a Celery worker, PostgreSQL (fsync on) and Redis; their logs in {data_dir}",
             flush=True,
         )
         tally = Tally()
@@ -337,17 +342,12 @@ def main() -> None:
             await asyncio.gather(
                 run_faults(stack, faults, began),  # type: ignore[arg-type]
                 *(
-                    student(
-                        index,
+                    Page(index, bodies, tally, rounds=rounds, chunk_seconds=args.chunk_seconds).run(
                         stack.ports,  # type: ignore[union-attr]
                         session_id,
                         cookie,
                         token,
-                        rounds=rounds,
-                        chunk_seconds=args.chunk_seconds,
-                        deadline=deadline,
-                        bodies=bodies,
-                        tally=tally,
+                        deadline,
                     )
                     for index, (session_id, cookie, token) in enumerate(students)
                 ),

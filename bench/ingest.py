@@ -318,9 +318,9 @@ async def drive(
 
 
 def start_servers(
-    ports: list[int], env: dict[str, str], application: str, *, profile: str | None = None
+    ports: list[int], env: dict[str, str], application: str, *, profile: str | None = None, log_dir: str | None = None
 ) -> list[subprocess.Popen[bytes]]:
-    """One Daphne per port, returned once each accepts connections."""
+    """One Daphne per port, returned once each accepts connections; their output goes to log_dir, if given."""
     daphne = [str(Path(sys.executable).parent / "daphne")]
     servers = []
     for index, port in enumerate(ports):
@@ -335,7 +335,7 @@ def start_servers(
                 cwd=ROOT,
                 env={**os.environ, **env, **extra},
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=open(Path(log_dir, f"daphne-{port}.log"), "ab") if log_dir else subprocess.DEVNULL,  # noqa: SIM115
             )
         )
     for port in ports:
