@@ -98,7 +98,8 @@ def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: A
         raise ChunkRefused("unknown_stream", f"{kind!r} is not a stream Invigil records.")
     if not 0 <= part < MAX_PARTS:
         raise ChunkRefused("bad_part", f"A stream has at most {MAX_PARTS} parts.")
-    existing = Recording.objects.filter(session=session, kind=kind, part=part).first()
+    # With its data key: chunks are sealed on threads that never touch the database (recordings.ingest).
+    existing = Recording.objects.select_related("data_key").filter(session=session, kind=kind, part=part).first()
     if existing is not None:
         return existing
     try:
@@ -111,7 +112,7 @@ def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: A
                 data_key=data_key_create(purpose="recording", due_at=recordings_due_at(session)),
             )
     except IntegrityError:  # two sockets started the same part at once: use the one that won
-        return Recording.objects.get(session=session, kind=kind, part=part)
+        return Recording.objects.select_related("data_key").get(session=session, kind=kind, part=part)
     audit_record(actor=actor, action="recording.start", target=recording, detail={"kind": kind, "part": part})
     return recording
 

@@ -17,6 +17,7 @@ from recordings.selectors import recording_plaintext
 from recordings.services import (
     MAX_CHUNK_BYTES,
     ChunkRefused,
+    chunk_seal,
     recording_append_chunk,
     recording_finalise,
     recording_start,
@@ -265,3 +266,19 @@ def test_appending_a_chunk_takes_one_round_trip_per_step(
     # costs the same (test_group_commit).
     with django_assert_num_queries(6):  # type: ignore[operator]
         assert recording_append_chunk(recording=recording, seq=0, data=webm[:1000]).outcome == "stored"
+
+
+def test_a_restarted_stream_comes_with_its_data_key_so_sealing_needs_no_database(
+    world: World, recording: object, webm: bytes, django_assert_num_queries: object
+) -> None:
+    # Chunks are sealed on threads that never query: after a database crash, such a thread's connection
+    # would stay broken and every chunk sealed there would fail.
+    again = recording_start(
+        session=recording.session,  # type: ignore[attr-defined]
+        kind="webcam",
+        mime_type="video/webm",
+        actor=world.users["student"],
+    )
+    assert again.pk == recording.pk  # type: ignore[attr-defined]
+    with django_assert_num_queries(0):  # type: ignore[operator]
+        chunk_seal(recording=again, seq=0, data=webm[:1000], durable=False)
