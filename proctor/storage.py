@@ -122,32 +122,43 @@ class RangedObjectReader(io.RawIOBase):
 
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
         wanted = len(target)
-        if wanted == 0 or (self.size is not None and self.position >= self.size):
+        if wanted == 0:
             return 0
-        last = self.position + wanted - 1
+        data = self._get(self.position, self.position + wanted - 1)
+        if len(data) > wanted:
+            # A store that ignores Range sends the whole object, from its first byte: nothing here is usable.
+            raise OSError(f"The object store ignored the Range header when reading {self.key}.")
+        target[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def readall(self) -> bytes:
+        """The rest of the object in one request (io's default would ask 8 KiB at a time)."""
+        data = self._get(self.position, None)
+        self.position += len(data)
+        return data
+
+    def _get(self, first: int, last: int | None) -> bytes:
+        """Bytes ``first`` to ``last`` (inclusive; None: to the end) of the object, fewer at its end."""
         if self.size is not None:
-            last = min(last, self.size - 1)
+            if first >= self.size:
+                return b""
+            last = self.size - 1 if last is None else min(last, self.size - 1)
+        wanted = f"bytes={first}-{'' if last is None else last}"
         try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=f"bytes={self.position}-{last}")
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=wanted)
         except ClientError as err:
             status = err.response["ResponseMetadata"]["HTTPStatusCode"]
             if status == 404:
                 raise FileNotFoundError(f"No object {self.key} in bucket {self.bucket}.") from err
             if status == 416:  # the position is at or past the end
-                return 0
+                return b""
             raise
         found = _CONTENT_RANGE.fullmatch(answer.get("ContentRange", ""))
         if found:
             self.size = int(found.group(1))
         with answer["Body"] as body:
-            data = body.read()
-        size = len(data)
-        if size > wanted:
-            # A store that ignores Range sends the whole object, from its first byte: nothing here is usable.
-            raise OSError(f"The object store ignored the Range header when reading {self.key}.")
-        target[:size] = data
-        self.position += size
-        return size
+            return bytes(body.read())
 
     def _size(self) -> int:
         if self.size is None:

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -182,6 +183,20 @@ class S3Media:
         for entry in self.media_versions():
             if "Size" in entry:  # a version, not a delete marker
                 yield entry["Key"][len(self.prefix) + 1 :], self.server.read_version(MEDIA_BUCKET, entry)
+
+
+def object_reads(storage: Any) -> list[tuple[str, str]]:
+    """Every GetObject request ``storage`` sends from now on, in this thread: (key, Range header; ""
+    for none). Filled in as the requests go out."""
+    sent: list[tuple[str, str]] = []
+
+    def remember(request: Any, **_: Any) -> None:
+        wanted = request.headers.get("Range", "")
+        key = urllib.parse.unquote(urllib.parse.urlsplit(request.url).path).split("/", 2)[2]
+        sent.append((key, wanted.decode() if isinstance(wanted, bytes) else wanted))
+
+    storage.connection.meta.client.meta.events.register("before-send.s3.GetObject", remember)
+    return sent
 
 
 def s3_media_configure(settings: Any, server: S3Server) -> S3Media:

@@ -4,8 +4,6 @@ chain's head anchors go to a write-once bucket and are read back from it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile
@@ -15,7 +13,7 @@ from proctor.audit import anchor_storage, audit_anchors, audit_record, audit_ver
 from proctor.models import AuditHead
 from proctor.storage import ObjectStorage
 from proctor.tasks import audit_chain_verify
-from tests.s3 import ANCHOR_BUCKET, MEDIA_BUCKET, S3Media, S3Server
+from tests.s3 import ANCHOR_BUCKET, MEDIA_BUCKET, S3Media, S3Server, object_reads
 
 
 def storage_as(server: S3Server, media: S3Media, **credentials: str) -> ObjectStorage:
@@ -51,7 +49,7 @@ def test_the_server_refuses_wrong_credentials_and_stores_nothing(
 def test_reads_fetch_only_the_ranges_read(s3_server: S3Server, s3_media: S3Media) -> None:
     data = bytes(range(256)) * 4096  # 1 MiB
     name = default_storage.save("big.sealed", ContentFile(data))
-    ranges = record_ranges(default_storage)
+    reads = object_reads(default_storage)
 
     with default_storage.open(name, "rb") as handle:
         handle.seek(700_000)
@@ -63,9 +61,11 @@ def test_reads_fetch_only_the_ranges_read(s3_server: S3Server, s3_media: S3Media
         assert handle.tell() == len(data)
         assert handle.read(1) == b""
 
-    assert ranges == ["bytes=700000-962143", "bytes=3-262146"]
+    key = f"{s3_media.prefix}/{name}"
+    assert reads == [(key, "bytes=700000-962143"), (key, "bytes=3-262146")]
     with default_storage.open(name, "rb") as handle:
-        assert handle.read() == data  # read to the end: in buffer-sized ranges
+        assert handle.read() == data  # read to the end: one request
+    assert reads[2:] == [(key, "bytes=0-")]
 
 
 def test_reading_a_missing_object_says_so(s3_media: S3Media) -> None:
@@ -110,15 +110,3 @@ def test_the_daily_check_anchors_the_chain_head_in_the_write_once_bucket(
     with pytest.raises(ClientError, match="AccessDenied"):
         anchor_storage().delete(anchors[0].name)
     assert audit_anchors() == anchors
-
-
-def record_ranges(storage: Any) -> list[str]:
-    """The Range header of every GetObject request ``storage`` sends from now on (one with none: "")."""
-    sent: list[str] = []
-
-    def remember(request: Any, **_: Any) -> None:
-        value = request.headers.get("Range", "")
-        sent.append(value.decode() if isinstance(value, bytes) else value)
-
-    storage.connection.meta.client.meta.events.register("before-send.s3.GetObject", remember)
-    return sent
