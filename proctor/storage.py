@@ -9,6 +9,7 @@ import os
 import re
 from typing import Any
 
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage
@@ -50,8 +51,14 @@ class ObjectStorage(S3Storage):
     django-storages' own file object downloads the whole object on the first read, so seeking to a
     minute of a three-hour playback copy would fetch all of it: here a file opened for reading fetches
     the ranges read, a buffer at a time. A PUT is durable once it returns, so saving needs nothing
-    more. In a versioned bucket a plain DELETE only hides the object behind a delete marker, so
-    ``delete`` removes every version and marker of the key: a purge must leave nothing behind."""
+    more (uploads stay in the calling thread, see below). In a versioned bucket a plain DELETE only
+    hides the object behind a delete marker, so ``delete`` removes every version and marker of the
+    key: a purge must leave nothing behind."""
+
+    def get_default_settings(self) -> dict[str, Any]:
+        # Uploads run in the calling thread, one part at a time: a playback copy is made (reading the
+        # database and the chunks) while it uploads, and one part in flight keeps memory bounded.
+        return {**super().get_default_settings(), "transfer_config": TransferConfig(use_threads=False)}
 
     def _open(self, name: str, mode: str = "rb") -> File:
         if mode != "rb":
