@@ -270,9 +270,14 @@ def recording_make_playback_copy(*, recording_id: Any) -> Recording:
     sealed = crypto.seal_stream(
         data_key_material(recording.data_key), label=playback_label(recording.id), chunks=remuxed.data
     )
-    name = default_storage.save(
-        f"recordings/{recording.session_id}/{recording.id}/playback.sealed", File(cast(BinaryIO, IterReader(sealed)))
-    )
+    # A fresh name, so that a copy that fails half way (a chunk unreadable, the store gone) is ours
+    # alone to delete: it is written as it is made.
+    name = f"recordings/{recording.session_id}/{recording.id}/playback-{uuid.uuid4().hex[:12]}.sealed"
+    try:
+        name = default_storage.save(name, File(cast(BinaryIO, IterReader(sealed))))
+    except Exception:
+        default_storage.delete(name)
+        raise
     updated = Recording.objects.filter(pk=recording.pk, playback_name="").update(
         playback_name=name, playback_size=remuxed.size, duration_seconds=remuxed.duration_seconds
     )
