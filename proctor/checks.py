@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
+from storages.backends.s3 import S3Storage
 
 IN_MEMORY_FILESYSTEMS = {"tmpfs", "ramfs"}
 
@@ -60,7 +62,8 @@ def data_endpoints() -> list[tuple[str, str]]:
     if redis and not redis.startswith("unix://"):
         found.append(("Redis (live updates and the task queue)", urlsplit(redis).hostname or "localhost"))
     media = settings.STORAGES["default"]
-    if media["BACKEND"].endswith("S3Storage"):
+    # By class, not by name: Invigil's own ObjectStorage is one, and so would be any other subclass.
+    if issubclass(import_string(media["BACKEND"]), S3Storage):
         options = media.get("OPTIONS", {})
         endpoint = options.get("endpoint_url")
         region = options.get("region_name") or "us-east-1"

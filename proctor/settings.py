@@ -235,7 +235,7 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media-is-never-served/"
 if MEDIA_STORAGE == "s3":
     _media_storage: dict[str, Any] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "proctor.storage.ObjectStorage",
         "OPTIONS": {
             "bucket_name": env.str("S3_BUCKET"),
             "endpoint_url": env.optional_str("S3_ENDPOINT_URL"),

@@ -1,15 +1,30 @@
 """Media storage that is durable when it says it is: the server acknowledges a chunk only after this
-returns, so the bytes must be on disk (or in the object store), not in a page cache."""
+returns, so the bytes must be on disk (or in the object store), not in a page cache. On an object
+store, reads fetch only the byte ranges asked for, and a deletion removes every version."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import io
 import os
+import re
 import threading
 from typing import Any
 
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage, Storage
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+#: Bytes fetched per request when reading an object: a sealed chunk (about 120 KB) in one request, and
+#: a playback range in requests of this size, never the whole object.
+READ_AHEAD_BYTES = 256 * 1024
+#: The most keys one DeleteObjects request may name (S3's limit).
+DELETE_BATCH = 1000
+_CONTENT_RANGE = re.compile(r"bytes \d+-\d+/(\d+)")
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
@@ -80,3 +95,136 @@ def batch_make_durable(storage: Storage) -> None:
     """Everything saved for a batch so far is durable once this returns."""
     if isinstance(storage, DurableFileSystemStorage):
         storage.sync_all()
+
+
+class ObjectStorage(S3Storage):
+    """S3Storage for sealed media on any S3-compatible store (AWS, MinIO, Ceph...).
+
+    django-storages' own file object downloads the whole object on the first read, so seeking to a
+    minute of a three-hour playback copy would fetch all of it: here a file opened for reading fetches
+    the ranges read, a buffer at a time. A PUT is durable once it returns, so saving needs nothing
+    more (uploads stay in the calling thread, see below). In a versioned bucket a plain DELETE only
+    hides the object behind a delete marker, so ``delete`` removes every version and marker of the
+    key: a purge must leave nothing behind."""
+
+    def get_default_settings(self) -> dict[str, Any]:
+        # Uploads run in the calling thread, one part at a time: a playback copy is made (reading the
+        # database and the chunks) while it uploads, and one part in flight keeps memory bounded.
+        return {**super().get_default_settings(), "transfer_config": TransferConfig(use_threads=False)}
+
+    def _open(self, name: str, mode: str = "rb") -> File:
+        if mode != "rb":
+            return super()._open(name, mode)  # type: ignore[no-any-return]
+        key = self._normalize_name(clean_name(name))
+        reader = RangedObjectReader(self.connection.meta.client, bucket=self.bucket_name, key=key)
+        return File(io.BufferedReader(reader, buffer_size=READ_AHEAD_BYTES), name=name)
+
+    def delete(self, name: str) -> None:
+        key = self._normalize_name(clean_name(name))
+        client = self.connection.meta.client
+        pages = client.get_paginator("list_object_versions").paginate(Bucket=self.bucket_name, Prefix=key)
+        for page in pages:
+            # The prefix also matches longer keys ("a.sealed" and "a.sealed.old"): only this key's own.
+            doomed = [
+                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+                if entry["Key"] == key
+            ]
+            for start in range(0, len(doomed), DELETE_BATCH):
+                answer = client.delete_objects(
+                    Bucket=self.bucket_name, Delete={"Objects": doomed[start : start + DELETE_BATCH], "Quiet": True}
+                )
+                failed = answer.get("Errors", [])
+                if failed:
+                    first = failed[0]
+                    raise OSError(
+                        f"The object store kept {len(failed)} version(s) of {key}: {first.get('Code')} "
+                        f"({first.get('Message')}). Deleting versions needs s3:DeleteObjectVersion."
+                    )
+
+
+class RangedObjectReader(io.RawIOBase):
+    """A read-only, seekable file over one object, each read one ranged GET.
+
+    The object's size is learnt from the first answer (its Content-Range), so opening costs no
+    request of its own; a missing object raises FileNotFoundError at the first read."""
+
+    def __init__(self, client: Any, *, bucket: str, key: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.position = 0
+        self.size: int | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self.position + offset
+        elif whence == io.SEEK_END:
+            target = self._size() + offset
+        else:
+            raise ValueError(f"invalid whence ({whence})")
+        if target < 0:
+            raise ValueError("negative seek position")
+        self.position = target
+        return target
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        wanted = len(target)
+        if wanted == 0:
+            return 0
+        data = self._get(self.position, self.position + wanted - 1)
+        if len(data) > wanted:
+            # A store that ignores Range sends the whole object, from its first byte: nothing here is usable.
+            raise OSError(f"The object store ignored the Range header when reading {self.key}.")
+        target[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def readall(self) -> bytes:
+        """The rest of the object in one request (io's default would ask 8 KiB at a time)."""
+        data = self._get(self.position, None)
+        self.position += len(data)
+        return data
+
+    def _get(self, first: int, last: int | None) -> bytes:
+        """Bytes ``first`` to ``last`` (inclusive; None: to the end) of the object, fewer at its end."""
+        if self.size is not None:
+            if first >= self.size:
+                return b""
+            last = self.size - 1 if last is None else min(last, self.size - 1)
+        wanted = f"bytes={first}-{'' if last is None else last}"
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=wanted)
+        except ClientError as err:
+            status = err.response["ResponseMetadata"]["HTTPStatusCode"]
+            if status == 404:
+                raise FileNotFoundError(f"No object {self.key} in bucket {self.bucket}.") from err
+            if status == 416:  # the position is at or past the end
+                return b""
+            raise
+        found = _CONTENT_RANGE.fullmatch(answer.get("ContentRange", ""))
+        if found:
+            self.size = int(found.group(1))
+        with answer["Body"] as body:
+            return bytes(body.read())
+
+    def _size(self) -> int:
+        if self.size is None:
+            try:
+                self.size = int(self.client.head_object(Bucket=self.bucket, Key=self.key)["ContentLength"])
+            except ClientError as err:
+                if err.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
+                    raise FileNotFoundError(f"No object {self.key} in bucket {self.bucket}.") from err
+                raise
+        return self.size

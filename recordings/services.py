@@ -13,11 +13,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 from celery import current_app
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import BigIntegerField, Case, F, OuterRef, Subquery, Sum, Value, When
@@ -39,7 +39,7 @@ from recordings.models import (
     SignalKind,
     StreamKind,
 )
-from recordings.remux import remux_seekable
+from recordings.remux import IterReader, remux_seekable
 
 #: A MediaRecorder chunk of a few seconds at ~500 kbit/s is well under 1 MiB; this bounds memory.
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
@@ -391,8 +391,9 @@ def playback_label(recording_id: Any) -> bytes:
 
 
 def recording_make_playback_copy(*, recording_id: Any) -> Recording:
-    """Decrypt the chunks, remux them in memory into a seekable WebM, and store that sealed under the
-    recording's key, for review playback with range requests. Idempotent."""
+    """Decrypt the chunks, remux them as a stream into a seekable WebM, and store that sealed under the
+    recording's key as it is made, for review playback with range requests; memory stays bounded
+    however long the recording (bench/memory.py). Idempotent."""
     from recordings.selectors import recording_plaintext  # selectors read through this module's labels
 
     recording = Recording.objects.select_related("data_key").get(pk=recording_id)
@@ -400,17 +401,20 @@ def recording_make_playback_copy(*, recording_id: Any) -> Recording:
         return recording
     if recording.status != RecordingStatus.FINALISED:
         raise ChunkRefused("not_finalised", "Only a finalised recording gets a playback copy.")
-    remuxed = remux_seekable(recording_plaintext(recording))
-    sealed = b"".join(
-        crypto.seal_stream(
-            data_key_material(recording.data_key), label=playback_label(recording.id), chunks=[remuxed.data]
-        )
+    remuxed = remux_seekable(lambda: recording_plaintext(recording))
+    sealed = crypto.seal_stream(
+        data_key_material(recording.data_key), label=playback_label(recording.id), chunks=remuxed.data
     )
-    name = default_storage.save(
-        f"recordings/{recording.session_id}/{recording.id}/playback.sealed", ContentFile(sealed)
-    )
+    # A fresh name, so that a copy that fails half way (a chunk unreadable, the store gone) is ours
+    # alone to delete: it is written as it is made.
+    name = f"recordings/{recording.session_id}/{recording.id}/playback-{uuid.uuid4().hex[:12]}.sealed"
+    try:
+        name = default_storage.save(name, File(cast(BinaryIO, IterReader(sealed))))
+    except Exception:
+        default_storage.delete(name)
+        raise
     updated = Recording.objects.filter(pk=recording.pk, playback_name="").update(
-        playback_name=name, playback_size=len(remuxed.data), duration_seconds=remuxed.duration_seconds
+        playback_name=name, playback_size=remuxed.size, duration_seconds=remuxed.duration_seconds
     )
     if not updated:  # another worker finished first
         default_storage.delete(name)

@@ -240,6 +240,24 @@ def celery_worker_process(django_db_setup: None, django_db_blocker: Any) -> Any:
     stop_celery_worker(worker)
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One real S3 endpoint (moto's server, signatures checked) for the whole run; see tests/s3.py."""
+    from tests.s3 import s3_server_start, s3_server_stop
+
+    server = s3_server_start(tmp_path_factory.mktemp("s3") / "moto.log")
+    yield server
+    s3_server_stop(server)
+
+
+@pytest.fixture
+def s3_media(s3_server: Any, settings: Any) -> Any:
+    """This test's media and audit anchors in the S3 server's buckets, under prefixes of its own."""
+    from tests.s3 import s3_media_configure
+
+    return s3_media_configure(settings, s3_server)
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -2,7 +2,8 @@
 webcam and screen streamed over the recording socket, browser signals, submit, finalisation,
 playback copies, analysis with evidence pictures, review), every stored file and every row of every
 database table is searched for the media, photos, face template and keys that went in, and none is
-found. Control tests show the same search finds each of them when one does leak."""
+found; media kept on an S3 server are searched in every version the bucket holds. Control tests show
+the same search finds each of them when one does leak."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ from tests.conftest import World, agree_to_face_matching, client_as, state_purpo
 from tests.factories import ExamFactory, QuestionFactory
 from tests.media import make_webm
 from tests.recordings.test_consumer import connect
+from tests.s3 import MEDIA_BUCKET, S3Media, s3_media_configure
 
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"  # the EBML magic every WebM file starts with
 JPEG_MAGIC = b"\xff\xd8\xff"  # start of image, then the first marker
@@ -144,15 +146,13 @@ def files_under(root: Path) -> list[Path]:
     return sorted(path for path in root.rglob("*") if path.is_file())
 
 
-def leaks_in_storage(scanner: Scanner, root: Path) -> list[str]:
+def leaks_in_storage(scanner: Scanner, stored: Iterable[tuple[str, bytes]]) -> list[str]:
     """What every stored media file gives away: a file that starts as a WebM or a JPEG does, and so
     does any secret anywhere in a file. (The 4-byte magic alone is only looked for at the start:
     somewhere in tens of megabytes of ciphertext it turns up by chance about once in 170 runs; the
     whole WebM header, a secret here, is looked for everywhere.)"""
     leaks = []
-    for path in files_under(root):
-        data = path.read_bytes()
-        name = path.relative_to(root)
+    for name, data in stored:
         if data.startswith(WEBM_MAGIC):
             leaks.append(f"file {name}: starts as a WebM file")
         if data.startswith(JPEG_MAGIC):
@@ -229,10 +229,25 @@ def scanner_for(secrets: Iterable[Secret]) -> Scanner:
     return Scanner(form for secret in secrets for form in written_forms(secret))
 
 
-@pytest.fixture
-def storage_root(settings: Any, tmp_path: Path) -> Path:
-    """The media storage, as configured, in a folder of this test's own, so "every stored file" means
-    this test's files and no other test's."""
+class MediaStore:
+    """Where this test's media go, and every stored file (name and bytes) read back from there."""
+
+    def __init__(self, *, root: Path | None = None, bucket: S3Media | None = None) -> None:
+        self.root, self.bucket = root, bucket
+
+    def files(self) -> list[tuple[str, bytes]]:
+        if self.bucket is not None:
+            # Every version of every object: what a versioned bucket keeps is stored all the same.
+            return list(self.bucket.media_objects())
+        assert self.root is not None
+        return [(path.relative_to(self.root).as_posix(), path.read_bytes()) for path in files_under(self.root)]
+
+
+def media_store_in(kind: str, request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> MediaStore:
+    """The media storage of this test alone, so "every stored file" means this test's files and no
+    other test's: a folder of its own, or a prefix of its own in the S3 server's versioned bucket."""
+    if kind == "s3":
+        return MediaStore(bucket=s3_media_configure(settings, request.getfixturevalue("s3_server")))
     root = tmp_path / "media"
     media = settings.STORAGES["default"]
     assert media["BACKEND"] == "proctor.storage.DurableFileSystemStorage", "the scan reads the files directly"
@@ -241,7 +256,21 @@ def storage_root(settings: Any, tmp_path: Path) -> Path:
         "default": {**media, "OPTIONS": {**media["OPTIONS"], "location": str(root)}},
     }
     settings.MEDIA_ROOT = root
-    return root
+    return MediaStore(root=root)
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def media_store(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> MediaStore:
+    return media_store_in(request.param, request, settings, tmp_path)
+
+
+@pytest.fixture
+def exam_media_store(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> MediaStore:
+    """The whole exam's media store: the S3 server on the PostgreSQL pass, the production pass, as a
+    multi-machine install keeps them, and files on the embedded pass. One whole exam per pass, not
+    two, keeps the suite's time; the control tests search both kinds of store on every pass."""
+    kind = "s3" if connection.vendor == "postgresql" else "filesystem"
+    return media_store_in(kind, request, settings, tmp_path)
 
 
 # --- A whole exam ----------------------------------------------------------------------------------
@@ -400,7 +429,7 @@ def take_the_exam(world: World, monkeypatch: pytest.MonkeyPatch) -> TakenExam:
 
 @pytest.mark.django_db(transaction=True)  # the socket and the identity endpoints work on their own connections
 def test_after_a_whole_exam_no_stored_file_or_row_holds_plaintext_media_a_photo_a_template_or_a_key(
-    world: World, storage_root: Path, monkeypatch: pytest.MonkeyPatch
+    world: World, exam_media_store: MediaStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data_dir = Path(settings.DATA_DIR)
     before = {path: path.stat().st_mtime_ns for path in files_under(data_dir)}
@@ -426,14 +455,15 @@ def test_after_a_whole_exam_no_stored_file_or_row_holds_plaintext_media_a_photo_
         profile.id_photo_name,
     ]
     assert len(expected) == exam.chunks + 3
-    assert set(expected) <= {p.relative_to(storage_root).as_posix() for p in files_under(storage_root)}
+    stored = exam_media_store.files()
+    assert set(expected) <= {name for name, _ in stored}
     tables = set(connection.introspection.table_names())
     assert {m._meta.db_table for m in apps.get_models(include_auto_created=True)} <= tables
     read = {table for table, _, _ in database_values()}
     assert read >= {"recordings_recordingchunk", "analysis_flag", "identity_identityprofile", "proctor_datakey"}
     assert read >= {"proctor_auditevent", "review_flagdecision", "exams_answer", "django_session"}
 
-    assert leaks_in_storage(scanner, storage_root) == []
+    assert leaks_in_storage(scanner, stored) == []
     assert leaks_in_database(scanner) == []
     # Anything else the run wrote, the SQLite database file included (deleted rows linger in its free
     # pages): only this exam's own plaintext and keys count here, as other tests share the folder.
@@ -468,14 +498,18 @@ def chunk_scanner(leaked: dict[str, Any]) -> Scanner:
 
 
 def test_the_search_finds_plaintext_media_and_pictures_in_a_stored_file(
-    world: World, storage_root: Path, leaked: dict[str, Any]
+    world: World, media_store: MediaStore, leaked: dict[str, Any]
 ) -> None:
-    assert leaks_in_storage(chunk_scanner(leaked), storage_root) == []  # an empty storage gives nothing away
+    assert leaks_in_storage(chunk_scanner(leaked), media_store.files()) == []  # an empty storage gives nothing away
     default_storage.save("recordings/leak/00000000.sealed", ContentFile(leaked["chunk"]))
     default_storage.save("identity/leak/id-photo.sealed", ContentFile(leaked["picture"]))
     default_storage.save("recordings/leak/inside.sealed", ContentFile(os.urandom(999) + leaked["chunk"][50:]))
+    if media_store.bucket is not None:
+        # A newer version hides the leak from a plain read, but the bucket still keeps it.
+        key = f"{media_store.bucket.prefix}/identity/leak/id-photo.sealed"
+        media_store.bucket.server.admin.put_object(Bucket=MEDIA_BUCKET, Key=key, Body=os.urandom(999))
 
-    leaks = leaks_in_storage(chunk_scanner(leaked), storage_root)
+    leaks = leaks_in_storage(chunk_scanner(leaked), media_store.files())
 
     assert "file recordings/leak/00000000.sealed: starts as a WebM file" in leaks
     assert "file recordings/leak/00000000.sealed: chunk 0 (its header)" in leaks

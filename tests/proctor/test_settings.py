@@ -153,7 +153,7 @@ def test_s3_media_storage_is_configured_from_the_environment(tmp_path: Path) -> 
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["S3Storage", "exam-media", "https://s3.example.edu", "private"]
+    assert result.stdout.split() == ["ObjectStorage", "exam-media", "https://s3.example.edu", "private"]
 
 
 def test_check_deploy_refuses_a_temporary_folder_on_disk(tmp_path: Path) -> None:

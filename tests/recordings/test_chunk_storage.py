@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -187,6 +188,36 @@ def test_a_finalised_recording_gets_a_sealed_seekable_playback_copy(recording: o
         assert container.duration is not None
         assert container.duration / 1e6 == pytest.approx(4.0, rel=0.1)
     assert copy.duration_seconds == pytest.approx(4.0, rel=0.1)
+
+
+def test_a_playback_copy_that_fails_half_way_leaves_no_partial_file(
+    recording: object, webm: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recordings import selectors
+    from recordings.services import recording_make_playback_copy
+
+    append_all(recording, split(webm, [20_000]))
+    recording_finalise(recording_id=recording.pk, actor=None)
+    real = selectors.recording_plaintext
+    reads = []
+
+    def unreadable_the_second_time(recording: object) -> Iterator[bytes]:
+        reads.append(recording)
+        for index, piece in enumerate(real(recording)):
+            if len(reads) == 2 and index == 3:  # the copy is being stored by now
+                raise OSError("the storage went away")
+            yield piece
+
+    monkeypatch.setattr(selectors, "recording_plaintext", unreadable_the_second_time)
+    with pytest.raises(OSError, match="went away"):
+        recording_make_playback_copy(recording_id=recording.pk)
+
+    recording.refresh_from_db()
+    assert recording.playback_name == ""
+    folder = Path(settings.MEDIA_ROOT, "recordings", str(recording.session_id), str(recording.pk))
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        Path(name).name for name in recording.chunks.values_list("storage_name", flat=True)
+    )
 
 
 def test_a_corrupt_recording_gets_a_clear_failure_not_a_retry_loop(recording: object) -> None:
