@@ -7,7 +7,9 @@ exams. The admin is a superuser; the outsider belongs to no course.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,35 @@ def _audit_log_stays_append_only(request: pytest.FixtureRequest) -> Any:
     # Head anchors live outside the database, so they outlive the test's rows; the next test's log
     # starts empty and must not be judged against them.
     audit_anchors_clear()
+
+
+@pytest.fixture(autouse=True)
+def _analysed_once_per_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webcam detectors run once per distinct recording, template and start, and a face is
+    encoded once per distinct picture, in this process (tests/analysed_once.py): the same input
+    gives the same result, so the tests that repeat one share it."""
+    from analysis import pipeline
+    from identity import faces
+    from tests.analysed_once import analyse_webcam_once, face_encoding_once
+
+    monkeypatch.setattr(pipeline, "analyse_webcam", analyse_webcam_once)
+    monkeypatch.setattr(faces, "face_encoding", face_encoding_once)
+
+
+#: The demo's recordings as encoded by the first test that needed them.
+_DEMO_MEDIA: dict[str, Callable[[], bytes]] = {}
+
+
+@pytest.fixture
+def demo_media_encoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo attempt's webcam and screen recordings (review.demo.media) encoded once in this
+    process: encoding them takes seconds of CPU and gives the same bytes every time."""
+    from review.demo import media
+
+    for name in ("demo_webcam_webm", "demo_screen_webm"):
+        if name not in _DEMO_MEDIA:
+            _DEMO_MEDIA[name] = cache(getattr(media, name))
+        monkeypatch.setattr(media, name, _DEMO_MEDIA[name])
 
 
 @dataclass

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 from fractions import Fraction
+from functools import cache
 
 import av
 import numpy as np
 
 
+@cache
 def make_webm(seconds: float = 3.0, fps: int = 15, width: int = 320, height: int = 240, audio: bool = True) -> bytes:
-    """A small WebM with a moving gradient and, optionally, a 440 Hz tone."""
+    """A small WebM with a moving gradient and, optionally, a 440 Hz tone. Made once per set of
+    arguments in a test process: libvpx takes about half a CPU second per second of video."""
     buffer = io.BytesIO()
     container = av.open(buffer, "w", format="webm")
     video = container.add_stream("libvpx", rate=fps)

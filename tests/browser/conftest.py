@@ -29,7 +29,7 @@ def off_the_main_thread(work: Any) -> Any:
 
 
 @pytest.fixture
-def demo_attempt(transactional_db: None) -> ExamSession:
+def demo_attempt(transactional_db: None, demo_media_encoded_once: None) -> ExamSession:
     def seed() -> ExamSession:
         call_command("seed_demo_recordings", stdout=io.StringIO())
         return ExamSession.objects.select_related("exam").get(exam__title=EXAM_TITLE, student__username="student2")

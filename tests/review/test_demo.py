@@ -4,7 +4,6 @@ real services, whose webcam and screen a reviewer can play; a second run changes
 from __future__ import annotations
 
 import io
-from functools import cache
 from typing import Any
 
 import pytest
@@ -22,16 +21,10 @@ from review.selectors import session_review
 
 #: Seconds a flag's ends may differ from the storyline's: the detectors sample a few frames a second.
 TOLERANCE = 3.0
-# Encoding the two recordings takes seconds: the tests in this process share one encoding of each.
-webcam_once = cache(media.demo_webcam_webm)
-screen_once = cache(media.demo_screen_webm)
 
 
 @pytest.fixture
-def seed(db: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(media, "demo_webcam_webm", webcam_once)
-    monkeypatch.setattr(media, "demo_screen_webm", screen_once)
-
+def seed(db: None, demo_media_encoded_once: None) -> Any:
     def run() -> str:
         out = io.StringIO()
         call_command("seed_demo_recordings", stdout=out)
