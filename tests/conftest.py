@@ -73,10 +73,13 @@ def _audit_log_stays_append_only(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _analysed_once_per_input(monkeypatch: pytest.MonkeyPatch) -> None:
+def _analysed_once_per_input(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """The webcam detectors run once per distinct recording, template and start, and a face is
     encoded once per distinct picture, in this process (tests/analysed_once.py): the same input
-    gives the same result, so the tests that repeat one share it."""
+    gives the same result, so the tests that repeat one share it. A test that watches what the
+    detectors do inside (marked real_analysis) runs them itself."""
+    if request.node.get_closest_marker("real_analysis"):
+        return
     from analysis import pipeline
     from identity import faces
     from tests.analysed_once import analyse_webcam_once, face_encoding_once

@@ -419,6 +419,7 @@ def test_a_browser_signal_flag_shows_the_screen_as_it_was_then(world: World) -> 
     assert Image.open(io.BytesIO(jpeg)).format == "JPEG"
 
 
+@pytest.mark.real_analysis  # it watches that no face is compared inside the detectors
 def test_a_student_who_withdrew_from_face_matching_gets_no_face_comparison_at_all(
     enrolled: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
