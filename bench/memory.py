@@ -1,6 +1,8 @@
 """Peak memory of making the playback copy of a long recording: the streaming remux and seal
 (recordings/remux.py, as recording_make_playback_copy runs them) against, in the same run, the
-in-memory remux it replaced and the floor (only producing the recording's plaintext).
+in-memory remux it replaced and the floor (only producing the recording's plaintext); then of the
+analysis of a recording as long (analysis.pipeline.analyse_webcam: faces against the student's
+template, and speech), on a scenario clip of a real face, with speech, repeated.
 
 The recording is MediaRecorder-like WebM (no cues, no duration) made on the fly: a clip encoded once,
 its packets copied again and again with their times moved on, so three hours cost no encoding and no
@@ -37,8 +39,10 @@ from tests.media import make_webm  # noqa: E402
 MIB = 1024 * 1024
 CLIP_SECONDS = 60
 LABEL = b"recording:bench:playback"
-#: The issue's ceiling for the remux of a three-hour recording.
+#: The issue's ceiling for the remux, and for the analysis, of a three-hour recording.
 LIMIT_MIB = 300
+#: The analysis clip: the scenario set's "speech" recording (the student in view, speaking twice).
+ANALYSIS_CLIP_SECONDS = 180
 
 
 class _Collector(io.RawIOBase):
@@ -59,18 +63,18 @@ class _Collector(io.RawIOBase):
         return iter(pieces)
 
 
-def long_recording(clip: bytes, minutes: int) -> Iterator[bytes]:
+def long_recording(clip: bytes, minutes: int, clip_seconds: int = CLIP_SECONDS) -> Iterator[bytes]:
     """``minutes`` of WebM, the clip's packets over and over with their times moved on."""
     sink = _Collector()
     with av.open(io.BytesIO(clip)) as template, av.open(sink, mode="w", format="webm") as target:
         mapping = {s.index: target.add_stream_from_template(s) for s in template.streams}
-        for lap in range(minutes * 60 // CLIP_SECONDS):
+        for lap in range(minutes * 60 // clip_seconds):
             with av.open(io.BytesIO(clip)) as source:
                 for packet in source.demux():
                     if packet.dts is None or packet.time_base is None:
                         continue
                     # A tenth of a second between laps: the clip's audio starts a few ms before zero.
-                    shift = round(lap * (CLIP_SECONDS + 0.1) / packet.time_base)
+                    shift = round(lap * (clip_seconds + 0.1) / packet.time_base)
                     packet.pts = None if packet.pts is None else packet.pts + shift
                     packet.dts += shift
                     packet.stream = mapping[packet.stream.index]
@@ -85,7 +89,18 @@ def child(way: str, clip_path: str, minutes: int) -> None:
     key = crypto.new_data_key()
     tracemalloc.start()
     began = time.process_time()
-    if way == "floor":
+    if way == "analysis":
+        import numpy as np
+
+        from analysis.pipeline import analyse_webcam
+
+        # Made by the parent, as a worker reads it from the database: face_recognition's import alone loads
+        # every dlib model it has, which the analysis does not.
+        template = np.load(clip_path + ".template.npy")
+        chunks = long_recording(clip, minutes, clip_seconds=ANALYSIS_CLIP_SECONDS)
+        result = analyse_webcam(chunks, template=template, faces=True, voice=True)
+        size, stored = round(result.end), len(result.evidence)  # media seconds reached, evidence found
+    elif way == "floor":
         stored = sum(len(piece) for piece in long_recording(clip, minutes))
         size = stored
     elif way == "streaming":
@@ -153,7 +168,32 @@ def main() -> None:
         print(
             f"{names[way]:<34} {got['size'] / MIB:9.0f} {got['cpu']:7.1f} {got['rss']:13.0f} {got['python_peak']:16.1f}"
         )
-    print(f"The issue's ceiling for the remux of a three-hour recording: {LIMIT_MIB} MiB.")
+    analysis_clip = ROOT / ".cache" / "bench-memory-analysis-clip.webm"
+    if not analysis_clip.exists():
+        from tests import scenarios
+
+        analysis_clip.write_bytes(scenarios.recording(scenarios.scenario("speech")))
+    template_path = Path(f"{analysis_clip}.template.npy")
+    if not template_path.exists():
+        import numpy as np
+
+        from identity.faces import face_encoding
+        from tests import scenarios
+
+        np.save(template_path, face_encoding(scenarios.photo(scenarios.ENROL_PHOTO)))
+    run = subprocess.run(
+        [sys.executable, __file__, "--minutes", str(args.minutes), "--child", "analysis", str(analysis_clip)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    if run.returncode:
+        raise SystemExit(f"the analysis failed:\n{run.stderr[-3000:]}")
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"{'analysis (faces + speech)':<34} {'':>9} {got['cpu']:7.1f} {got['rss']:13.0f} {got['python_peak']:16.1f}")
+    print(f"    the analysis reached {got['size']} s of media and found {got['stored']} pieces of evidence")
+    print(f"The issue's ceiling for the remux, and for the analysis, of a three-hour recording: {LIMIT_MIB} MiB.")
 
 
 if __name__ == "__main__":
