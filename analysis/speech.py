@@ -91,7 +91,10 @@ SUSTAIN_FRAMES = 3
 #: shorter than the two together (the pauses between words) are bridged.
 LEAD_SECONDS = 0.3
 HANGOVER_SECONDS = 0.6
-#: Margins are reported in steps of this many dB, and capped: no sensitivity asks for more.
+#: Margins are reported in steps of this many dB, rounded up, and capped: no sensitivity asks for more.
+#: Rounded up because a sensitivity's margin must be exceeded (rules.Thresholds.passes): a window 10.6 dB
+#: over its floor is reported as 11 and passes a margin of 10, as it should; rounded down it was 10 and
+#: failed, which made every whole-dB margin act 1 dB stricter than it says.
 MARGIN_STEP_DB = 1.0
 MARGIN_CAP_DB = 40.0
 
@@ -414,7 +417,7 @@ def _windows(
     min_margin_db: float,
 ) -> list[SpeechWindow]:
     """Runs of frames of one (rounded) strength above ``min_margin_db``."""
-    steps = np.minimum(np.floor(strength / MARGIN_STEP_DB) * MARGIN_STEP_DB, MARGIN_CAP_DB)
+    steps = np.minimum(np.ceil(strength / MARGIN_STEP_DB) * MARGIN_STEP_DB, MARGIN_CAP_DB)
     above = strength > min_margin_db
     change = np.flatnonzero((steps[1:] != steps[:-1]) | (above[1:] != above[:-1])) + 1
     starts = np.concatenate([[0], change])
