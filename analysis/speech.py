@@ -376,7 +376,7 @@ def frame_strengths(
     )
     floor = np.maximum(lowest * 10 ** (FLOOR_BIAS_DB / 10), 10 ** (QUIET_DB / 10))
     over = 10 * np.log10(power / floor)
-    top = np.argsort(over, axis=1)[:, -TOP_BANDS:]
+    top = np.argpartition(over, -TOP_BANDS, axis=1)[:, -TOP_BANDS:]
     margin = np.mean(np.take_along_axis(over, top, axis=1), axis=1)
     # Those bands must also come and go at the pace of syllables: the margin is no more than they rise
     # above their lowest within SYLLABLE_SECONDS before and after (the same two-sided minimum, over a
