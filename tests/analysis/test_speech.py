@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from analysis import rules
+from analysis import media, rules
 from analysis.speech import FRAME_SECONDS, RATE, VoiceActivity, _windows, speech_evidence
 from tests import scenarios, sounds
 
@@ -297,6 +297,12 @@ def test_the_evidence_does_not_depend_on_how_the_audio_is_cut(monkeypatch: pytes
     assert whole
     assert windows(777) == whole
     assert windows(7 * RATE) == whole
+
+
+def test_the_decoder_hands_the_voice_analysis_audio_at_the_rate_it_reads_it_at() -> None:
+    # Its bands and pitch lags are counted in samples of RATE: audio at another rate would be read
+    # at the wrong pitch and in the wrong bands, with no error.
+    assert media.AUDIO_RATE == RATE
 
 
 def test_the_test_sounds_are_as_loud_as_asked_and_the_same_for_the_same_seed() -> None:
