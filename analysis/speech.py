@@ -22,7 +22,7 @@ between syllables and words. Constants were set on the development half of tests
 At a talking level of -20 dBFS, speech is found at standard sensitivity over noise 5 dB under it,
 over white noise up to 5 dB louder than it (most sentences) and pink noise 2 dB louder, and over
 mains hum louder than it; under pink noise or a fan 5 dB louder it is lost (no band then clears
-10 dB). About 2.5 CPU-seconds and 16 MB kept per recorded hour. WebRTC's detector is not used: on
+10 dB). About 3 CPU-seconds and 16 MB kept per recorded hour. WebRTC's detector is not used: on
 every noise tried it called every frame speech.
 """
 
