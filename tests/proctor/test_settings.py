@@ -248,3 +248,18 @@ def test_a_location_matches_hosts_domains_and_networks_only_as_listed() -> None:
     assert not location_allowed("example.edu.evil.net", allowed)
     assert not location_allowed("partner.org", allowed)
     assert not location_allowed("10.0.0.1", allowed)
+
+
+def test_check_deploy_refuses_a_key_store_prefix_inside_the_media_prefix(tmp_path: Path) -> None:
+    s3 = {
+        "MEDIA_STORAGE": "s3",
+        "S3_BUCKET": "media",
+        "S3_PREFIX": "invigil",
+        "S3_ENDPOINT_URL": "https://s3.example.edu",
+    }
+    result = manage(production_env(tmp_path, **s3, INVIGIL_KEYSTORE_PREFIX="invigil/keys"), "check", "--deploy")
+    assert result.returncode != 0
+    assert "invigil.E005" in result.stderr
+    assert "(INVIGIL_KEYSTORE_PREFIX) overlaps the media's" in result.stderr
+    apart = manage(production_env(tmp_path, **s3, INVIGIL_KEYSTORE_PREFIX="invigil-keys"), "check", "--deploy")
+    assert "invigil.E005" not in apart.stderr
