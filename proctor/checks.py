@@ -136,6 +136,8 @@ def _inside(path: Path, folder: Path) -> bool:
 def keystore_kept_apart(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
     """The retention-period keys (INVIGIL_KEYSTORE_DIR) exist, and live apart from the database and the
     media: a backup that holds both the database and the period keys decrypts what was purged since."""
+    if "keystore" in settings.STORAGES:
+        return _object_keystore_kept_apart()
     store = Path(os.path.realpath(settings.INVIGIL_KEYSTORE_DIR))
     if not store.is_dir():
         return [
@@ -163,3 +165,28 @@ def keystore_kept_apart(app_configs: Any, **kwargs: Any) -> list[checks.CheckMes
         for what, folder in places
         if _inside(store, folder)
     ]
+
+
+def _object_keystore_kept_apart() -> list[checks.CheckMessage]:
+    """In the object store, the period keys' prefix must not hold, or lie inside, the media's or the audit
+    anchors' in the same bucket (whose listings, copies and lifecycle rules would then take the keys too)."""
+    keys = settings.STORAGES["keystore"]["OPTIONS"]
+    prefix = keys["location"].strip("/") + "/"
+    errors: list[checks.CheckMessage] = []
+    for what, alias in (("the media", "default"), ("the audit anchors", "audit_anchors")):
+        other = settings.STORAGES[alias]["OPTIONS"]
+        if other.get("bucket_name") != keys["bucket_name"]:
+            continue
+        other_prefix = str(other.get("location", "")).strip("/") + "/"
+        if other_prefix == "/" or prefix.startswith(other_prefix) or other_prefix.startswith(prefix):
+            errors.append(
+                checks.Error(
+                    f"The key store's prefix {prefix} (INVIGIL_KEYSTORE_PREFIX) overlaps {what}'s "
+                    f"({other_prefix}) in bucket {keys['bucket_name']}, so copies of it would carry the keys "
+                    "that make purged data unreadable in older backups.",
+                    hint="Give INVIGIL_KEYSTORE_PREFIX a prefix of its own (or INVIGIL_KEYSTORE_BUCKET a bucket "
+                    "of its own), replicated or backed up apart and kept no longer than the retention periods.",
+                    id="invigil.E005",
+                )
+            )
+    return errors

@@ -19,8 +19,17 @@ from django.utils import timezone
 
 from proctor import crypto
 from proctor.audit import audit_record
-from proctor.keystore import PERIOD_GRACE, KeyStore, is_period_id, period_end, period_id_for
+from proctor.keystore import (
+    PERIOD_GRACE,
+    KeyStore,
+    ObjectKeyStore,
+    PeriodKeyStore,
+    is_period_id,
+    period_end,
+    period_id_for,
+)
 from proctor.models import DataKey
+from proctor.storage import ObjectStorage
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +53,17 @@ def _keystore(directory: str, master: crypto.KeyRing) -> KeyStore:
     return KeyStore(directory, master)
 
 
-def keystore() -> KeyStore:
-    """The period keys in INVIGIL_KEYSTORE_DIR, sealed by the master keys."""
+@lru_cache(maxsize=4)
+def _object_keystore(options: tuple[tuple[str, Any], ...], master: crypto.KeyRing) -> ObjectKeyStore:
+    return ObjectKeyStore(ObjectStorage(**dict(options)), master)
+
+
+def keystore() -> PeriodKeyStore:
+    """The period keys, sealed by the master keys: under STORAGES["keystore"] in the object store when
+    that is configured (INVIGIL_KEYSTORE_PREFIX), else in INVIGIL_KEYSTORE_DIR."""
+    if "keystore" in settings.STORAGES:
+        options = settings.STORAGES["keystore"]["OPTIONS"]
+        return _object_keystore(tuple(sorted(options.items())), keyring())
     return _keystore(str(settings.INVIGIL_KEYSTORE_DIR), keyring())
 
 

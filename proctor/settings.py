@@ -275,7 +275,24 @@ else:
             "directory_permissions_mode": 0o700,
         },
     }
+# With more than one machine, the retention-period keys (see INVIGIL_KEYSTORE_DIR below) must be shared
+# too: INVIGIL_KEYSTORE_PREFIX puts them in the object store, under that prefix of INVIGIL_KEYSTORE_BUCKET
+# (by default the media bucket). The store must honour conditional writes (If-None-Match).
+_keystore_prefix = env.optional_str("INVIGIL_KEYSTORE_PREFIX")
+_keystore_storage: dict[str, dict[str, Any]] = {}
+if _keystore_prefix is not None:
+    if MEDIA_STORAGE != "s3":
+        raise ImproperlyConfigured("INVIGIL_KEYSTORE_PREFIX needs MEDIA_STORAGE=s3 (the object store it lives in).")
+    _keystore_storage["keystore"] = {
+        "BACKEND": _media_storage["BACKEND"],
+        "OPTIONS": {
+            **_media_storage["OPTIONS"],
+            "bucket_name": env.str("INVIGIL_KEYSTORE_BUCKET", _media_storage["OPTIONS"]["bucket_name"]),
+            "location": _keystore_prefix,
+        },
+    }
 STORAGES = {
+    **_keystore_storage,
     "default": _media_storage,
     "audit_anchors": _anchor_storage,
     "staticfiles": {

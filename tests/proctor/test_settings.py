@@ -133,6 +133,7 @@ def test_production_check_deploy_reports_no_warnings(tmp_path: Path) -> None:
         ({"INVIGIL_KEYS_FILE": "<unset>"}, "INVIGIL_KEYS must be set"),
         ({"DEBUG": "true"}, "DEBUG must be off"),
         ({"MEDIA_STORAGE": "s3"}, "S3_BUCKET must be set"),
+        ({"INVIGIL_KEYSTORE_PREFIX": "keys"}, "INVIGIL_KEYSTORE_PREFIX needs MEDIA_STORAGE=s3"),
         ({"EMAIL_HOST": "<unset>"}, "EMAIL_HOST"),
         ({"INVIGIL_ENV": "staging"}, "INVIGIL_ENV must be one of development, production"),
     ],
@@ -154,6 +155,23 @@ def test_s3_media_storage_is_configured_from_the_environment(tmp_path: Path) -> 
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ObjectStorage", "exam-media", "https://s3.example.edu", "private"]
+
+
+def test_the_period_keys_go_to_the_object_store_under_their_own_prefix_when_one_is_set(tmp_path: Path) -> None:
+    env = production_env(
+        tmp_path,
+        MEDIA_STORAGE="s3",
+        S3_BUCKET="exam-media",
+        INVIGIL_KEYSTORE_BUCKET="exam-keys",
+        INVIGIL_KEYSTORE_PREFIX="invigil-keys",
+    )
+    code = (
+        "import django; django.setup(); from proctor.keys import keystore; s = keystore(); "
+        "print(type(s).__name__, s.bucket, s.storage.location)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ObjectKeyStore", "exam-keys", "invigil-keys"]
 
 
 def test_check_deploy_refuses_a_temporary_folder_on_disk(tmp_path: Path) -> None:
@@ -248,3 +266,18 @@ def test_a_location_matches_hosts_domains_and_networks_only_as_listed() -> None:
     assert not location_allowed("example.edu.evil.net", allowed)
     assert not location_allowed("partner.org", allowed)
     assert not location_allowed("10.0.0.1", allowed)
+
+
+def test_check_deploy_refuses_a_key_store_prefix_inside_the_media_prefix(tmp_path: Path) -> None:
+    s3 = {
+        "MEDIA_STORAGE": "s3",
+        "S3_BUCKET": "media",
+        "S3_PREFIX": "invigil",
+        "S3_ENDPOINT_URL": "https://s3.example.edu",
+    }
+    result = manage(production_env(tmp_path, **s3, INVIGIL_KEYSTORE_PREFIX="invigil/keys"), "check", "--deploy")
+    assert result.returncode != 0
+    assert "invigil.E005" in result.stderr
+    assert "(INVIGIL_KEYSTORE_PREFIX) overlaps the media's" in result.stderr
+    apart = manage(production_env(tmp_path, **s3, INVIGIL_KEYSTORE_PREFIX="invigil-keys"), "check", "--deploy")
+    assert "invigil.E005" not in apart.stderr
