@@ -25,9 +25,10 @@ SAMPLE_EVERY = 1.0
 KEYFRAME_GRACE = 0.3
 #: Voice-activity detection needs no more than 16 kHz; resampling down makes it three times cheaper.
 AUDIO_RATE = 16_000
-#: Audio goes to its sink in runs of about this many seconds (one call per 20 ms packet cost more than
-#: the voice analysis itself); a run ends early where the audio jumps by more than AUDIO_JUMP seconds
-#: (a lost chunk), so the sink still sees where each stretch of sound starts.
+#: Decoded audio is resampled and handed to its sink in runs of about this many seconds (resampling
+#: each 20 ms packet on its own cost more than decoding it, and one sink call per packet more than the
+#: voice analysis itself); a run ends early where the audio jumps by more than AUDIO_JUMP seconds (a
+#: lost chunk), so the sink still sees where each stretch of sound starts.
 AUDIO_BATCH_SECONDS = 1.0
 AUDIO_JUMP = 0.25
 
@@ -107,8 +108,9 @@ class StreamDecoder:
         self.last_key: float | None = None
         self.key_spacing: float | None = None
         self.tick: dict[int, float] = {}
-        #: Resampled audio not yet handed to the sink, and the media time it starts at.
-        self.pcm: list[np.ndarray] = []
+        #: Decoded audio not yet resampled (as the decoder gave it), the media time it starts at, and
+        #: its length in samples.
+        self.pcm = av.AudioFifo()
         self.pcm_start = 0.0
         self.pcm_samples = 0
 
@@ -193,22 +195,25 @@ class StreamDecoder:
     def _audio_frame(self, frame: Any, t: float) -> None:
         if self.audio is None:
             return
-        for mono in self.resampler.resample(frame):
-            samples = mono.to_ndarray().reshape(-1)
-            if self.pcm and abs(t - (self.pcm_start + self.pcm_samples / AUDIO_RATE)) > AUDIO_JUMP:
-                self.flush_audio()
-            if not self.pcm:
-                self.pcm_start = t
-            self.pcm.append(samples)
-            self.pcm_samples += len(samples)
-            if self.pcm_samples >= AUDIO_BATCH_SECONDS * AUDIO_RATE:
-                self.flush_audio()
+        if self.pcm_samples and abs(t - (self.pcm_start + self.pcm_samples / frame.sample_rate)) > AUDIO_JUMP:
+            self.flush_audio()
+        if not self.pcm_samples:
+            self.pcm_start = t
+        # The run's time is kept here, from the packets; the queue would refuse their rounded timestamps.
+        frame.pts = None
+        self.pcm.write(frame)
+        self.pcm_samples += frame.samples
+        if self.pcm_samples >= AUDIO_BATCH_SECONDS * frame.sample_rate:
+            self.flush_audio()
 
     def flush_audio(self) -> None:
-        """Hand the audio held back to the sink (at the end of the stream, or of a run)."""
-        if self.pcm and self.audio is not None:
-            self.audio(self.pcm_start, np.concatenate(self.pcm))
-        self.pcm, self.pcm_samples = [], 0
+        """Resample the audio held back and hand it to the sink (at the end of the stream, or of a run)."""
+        run = self.pcm.read() if self.pcm_samples else None
+        if run is not None and self.audio is not None:
+            mono = [piece.to_ndarray().reshape(-1) for piece in self.resampler.resample(run)]
+            if mono:
+                self.audio(self.pcm_start, np.concatenate(mono))
+        self.pcm_samples = 0
 
     def stats(self) -> DecodeStats:
         if self.first is None:

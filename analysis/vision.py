@@ -54,6 +54,10 @@ DARK_MEAN = 45.0
 DARK_BRIGHTEST = 110.0
 #: dlib's CNN detector's confidence below which a face it reports is not counted.
 CNN_MIN_CONFIDENCE = 0.3
+#: dlib's CNN detector finds faces from about 70 px wide (HOG's box) at the scale it is given, and costs
+#: in proportion to the pixels it searches (2 s for a whole 640x480 frame here). It looks at a copy
+#: scaled so the face it is asked to find back is this wide, never enlarged.
+CNN_FACE_PIXELS = 100
 #: HOG's score below which a face that was not expected (a second one appearing) is not counted.
 HOG_NEW_FACE_SCORE = 0.1
 THUMBNAIL_SIZE = (160, 120)
@@ -310,17 +314,21 @@ def detect_enhanced(grey: np.ndarray) -> list[Face]:
     ]
 
 
-def detect_cnn(grey: np.ndarray) -> list[Face]:
+def detect_cnn(grey: np.ndarray, face_width: int | None = None) -> list[Face]:
     """Second opinion, last part: dlib's CNN face detector (MMOD), which finds turned and partly covered
-    faces HOG misses; about a second a frame, so it runs only on doubtful frames."""
+    faces HOG misses; costly, so it runs only on doubtful frames, and when the face looked for is known
+    to be ``face_width`` pixels wide, on a copy scaled down as far as still finds a face that size."""
     import cv2
 
-    rgb = cv2.cvtColor(enhanced(grey), cv2.COLOR_GRAY2RGB)
-    found = _cnn()(rgb, 0)
+    scale = min(1.0, CNN_FACE_PIXELS / face_width) if face_width else 1.0
+    image = enhanced(grey)
+    if scale < 1.0:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    found = _cnn()(cv2.cvtColor(image, cv2.COLOR_GRAY2RGB), 0)
     return [
-        Face(_box(d.rect, 1.0), round(min(1.0, max(0.0, float(d.confidence))), 3))
+        Face(_box(d.rect, scale), round(min(1.0, max(0.0, float(d.confidence))), 3))
         for d in found
-        if d.confidence >= CNN_MIN_CONFIDENCE and d.rect.width() >= MIN_FACE_PIXELS
+        if d.confidence >= CNN_MIN_CONFIDENCE and d.rect.width() / scale >= MIN_FACE_PIXELS
     ]
 
 
@@ -383,6 +391,9 @@ class FaceSampler:
         #: The scene when the full ladder last ran, and what it found: a scene that has not changed
         #: since is not asked again.
         self.memo: tuple[np.ndarray, list[Face]] | None = None
+        #: How wide the smallest face in view was when faces were last seen: the size the second
+        #: opinion looks for when a face goes missing.
+        self.face_width: int | None = None
 
     def feed(self, t: float, picture: Picture | np.ndarray) -> None:
         if isinstance(picture, np.ndarray):
@@ -453,7 +464,7 @@ class FaceSampler:
         found = _merge(faces, detect_enhanced(grey))
         if len(found) < expected:
             self.result.cnn_detections += 1
-            found = _merge(found, detect_cnn(grey))
+            found = _merge(found, detect_cnn(grey, self.face_width))
         self.memo = (signature, [face for face in found if face not in faces])
         return found
 
@@ -479,6 +490,8 @@ class FaceSampler:
                 self._verify(track, t, picture, grey)
             tracks.append(track)
         self.tracks = tracks
+        if tracks:
+            self.face_width = min(width(track.box) for track in tracks)
 
     def _verify(self, track: Track, t: float, picture: Picture, grey: np.ndarray) -> None:
         assert self.template is not None

@@ -11,9 +11,18 @@ import numpy as np
 
 
 @cache
-def make_webm(seconds: float = 3.0, fps: int = 15, width: int = 320, height: int = 240, audio: bool = True) -> bytes:
-    """A small WebM with a moving gradient and, optionally, a 440 Hz tone. Made once per set of
-    arguments in a test process: libvpx takes about half a CPU second per second of video."""
+def make_webm(
+    seconds: float = 3.0,
+    fps: int = 15,
+    width: int = 320,
+    height: int = 240,
+    audio: bool = True,
+    *,
+    audio_gap: tuple[float, float] | None = None,
+) -> bytes:
+    """A small WebM with a moving gradient and, optionally, a 440 Hz tone (missing between the seconds
+    of ``audio_gap``, as where a chunk was lost). Made once per set of arguments in a test process:
+    libvpx takes about half a CPU second per second of video."""
     buffer = io.BytesIO()
     container = av.open(buffer, "w", format="webm")
     video = container.add_stream("libvpx", rate=fps)
@@ -37,6 +46,8 @@ def make_webm(seconds: float = 3.0, fps: int = 15, width: int = 320, height: int
         t = np.arange(total) / 48_000
         tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
         for start in range(0, total - samples_per_frame + 1, samples_per_frame):
+            if audio_gap is not None and audio_gap[0] * 48_000 <= start < audio_gap[1] * 48_000:
+                continue
             frame = av.AudioFrame.from_ndarray(
                 tone[None, start : start + samples_per_frame], format="flt", layout="mono"
             )

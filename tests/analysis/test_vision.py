@@ -11,6 +11,7 @@ import pytest
 
 from analysis import rules, vision
 from analysis.rules import Exemptions, Kind, Severity
+from analysis.vision import ArrayPicture
 from tests import scenarios
 from tests.scenarios import Person, Scenario, Shot
 
@@ -95,6 +96,21 @@ def test_an_empty_room_is_no_face_confirmed_by_the_second_opinion() -> None:
     assert kinds(events) == [Kind.NO_FACE]
     assert events[0].confidence >= 0.85
     assert analysis.cnn_detections == 1  # asked once: the empty room did not change after
+
+
+def test_the_cnn_looks_for_a_lost_face_on_a_copy_scaled_to_its_size_and_answers_in_the_frames_pixels() -> None:
+    # A hand over the lower face in a dim room: HOG loses the face, the CNN still finds it at a third of
+    # the pixels (a face last seen 170 px wide is looked for on a copy 100/170 the size).
+    shot = Shot(0, 1, (Person("right:two_people.jpg", cover="hand"),), light=0.3)
+    item = Scenario("test", 1, (shot,), seed=7)
+    grey = ArrayPicture(scenarios.render_frame(item, shot, 0.0, scenarios.sensor_noise(7, 1)[0])).grey
+    assert vision.detect_hog(grey) == []
+    found = vision.detect_cnn(grey, face_width=170)
+    assert len(found) == 1
+    top, right, bottom, left = found[0].box
+    assert 130 <= right - left <= 260
+    assert left < grey.shape[1] / 2 < right  # she sits in the middle
+    assert top < grey.shape[0] * 0.4 < bottom
 
 
 @pytest.mark.parametrize("cover", ["hand", "cup"])
