@@ -132,6 +132,21 @@ def child(way: str, clip_path: str, minutes: int) -> None:
     print(json.dumps({"size": size, "stored": stored, "cpu": cpu, "python_peak": python_peak / MIB, "rss": rss}))
 
 
+def run_child(way: str, clip: Path, minutes: int, name: str) -> dict[str, float]:
+    """One way in a child process of its own; what it measured."""
+    run = subprocess.run(
+        [sys.executable, __file__, "--minutes", str(minutes), "--child", way, str(clip)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    if run.returncode:
+        raise SystemExit(f"{name} failed:\n{run.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(run.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=int, default=180)
@@ -155,16 +170,7 @@ def main() -> None:
         "in-memory": "in-memory remux + seal (before)",
     }
     for way in ways:
-        run = subprocess.run(
-            [sys.executable, __file__, "--minutes", str(args.minutes), "--child", way, str(clip)],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
-        if run.returncode:
-            raise SystemExit(f"{names[way]} failed:\n{run.stderr[-3000:]}")
-        got = json.loads(run.stdout.strip().splitlines()[-1])
+        got = run_child(way, clip, args.minutes, names[way])
         print(
             f"{names[way]:<34} {got['size'] / MIB:9.0f} {got['cpu']:7.1f} {got['rss']:13.0f} {got['python_peak']:16.1f}"
         )
@@ -181,16 +187,7 @@ def main() -> None:
         from tests import scenarios
 
         np.save(template_path, face_encoding(scenarios.photo(scenarios.ENROL_PHOTO)))
-    run = subprocess.run(
-        [sys.executable, __file__, "--minutes", str(args.minutes), "--child", "analysis", str(analysis_clip)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    if run.returncode:
-        raise SystemExit(f"the analysis failed:\n{run.stderr[-3000:]}")
-    got = json.loads(run.stdout.strip().splitlines()[-1])
+    got = run_child("analysis", analysis_clip, args.minutes, "the analysis")
     print(f"{'analysis (faces + speech)':<34} {'':>9} {got['cpu']:7.1f} {got['rss']:13.0f} {got['python_peak']:16.1f}")
     print(f"    the analysis reached {got['size']} s of media and found {got['stored']} pieces of evidence")
     print(f"The issue's ceiling for the remux, and for the analysis, of a three-hour recording: {LIMIT_MIB} MiB.")
