@@ -78,7 +78,7 @@ class ChunkCommitter:
         self.loop = loop
         self.waiting: list[tuple[SealedChunk, asyncio.Future[ChunkStored | ChunkRefused]]] = []
         self.committing: asyncio.Task[None] | None = None
-        self.batches = 0  # for tests and the benchmark's curiosity: how many transactions so far
+        self.batches = 0  # how many transactions so far (the tests look)
 
     async def append(self, *, recording: Recording, seq: int, data: bytes, client_time: datetime | None) -> ChunkStored:
         """Seal, store and commit one chunk; return once it is safe to acknowledge, or raise ChunkRefused."""
