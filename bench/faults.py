@@ -47,6 +47,7 @@ from ingest import (  # noqa: E402  (bench/ is not a package)
     start_servers,
     start_services,
     stop_servers,
+    stream_socket,
 )
 
 STREAMS = ("webcam", "screen")
@@ -123,16 +124,8 @@ class Page:
 
     async def upload(self, url: str, cookie: str, deadline: float) -> None:
         """One socket's life: start both streams, re-send what is unacknowledged, read acknowledgements."""
-        import websockets
 
-        async with websockets.connect(
-            url,
-            additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"},
-            max_size=2**20,
-            open_timeout=10,
-            ping_interval=None,
-            close_timeout=1,
-        ) as ws:
+        async with stream_socket(url, cookie, open_timeout=10) as ws:
             self.socket = ws
             for stream in STREAMS:
                 await ws.send(json.dumps({"type": "start", "stream": stream, "mime": "video/webm"}))

@@ -34,6 +34,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
@@ -187,6 +188,20 @@ class Bodies:
         return WEBM_MAGIC + body[4:] if first else body
 
 
+def stream_socket(url: str, cookie: str, *, open_timeout: float) -> Any:
+    """A recording socket as the exam page opens it: signed in by cookie, from the site's origin."""
+    import websockets
+
+    return websockets.connect(
+        url,
+        additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"},
+        max_size=2**20,
+        open_timeout=open_timeout,
+        ping_interval=None,
+        close_timeout=1,
+    )
+
+
 async def student(
     port: int,
     session_id: str,
@@ -205,14 +220,7 @@ async def student(
     url = f"ws://127.0.0.1:{port}/ws/sessions/{session_id}/stream/?token={token}"
     pending: dict[tuple[int, int], float] = {}
     try:
-        async with websockets.connect(
-            url,
-            additional_headers={"Cookie": cookie, "Origin": "http://127.0.0.1"},
-            max_size=2**20,
-            open_timeout=120,
-            ping_interval=None,
-            close_timeout=1,
-        ) as ws:
+        async with stream_socket(url, cookie, open_timeout=120) as ws:
             for stream in ("webcam", "screen"):
                 await ws.send(json.dumps({"type": "start", "stream": stream, "mime": "video/webm"}))
                 await ws.recv()

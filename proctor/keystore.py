@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from botocore.exceptions import ClientError
 from storages.utils import clean_name
 
 from proctor import crypto
-from proctor.storage import ObjectStorage
+from proctor.storage import ObjectStorage, fsync_path
 
 __all__ = [
     "PERIOD_GRACE",
@@ -88,14 +89,6 @@ def period_key_label(period_id: str) -> bytes:
     return f"invigil-period-key:{period_id}".encode()
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # (path or s3:// name, master ring) -> (period ring, the file's identity or the object's ETag, when last checked)
 _cache: OrderedDict[tuple[str, crypto.KeyRing], tuple[crypto.KeyRing, tuple[int | str, ...], float]] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -112,7 +105,56 @@ def _identity(info: os.stat_result) -> tuple[int, ...]:
     return (info.st_ino, info.st_dev, info.st_mtime_ns, info.st_ctime_ns, info.st_size)
 
 
-class KeyStore:
+def _file_name(period_id: str) -> str:
+    """The name a period key is stored under, in a folder or under an object-store prefix."""
+    if not is_period_id(period_id):
+        raise ValueError(f"{period_id!r} is not a period id")
+    return period_id.replace(":", "-") + _FILE_SUFFIX
+
+
+def _periods_among(names: Iterable[str]) -> list[str]:
+    """The period ids of the key files among ``names``, oldest first."""
+    found = []
+    for name in names:
+        if name.startswith("period-") and name.endswith(_FILE_SUFFIX):
+            period_id = "period:" + name[len("period-") : -len(_FILE_SUFFIX)]
+            if is_period_id(period_id):
+                found.append(period_id)
+    return sorted(found)
+
+
+class _PeriodKeys:
+    """What both key stores share: finding, or making, a period's key."""
+
+    def check(self) -> None:
+        raise NotImplementedError
+
+    def _where(self, period_id: str) -> str:
+        raise NotImplementedError
+
+    def _open(self, period_id: str, where: str) -> crypto.KeyRing:
+        raise NotImplementedError
+
+    def _create(self, period_id: str, where: str) -> None:
+        raise NotImplementedError
+
+    def ring(self, period_id: str, *, create: bool = False) -> crypto.KeyRing:
+        """A key ring holding only this period's key; with ``create``, a fresh key is made if there is none."""
+        where = self._where(period_id)
+        try:
+            return self._open(period_id, where)
+        except FileNotFoundError:
+            self.check()  # a missing store is a configuration error, not a destroyed key
+            if not create:
+                raise PeriodKeyDestroyed(
+                    f"The period key {period_id!r} is not in the key store {self!r}: it was destroyed once "
+                    "everything under it was purged (or the key store is not the one this database uses)."
+                ) from None
+        self._create(period_id, where)
+        return self._open(period_id, where)
+
+
+class KeyStore(_PeriodKeys):
     """The period keys in one directory, sealed by ``master`` (a ring of the keys from settings)."""
 
     def __init__(self, directory: Path | str, master: crypto.KeyRing) -> None:
@@ -128,9 +170,9 @@ class KeyStore:
 
     def _name(self, period_id: str) -> str:
         # Plain strings: this runs on every decrypt, and pathlib costs more than the unwrap.
-        if not is_period_id(period_id):
-            raise ValueError(f"{period_id!r} is not a period id")
-        return os.path.join(self._folder, period_id.replace(":", "-") + _FILE_SUFFIX)
+        return os.path.join(self._folder, _file_name(period_id))
+
+    _where = _name
 
     def check(self) -> None:
         """Refuse a key store that is not a writable directory, saying which setting to fix."""
@@ -146,27 +188,7 @@ class KeyStore:
     def periods(self) -> list[str]:
         """The ids of the period keys in the store, oldest first."""
         self.check()
-        found = []
-        for path in self.directory.glob("period-*" + _FILE_SUFFIX):
-            period_id = "period:" + path.name[len("period-") : -len(_FILE_SUFFIX)]
-            if is_period_id(period_id):
-                found.append(period_id)
-        return sorted(found)
-
-    def ring(self, period_id: str, *, create: bool = False) -> crypto.KeyRing:
-        """A key ring holding only this period's key; with ``create``, a fresh key is made if there is none."""
-        name = self._name(period_id)
-        try:
-            return self._open(period_id, name)
-        except FileNotFoundError:
-            self.check()  # a missing store is a configuration error, not a destroyed key
-            if not create:
-                raise PeriodKeyDestroyed(
-                    f"The period key {period_id!r} is not in the key store {self.directory}: it was destroyed "
-                    "once everything under it was purged (or the key store is not the one this database uses)."
-                ) from None
-        self._create(period_id, Path(name))
-        return self._open(period_id, name)
+        return _periods_among(path.name for path in self.directory.glob("period-*" + _FILE_SUFFIX))
 
     def _open(self, period_id: str, name: str) -> crypto.KeyRing:
         # Keyed by the master ring too, so another master key is never answered from memory.
@@ -198,7 +220,8 @@ class KeyStore:
                 _cache.popitem(last=False)
         return ring
 
-    def _create(self, period_id: str, path: Path) -> None:
+    def _create(self, period_id: str, where: str) -> None:
+        path = Path(where)
         sealed = self.master.wrap(crypto.new_data_key(), label=period_key_label(period_id))
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -215,7 +238,7 @@ class KeyStore:
             pass
         finally:
             temporary.unlink()
-        _fsync_dir(self.directory)
+        fsync_path(self.directory)
 
     def destroy(self, period_id: str) -> bool:
         """Overwrite and delete the period key's file; False when it was already gone."""
@@ -234,7 +257,7 @@ class KeyStore:
         finally:
             os.close(fd)
         path.unlink(missing_ok=True)
-        _fsync_dir(self.directory)
+        fsync_path(self.directory)
         return True
 
     def rewrap(self) -> int:
@@ -255,7 +278,7 @@ class KeyStore:
                 os.close(fd)
             os.replace(temporary, path)  # same key inside, so replacing is safe
             _forget(self._name(period_id))
-            _fsync_dir(self.directory)
+            fsync_path(self.directory)
             done += 1
         return done
 
@@ -270,7 +293,7 @@ def _status(err: ClientError) -> int:
 _PROBE_PERIOD = "period:0000-01"
 
 
-class ObjectKeyStore:
+class ObjectKeyStore(_PeriodKeys):
     """The period keys as objects under the prefix of ``storage`` (an object store every machine shares),
     sealed by ``master``, with the guarantees of KeyStore: a period key is created once even when machines
     race (a conditional PUT, If-None-Match: *, that only the first writer wins), and destroying one
@@ -285,13 +308,10 @@ class ObjectKeyStore:
     def __repr__(self) -> str:
         return f"ObjectKeyStore({self.bucket!r}, {self.storage.location!r})"
 
-    def _file_name(self, period_id: str) -> str:
-        if not is_period_id(period_id):
-            raise ValueError(f"{period_id!r} is not a period id")
-        return period_id.replace(":", "-") + _FILE_SUFFIX
-
     def _key(self, period_id: str) -> str:
-        return str(self.storage._normalize_name(clean_name(self._file_name(period_id))))
+        return str(self.storage._normalize_name(clean_name(_file_name(period_id))))
+
+    _where = _key
 
     def check(self) -> None:
         """Refuse a bucket this process cannot list, saying which setting to fix."""
@@ -309,28 +329,7 @@ class ObjectKeyStore:
         """The ids of the period keys in the store, oldest first."""
         self.check()
         _, names = self.storage.listdir("")
-        found = []
-        for name in names:
-            if name.startswith("period-") and name.endswith(_FILE_SUFFIX):
-                period_id = "period:" + name[len("period-") : -len(_FILE_SUFFIX)]
-                if is_period_id(period_id):
-                    found.append(period_id)
-        return sorted(found)
-
-    def ring(self, period_id: str, *, create: bool = False) -> crypto.KeyRing:
-        """A key ring holding only this period's key; with ``create``, a fresh key is made if there is none."""
-        key = self._key(period_id)
-        try:
-            return self._open(period_id, key)
-        except FileNotFoundError:
-            self.check()
-            if not create:
-                raise PeriodKeyDestroyed(
-                    f"The period key {period_id!r} is not in the key store {self!r}: it was destroyed once "
-                    "everything under it was purged (or the key store is not the one this database uses)."
-                ) from None
-        self._create(period_id, key)
-        return self._open(period_id, key)
+        return _periods_among(names)
 
     def _get(self, key: str, *, unless_etag: str | None = None) -> tuple[bytes, str] | None:
         """The object's bytes and ETag; None when its ETag is still ``unless_etag`` (a 304, no body sent)."""
@@ -412,7 +411,7 @@ class ObjectKeyStore:
             if _status(err) == 404:
                 return False
             raise
-        self.storage.delete(self._file_name(period_id))
+        self.storage.delete(_file_name(period_id))
         return True
 
     def rewrap(self) -> int:

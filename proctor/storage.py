@@ -29,6 +29,15 @@ _CONTENT_RANGE = re.compile(r"bytes \d+-\d+/(\d+)")
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """fsync a file or a folder by its path."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _syncfs(path: str | os.PathLike[str]) -> None:
     """Make everything written to the filesystem holding ``path`` durable, in one call: one journal commit
     for any number of files, where an fsync of each file and folder costs a commit apiece."""
@@ -59,17 +68,9 @@ class DurableFileSystemStorage(FileSystemStorage):
         if getattr(self._batching, "on", False):
             return name
         path = self.path(name)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(path)
         # The folder entry must be durable too, or a crash can lose a fully written file.
-        dir_fd = os.open(os.path.dirname(path), os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_path(os.path.dirname(path))
         return name
 
     def save_unsynced(self, name: str, content: Any) -> str:

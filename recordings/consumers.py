@@ -12,6 +12,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -55,12 +56,12 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.refuse(protocol.CLOSE_UNAUTHENTICATED, "Sign in again to continue recording.")
             return
+        # Every database call of this socket is not thread-sensitive: a thousand students reconnecting at
+        # once are served side by side on the pool, not one after another on the single sync thread.
         code = await database_sync_to_async(self.authorise, thread_sensitive=False)(user)
         if code is not None:
             await self.refuse(*code)
 
-    # Every database call of this socket is not thread-sensitive: a thousand students reconnecting at
-    # once are served side by side on the pool, not one after another on the single sync thread.
     def authorise(self, user: Any) -> tuple[int, str] | None:
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
         session = ExamSession.objects.select_related("exam").filter(pk=session_id).first()
@@ -80,8 +81,7 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
         # Channels closes stale database connections of its single sync thread before every message:
         # a hop through that one thread for every chunk of every student, queueing behind each other.
         # This socket never uses that thread's connection; its own calls tidy theirs in the pool.
-        name = str(message["type"]).replace(".", "_")  # as Channels names handlers: websocket_receive
-        handler = None if name.startswith("_") else getattr(self, name, None)
+        handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
@@ -130,8 +130,8 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
             )
             return
         try:
-            # Sealed and fsynced side by side on the thread pool, then committed with whatever other
-            # chunks arrived meanwhile (group commit, recordings.ingest).
+            # Sealed side by side, then made durable and committed with whatever other chunks arrived
+            # meanwhile (group commit, recordings.ingest).
             stored = await committer().append(
                 recording=recording, seq=chunk.seq, data=chunk.data, client_time=chunk.client_time
             )

@@ -167,28 +167,42 @@ def chunks_record(chunks: Sequence[SealedChunk]) -> list[ChunkStored | ChunkRefu
     sealed copy deleted. Only once this returns is a stored chunk safe to acknowledge.
 
     If another writer stores one of the same numbers between the look and the insert (SQLite takes no
-    row locks), the batch is rolled back and each chunk recorded on its own instead.
+    row locks), the batch is rolled back and each chunk recorded on its own instead. When an error ends
+    it early, the copies of the chunks recorded so far stay; only the others are deleted.
     """
+    outcomes: list[ChunkStored | ChunkRefused] = []
     try:
         try:
             with transaction.atomic():
-                outcomes = _chunks_record_locked(chunks)
+                batch = _chunks_record_locked(chunks)
+            outcomes = batch
         except IntegrityError:
-            outcomes = []
             for chunk in chunks:
-                try:
-                    with transaction.atomic():
-                        outcomes.extend(_chunks_record_locked([chunk]))
-                except IntegrityError:  # stored meanwhile by another writer: compare with what won
-                    outcomes.extend(_chunks_record_locked([chunk]))
-    except BaseException:
-        for chunk in chunks:  # nothing was recorded, so none of these copies is referred to
-            default_storage.delete(chunk.storage_name)
-        raise
-    for chunk, outcome in zip(chunks, outcomes, strict=True):
-        if not (isinstance(outcome, ChunkStored) and outcome.outcome == "stored"):
-            default_storage.delete(chunk.storage_name)  # our own uniquely named copy, never another writer's
+                outcomes.append(_chunk_record_alone(chunk))
+    finally:
+        for index, chunk in enumerate(chunks):
+            outcome = outcomes[index] if index < len(outcomes) else None
+            if not (isinstance(outcome, ChunkStored) and outcome.outcome == "stored"):
+                default_storage.delete(chunk.storage_name)  # our own uniquely named copy, never another writer's
     return outcomes
+
+
+def _chunk_record_alone(chunk: SealedChunk) -> ChunkStored | ChunkRefused:
+    """One chunk in a transaction of its own; if another writer stores its number meanwhile, once more,
+    to compare with what won."""
+    try:
+        with transaction.atomic():
+            (outcome,) = _chunks_record_locked([chunk])
+    except IntegrityError:
+        with transaction.atomic():
+            (outcome,) = _chunks_record_locked([chunk])
+    return outcome
+
+
+QUOTA_MESSAGE = (
+    "This exam session has stored as much recording as its length allows, so nothing more is stored. "
+    "Tell your instructor: the recording may be faulty."
+)
 
 
 def session_quota_bytes(started_at: datetime | None, deadline: datetime | None) -> int:
@@ -270,12 +284,6 @@ def _chunks_record_locked(chunks: Sequence[SealedChunk]) -> list[ChunkStored | C
             + Case(*(When(pk=pk, then=Value(size)) for pk, size in added.items()), output_field=BigIntegerField())
         )
     return outcomes
-
-
-QUOTA_MESSAGE = (
-    "This exam session has stored as much recording as its length allows, so nothing more is stored. "
-    "Tell your instructor: the recording may be faulty."
-)
 
 
 def chunk_asks_analysis_ahead(recording: Recording, seq: int) -> bool:

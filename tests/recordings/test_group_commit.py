@@ -272,3 +272,29 @@ def test_each_recording_counts_the_bytes_it_stored_once(parts: list[Recording], 
     counted = dict(Recording.objects.filter(pk__in=[p.pk for p in parts]).values_list("pk", "stored_bytes"))
     expected = sum(len(piece) for piece in pieces[:4])
     assert counted == {parts[0].pk: expected, parts[1].pk: expected, parts[2].pk: 0}
+
+
+def test_an_error_part_way_through_the_chunk_by_chunk_path_keeps_the_chunks_already_recorded(
+    parts: list[Recording], pieces: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The batch loses an insert race, the first chunk is then recorded on its own, and the database
+    # goes away before the second: the first chunk's row and its bytes must both stay.
+    real_bulk_create = RecordingChunk.objects.bulk_create
+    calls: list[int] = []
+
+    def race_then_outage(rows: list[RecordingChunk]) -> list[RecordingChunk]:
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise IntegrityError("UNIQUE constraint failed: recordings_recordingchunk.recording_id, seq")
+        if len(calls) == 3:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_bulk_create(rows)
+
+    monkeypatch.setattr(RecordingChunk.objects, "bulk_create", race_then_outage)
+    batch = sealed_all(parts[:1], pieces[:3])
+    with pytest.raises(OperationalError):
+        chunks_record(batch)
+    assert stored_names() == {batch[0].storage_name}
+    assert [default_storage.exists(chunk.storage_name) for chunk in batch] == [True, False, False]
+    monkeypatch.undo()
+    assert b"".join(recording_plaintext(parts[0])) == pieces[0]
