@@ -349,6 +349,9 @@ class Exemptions:
     no_screen: bool = False
     speech_allowed: bool = False
     face_covering: bool = False
+    #: Breaks the student took under their accommodation, as [start, end) in seconds into the attempt:
+    #: nothing is flagged for that time.
+    breaks: tuple[tuple[float, float], ...] = ()
 
     def allows(self, kind: Kind) -> bool:
         if kind in (Kind.NO_FACE, Kind.MULTIPLE_FACES, Kind.FACE_MISMATCH, Kind.CAMERA_DARK) and self.no_video:
@@ -368,7 +371,29 @@ class Exemptions:
             notes.append("speech allowed: voice-activity check off")
         elif self.no_audio:
             notes.append("no microphone: voice-activity check off")
+        if self.breaks:
+            minutes = sum(end - start for start, end in self.breaks) / 60
+            count = len(self.breaks)
+            notes.append(
+                f"{count} break{'s' if count != 1 else ''} ({minutes:.0f} min in all): nothing flagged during them"
+            )
         return notes
+
+    def outside_breaks(self, piece: Evidence) -> list[Evidence]:
+        """The parts of ``piece`` outside the breaks (itself, when it touches none)."""
+        parts = [piece]
+        for start, end in self.breaks:
+            kept = []
+            for part in parts:
+                if part.end <= start or part.start >= end:
+                    kept.append(part)
+                    continue
+                for low, high in ((part.start, start), (end, part.end)):
+                    if high > low:
+                        moment = None if part.moment is None else min(max(part.moment, low), high)
+                        kept.append(replace(part, start=low, end=high, moment=moment))
+            parts = kept
+        return parts
 
 
 @dataclass(frozen=True)
@@ -453,7 +478,7 @@ def events_from(evidence: Iterable[Evidence], thresholds: Thresholds, exemptions
     by_kind: dict[Kind, list[Evidence]] = {}
     for piece in evidence:
         if exemptions.allows(piece.kind) and LEAST_STRICT.passes(piece):
-            by_kind.setdefault(piece.kind, []).append(piece)
+            by_kind.setdefault(piece.kind, []).extend(exemptions.outside_breaks(piece))
     events: list[Event] = []
     for kind, pieces in by_kind.items():
         for group in _groups(pieces, RULES[kind].merge_gap):

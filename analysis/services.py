@@ -157,8 +157,19 @@ def _settings_for(session: ExamSession) -> tuple[rules.Thresholds, rules.Exempti
         no_screen=not exam.record_screen,
         speech_allowed=bool(accommodation and accommodation.speech_allowed),
         face_covering=bool(accommodation and accommodation.face_covering),
+        breaks=_breaks_of(session),
     )
     return rules.THRESHOLDS[exam.sensitivity], exemptions
+
+
+def _breaks_of(session: ExamSession) -> tuple[tuple[float, float], ...]:
+    """The breaks the attempt's clock stood still for, in seconds into the attempt: a break that ran
+    past the student's break time counts only up to it."""
+    started = session.started_at or session.created_at
+    return tuple(
+        ((b.started_at - started).total_seconds(), (b.started_at - started).total_seconds() + b.counted_seconds())
+        for b in session.breaks.all()
+    )
 
 
 @dataclass

@@ -8,12 +8,14 @@ history are kept with the course record; accommodations are kept while the exam 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 #: Ten years. A longer period is taken for a typing mistake; a legal hold keeps data longer where it must.
 MAX_RETENTION_DAYS = 3650
@@ -569,6 +571,44 @@ class Accommodation(models.Model):
         if self.time_multiplier is not None:
             return int((Decimal(base_minutes) * self.time_multiplier).to_integral_value(rounding="ROUND_CEILING"))
         return base_minutes + self.extra_minutes
+
+
+class ExamBreak(models.Model):
+    """A break the student took during the attempt, under their accommodation: the exam clock stood
+    still (up to the break time they had left) and the analysis raises nothing for it.
+
+    Personal data: shows when the student was away; visible to the student and the session's staff;
+    kept with the session.
+    """
+
+    session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="breaks")
+    started_at = models.DateTimeField()
+    #: None while the student is on the break.
+    ended_at = models.DateTimeField(null=True, blank=True)
+    #: The break time the student had left when it began: the clock stands still for this long at most.
+    allowed_seconds = models.PositiveIntegerField()
+    #: The attempt's deadline before the break moved it on by the time the break counts for.
+    deadline_before = models.DateTimeField()
+
+    class Meta:
+        ordering = ["session", "started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"], condition=models.Q(ended_at__isnull=True), name="one_break_at_a_time"
+            ),
+            models.CheckConstraint(
+                name="break_ends_after_it_starts",
+                condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=models.F("started_at")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Break in {self.session_id} from {self.started_at:%H:%M:%S}"
+
+    def counted_seconds(self, now: datetime | None = None) -> float:
+        """How long the clock stood still for it: the break's length, up to the time allowed."""
+        end = self.ended_at or now or timezone.now()
+        return min(max((end - self.started_at).total_seconds(), 0.0), float(self.allowed_seconds))
 
 
 class ConsentDecision(models.TextChoices):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -20,6 +20,7 @@ from exams.models import (
     ConsentPolicy,
     ConsentRecord,
     Exam,
+    ExamBreak,
     ExamSession,
     Institution,
     NoticeText,
@@ -33,7 +34,7 @@ from exams.models import (
     notice_part_errors,
 )
 from exams.notice import CHANGED, RenderedNotice, notice_for_exam, notice_incomplete_message, privacy_notice_current
-from exams.selectors import BEFORE_START, consent_given, consent_outdated_reason, consent_policy_for
+from exams.selectors import BEFORE_START, break_allowance, consent_given, consent_outdated_reason, consent_policy_for
 from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
 from proctor.realtime import broadcast_on_commit
@@ -102,6 +103,8 @@ def session_transition(
     elif to_status in ATTEMPT_ENDED:
         session.ended_at = now
         fields.append("ended_at")
+        # However the attempt ends, a break it was on ends with it.
+        ExamBreak.objects.filter(session=session, ended_at__isnull=True).update(ended_at=now)
     session.save(update_fields=fields)
 
     SessionTransition.objects.create(
@@ -434,6 +437,8 @@ def answer_save(
     # The same grace as submit: the page flushes its last saves as the countdown reaches zero.
     if session.deadline is not None and timezone.now() > session.deadline + SUBMIT_GRACE:
         raise ExamUnavailable("Time is up; answers can no longer be changed.")
+    if session.breaks.filter(ended_at__isnull=True).exists():
+        raise ExamUnavailable("You are on a break: your answers open again when you come back.")
     question = Question.objects.filter(pk=question_id, exam_id=session.exam_id).first()
     if question is None:
         raise ExamUnavailable("That question is not part of this exam.")
@@ -478,6 +483,57 @@ def session_time_out(*, session_id: Any) -> ExamSession:
         actor=None,
         reason=f"Time ran out at {timezone.localtime(session.deadline):%H:%M:%S}.",
     )
+
+
+def _break_close(session: ExamSession, current: ExamBreak, now: datetime) -> None:
+    """Ends the break: the deadline moves on by the time the break counts for, never past closing."""
+    current.ended_at = now
+    current.save(update_fields=["ended_at"])
+    counted = timedelta(seconds=current.counted_seconds())
+    session.deadline = min(current.deadline_before + counted, session.exam.closes_at)
+    session.save(update_fields=["deadline"])
+
+
+@transaction.atomic
+def break_start(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamBreak:
+    """The student steps away under their accommodation. The deadline moves on by all the break
+    time they have left (up to the exam's closing time); coming back early gives the rest back."""
+    session = _locked(session_id)
+    now = timezone.now()
+    if session.status != SessionStatus.STARTED:
+        raise ExamUnavailable("A break can only be taken during the exam.")
+    if session.deadline is None or now >= session.deadline:
+        raise ExamUnavailable("Your time is up, so a break can no longer be taken.")
+    allowance = break_allowance(session)
+    if allowance.current is not None:
+        raise ExamUnavailable("You are already on a break.")
+    if allowance.breaks == 0:
+        raise ExamUnavailable("Your accommodations for this exam include no breaks.")
+    if allowance.breaks_left == 0 or allowance.seconds_left < 1:
+        used = "all your break time" if allowance.seconds_left < 1 else f"all {allowance.breaks} of your breaks"
+        raise ExamUnavailable(f"You have taken {used}; the exam clock keeps running.")
+    taken = ExamBreak.objects.create(
+        session=session,
+        started_at=now,
+        allowed_seconds=int(allowance.seconds_left),
+        deadline_before=session.deadline,
+    )
+    session.deadline = min(session.deadline + timedelta(seconds=taken.allowed_seconds), session.exam.closes_at)
+    session.save(update_fields=["deadline"])
+    audit_record(actor=actor, action="session.break_start", target=session, request=request)
+    return taken
+
+
+@transaction.atomic
+def break_end(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamBreak:
+    """The student is back: the exam clock runs again, from where it stood."""
+    session = _locked(session_id)
+    current = session.breaks.filter(ended_at__isnull=True).first()
+    if current is None:
+        raise ExamUnavailable("You are not on a break.")
+    _break_close(session, current, timezone.now())
+    audit_record(actor=actor, action="session.break_end", target=session, request=request)
+    return current
 
 
 def session_identity_required(session: ExamSession) -> bool:

@@ -24,5 +24,6 @@ urlpatterns = [
     path("api/sessions/<uuid:session_id>/probe/", api.UploadProbeView.as_view(), name="api_session_probe"),
     path("api/sessions/<uuid:session_id>/begin/", api.BeginView.as_view(), name="api_session_begin"),
     path("api/sessions/<uuid:session_id>/answers/", api.AnswerView.as_view(), name="api_session_answer"),
+    path("api/sessions/<uuid:session_id>/break/", api.BreakView.as_view(), name="api_session_break"),
     path("api/sessions/<uuid:session_id>/submit/", api.SubmitView.as_view(), name="api_session_submit"),
 ]

@@ -31,7 +31,7 @@ README = """This is a copy of what Invigil holds about you, made on {made}.
 
 data.json      everything as data: your account, courses and accommodations, your answers
                to the face-matching notice, your identity profile and identity checks,
-               each exam session with its status history, consents, answers, request for
+               each exam session with its status history, consents, breaks, answers, request for
                an alternative arrangement, browser signals, recordings, legal holds and
                appeal; once a person has reviewed a session, its analysis score, flags,
                the analysis's evidence and the reviewers' decisions; your sign-ins (and
@@ -213,6 +213,9 @@ def _session(
                 "privacy_notice_sha256": consent.notice_sha256 or None,
             }
             for consent in item.consents
+        ],
+        "breaks": [
+            {"started_at": _when(taken.started_at), "ended_at": _when(taken.ended_at)} for taken in session.breaks.all()
         ],
         "answers": [
             {

@@ -217,6 +217,13 @@ INVENTORY: tuple[Entry, ...] = (
         export="Each accommodation in full.",
     ),
     Entry(
+        model="exams.ExamBreak",
+        holds="When the student took a break during an attempt under their accommodation.",
+        retention=Retention.SESSION_RECORD,
+        in_export=True,
+        export="Each break's start and end.",
+    ),
+    Entry(
         model="exams.ConsentRecord",
         holds="The student's answer to a consent policy, and when, with the version and hash of the notice shown.",
         retention=Retention.SESSION_RECORD,

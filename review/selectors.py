@@ -14,7 +14,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Subquery
 
 from analysis.models import AnalysisRun, Flag, RunStatus
-from analysis.rules import RULES, Category, Kind
+from analysis.rules import RULES, Category, Kind, clock
 from exams.models import Course, Exam, ExamSession
 from exams.models import SessionStatus as S
 from exams.permissions import Action, can
@@ -124,6 +124,40 @@ class Part:
     offset: float
 
 
+@dataclass(frozen=True)
+class ReviewBreak:
+    """A break the student took, on the attempt's clock (seconds), and how much of it the clock
+    stood still for: the analysis flagged nothing in that part; any overrun was exam time."""
+
+    start: float
+    end: float
+    counted: float
+
+    @property
+    def overrun(self) -> float:
+        return max(self.end - self.start - self.counted, 0.0)
+
+    @property
+    def start_clock(self) -> str:
+        return clock(self.start)
+
+    @property
+    def end_clock(self) -> str:
+        return clock(self.end)
+
+    @property
+    def length(self) -> str:
+        return _duration(self.end - self.start)
+
+    @property
+    def overrun_length(self) -> str:
+        return _duration(self.overrun)
+
+
+def _duration(seconds: float) -> str:
+    return f"{round(seconds)} s" if seconds < 60 else f"{round(seconds / 60)} min"
+
+
 @dataclass
 class SessionReview:
     session: ExamSession
@@ -136,6 +170,7 @@ class SessionReview:
     recorded_seconds: float
     decisions: list[SessionDecision] = field(default_factory=list)
     appeal: Appeal | None = None
+    breaks: list[ReviewBreak] = field(default_factory=list)
 
     @property
     def undecided(self) -> int:
@@ -185,6 +220,14 @@ def session_review(session: ExamSession) -> SessionReview:
         max((ended - started).total_seconds(), 1.0),
         decisions=list(SessionDecision.objects.filter(session=session)),
         appeal=Appeal.objects.filter(session=session).first(),
+        breaks=[
+            ReviewBreak(
+                round((b.started_at - started).total_seconds(), 1),
+                round(((b.ended_at or ended) - started).total_seconds(), 1),
+                round(b.counted_seconds(b.ended_at or ended), 1),
+            )
+            for b in session.breaks.all()
+        ],
     )
 
 

@@ -20,9 +20,9 @@ function csrf() {
   return document.querySelector("[name=csrfmiddlewaretoken]").value;
 }
 
-async function post(url, body) {
+async function post(url, body, method = "POST") {
   const response = await fetch(url, {
-    method: "POST",
+    method,
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
     body: JSON.stringify(body ?? {}),
@@ -360,7 +360,7 @@ async function begin() {
     config.status = "started";
     setDeadline(state);
     document.documentElement.requestFullscreen?.().catch(() => {});
-    show("exam");
+    showBreaks(state.breaks);
     await startRecording();
   } catch (error) {
     const problem = $("#begin-problem");
@@ -383,8 +383,80 @@ function setDeadline(state) {
   deadline = Date.parse(state.deadline);
 }
 
+// --- Breaks ---------------------------------------------------------------------------------
+// A student whose accommodation allows breaks takes them here: the server stops the exam clock (it
+// moves the deadline on) and hides nothing from the recording; the page hides the questions.
+
+let breakUntil = null;
+
+function minutesText(seconds) {
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? "" : "s"}`;
+}
+
+function showBreaks(breaks) {
+  config.breaks = breaks;
+  const bar = $("#break-bar");
+  if (bar) {
+    const plural = breaks.allowed === 1 ? "" : "s";
+    const open = breaks.left > 0 && breaks.seconds_left >= 1;
+    $("#break-allowance").textContent = open
+      ? `${breaks.left} of ${breaks.allowed} break${plural} left, ${minutesText(breaks.seconds_left)} of break time.` +
+        " The exam clock stops while you are away."
+      : `You have taken ${breaks.left > 0 ? "all your break time" : `your ${breaks.allowed} break${plural}`}.`;
+    $("#break-start").disabled = !open;
+  }
+  breakUntil = breaks.on_break ? Date.parse(breaks.until) : null;
+  if (breaks.on_break) {
+    show("break");
+    breakTick();
+  } else {
+    show("exam");
+  }
+}
+
+async function breakStart() {
+  $("#break-problem-exam").hidden = true;
+  if (!window.confirm("Start a break? The exam clock stops and your questions are hidden until you come back.")) return;
+  await flushSaves(); // what was typed before the break is kept
+  try {
+    const state = await post(config.urls.break);
+    setDeadline(state);
+    showBreaks(state.breaks);
+  } catch (error) {
+    $("#break-problem-exam").hidden = false;
+    $("#break-problem-exam").textContent = error.message;
+  }
+}
+
+async function breakEnd() {
+  $("#break-problem").hidden = true;
+  try {
+    const state = await post(config.urls.break, {}, "DELETE");
+    setDeadline(state);
+    showBreaks(state.breaks);
+  } catch (error) {
+    $("#break-problem").hidden = false;
+    $("#break-problem").textContent = error.message;
+  }
+}
+
+function breakTick() {
+  if (breakUntil === null) return;
+  const left = Math.max(0, breakUntil - (Date.now() + clockOffset));
+  const minutes = Math.floor(left / 60000);
+  const seconds = Math.floor((left % 60000) / 1000);
+  $("#break-clock").textContent = `${minutes}:${String(seconds).padStart(2, "0")}`;
+  if (left === 0) {
+    // The break time is used up: the exam clock runs again, whether or not the student is back.
+    breakUntil = null;
+    breakEnd();
+  }
+}
+
 function tick() {
-  if (!deadline || config.status !== "started") return;
+  breakTick();
+  if (!deadline || config.status !== "started" || breakUntil !== null) return;
   const left = Math.max(0, deadline - (Date.now() + clockOffset));
   const minutes = Math.floor(left / 60000);
   const seconds = Math.floor((left % 60000) / 1000);
@@ -478,6 +550,8 @@ $("#begin").addEventListener("click", begin);
 $("#identity-next").addEventListener("click", identityNext);
 $("#identity-manual").addEventListener("click", identityManual);
 $("#submit").addEventListener("click", () => submit(false));
+$("#break-start")?.addEventListener("click", breakStart);
+$("#break-end").addEventListener("click", breakEnd);
 $("#share-again").addEventListener("click", () => location.reload());
 for (const input of app.querySelectorAll("[data-question]")) {
   const question = Number(input.dataset.question);

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from analysis.models import AnalysisRun, Flag
-from exams.models import Answer, ExamSession, SessionStatus
+from exams.models import Answer, ExamBreak, ExamSession, SessionStatus
 from identity.models import BiometricConsent, IdentityCheck, IdentityProfile
 from recordings.models import Recording, RecordingGap
 from recordings.selectors import recording_plaintext
@@ -30,9 +30,9 @@ def demo(asgi_server: Any) -> None:
     call_command("seed_demo", stdout=io.StringIO())
 
 
-def sign_in_and_open_the_exam(page: Any, base: str) -> None:
+def sign_in_and_open_the_exam(page: Any, base: str, username: str = "student1") -> None:
     page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Username").fill("student1")
+    page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill("invigil-demo")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name="Midterm: mechanics").click()
@@ -247,3 +247,43 @@ def test_a_student_who_declines_face_matching_is_checked_by_a_person_from_the_qu
     check.refresh_from_db()
     assert (check.decision, check.decided_by.username) == ("confirmed", "instructor")
     assert IdentityProfile.objects.get(user__username="student1").id_photo_name == ""
+
+
+def test_a_student_with_a_break_allowance_takes_a_break_and_the_clock_stands_still(
+    media_page: Any, asgi_server: Any, demo: None
+) -> None:
+    # Issue 15, item 4. The demo's student3 may take one break of 10 minutes.
+    page = media_page
+    sign_in_and_open_the_exam(page, asgi_server.url, username="student3")
+    pass_the_check_and_start(page)
+    allowance = page.locator("#break-allowance")
+    expect(allowance).to_have_text(
+        "1 of 1 break left, 10 minutes of break time. The exam clock stops while you are away."
+    )
+    page.get_by_label("Your answer to question 4").fill("Written before the break.")
+    page.get_by_role("button", name="Take a break").click()
+    expect(page.get_by_role("heading", name="You are on a break")).to_be_visible()
+    expect(page.get_by_role("heading", name="You are on a break")).to_be_focused()
+    expect(page.locator("#break-clock")).to_have_text(re.compile(r"^(9:5\d|10:00)$"))
+    expect(page.get_by_label("Your answer to question 4")).to_be_hidden()
+    screenshot(page, "exam-break")
+    session = ExamSession.objects.get(student__username="student3")
+    on_break = ExamBreak.objects.get(session=session)
+    assert on_break.ended_at is None
+    # The answer typed just before the break was saved before the questions were hidden.
+    assert session.answers.get().text == "Written before the break."
+    time.sleep(3)
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="I am back: continue the exam")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Your answer to question 4")).to_be_visible()
+    expect(page.get_by_role("button", name="Take a break")).to_be_disabled()
+    expect(allowance).to_have_text("You have taken your 1 break.")
+    on_break.refresh_from_db()
+    session.refresh_from_db()
+    assert on_break.ended_at is not None
+    assert session.deadline is not None
+    # The clock stood still for the break: the deadline moved on by exactly its length.
+    assert session.deadline - on_break.deadline_before == on_break.ended_at - on_break.started_at
+    screenshot(page, "exam-after-break")
+    submit_and_wait_for_the_upload(page)
