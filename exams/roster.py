@@ -360,7 +360,8 @@ def accommodation_set(
             }
         )
     try:
-        accommodation.full_clean()
+        # The database constraint says what clean() says, only less plainly: ask clean() alone.
+        accommodation.full_clean(validate_constraints=False)
     except ValidationError as exc:
         raise AccommodationRefused(exc.message_dict) from exc
     accommodation.save()

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.forms.models import fields_for_model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -47,15 +48,21 @@ class ClassListForm(forms.Form):
     )
 
 
-class AccommodationForm(forms.ModelForm):
-    class Meta:
-        model = Accommodation
-        fields = list(ACCOMMODATION_FIELDS)
-        widgets = {
-            "alternative_arrangement": forms.Textarea(attrs={"rows": 2}),
-            "note": forms.Textarea(attrs={"rows": 2}),
-            "staff_reason": forms.Textarea(attrs={"rows": 3}),
-        }
+class AccommodationForm(forms.Form):
+    """The accommodation's fields, each typed and range-checked as the model's; the rules between
+    fields are the service's, so each refusal is said once."""
+
+    def __init__(self, data: Any = None, *, instance: Accommodation | None = None) -> None:
+        initial = {name: getattr(instance, name) for name in ACCOMMODATION_FIELDS} if instance else None
+        super().__init__(data, initial=initial)
+        self.fields = fields_for_model(Accommodation, fields=list(ACCOMMODATION_FIELDS), widgets=TEXT_AREAS)
+
+
+TEXT_AREAS: dict[str, type[forms.Widget] | forms.Widget] = {
+    "alternative_arrangement": forms.Textarea(attrs={"rows": 2}),
+    "note": forms.Textarea(attrs={"rows": 2}),
+    "staff_reason": forms.Textarea(attrs={"rows": 3}),
+}
 
 
 def _name(user: Any) -> str:

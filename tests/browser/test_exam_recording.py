@@ -19,6 +19,7 @@ from exams.models import Answer, ExamSession, SessionStatus
 from identity.models import BiometricConsent, IdentityCheck, IdentityProfile
 from recordings.models import Recording, RecordingGap
 from recordings.selectors import recording_plaintext
+from tests.browser.axe import assert_accessible
 from tests.conftest import screenshot
 from tests.media import decoded_video_seconds
 
@@ -219,6 +220,7 @@ def test_a_student_who_declines_face_matching_waits_for_a_person_who_decides_fro
     assert page.locator("#identity-problem").is_hidden(), page.locator("#identity-problem").inner_text()
     expect(page.locator("#identity-instruction")).to_contain_text("Keep this page open")
     screenshot(page, "identity-waiting")
+    assert_accessible(page, "identity check waiting for a person")
 
     # The request alone lets no one start: the session stays consented and the page keeps waiting.
     session = ExamSession.objects.get(student__username="student1")
@@ -242,6 +244,7 @@ def test_a_student_who_declines_face_matching_waits_for_a_person_who_decides_fro
     expect(photo).to_be_visible()
     assert photo.evaluate("image => image.naturalWidth") > 0
     screenshot(staff, "identity-queue")
+    assert_accessible(staff, "identity-check queue of a course")
     staff.get_by_role("button", name="Confirm identity").click()  # no reason yet: the browser asks
     assert IdentityCheck.objects.get(pk=check.pk).decision == "pending"
     staff.get_by_label("Your reason (required)").fill("Student card name and photo match the class list.")

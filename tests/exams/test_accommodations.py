@@ -151,3 +151,13 @@ def test_the_student_never_sees_the_staff_reason(world: World) -> None:
         "DS-2291"
         in client_as(world, "instructor").get(reverse("exam_accommodations", args=[world.exam.pk])).content.decode()
     )
+
+
+def test_the_admins_student_picker_lists_the_courses_students_only(world: World) -> None:
+    page = client_as(world, "admin").get(reverse("admin:exams_exam_change", args=[world.exam.pk])).content.decode()
+    template = page[page.index('name="accommodations-__prefix__-student"') :]
+    picker = template[: template.index("</select>")]
+    assert f'value="{world.users["student"].pk}"' in picker
+    assert f'value="{world.users["other_student"].pk}"' in picker
+    for person in ("reviewer", "instructor", "outsider", "other_instructor"):
+        assert f'value="{world.users[person].pk}"' not in picker
