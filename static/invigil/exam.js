@@ -227,6 +227,13 @@ async function startIdentity() {
   if (faceMatching.notice) faceStep(!faceMatching.agreed ? "agree" : !identity.enrolled ? "enrol" : "match");
   else $("#identity-instruction").textContent = "Hold your photo ID up to the camera, then press the button.";
   show("identity");
+  // Back after a reload while a person checks the photo ID: wait on (or go on) without asking again.
+  const manual = await manualState();
+  if (manual.decision === "pending" || manual.decision === "confirmed") {
+    showPath("manual");
+    mark("id-photo", true, "Stored");
+    await manualOutcome(manual).catch((error) => identityProblem(error.message));
+  }
 }
 
 async function identityNext() {
@@ -325,11 +332,15 @@ async function manualOutcome(state) {
   button.hidden = true;
   $("#identity-instruction").textContent = "A person from your course will compare your photo ID with the class list. Keep this page open: it moves on by itself once they have decided.";
   await new Promise((resolve) => setTimeout(resolve, MANUAL_POLL_MS));
+  await manualOutcome(await manualState());
+}
+
+async function manualState() {
   const url = `${config.urls.manual}?${new URLSearchParams({ reference: config.session })}`;
   const response = await fetch(url, { credentials: "same-origin" });
-  const next = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(next.detail || `Error ${response.status}`);
-  await manualOutcome(next);
+  const state = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(state.detail || `Error ${response.status}`);
+  return state;
 }
 
 // --- Recording ------------------------------------------------------------------------------

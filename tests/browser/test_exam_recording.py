@@ -221,13 +221,17 @@ def test_a_student_who_declines_face_matching_waits_for_a_person_who_decides_fro
     expect(page.locator("#identity-instruction")).to_contain_text("Keep this page open")
     screenshot(page, "identity-waiting")
     assert_accessible(page, "identity check waiting for a person")
+    # After a reload the page finds the request and waits on, without a second request.
+    page.reload()
+    page.get_by_role("button", name="Check my camera, microphone and screen").click()
+    expect(page.locator("[data-check=manual]")).to_contain_text("Waiting for a person", timeout=30_000)
 
     # The request alone lets no one start: the session stays consented and the page keeps waiting.
     session = ExamSession.objects.get(student__username="student1")
     assert session.status == SessionStatus.CONSENTED
     answer = BiometricConsent.objects.get(user__username="student1")
     assert answer.decision == "declined"
-    check = IdentityCheck.objects.get(user__username="student1")
+    check = IdentityCheck.objects.get(user__username="student1")  # one, though the page was reloaded
     assert (check.kind, check.decision, check.reference) == ("manual_request", "pending", str(session.pk))
     assert not IdentityProfile.objects.filter(user__username="student1", template_sealed__isnull=False).exists()
 

@@ -162,8 +162,10 @@ def test_the_waiting_page_sees_a_persons_decision_and_only_a_confirmation_lets_i
     assert identity_attestation_method(body["attestation"], user_id=student.pk, reference="session-9") == (
         "manual_confirmed"
     )
-    # Another session's page learns nothing from this one's check.
+    # Another session's page learns nothing from this one's check, nor does another student asking about it.
     assert signed_in.get(f"{reverse('api_identity_manual')}?reference=session-10").json()["decision"] is None
+    signed_in.force_login(UserFactory(username="michelle"))
+    assert signed_in.get(poll).json() == {"decision": None, "decision_label": "", "reason": "", "attestation": None}
     assert signed_in.get(reverse("api_identity_manual")).status_code == 400
 
 
@@ -181,6 +183,10 @@ def test_the_waiting_page_sees_a_persons_decision_and_only_a_confirmation_lets_i
 def test_signed_out_callers_are_refused(client: Client, db: None, name: str) -> None:
     response = client.post(reverse(name)) if name != "api_identity_status" else client.get(reverse(name))
     assert response.status_code == 403
+
+
+def test_signed_out_callers_cannot_ask_where_a_manual_check_stands(client: Client, db: None) -> None:
+    assert client.get(f"{reverse('api_identity_manual')}?reference=session-9").status_code == 403
 
 
 def test_one_student_cannot_use_another_students_attestation(enrolled: Client, student: Any) -> None:
