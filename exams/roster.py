@@ -130,8 +130,8 @@ def _role_conflict(user: Any, role: str | None, wanted: str) -> str | None:
     if role == wanted:
         return f"{_name(user)} is already a {Role(role).label.lower()} of this course."
     return (
-        f"{_name(user)} is a {Role(role).label.lower()} of this course: a person has one role in a course, "
-        "so a student cannot review their classmates, nor a reviewer sit the exams."
+        f"{_name(user)} already has a role in this course ({Role(role).label.lower()}): a person has one role "
+        "in a course, so a student cannot review their classmates, nor a reviewer sit its exams."
     )
 
 

@@ -57,7 +57,7 @@ def test_an_instructor_corrects_a_class_list_and_sets_an_accommodation(page: Any
     expect(rows).to_have_count(3)
     expect(rows.nth(0)).to_contain_text("3")
     expect(rows.nth(0)).to_contain_text("No account has the username or email 'nobody'")
-    expect(rows.nth(1)).to_contain_text("is a reviewer of this course")
+    expect(rows.nth(1)).to_contain_text("already has a role in this course (reviewer)")
     expect(rows.nth(2)).to_contain_text("listed on line 2 already")
     expect(page.get_by_text("3 line(s) of the file need correcting; no student was added.")).to_be_visible()
     screenshot(page, "class-list-import-refused")

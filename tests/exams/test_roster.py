@@ -63,7 +63,7 @@ def test_an_instructor_adds_an_existing_account_by_username_or_by_email(world: W
         ("", "Give a username"),
         ("nobody", "No account has the username or email 'nobody'. Invigil does not create accounts"),
         ("student", "already a student"),
-        ("reviewer", "is a reviewer of this course: a person has one role"),
+        ("reviewer", r"already has a role in this course \(reviewer\): a person has one role"),
         ("shared@example.org", "2 accounts have the email shared@example.org: give the username"),
         ("gone", "deactivated"),
     ],
@@ -107,7 +107,7 @@ def test_a_file_with_bad_lines_reports_each_by_number_and_imports_nobody(world: 
     assert problems == [
         (2, "nobody", "No account has the username or email 'nobody'"),
         (3, "grace", "One username or email per line, nothing else"),
-        (4, "reviewer", f"{world.users['reviewer'].get_full_name()} is a reviewer of this course"),
+        (4, "reviewer", f"{world.users['reviewer'].get_full_name()} already has a role in this course (reviewer)"),
         (6, "ADA", "No account has the username or email 'ADA'"),
         (7, "ada", f"{UserFactory(username='ada').get_full_name()} is listed on line 1 already"),
     ]
