@@ -521,7 +521,8 @@ class Accommodation(models.Model):
     alternative arrangement.
 
     Personal data: may reveal a disability or religious practice; visible to the student, the
-    course's instructors and admins only; kept while the exam exists.
+    course's instructors and admins only (``staff_reason`` to the instructors and admins alone); kept
+    while the exam exists.
     """
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="accommodations")
@@ -547,7 +548,13 @@ class Accommodation(models.Model):
     alternative_arrangement = models.TextField(
         blank=True, help_text="An arrangement outside Invigil, e.g. an in-person sitting."
     )
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, help_text="Shown to the student with their accommodation.")
+    staff_reason = models.TextField(
+        blank=True,
+        verbose_name="reason (staff only)",
+        help_text="Why it was granted, for example the disability office's letter. Seen by the course's "
+        "instructors and admins only: never shown to the student, nor in their data export.",
+    )
 
     class Meta:
         ordering = ["exam", "student"]

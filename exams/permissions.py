@@ -35,6 +35,8 @@ class Action(enum.Enum):
     APPEAL_SESSION = "appeal the outcome of a session"
     ANSWER_ALTERNATIVE = "see and answer requests for an alternative arrangement"
     CHECK_IDENTITY = "check a student's photo ID for a session"
+    MANAGE_ROSTER = "add and remove the course's students"
+    MANAGE_ACCOMMODATIONS = "set students' accommodations for an exam"
 
 
 STAFF_ROLES = frozenset({Role.INSTRUCTOR, Role.REVIEWER})
@@ -130,6 +132,10 @@ RULES: dict[Action, tuple[type, Rule, bool]] = {
     Action.ANSWER_ALTERNATIVE: (Exam, _instructor, True),
     # A manual identity check: the course's staff compare the photo ID with their class list.
     Action.CHECK_IDENTITY: (ExamSession, _staff, True),
+    # The class list is the instructors' to keep; reviewers see it but do not change it.
+    Action.MANAGE_ROSTER: (Course, _instructor, True),
+    # Accommodations may reveal a disability: the course's instructors set them, not its reviewers.
+    Action.MANAGE_ACCOMMODATIONS: (Exam, _instructor, True),
 }
 
 

@@ -16,6 +16,7 @@ from exams.models import (
     ConsentPolicy,
     ConsentRecord,
     Course,
+    CourseMembership,
     Exam,
     ExamBreak,
     ExamSession,
@@ -224,3 +225,36 @@ def break_state(session: ExamSession) -> dict[str, Any]:
         "on_break": current is not None,
         "until": until.isoformat(timespec="milliseconds") if until else None,
     }
+
+
+@dataclass(frozen=True)
+class Roster:
+    """A course's class list, by role; each student with how many sessions they have in the course."""
+
+    instructors: list[CourseMembership]
+    reviewers: list[CourseMembership]
+    students: list[CourseMembership]
+
+
+def roster_of_course(course: Course) -> Roster:
+    memberships = (
+        CourseMembership.objects.filter(course=course)
+        .select_related("user", "appointed_by")
+        .annotate(
+            session_count=Count(
+                "user__exam_sessions", filter=Q(user__exam_sessions__exam__course=course), distinct=True
+            )
+        )
+        .order_by("user__last_name", "user__first_name", "user__username")
+    )
+    by_role: dict[str, list[CourseMembership]] = {role: [] for role in Role.values}
+    for membership in memberships:
+        by_role[membership.role].append(membership)
+    return Roster(
+        instructors=by_role[Role.INSTRUCTOR], reviewers=by_role[Role.REVIEWER], students=by_role[Role.STUDENT]
+    )
+
+
+def accommodations_of_exam(exam: Exam) -> dict[int, Accommodation]:
+    """The exam's accommodations by student id, for its instructors and admins (staff reason included)."""
+    return {a.student_id: a for a in Accommodation.objects.filter(exam=exam)}

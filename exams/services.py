@@ -561,7 +561,9 @@ def session_checks_passed(
             identity_attestation, user_id=session.student_id, reference=str(session.pk)
         )
         if method is None:
-            raise TransitionError("Confirm your identity first (face match, or ask for a manual check).")
+            raise TransitionError(
+                "Confirm your identity first: a face match, or a check of your photo ID that a person has confirmed."
+            )
         identity = method
     summary = ", ".join(f"{name}: {value}" for name, value in sorted(results.items()))[:400]
     return session_transition(

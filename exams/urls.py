@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from exams import api, attempt_views, views
+from exams import api, attempt_views, roster_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -26,4 +26,36 @@ urlpatterns = [
     path("api/sessions/<uuid:session_id>/answers/", api.AnswerView.as_view(), name="api_session_answer"),
     path("api/sessions/<uuid:session_id>/break/", api.BreakView.as_view(), name="api_session_break"),
     path("api/sessions/<uuid:session_id>/submit/", api.SubmitView.as_view(), name="api_session_submit"),
+]
+
+# The class list and accommodations (issue 15, item 3).
+urlpatterns += [
+    path("courses/<int:course_id>/class-list/", roster_views.roster, name="course_roster"),
+    path("courses/<int:course_id>/class-list/students/", roster_views.student_add, name="course_roster_add"),
+    path("courses/<int:course_id>/class-list/import/", roster_views.class_list_import, name="course_roster_import"),
+    path(
+        "courses/<int:course_id>/class-list/students/<int:user_id>/remove/",
+        roster_views.student_remove,
+        name="course_roster_remove",
+    ),
+    path(
+        "courses/<int:course_id>/class-list/reviewers/", roster_views.reviewer_appoint, name="course_reviewer_appoint"
+    ),
+    path(
+        "courses/<int:course_id>/class-list/reviewers/<int:user_id>/remove/",
+        roster_views.reviewer_remove,
+        name="course_reviewer_remove",
+    ),
+    path("exams/<int:exam_id>/accommodations/", roster_views.accommodations, name="exam_accommodations"),
+    path("exams/<int:exam_id>/accommodations/pick/", roster_views.accommodation_pick, name="exam_accommodation_pick"),
+    path(
+        "exams/<int:exam_id>/accommodations/<int:student_id>/",
+        roster_views.accommodation_edit,
+        name="exam_accommodation_edit",
+    ),
+    path(
+        "exams/<int:exam_id>/accommodations/<int:student_id>/remove/",
+        roster_views.accommodation_delete,
+        name="exam_accommodation_remove",
+    ),
 ]

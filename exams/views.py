@@ -56,6 +56,7 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
             "exams": selectors.exams_of_course(course, drafts=staff_view),
             "staff_view": staff_view,
             "members": course.memberships.select_related("user") if staff_view else None,
+            "may_manage_roster": can(request.user, Action.MANAGE_ROSTER, course),
         },
     )
 

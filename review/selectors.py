@@ -349,9 +349,10 @@ def _reference_id(check: IdentityCheck) -> uuid.UUID | None:
         return None
 
 
-def manual_checks_for(user: Any, *, pending: bool) -> list[ManualCheck]:
-    """Manual identity checks of sessions the user may check identity for: the waiting ones oldest
-    first (with whether a photo ID is there to look at), or the 20 decided most recently."""
+def manual_checks_for(user: Any, *, pending: bool, course_id: int | None = None) -> list[ManualCheck]:
+    """Manual identity checks of sessions the user may check identity for (of one course, given
+    ``course_id``): the waiting ones oldest first (with whether a photo ID is there to look at), or the
+    20 decided most recently."""
     checks = IdentityCheck.objects.filter(kind=IdentityCheckKind.MANUAL_REQUEST).select_related("user", "decided_by")
     if pending:
         checks = checks.filter(decision=ManualDecision.PENDING).order_by("at", "id")
@@ -369,7 +370,9 @@ def manual_checks_for(user: Any, *, pending: bool) -> list[ManualCheck]:
     found: list[ManualCheck] = []
     for check, session_id in candidates:
         session = sessions.get(session_id) if session_id is not None else None
-        if session is not None and session.student_id == check.user_id and can(user, Action.CHECK_IDENTITY, session):
+        if session is None or (course_id is not None and session.exam.course_id != course_id):
+            continue
+        if session.student_id == check.user_id and can(user, Action.CHECK_IDENTITY, session):
             found.append(ManualCheck(check, session, has_photo=check.user_id in photos))
         if not pending and len(found) >= 20:
             break

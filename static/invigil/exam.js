@@ -227,6 +227,13 @@ async function startIdentity() {
   if (faceMatching.notice) faceStep(!faceMatching.agreed ? "agree" : !identity.enrolled ? "enrol" : "match");
   else $("#identity-instruction").textContent = "Hold your photo ID up to the camera, then press the button.";
   show("identity");
+  // Back after a reload while a person checks the photo ID: wait on (or go on) without asking again.
+  const manual = await manualState();
+  if (manual.decision === "pending" || manual.decision === "confirmed") {
+    showPath("manual");
+    mark("id-photo", true, "Stored");
+    await manualOutcome(manual).catch((error) => identityProblem(error.message));
+  }
 }
 
 async function identityNext() {
@@ -292,15 +299,48 @@ async function identityManual() {
       $("#identity-instruction").textContent = "Your photo ID is stored, encrypted, for a person to check.";
     }
     mark("id-photo", true, "Stored");
-    const result = await post(config.urls.manual, { reference: config.session });
-    mark("manual", true, "Requested: a person will check it");
-    await checksDone(result.attestation);
+    await manualOutcome(await post(config.urls.manual, { reference: config.session }));
   } catch (error) {
     identityProblem(error.message);
     button.textContent = "Try again";
   } finally {
     button.disabled = false;
   }
+}
+
+const MANUAL_POLL_MS = 5000;
+
+/** A manual check lets the student start only once a person confirmed it: until then the page says
+ * it waits and asks the server again every few seconds; a rejection is shown with the person's reason. */
+async function manualOutcome(state) {
+  const button = $("#identity-manual");
+  if (state.decision === "confirmed") {
+    mark("manual", true, "Confirmed by a person");
+    $("#identity-instruction").textContent = "A person confirmed your identity.";
+    await checksDone(state.attestation);
+    return;
+  }
+  if (state.decision === "rejected") {
+    mark("manual", false, "Not confirmed");
+    identity.has_id_photo = false; // deleted at the decision: a new request needs a new picture
+    button.hidden = false;
+    button.textContent = "Take a new picture and ask again";
+    identityProblem(`A person could not confirm your identity: ${state.reason} You can take a new picture of your photo ID and ask again, or contact your instructor.`);
+    return;
+  }
+  mark("manual", true, "Waiting for a person");
+  button.hidden = true;
+  $("#identity-instruction").textContent = "A person from your course will compare your photo ID with the class list. Keep this page open: it moves on by itself once they have decided.";
+  await new Promise((resolve) => setTimeout(resolve, MANUAL_POLL_MS));
+  await manualOutcome(await manualState());
+}
+
+async function manualState() {
+  const url = `${config.urls.manual}?${new URLSearchParams({ reference: config.session })}`;
+  const response = await fetch(url, { credentials: "same-origin" });
+  const state = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(state.detail || `Error ${response.status}`);
+  return state;
 }
 
 // --- Recording ------------------------------------------------------------------------------

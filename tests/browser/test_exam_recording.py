@@ -19,6 +19,7 @@ from exams.models import Answer, ExamBreak, ExamSession, SessionStatus
 from identity.models import BiometricConsent, IdentityCheck, IdentityProfile
 from recordings.models import Recording, RecordingGap
 from recordings.selectors import recording_plaintext
+from tests.browser.axe import assert_accessible
 from tests.conftest import screenshot
 from tests.media import decoded_video_seconds
 
@@ -204,7 +205,7 @@ def test_after_a_page_reload_the_exam_continues_as_a_new_part_and_nothing_is_los
     assert run.statistics["frames_sampled"] >= 8
 
 
-def test_a_student_who_declines_face_matching_is_checked_by_a_person_from_the_queue(
+def test_a_student_who_declines_face_matching_waits_for_a_person_who_decides_from_the_queue(
     media_page: Any, asgi_server: Any, demo: None
 ) -> None:
     page = media_page
@@ -213,40 +214,58 @@ def test_a_student_who_declines_face_matching_is_checked_by_a_person_from_the_qu
     expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible(timeout=30_000)
     screenshot(page, "identity-choice")
     page.get_by_role("button", name="Take a picture of my photo ID").click()
-    page.locator("#identity-problem:visible, [data-step=start]:visible").first.wait_for(timeout=30_000)
+    page.locator("#identity-problem:visible, [data-check=manual] >> text=Waiting for a person").first.wait_for(
+        timeout=30_000
+    )
     assert page.locator("#identity-problem").is_hidden(), page.locator("#identity-problem").inner_text()
-    expect(page.get_by_role("heading", name="Ready to start")).to_be_visible()
+    expect(page.locator("#identity-instruction")).to_contain_text("Keep this page open")
+    screenshot(page, "identity-waiting")
+    assert_accessible(page, "identity check waiting for a person")
+    # After a reload the page finds the request and waits on, without a second request.
+    page.reload()
+    page.get_by_role("button", name="Check my camera, microphone and screen").click()
+    expect(page.locator("[data-check=manual]")).to_contain_text("Waiting for a person", timeout=30_000)
 
+    # The request alone lets no one start: the session stays consented and the page keeps waiting.
     session = ExamSession.objects.get(student__username="student1")
-    assert "identity: manual_request" in session.transitions.get(to_status=SessionStatus.READY).reason
+    assert session.status == SessionStatus.CONSENTED
     answer = BiometricConsent.objects.get(user__username="student1")
     assert answer.decision == "declined"
-    check = IdentityCheck.objects.get(user__username="student1")
+    check = IdentityCheck.objects.get(user__username="student1")  # one, though the page was reloaded
     assert (check.kind, check.decision, check.reference) == ("manual_request", "pending", str(session.pk))
     assert not IdentityProfile.objects.filter(user__username="student1", template_sealed__isnull=False).exists()
 
-    # The instructor finds it in the queue with the photo ID, and decides with a reason.
-    page.context.clear_cookies()
-    page.goto(f"{asgi_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("instructor")
-    page.get_by_label("Password").fill("invigil-demo")
-    page.get_by_role("button", name="Sign in").click()
-    page.goto(f"{asgi_server.url}/review/identity-checks/")
-    expect(page.get_by_role("heading", name="Identity checks")).to_be_visible()
-    photo = page.get_by_role("img", name=re.compile("Photo ID shown by"))
+    # The instructor, in their own browser, finds it from the course page with the photo ID and decides.
+    staff = page.context.browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    staff.goto(f"{asgi_server.url}/accounts/login/")
+    staff.get_by_label("Username").fill("instructor")
+    staff.get_by_label("Password").fill("invigil-demo")
+    staff.get_by_role("button", name="Sign in").click()
+    staff.get_by_role("link", name=re.compile("PHYS101")).first.click()
+    staff.get_by_role("link", name="Identity checks waiting for a person").click()
+    expect(staff.get_by_role("heading", name="Identity checks", exact=True)).to_be_visible()
+    photo = staff.get_by_role("img", name=re.compile("Photo ID shown by"))
     expect(photo).to_be_visible()
     assert photo.evaluate("image => image.naturalWidth") > 0
-    screenshot(page, "identity-queue")
-    page.get_by_role("button", name="Confirm identity").click()  # no reason yet: the browser asks
-    expect(page).to_have_url(f"{asgi_server.url}/review/identity-checks/")
+    screenshot(staff, "identity-queue")
+    assert_accessible(staff, "identity-check queue of a course")
+    staff.get_by_role("button", name="Confirm identity").click()  # no reason yet: the browser asks
     assert IdentityCheck.objects.get(pk=check.pk).decision == "pending"
-    page.get_by_label("Your reason (required)").fill("Student card name and photo match the class list.")
-    page.get_by_role("button", name="Confirm identity").click()
-    expect(page.get_by_text("Identity of")).to_contain_text("confirmed. The photo ID is deleted.")
-    screenshot(page, "identity-decided")
+    staff.get_by_label("Your reason (required)").fill("Student card name and photo match the class list.")
+    staff.get_by_role("button", name="Confirm identity").click()
+    expect(staff.get_by_text("Identity of")).to_contain_text("confirmed. The photo ID is deleted.")
+    screenshot(staff, "identity-decided")
     check.refresh_from_db()
     assert (check.decision, check.decided_by.username) == ("confirmed", "instructor")
     assert IdentityProfile.objects.get(user__username="student1").id_photo_name == ""
+
+    # The student's page, still open, sees the outcome by itself and may start.
+    expect(page.get_by_role("heading", name="Ready to start")).to_be_visible(timeout=20_000)
+    session.refresh_from_db()
+    assert session.status == SessionStatus.READY
+    assert "identity: manual_confirmed" in session.transitions.get(to_status=SessionStatus.READY).reason
+    screenshot(page, "identity-confirmed-ready")
+    staff.context.close()
 
 
 def test_a_student_with_a_break_allowance_takes_a_break_and_the_clock_stands_still(

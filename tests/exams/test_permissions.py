@@ -39,6 +39,11 @@ EXPECTED: dict[tuple[Action, str], set[str]] = {
     # A manual identity check: the course's staff compare the photo ID with their class list.
     (Action.CHECK_IDENTITY, "session"): {*STAFF, "admin"},
     (Action.CHECK_IDENTITY, "other_session"): {*STAFF, "admin"},
+    # The class list is the instructors' to keep; accommodations may reveal a disability.
+    (Action.MANAGE_ROSTER, "course"): {"instructor", "admin"},
+    (Action.MANAGE_ROSTER, "other_course"): {"other_instructor", "admin"},
+    (Action.MANAGE_ACCOMMODATIONS, "exam"): {"instructor", "admin"},
+    (Action.MANAGE_ACCOMMODATIONS, "other_exam"): {"other_instructor", "admin"},
 }
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exams', '0009_privacy_notice'),
+        ('exams', '0010_accommodation_staff_reason'),
     ]
 
     operations = [
