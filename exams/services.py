@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -425,9 +426,17 @@ def session_begin(*, session_id: Any, actor: Any, request: HttpRequest | None = 
 
 @transaction.atomic
 def answer_save(
-    *, session_id: Any, question_id: int, actor: Any, choice_id: int | None = None, text: str = ""
+    *,
+    session_id: Any,
+    question_id: int,
+    actor: Any,
+    choice_id: int | None = None,
+    choice_ids: list[int] | None = None,
+    text: str = "",
 ) -> Answer:
-    """Save the current answer to one question. Refused after submit or past the deadline."""
+    """Save the current answer to one question: one choice (single choice), every choice ticked
+    (multiple choice), a number written as text (numeric) or text. Refused after submit or past the
+    deadline."""
     session = _locked(session_id)
     if session.status != SessionStatus.STARTED:
         raise ExamUnavailable("This attempt is no longer open for answers.")
@@ -438,17 +447,37 @@ def answer_save(
     if question is None:
         raise ExamUnavailable("That question is not part of this exam.")
     choice = None
-    if question.kind == QuestionKind.MULTIPLE_CHOICE:
+    ticked: list[Choice] = []
+    if question.kind == QuestionKind.SINGLE_CHOICE:
         choice = Choice.objects.filter(pk=choice_id, question=question).first() if choice_id is not None else None
         if choice_id is not None and choice is None:
             raise ExamUnavailable("That choice is not one of this question's options.")
         text = ""
+    elif question.kind == QuestionKind.MULTIPLE_CHOICE:
+        wanted = set(choice_ids or [])
+        ticked = list(Choice.objects.filter(pk__in=wanted, question=question))
+        if len(ticked) != len(wanted):
+            raise ExamUnavailable("That choice is not one of this question's options.")
+        text = ""
     elif len(text) > MAX_ANSWER_CHARS:
         raise ExamUnavailable(f"Answers are limited to {MAX_ANSWER_CHARS} characters.")
+    elif question.kind == QuestionKind.NUMERIC and text.strip() and numeric_value(text) is None:
+        raise ExamUnavailable("Write a number, for example 42, -3.5 or 6.02e23.")
     answer, _ = Answer.objects.update_or_create(
         session=session, question=question, defaults={"choice": choice, "text": text}
     )
+    if question.kind == QuestionKind.MULTIPLE_CHOICE:
+        answer.choices.set(ticked)
     return answer
+
+
+def numeric_value(text: str) -> Decimal | None:
+    """The number a student wrote (a decimal comma is read as a point), or None when it is not one."""
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def session_submit(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamSession:
@@ -481,8 +510,9 @@ def session_time_out(*, session_id: Any) -> ExamSession:
 
 
 def session_identity_required(session: ExamSession) -> bool:
-    """Face matching applies unless the exam records no webcam or an accommodation switches it off."""
-    if not session.exam.record_webcam:
+    """Face matching applies unless the exam asks for no identity check, records no webcam, or an
+    accommodation switches it off."""
+    if not session.exam.identity_check_required or not session.exam.record_webcam:
         return False
     accommodation = Accommodation.objects.filter(exam_id=session.exam_id, student_id=session.student_id).first()
     return not (accommodation and (accommodation.no_camera or accommodation.face_covering))

@@ -157,3 +157,16 @@ def test_left_and_back_signals_become_ranges_and_an_unclosed_one_runs_to_the_end
         (Kind.FULLSCREEN_EXIT, 50, 100),
         (Kind.TAB_HIDDEN, 10, 20),
     ]
+
+
+def test_a_check_the_exam_switches_off_raises_nothing_and_says_why() -> None:
+    evidence = [piece(k, 0, 30) for k in (Kind.NO_FACE, Kind.TAB_HIDDEN, Kind.WINDOW_BLUR, Kind.COPY, Kind.CAMERA_LOST)]
+    notes = {"no_face": "no face in view: check off, paper allowed", "leaving_page": "leaving the page: check off"}
+    exemptions = Exemptions(checks_off=notes)
+    assert {e.kind for e in rules.events_from(evidence, STANDARD, exemptions)} == {Kind.COPY, Kind.CAMERA_LOST}
+    assert exemptions.reasons() == ["leaving the page: check off", "no face in view: check off, paper allowed"]
+
+
+def test_no_check_an_exam_can_switch_off_hides_equipment_or_network_trouble() -> None:
+    switchable = {kind for kinds in rules.CHECK_KINDS.values() for kind in kinds}
+    assert {rules.RULES[kind].category for kind in switchable} == {rules.Category.CONCERN}
