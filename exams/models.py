@@ -420,6 +420,9 @@ class Exam(models.Model):
         return off
 
 
+MAX_ALTERNATIVE_CHARS = 5000
+MAX_CONTACT_CHARS: int = Exam._meta.get_field("alternative_contact").max_length or 300
+
 ALTERNATIVE_MISSING = "A proctored exam needs an alternative arrangement for students who decline recording: {what}."
 
 

@@ -10,8 +10,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from exams.authoring import exam_incomplete
 from exams.lifecycle import ATTEMPT_ENDED, TransitionError, check_transition
 from exams.models import (
+    MAX_ALTERNATIVE_CHARS,
+    MAX_CONTACT_CHARS,
     NOTICE_PARTS,
     Accommodation,
     AlternativeRequest,
@@ -138,27 +141,33 @@ class PublishRefused(Exception):
     """An exam that cannot be published (or withdrawn) as asked; the message says why. Nothing changed."""
 
 
+def exam_publish_gaps(exam: Exam) -> list[str]:
+    """Everything that keeps ``exam`` from being published, one sentence each, or nothing: what it lacks
+    itself, with the consent policy in effect on its opening day, its alternative arrangement, and the
+    institution's privacy notice."""
+    opening_day = max(timezone.localdate(), timezone.localdate(exam.opens_at))
+    missing = exam_incomplete(exam, policy_on_opening=consent_policy_for(exam, on=opening_day))
+    missing.append(alternative_missing_message(exam))
+    missing.append(notice_incomplete_message(privacy_notice_current(exam.course.institution)))
+    return [message for message in missing if message]
+
+
 @transaction.atomic
 def exam_publish(*, exam_id: int, actor: Any, request: HttpRequest | None = None) -> Exam:
-    """Open the exam to its students. A proctored exam must first say what a student who declines
-    recording does instead and whom they contact: no one is left with "be recorded or fail"."""
+    """Open the exam to its students. It must be complete (questions that can be answered and marked, a
+    window still to come, a consent policy in effect when it opens), and a proctored exam must say what
+    a student who declines recording does instead and whom they contact: no one is left with "be
+    recorded or fail". Every gap is named at once."""
     exam = Exam.objects.select_for_update().get(pk=exam_id)
     if exam.published:
         raise PublishRefused("This exam is already published.")
-    missing = alternative_missing_message(exam)
+    missing = exam_publish_gaps(exam)
     if missing:
-        raise PublishRefused(missing)
-    incomplete = notice_incomplete_message(privacy_notice_current(exam.course.institution))
-    if incomplete:
-        raise PublishRefused(incomplete)
+        raise PublishRefused(" ".join(["This exam cannot be published yet.", *missing]))
     exam.published_at = timezone.now()
     exam.save(update_fields=["published_at"])
     audit_record(actor=actor, action="exam.publish", target=exam, request=request)
     return exam
-
-
-MAX_ALTERNATIVE_CHARS = 5000
-MAX_CONTACT_CHARS: int = Exam._meta.get_field("alternative_contact").max_length or 300
 
 
 @transaction.atomic
