@@ -409,6 +409,10 @@ class Exam(models.Model):
         names = [("webcam", self.record_webcam), ("microphone", self.record_audio), ("screen", self.record_screen)]
         return [name for name, on in names if on]
 
+    @property
+    def allowed_material_labels(self) -> list[str]:
+        return [str(Material(m).label) for m in Material.values if m in self.allowed_materials]
+
     def checks_switched_off(self) -> dict[str, str]:
         """Each check this exam does not run, with why in words (by check value). The analysis reads this
         and nothing else of the exam's check settings."""

@@ -134,6 +134,7 @@ def test_an_instructor_sets_up_and_publishes_an_exam_and_a_student_sees_it(
         row.get_by_role("link", name="Quiz: kinematics").click()
         expect(student.get_by_role("heading", name="Quiz: kinematics")).to_be_visible()
         expect(student.get_by_text("Show your working on paper")).to_be_visible()
+        expect(student.get_by_text("Notes and books on paper")).to_be_visible()  # what they may use
         screenshot(student, "authoring-student-sees-the-exam")
     finally:
         context.close()

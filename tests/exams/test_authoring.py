@@ -452,3 +452,12 @@ def test_a_duplicate_is_a_draft_with_the_settings_and_questions_but_no_students(
 def test_the_settings_form_shows_the_exams_times_in_local_time(world: World) -> None:
     body = client_as(world, "instructor").get(reverse("exam_edit", args=[world.exam.pk])).content.decode()
     assert f'value="{local_minute(world.exam.closes_at)}"' in body
+
+
+def test_students_read_on_the_exam_page_what_they_may_use(world: World) -> None:
+    client = client_as(world, "student")
+    assert "Nothing beyond the exam page" in client.get(reverse("exam_detail", args=[world.exam.pk])).content.decode()
+    world.exam.allowed_materials = ["second_display", "paper_notes"]
+    world.exam.save()
+    body = client.get(reverse("exam_detail", args=[world.exam.pk])).content.decode()
+    assert "Notes and books on paper; A second display" in body
