@@ -186,7 +186,12 @@ def _number(label: str, help_text: str, *, required: bool = False, **kwargs: Any
 
 
 class QuestionForm(forms.Form):
-    kind = forms.ChoiceField(choices=QuestionKind.choices, label="Kind of question", widget=forms.RadioSelect)
+    kind = forms.ChoiceField(
+        choices=QuestionKind.choices,
+        label="Kind of question",
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose the kind of question: it decides how it is answered and marked."},
+    )
     prompt = forms.CharField(
         label="Question",
         widget=forms.Textarea(attrs={"rows": 4}),

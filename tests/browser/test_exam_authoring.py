@@ -89,6 +89,11 @@ def test_an_instructor_sets_up_and_publishes_an_exam_and_a_student_sees_it(
 
     add_question(page, "Single choice (one answer)", "Units of acceleration?", options=[("m/s²", True), ("m/s", False)])
     page.get_by_role("link", name="Add a question").click()
+    page.get_by_role("button", name="Save the question").click()
+    expect(page.get_by_role("alert")).to_contain_text("Choose the kind of question")
+    expect(page.get_by_role("alert")).to_contain_text("Write the question: students answer what it says.")
+    accessible(page)
+    screenshot(page, "authoring-question-refused")
     page.get_by_role("button", name="More option rows").click()  # six rows now, nothing saved
     expect(page.get_by_label("Option 6", exact=True)).to_be_visible()
     accessible(page)
