@@ -127,6 +127,7 @@ class BeginView(APIView):
 class AnswerSerializer(serializers.Serializer):
     question = serializers.IntegerField()
     choice = serializers.IntegerField(required=False, allow_null=True)
+    choices = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=100)
     text = serializers.CharField(required=False, allow_blank=True, max_length=MAX_ANSWER_CHARS, trim_whitespace=False)
 
 
@@ -143,6 +144,7 @@ class AnswerView(ThrottledAPIView):
                 question_id=data.validated_data["question"],
                 actor=request.user,
                 choice_id=data.validated_data.get("choice"),
+                choice_ids=data.validated_data.get("choices"),
                 text=data.validated_data.get("text", ""),
             )
         except ExamUnavailable as exc:

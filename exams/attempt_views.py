@@ -202,7 +202,7 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
             return redirect("session_consent", session_id=session.pk)
     exam = session.exam
     questions = exam.questions.prefetch_related("choices")
-    answers = {a.question_id: a for a in session.answers.all()}
+    answers = {a.question_id: a for a in session.answers.prefetch_related("choices")}
     return render(
         request,
         "exams/exam.html",

@@ -25,6 +25,7 @@ class Action(enum.Enum):
     VIEW_EXAM = "view exam"
     TAKE_EXAM = "take exam"
     MANAGE_EXAM = "manage exam"
+    CREATE_EXAM = "set up a new exam in this course"
     VIEW_EXAM_SESSIONS = "view the sessions of an exam"
     VIEW_SESSION = "view session"
     REVIEW_SESSION = "review session"
@@ -118,6 +119,8 @@ RULES: dict[Action, tuple[type, Rule, bool]] = {
     Action.VIEW_EXAM: (Exam, _member_of_a_visible_exam, True),
     Action.TAKE_EXAM: (Exam, _enrolled_student_of_a_published_exam, False),
     Action.MANAGE_EXAM: (Exam, _instructor, True),
+    # Setting up an exam (its questions, window and proctoring) is the instructors' job, not the reviewers'.
+    Action.CREATE_EXAM: (Course, _instructor, True),
     Action.VIEW_EXAM_SESSIONS: (Exam, _staff, True),
     Action.VIEW_SESSION: (ExamSession, _own_session_or_staff, True),
     Action.REVIEW_SESSION: (ExamSession, _staff, True),

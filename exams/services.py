@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from exams.authoring import exam_incomplete
 from exams.lifecycle import ATTEMPT_ENDED, TransitionError, check_transition
 from exams.models import (
+    MAX_ALTERNATIVE_CHARS,
+    MAX_CONTACT_CHARS,
     NOTICE_PARTS,
     Accommodation,
     AlternativeRequest,
@@ -140,27 +144,33 @@ class PublishRefused(Exception):
     """An exam that cannot be published (or withdrawn) as asked; the message says why. Nothing changed."""
 
 
+def exam_publish_gaps(exam: Exam) -> list[str]:
+    """Everything that keeps ``exam`` from being published, one sentence each, or nothing: what it lacks
+    itself, with the consent policy in effect on its opening day, its alternative arrangement, and the
+    institution's privacy notice."""
+    opening_day = max(timezone.localdate(), timezone.localdate(exam.opens_at))
+    missing = exam_incomplete(exam, policy_on_opening=consent_policy_for(exam, on=opening_day))
+    missing.append(alternative_missing_message(exam))
+    missing.append(notice_incomplete_message(privacy_notice_current(exam.course.institution)))
+    return [message for message in missing if message]
+
+
 @transaction.atomic
 def exam_publish(*, exam_id: int, actor: Any, request: HttpRequest | None = None) -> Exam:
-    """Open the exam to its students. A proctored exam must first say what a student who declines
-    recording does instead and whom they contact: no one is left with "be recorded or fail"."""
+    """Open the exam to its students. It must be complete (questions that can be answered and marked, a
+    window still to come, a consent policy in effect when it opens), and a proctored exam must say what
+    a student who declines recording does instead and whom they contact: no one is left with "be
+    recorded or fail". Every gap is named at once."""
     exam = Exam.objects.select_for_update().get(pk=exam_id)
     if exam.published:
         raise PublishRefused("This exam is already published.")
-    missing = alternative_missing_message(exam)
+    missing = exam_publish_gaps(exam)
     if missing:
-        raise PublishRefused(missing)
-    incomplete = notice_incomplete_message(privacy_notice_current(exam.course.institution))
-    if incomplete:
-        raise PublishRefused(incomplete)
+        raise PublishRefused(" ".join(["This exam cannot be published yet.", *missing]))
     exam.published_at = timezone.now()
     exam.save(update_fields=["published_at"])
     audit_record(actor=actor, action="exam.publish", target=exam, request=request)
     return exam
-
-
-MAX_ALTERNATIVE_CHARS = 5000
-MAX_CONTACT_CHARS: int = Exam._meta.get_field("alternative_contact").max_length or 300
 
 
 @transaction.atomic
@@ -428,9 +438,17 @@ def session_begin(*, session_id: Any, actor: Any, request: HttpRequest | None = 
 
 @transaction.atomic
 def answer_save(
-    *, session_id: Any, question_id: int, actor: Any, choice_id: int | None = None, text: str = ""
+    *,
+    session_id: Any,
+    question_id: int,
+    actor: Any,
+    choice_id: int | None = None,
+    choice_ids: list[int] | None = None,
+    text: str = "",
 ) -> Answer:
-    """Save the current answer to one question. Refused after submit or past the deadline."""
+    """Save the current answer to one question: one choice (single choice), every choice ticked
+    (multiple choice), a number written as text (numeric) or text. Refused after submit or past the
+    deadline."""
     session = _locked(session_id)
     if session.status != SessionStatus.STARTED:
         raise ExamUnavailable("This attempt is no longer open for answers.")
@@ -443,17 +461,37 @@ def answer_save(
     if question is None:
         raise ExamUnavailable("That question is not part of this exam.")
     choice = None
-    if question.kind == QuestionKind.MULTIPLE_CHOICE:
+    ticked: list[Choice] = []
+    if question.kind == QuestionKind.SINGLE_CHOICE:
         choice = Choice.objects.filter(pk=choice_id, question=question).first() if choice_id is not None else None
         if choice_id is not None and choice is None:
             raise ExamUnavailable("That choice is not one of this question's options.")
         text = ""
+    elif question.kind == QuestionKind.MULTIPLE_CHOICE:
+        wanted = set(choice_ids or [])
+        ticked = list(Choice.objects.filter(pk__in=wanted, question=question))
+        if len(ticked) != len(wanted):
+            raise ExamUnavailable("That choice is not one of this question's options.")
+        text = ""
     elif len(text) > MAX_ANSWER_CHARS:
         raise ExamUnavailable(f"Answers are limited to {MAX_ANSWER_CHARS} characters.")
+    elif question.kind == QuestionKind.NUMERIC and text.strip() and numeric_value(text) is None:
+        raise ExamUnavailable("Write a number, for example 42, -3.5 or 6.02e23.")
     answer, _ = Answer.objects.update_or_create(
         session=session, question=question, defaults={"choice": choice, "text": text}
     )
+    if question.kind == QuestionKind.MULTIPLE_CHOICE:
+        answer.choices.set(ticked)
     return answer
+
+
+def numeric_value(text: str) -> Decimal | None:
+    """The number a student wrote (a decimal comma is read as a point), or None when it is not one."""
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def session_submit(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamSession:
@@ -537,8 +575,9 @@ def break_end(*, session_id: Any, actor: Any, request: HttpRequest | None = None
 
 
 def session_identity_required(session: ExamSession) -> bool:
-    """Face matching applies unless the exam records no webcam or an accommodation switches it off."""
-    if not session.exam.record_webcam:
+    """Face matching applies unless the exam asks for no identity check, records no webcam, or an
+    accommodation switches it off."""
+    if not session.exam.identity_check_required or not session.exam.record_webcam:
         return False
     accommodation = Accommodation.objects.filter(exam_id=session.exam_id, student_id=session.student_id).first()
     return not (accommodation and (accommodation.no_camera or accommodation.face_covering))

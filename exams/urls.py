@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from exams import api, attempt_views, roster_views, views
+from exams import api, attempt_views, authoring_views, roster_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +14,27 @@ urlpatterns = [
         "alternative-requests/<int:request_id>/answer/",
         views.alternative_answer_view,
         name="alternative_answer",
+    ),
+    # The instructor's workspace (exams.authoring_views).
+    path("courses/<int:course_id>/exams/new/", authoring_views.exam_new, name="exam_new"),
+    path("exams/<int:exam_id>/setup/", authoring_views.exam_setup, name="exam_setup"),
+    path("exams/<int:exam_id>/setup/settings/", authoring_views.exam_edit, name="exam_edit"),
+    path("exams/<int:exam_id>/setup/duplicate/", authoring_views.exam_duplicate_view, name="exam_duplicate"),
+    path("exams/<int:exam_id>/setup/publish/", authoring_views.exam_publish_view, name="exam_setup_publish"),
+    path("exams/<int:exam_id>/setup/questions/new/", authoring_views.question_edit, name="question_new"),
+    path("exams/<int:exam_id>/setup/questions/<int:question_id>/", authoring_views.question_edit, name="question_edit"),
+    path(
+        "exams/<int:exam_id>/setup/questions/<int:question_id>/delete/",
+        authoring_views.question_delete_view,
+        name="question_delete",
+    ),
+    path(
+        "exams/<int:exam_id>/setup/questions/<int:question_id>/move/",
+        authoring_views.question_move_view,
+        name="question_move",
+    ),
+    path(
+        "exams/<int:exam_id>/setup/consent-policy/", authoring_views.consent_policy_add_view, name="exam_consent_policy"
     ),
     path("exams/<int:exam_id>/lobby/", attempt_views.lobby, name="exam_lobby"),
     path("exams/<int:exam_id>/open/", attempt_views.open_attempt, name="exam_open"),

@@ -221,6 +221,7 @@ def _session(
             {
                 "question": answer.question.prompt,
                 "choice": answer.choice.text if answer.choice else None,
+                "choices": [choice.text for choice in answer.choices.all()],
                 "text": answer.text or None,
                 "saved_at": _when(answer.updated_at),
             }
@@ -344,6 +345,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
     for answer in (
         Answer.objects.filter(session_id__in=session_ids)
         .select_related("question", "choice")
+        .prefetch_related("choices")
         .order_by("question__position", "pk")
     ):
         answers.setdefault(answer.session_id, []).append(answer)

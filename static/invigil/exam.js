@@ -593,11 +593,20 @@ $("#submit").addEventListener("click", () => submit(false));
 $("#break-start")?.addEventListener("click", breakStart);
 $("#break-end").addEventListener("click", breakEnd);
 $("#share-again").addEventListener("click", () => location.reload());
+/** What a question's input holds, as the answers API takes it: one choice, every ticked choice, or text. */
+function answerOf(input, question) {
+  if (input.type === "radio") return { choice: Number(input.value) };
+  if (input.type === "checkbox") {
+    const ticked = app.querySelectorAll(`input[type=checkbox][data-question="${question}"]:checked`);
+    return { choices: [...ticked].map((box) => Number(box.value)) };
+  }
+  return { text: input.value };
+}
+
 for (const input of app.querySelectorAll("[data-question]")) {
   const question = Number(input.dataset.question);
-  input.addEventListener(input.type === "radio" ? "change" : "input", () =>
-    save(question, input.type === "radio" ? { choice: Number(input.value) } : { text: input.value }),
-  );
+  const choosing = input.type === "radio" || input.type === "checkbox";
+  input.addEventListener(choosing ? "change" : "input", () => save(question, answerOf(input, question)));
 }
 if (config.deadline) setDeadline({ server_time: config.server_time, deadline: config.deadline });
 setInterval(tick, 1000);

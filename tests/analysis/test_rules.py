@@ -193,3 +193,16 @@ def test_the_parts_outside_breaks_never_overlap_a_break_and_lose_no_other_time(
         t = start + length * (i + 0.5) / 50
         if not any(low <= t < high for low, high in breaks):
             assert any(part.start <= t < part.end for part in parts)
+
+
+def test_a_check_the_exam_switches_off_raises_nothing_and_says_why() -> None:
+    evidence = [piece(k, 0, 30) for k in (Kind.NO_FACE, Kind.TAB_HIDDEN, Kind.WINDOW_BLUR, Kind.COPY, Kind.CAMERA_LOST)]
+    notes = {"no_face": "no face in view: check off, paper allowed", "leaving_page": "leaving the page: check off"}
+    exemptions = Exemptions(checks_off=notes)
+    assert {e.kind for e in rules.events_from(evidence, STANDARD, exemptions)} == {Kind.COPY, Kind.CAMERA_LOST}
+    assert exemptions.reasons() == ["leaving the page: check off", "no face in view: check off, paper allowed"]
+
+
+def test_no_check_an_exam_can_switch_off_hides_equipment_or_network_trouble() -> None:
+    switchable = {kind for kinds in rules.CHECK_KINDS.values() for kind in kinds}
+    assert {rules.RULES[kind].category for kind in switchable} == {rules.Category.CONCERN}

@@ -113,7 +113,7 @@ def test_the_deadline_never_runs_past_the_exam_closing(world: World) -> None:
 
 
 def test_answers_are_saved_as_they_change(world: World) -> None:
-    mcq = QuestionFactory(exam=world.exam, kind=QuestionKind.MULTIPLE_CHOICE)
+    mcq = QuestionFactory(exam=world.exam, kind=QuestionKind.SINGLE_CHOICE)
     right = Choice.objects.create(question=mcq, text="Right", is_correct=True)
     wrong = Choice.objects.create(question=mcq, text="Wrong")
     essay = QuestionFactory(exam=world.exam)
@@ -130,8 +130,8 @@ def test_answers_are_saved_as_they_change(world: World) -> None:
 
 @pytest.mark.parametrize("problem", ["other exam's question", "other question's choice", "too long"])
 def test_bad_answers_get_a_clear_error_and_change_nothing(world: World, problem: str) -> None:
-    mcq = QuestionFactory(exam=world.exam, kind=QuestionKind.MULTIPLE_CHOICE)
-    other = QuestionFactory(exam=world.exam, kind=QuestionKind.MULTIPLE_CHOICE)
+    mcq = QuestionFactory(exam=world.exam, kind=QuestionKind.SINGLE_CHOICE)
+    other = QuestionFactory(exam=world.exam, kind=QuestionKind.SINGLE_CHOICE)
     foreign_choice = Choice.objects.create(question=other, text="Elsewhere")
     ready(world)
     session_begin(session_id=world.session.pk, actor=world.users["student"])
