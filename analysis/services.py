@@ -25,7 +25,7 @@ from django.utils import timezone
 from analysis import browser, media, pipeline, rules, vision
 from analysis.detectors import DETECTOR_VERSIONS
 from analysis.models import AnalysisRun, AnalysisSegment, Flag, RunStatus
-from exams.lifecycle import ATTEMPT_ENDED
+from exams.lifecycle import ANALYSABLE_AHEAD, ATTEMPT_ENDED
 from exams.models import Accommodation, ExamSession, SessionStatus
 from exams.services import exam_group, session_group, session_transition
 from identity.consent import biometric_consent_in_force
@@ -64,8 +64,6 @@ STRETCH_CONTEXT_SECONDS = 4.0
 #: ...and reads from this much earlier still, so that a keyframe (Firefox and Safari space them up to
 #: about ten seconds apart) comes before the first frame it samples.
 STRETCH_READ_BACK_SECONDS = 15.0
-#: Sessions whose webcam may be analysed ahead: under way, or ended and not yet analysed.
-AHEAD_STATUSES = frozenset({SessionStatus.STARTED, *ATTEMPT_ENDED, SessionStatus.ANALYSING})
 
 
 def analysis_queue(session_id: Any) -> None:
@@ -524,7 +522,7 @@ def analysis_ahead(*, session_id: Any) -> int:
     """While the exam is under way, analyse each webcam part's newly arrived stretch. Returns how
     many stretches were analysed. Safe to run any time: a part with too little new is left alone."""
     session = ExamSession.objects.select_related("exam").filter(pk=session_id).first()
-    if session is None or session.status not in AHEAD_STATUSES:
+    if session is None or session.status not in ANALYSABLE_AHEAD:
         return 0
     _, exemptions = _settings_for(session)
     detectors = _webcam_detectors(session, exemptions)

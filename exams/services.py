@@ -9,7 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from exams.lifecycle import ATTEMPT_ENDED, TransitionError, check_transition
+from exams.lifecycle import ATTEMPT_ENDED, BEFORE_START, TransitionError, check_transition
 from exams.models import (
     NOTICE_PARTS,
     Accommodation,
@@ -33,7 +33,7 @@ from exams.models import (
     notice_part_errors,
 )
 from exams.notice import CHANGED, RenderedNotice, notice_for_exam, notice_incomplete_message, privacy_notice_current
-from exams.selectors import BEFORE_START, consent_given, consent_outdated_reason, consent_policy_for
+from exams.selectors import consent_given, consent_outdated_reason, consent_policy_for
 from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
 from proctor.realtime import broadcast_on_commit

@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from analysis.models import Flag
+from exams.lifecycle import APPEAL_UNDECIDED
 from exams.models import Accommodation, Answer, ExamSession
-from exams.models import SessionStatus as S
 from identity.models import IdentityCheck
 from identity.selectors import identity_id_photo, identity_template
 from privacy.selectors import SIGN_IN_FAILED, ExportExtras, MyData, SessionData, export_extras
@@ -153,7 +153,7 @@ def _changed_by(actor_id: Any, student_id: Any) -> str:
 
 
 def _appeal_outcome(session: ExamSession) -> str:
-    if session.status in (S.APPEALED, S.SECOND_REVIEW):
+    if session.status in APPEAL_UNDECIDED:
         return "Not decided yet"
     return session.get_status_display()
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from analysis.models import AnalysisRun, AnalysisSegment, Flag, RunStatus
+from exams.lifecycle import REVIEWED
 from exams.models import (
     Accommodation,
     AlternativeRequest,
@@ -23,7 +24,6 @@ from exams.models import (
     ExamSession,
     SessionTransition,
 )
-from exams.models import SessionStatus as S
 from identity.consent import biometric_consent_latest
 from identity.models import BiometricConsent, IdentityProfile
 from privacy.models import LegalHold
@@ -33,9 +33,6 @@ from proctor.models import AuditEvent
 from recordings.models import BrowserSignal, Recording, RecordingGap
 from recordings.services import recordings_due_at
 from review.models import Appeal, FlagDecision, SessionDecision
-
-#: Statuses in which a person has decided the session: its flags and outcome are shown to the student.
-REVIEWED = frozenset({S.CLEARED, S.CONCERN_CONFIRMED, S.APPEALED})
 
 #: Audit actions that are an access to a student's recordings, in the student's words.
 ACCESSES: dict[str, str] = {

@@ -36,9 +36,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from analysis.models import AnalysisSegment, Flag
-from exams.lifecycle import ATTEMPT_ENDED
+from exams.lifecycle import IDENTITY_IN_USE, RECORDINGS_IN_USE
 from exams.models import CourseMembership, ExamSession, Institution
-from exams.models import SessionStatus as S
 from identity.models import IdentityProfile
 from identity.services import identity_profile_erase
 from privacy.models import LegalHold
@@ -60,9 +59,6 @@ logger = logging.getLogger(__name__)
 #: Used for a profile whose student belongs to no institution's course.
 DEFAULT_PROFILE_RETENTION_DAYS = 365
 
-#: A session in the middle of an attempt, an analysis, a second review or an appeal keeps its
-#: recordings until that ends: the people deciding it need them.
-IN_PROGRESS = frozenset({S.STARTED, S.ANALYSING, S.SECOND_REVIEW, S.APPEALED})
 
 HOLD = "a legal hold"
 REVIEW = "a review in progress"
@@ -134,7 +130,7 @@ def kept_by(session: ExamSession, *, held: bool, appealed: bool, at: datetime) -
     deciding the appeal need the recordings)."""
     if held:
         return HOLD
-    if session.status in IN_PROGRESS:
+    if session.status in RECORDINGS_IN_USE:
         return REVIEW
     closes = appeal_open_until(session, appealed=appealed)
     return APPEAL if closes is not None and closes > at else ""
@@ -352,10 +348,6 @@ def purge_due(*, now: datetime | None = None) -> PurgeReport:
 class ProfileDeleteRefused(Exception):
     """The student's identity profile cannot be deleted now; the message says why. Nothing changed."""
 
-
-#: From passing the identity check until the analysis has compared the recording with the enrolled
-#: face: deleting the template then would switch that comparison off for the exam just taken.
-IDENTITY_IN_USE = frozenset({S.READY, S.STARTED, *ATTEMPT_ENDED, S.ANALYSING})
 
 NO_PROFILE = "You have no identity profile to delete."
 IN_EXAM = (

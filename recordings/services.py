@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import BigIntegerField, Case, F, OuterRef, Subquery, Sum, Value, When
 from django.utils import timezone
 
-from exams.lifecycle import ATTEMPT_ENDED
+from exams.lifecycle import ATTEMPT_ENDED, UPLOADING
 from exams.models import ExamSession, SessionStatus
 from proctor import crypto
 from proctor.audit import audit_record
@@ -51,10 +51,8 @@ ANALYSIS_AHEAD_TASK = "analysis.analyse_ahead"
 MAX_PARTS = 200
 #: Sequence numbers for a 24-hour exam with one-second chunks fit easily.
 MAX_SEQ = 1_000_000
-#: Session statuses in which chunks are still accepted: during the attempt, and after it until finalised.
 logger = logging.getLogger(__name__)
 
-UPLOADING = frozenset({SessionStatus.STARTED, *ATTEMPT_ENDED})
 #: The EBML magic that every WebM file (so every first chunk) starts with.
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
 

@@ -9,9 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from exams.lifecycle import UPLOADING
 from exams.models import ExamSession
 from exams.permissions import Action, require
-from recordings.services import UPLOADING, ChunkRefused, session_recordings_finalise
+from recordings.services import ChunkRefused, session_recordings_finalise
 from recordings.tokens import stream_token_for
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from analysis.models import Flag
 from analysis.rules import Category
-from exams.lifecycle import TransitionError, label
+from exams.lifecycle import FIRST_DECISION, UNDER_REVIEW, TransitionError, label
 from exams.models import ExamSession
 from exams.models import SessionStatus as S
 from exams.services import session_transition
@@ -27,13 +27,10 @@ from review.selectors import appeal_open_until
 
 MAX_NOTE_CHARS = 5000
 
-#: Statuses in which reviewers decide flags and the first decision on the session.
-UNDER_REVIEW = frozenset({S.READY_FOR_REVIEW, S.APPEALED})
-
 #: What each outcome moves the session to, and from where.
 OUTCOMES: dict[str, tuple[frozenset[str], str]] = {
-    Outcome.NO_CONCERN: (UNDER_REVIEW | {S.ANALYSIS_FAILED}, S.CLEARED),
-    Outcome.REFERRED: (UNDER_REVIEW | {S.ANALYSIS_FAILED}, S.SECOND_REVIEW),
+    Outcome.NO_CONCERN: (FIRST_DECISION, S.CLEARED),
+    Outcome.REFERRED: (FIRST_DECISION, S.SECOND_REVIEW),
     Outcome.CONFIRMED: (frozenset({S.SECOND_REVIEW}), S.CONCERN_CONFIRMED),
     Outcome.SENT_BACK: (frozenset({S.SECOND_REVIEW}), S.READY_FOR_REVIEW),
 }

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from analysis.models import Flag
 from analysis.rules import RULES, Kind
 from analysis.services import analysis_retry
-from exams.lifecycle import TransitionError
+from exams.lifecycle import UNDER_REVIEW, TransitionError
 from exams.models import Course, ExamSession
 from exams.permissions import Action, can, may_check_identity_somewhere, refusal, require
 from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile, ManualDecision
@@ -55,7 +55,6 @@ from review.selectors import (
 from review.services import (
     DECIDABLE,
     MAX_NOTE_CHARS,
-    UNDER_REVIEW,
     DecisionError,
     decisions_open_to,
     flag_decide,
