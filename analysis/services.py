@@ -31,6 +31,7 @@ from exams.services import exam_group, session_group, session_transition
 from identity.consent import biometric_consent_in_force
 from identity.selectors import identity_has_template, identity_template
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.crypto import DecryptionError
 from proctor.outbox import task_queue_after_commit
 from proctor.realtime import broadcast_on_commit, group_send_now
@@ -142,7 +143,7 @@ def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER)
         detector_versions=DETECTOR_VERSIONS,
         stage="Starting",
     )
-    audit_record(actor=None, action="analysis.start", target=session, detail={"run": run.pk})
+    audit_record(actor=None, action=AuditAction.ANALYSIS_START, target=session, detail={"run": run.pk})
     return run
 
 
@@ -209,7 +210,7 @@ def analysis_run_complete(*, run_id: int, outcome: Outcome, cpu_seconds: float) 
     )
     audit_record(
         actor=None,
-        action="analysis.complete",
+        action=AuditAction.ANALYSIS_COMPLETE,
         target=session,
         detail={"run": run.pk, "flags": len(outcome.events), "score": outcome.score.value},
     )
@@ -257,7 +258,7 @@ def analysis_run_fail(*, run_id: int, reason: str) -> None:
     run.save(update_fields=["status", "finished_at", "failure_reason"])
     if session.status == SessionStatus.ANALYSING:
         _fail_session(session, reason)
-    audit_record(actor=None, action="analysis.fail", target=session, detail={"run": run.pk, "reason": reason})
+    audit_record(actor=None, action=AuditAction.ANALYSIS_FAIL, target=session, detail={"run": run.pk, "reason": reason})
     _broadcast(session, run, on_commit=True)
 
 

@@ -36,6 +36,7 @@ from exams.notice import CHANGED, RenderedNotice, notice_for_exam, notice_incomp
 from exams.selectors import consent_given, consent_outdated_reason, consent_policy_for
 from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.realtime import broadcast_on_commit
 
 __all__ = ["ExamUnavailable", "TransitionError", "session_transition"]
@@ -113,7 +114,7 @@ def session_transition(
     )
     audit_record(
         actor=actor,
-        action="session.transition",
+        action=AuditAction.SESSION_TRANSITION,
         target=session,
         request=request,
         detail={"from": from_status, "to": to_status, "reason": reason},
@@ -152,7 +153,7 @@ def exam_publish(*, exam_id: int, actor: Any, request: HttpRequest | None = None
         raise PublishRefused(incomplete)
     exam.published_at = timezone.now()
     exam.save(update_fields=["published_at"])
-    audit_record(actor=actor, action="exam.publish", target=exam, request=request)
+    audit_record(actor=actor, action=AuditAction.EXAM_PUBLISH, target=exam, request=request)
     return exam
 
 
@@ -184,7 +185,7 @@ def exam_alternative_set(
     if exam.published and missing:
         raise PublishRefused(missing)
     exam.save(update_fields=["alternative_arrangement", "alternative_contact"])
-    audit_record(actor=actor, action="exam.alternative_set", target=exam, request=request)
+    audit_record(actor=actor, action=AuditAction.EXAM_ALTERNATIVE_SET, target=exam, request=request)
     if publish:
         return exam_publish(exam_id=exam.pk, actor=actor, request=request)
     return exam
@@ -200,7 +201,7 @@ def exam_unpublish(*, exam_id: int, actor: Any, request: HttpRequest | None = No
         raise PublishRefused("Students have opened this exam: it stays published.")
     exam.published_at = None
     exam.save(update_fields=["published_at"])
-    audit_record(actor=actor, action="exam.unpublish", target=exam, request=request)
+    audit_record(actor=actor, action=AuditAction.EXAM_UNPUBLISH, target=exam, request=request)
     return exam
 
 
@@ -235,7 +236,7 @@ def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None
         raise ExamUnavailable(incomplete)
     session, created = ExamSession.objects.get_or_create(exam=exam, student=student)
     if created:
-        audit_record(actor=student, action="session.open", target=session, request=request)
+        audit_record(actor=student, action=AuditAction.SESSION_OPEN, target=session, request=request)
     return session
 
 
@@ -303,7 +304,7 @@ def session_consent(
         _consent_record(session, policy, shown, ConsentDecision.CONSENTED)
         audit_record(
             actor=actor,
-            action="session.consent_renewed",
+            action=AuditAction.SESSION_CONSENT_RENEWED,
             target=session,
             request=request,
             detail={
@@ -350,7 +351,7 @@ def session_decline(
         reason=f"Declined {policy.name} version {policy.version}; asked for an alternative arrangement.",
     )
     alternative = AlternativeRequest.objects.create(session=session, reason=reason.strip()[:5000])
-    audit_record(actor=actor, action="alternative.request", target=alternative, request=request)
+    audit_record(actor=actor, action=AuditAction.ALTERNATIVE_REQUEST, target=alternative, request=request)
     return alternative
 
 
@@ -384,7 +385,7 @@ def alternative_answer(
     alternative.save(update_fields=["status", "response", "answered_by", "answered_at"])
     audit_record(
         actor=actor,
-        action="alternative.answer",
+        action=AuditAction.ALTERNATIVE_ANSWER,
         target=alternative,
         request=request,
         # The answer stays on the request; the permanent log records that there is one, not its words.
@@ -571,7 +572,7 @@ def privacy_notice_add(
     changed = sorted(name for name in NOTICE_PARTS if latest is None or getattr(latest, name) != cleaned[name])
     audit_record(
         actor=actor,
-        action="privacy_notice.add",
+        action=AuditAction.PRIVACY_NOTICE_ADD,
         target=notice,
         request=request,
         detail={"version": notice.version, "changed": changed},

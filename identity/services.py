@@ -36,6 +36,7 @@ from identity.models import (
 from proctor import crypto
 from proctor.attestations import identity_attest
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.keys import data_key_create, data_key_destroy, data_key_material, data_keys_forget
 
 MAX_IMAGE_BYTES = 3 * 1024 * 1024
@@ -147,7 +148,7 @@ def biometric_consent_answer(*, user: Any, notice_version: int, agreed: bool, re
             dropped = True
     audit_record(
         actor=user,
-        action="identity.biometric_consent",
+        action=AuditAction.BIOMETRIC_CONSENT,
         target=answer,
         request=request,
         detail={"decision": answer.decision, "version": notice.version, "template_erased": dropped},
@@ -170,7 +171,7 @@ def biometric_consent_withdraw(*, user: Any, request: Any = None) -> BiometricCo
         _profile_drop(profile, template=True)
     audit_record(
         actor=user,
-        action="identity.biometric_withdraw",
+        action=AuditAction.BIOMETRIC_WITHDRAW,
         target=latest,
         request=request,
         detail={"version": latest.notice_version, "template_erased": dropped},
@@ -211,7 +212,7 @@ def identity_enrol(*, user: Any, frames: list[bytes], request: Any = None) -> Id
     )
     profile.enrolled_at = profile.last_used_at = timezone.now()
     profile.save(update_fields=["template_sealed", "enrolled_at", "last_used_at"])
-    audit_record(actor=user, action="identity.enrol", target=profile, request=request, detail={"model": faces.MODEL})
+    audit_record(actor=user, action=AuditAction.ENROL, target=profile, request=request, detail={"model": faces.MODEL})
     return profile
 
 
@@ -227,7 +228,7 @@ def identity_store_id_photo(*, user: Any, photo: bytes, request: Any = None) -> 
     profile.id_photo_name = default_storage.save(_id_photo_name(profile), ContentFile(sealed))
     profile.id_photo_at = timezone.now()
     profile.save(update_fields=["id_photo_name", "id_photo_at"])
-    audit_record(actor=user, action="identity.id_photo", target=profile, request=request)
+    audit_record(actor=user, action=AuditAction.ID_PHOTO, target=profile, request=request)
     return profile
 
 
@@ -235,7 +236,7 @@ def identity_profile_erase(
     *,
     user_id: Any,
     actor: Any,
-    action: str,
+    action: AuditAction,
     keep: Callable[[IdentityProfile], bool] | None = None,
     detail: dict[str, Any] | None = None,
     request: Any = None,
@@ -310,7 +311,7 @@ def identity_verify(
         IdentityProfile.objects.filter(pk=profile.pk).update(last_used_at=timezone.now())
         audit_record(
             actor=user,
-            action="identity.verify",
+            action=AuditAction.VERIFY,
             target=check,
             request=request,
             detail={"matched": check.matched, "distance": check.distance},
@@ -350,7 +351,7 @@ def identity_request_manual_check(*, user: Any, reference: str, request: Any = N
         check = IdentityCheck.objects.create(
             user=user, kind=IdentityCheckKind.MANUAL_REQUEST, reference=reference[:64], decision=ManualDecision.PENDING
         )
-        audit_record(actor=user, action="identity.manual_request", target=check, request=request)
+        audit_record(actor=user, action=AuditAction.MANUAL_REQUEST, target=check, request=request)
     return check, identity_attest(user_id=user.pk, reference=reference, method="manual_request")
 
 
@@ -379,7 +380,7 @@ def identity_manual_decide(
     check.save(update_fields=["decision", "matched", "decision_reason", "decided_by", "decided_at"])
     audit_record(
         actor=actor,
-        action="identity.manual_decide",
+        action=AuditAction.MANUAL_DECIDE,
         target=check,
         request=request,
         detail={"decision": check.decision, "reference": check.reference, "student": check.user_id},

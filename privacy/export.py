@@ -23,6 +23,7 @@ from identity.models import IdentityCheck
 from identity.selectors import identity_id_photo, identity_template
 from privacy.selectors import SIGN_IN_FAILED, ExportExtras, MyData, SessionData, export_extras
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.crypto import DecryptionError
 from recordings.models import BrowserSignal, Recording
 from recordings.selectors import recording_open_thumbnail, recording_plaintext
@@ -52,13 +53,6 @@ month the data was scheduled to be deleted in, or the month it was deleted in if
 Invigil destroys each month's key within two days after the month ends; from then on no backup
 can read what was deleted, even with every key the server still has.
 """
-
-
-SIGN_IN_WORDS = {
-    "auth.login": "Signed in",
-    "auth.logout": "Signed out",
-    SIGN_IN_FAILED: "Someone tried to sign in under your username with a wrong password",
-}
 
 
 class _Sink(io.RawIOBase):
@@ -321,7 +315,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
     """The zip, piece by piece. The export itself is written to the audit log."""
     audit_record(
         actor=data.user,
-        action="privacy.export",
+        action=AuditAction.PRIVACY_EXPORT,
         target=data.user,
         request=request,
         # What was decrypted for the copy: each recording, the face template and the photo ID.
@@ -423,7 +417,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
             ],
             "sign_in_events": [
                 {
-                    "what": SIGN_IN_WORDS.get(event.action, event.action),
+                    "what": AuditAction(event.action).to_student,
                     "at": _when(event.at),
                     # A failed attempt may come from someone else: their address is not given.
                     "from_address": event.ip if event.action != SIGN_IN_FAILED else None,

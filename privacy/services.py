@@ -42,6 +42,7 @@ from identity.models import IdentityProfile
 from identity.services import identity_profile_erase
 from privacy.models import LegalHold
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.keys import (
     data_key_destroy,
     data_key_move,
@@ -87,7 +88,11 @@ def hold_set(*, session_id: Any, reason: str, actor: Any, request: HttpRequest |
     hold = LegalHold.objects.create(session=session, reason=reason.strip(), set_by=actor)
     # The reason stays on the hold; the permanent log records that one was given.
     audit_record(
-        actor=actor, action="hold.set", target=session, request=request, detail={"reason_chars": len(hold.reason)}
+        actor=actor,
+        action=AuditAction.HOLD_SET,
+        target=session,
+        request=request,
+        detail={"reason_chars": len(hold.reason)},
     )
     return hold
 
@@ -103,7 +108,11 @@ def hold_lift(*, hold_id: int, reason: str, actor: Any, request: HttpRequest | N
     hold.lifted_at, hold.lifted_by, hold.lift_reason = timezone.now(), actor, reason
     hold.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
     audit_record(
-        actor=actor, action="hold.lift", target=hold.session, request=request, detail={"reason_chars": len(reason)}
+        actor=actor,
+        action=AuditAction.HOLD_LIFT,
+        target=hold.session,
+        request=request,
+        detail={"reason_chars": len(reason)},
     )
     return hold
 
@@ -254,7 +263,7 @@ def _purge_recordings(session_id: Any, due_at: datetime, now: datetime) -> bool:
             "evidence_pictures": pictures,
             "analysis_stretches": stretches,
         }
-        audit_record(actor=None, action="retention.purge_recordings", target=session, detail=detail)
+        audit_record(actor=None, action=AuditAction.PURGE_RECORDINGS, target=session, detail=detail)
     return True
 
 
@@ -268,7 +277,7 @@ def _purge_profile(profile: IdentityProfile, now: datetime) -> bool:
     return identity_profile_erase(
         user_id=profile.user_id,
         actor=None,
-        action="retention.purge_profile",
+        action=AuditAction.PURGE_PROFILE,
         keep=keep,
         detail={"due": profile_due_at(profile).isoformat()},
     )
@@ -392,7 +401,7 @@ def identity_profile_delete(*, user: Any, request: HttpRequest | None = None) ->
         return refusal is not None
 
     erased = identity_profile_erase(
-        user_id=user.pk, actor=user, action="identity.profile_delete", keep=keep, request=request
+        user_id=user.pk, actor=user, action=AuditAction.PROFILE_DELETE, keep=keep, request=request
     )
     if refusal:
         raise ProfileDeleteRefused(refusal)

@@ -27,6 +27,7 @@ from exams.lifecycle import ATTEMPT_ENDED, UPLOADING
 from exams.models import ExamSession, SessionStatus
 from proctor import crypto
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.keys import data_key_create, data_key_material
 from proctor.outbox import task_queue_after_commit
 from proctor.storage import save_for_batch
@@ -111,7 +112,7 @@ def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: A
             )
     except IntegrityError:  # two sockets started the same part at once: use the one that won
         return Recording.objects.select_related("data_key").get(session=session, kind=kind, part=part)
-    audit_record(actor=actor, action="recording.start", target=recording, detail={"kind": kind, "part": part})
+    audit_record(actor=actor, action=AuditAction.RECORDING_START, target=recording, detail={"kind": kind, "part": part})
     return recording
 
 
@@ -351,7 +352,7 @@ def recording_finalise(*, recording_id: Any, actor: Any) -> Recording:
     transaction.on_commit(lambda: _queue_analysis_when_complete(recording.session_id))
     audit_record(
         actor=actor,
-        action="recording.finalise",
+        action=AuditAction.RECORDING_FINALISE,
         target=recording,
         detail={"chunks": recording.chunks.count(), "gaps": recording.gaps.count()},
     )

@@ -22,6 +22,7 @@ from analysis.models import Flag
 from exams.models import ExamSession
 from identity.reauth import reauthenticate, signed_in_recently
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 
 #: Session key: exam session id -> {"purpose": text, "at": POSIX time stated}.
 PURPOSES = "invigil_access_purposes"
@@ -123,5 +124,7 @@ def access_purpose_state(request: HttpRequest, session: ExamSession, data: Any) 
     purposes = dict(request.session.get(PURPOSES, {}))
     purposes[str(session.pk)] = {"purpose": purpose, "at": stated_at.timestamp()}
     request.session[PURPOSES] = purposes
-    audit_record(actor=request.user, action="access.purpose", target=session, request=request, purpose=purpose)
+    audit_record(
+        actor=request.user, action=AuditAction.ACCESS_PURPOSE, target=session, request=request, purpose=purpose
+    )
     return Grant(purpose=purpose, stated_at=stated_at)

@@ -22,6 +22,7 @@ from exams.models import ExamSession
 from exams.models import SessionStatus as S
 from exams.services import session_transition
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from review.models import Appeal, FlagDecision, Outcome, SessionDecision, Verdict
 from review.selectors import appeal_open_until
 
@@ -93,7 +94,7 @@ def flag_decide(
     )
     audit_record(
         actor=actor,
-        action="flag.decide",
+        action=AuditAction.FLAG_DECIDE,
         target=session,
         request=request,
         # The note stays on the decision row; the permanent log records that there is one, not its words.
@@ -177,7 +178,7 @@ def session_decide(
     )
     audit_record(
         actor=actor,
-        action="session.decide",
+        action=AuditAction.SESSION_DECIDE,
         target=session,
         request=request,
         detail={
@@ -215,7 +216,7 @@ def session_appeal(*, session_id: Any, grounds: str, actor: Any, request: HttpRe
     _move(session, S.APPEALED, actor=actor, request=request, reason=reopened)
     audit_record(
         actor=actor,
-        action="session.appeal",
+        action=AuditAction.SESSION_APPEAL,
         target=session,
         request=request,
         detail={"appeal": appeal.pk, "grounds_chars": len(grounds)},

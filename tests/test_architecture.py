@@ -192,3 +192,38 @@ def test_the_checker_sees_a_literal_group_in_a_template_and_a_script(tmp_path: P
     script.write_text('if (config.status === "started") go();\nif (["submitted", "timed_out"].includes(s)) end();\n')
     assert template_status_sets(template) == ["{% elif s == 'started' or s == \"analysing\" %}"]
     assert script_status_sets(script) == ['if (["submitted", "timed_out"].includes(s)) end()']
+
+
+# --- Audit actions are members of one enumeration ------------------------------------------------------
+
+
+def free_audit_actions(path: Path) -> list[int]:
+    """Lines where ``audit_record`` is given its action as a string rather than an AuditAction member."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "audit_record"
+        for keyword in node.keywords
+        if keyword.arg == "action" and isinstance(keyword.value, ast.Constant | ast.JoinedStr)
+    )
+
+
+def test_audit_actions_are_members_of_the_enumeration() -> None:
+    found = {
+        f"{path.relative_to(ROOT)}:{line}": "audit action given as a string"
+        for app in APPS
+        for path in sources(app)
+        for line in free_audit_actions(path)
+    }
+    assert found == {}, "Add the action to proctor/audit_actions.py and pass the member."
+
+
+def test_the_checker_sees_an_audit_action_given_as_a_string(tmp_path: Path) -> None:
+    module = tmp_path / "bad.py"
+    module.write_text(
+        "audit_record(actor=None, action=AuditAction.LOGIN)\n"
+        "audit.audit_record(actor=None, action='auth.login')\n"
+        "audit_record(actor=None, action=f'admin.{verb}')\n"
+    )
+    assert free_audit_actions(module) == [2, 3]

@@ -35,6 +35,7 @@ from identity.consent import biometric_consent_in_force, biometric_notice_curren
 from identity.models import IdentityProfile
 from identity.services import biometric_consent_answer, identity_enrol, identity_verify
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from recordings.models import Recording, StreamKind
 from recordings.services import (
     browser_signal_record,
@@ -153,7 +154,7 @@ def _take_exam(course: Course, student: Any, *, webcam: bytes, screen: bytes) ->
     session_recordings_finalise(session=session, actor=student)
     audit_record(
         actor=None,
-        action="demo.record_attempt",
+        action=AuditAction.DEMO_RECORD_ATTEMPT,
         target=session,
         detail={"student": student.username, "backdated_seconds": media.DEMO_SECONDS},
     )
