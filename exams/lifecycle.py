@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from exams.models import SessionStatus as S
+from proctor.errors import Conflict
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.CREATED: frozenset({S.CONSENTED, S.DECLINED, S.ABANDONED}),
@@ -138,7 +139,7 @@ def groups_for_browser() -> dict[str, Any]:
     }
 
 
-class TransitionError(Exception):
+class TransitionError(Conflict):
     """A status change the state machine does not allow; the message says why, in plain words."""
 
 

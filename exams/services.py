@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from exams.lifecycle import ATTEMPT_ENDED, BEFORE_START, TransitionError, check_transition
@@ -37,6 +38,7 @@ from exams.selectors import consent_given, consent_outdated_reason, consent_poli
 from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
+from proctor.errors import Conflict, Invalid
 from proctor.realtime import broadcast_on_commit
 
 __all__ = ["ExamUnavailable", "TransitionError", "session_transition"]
@@ -125,7 +127,7 @@ def session_transition(
     return session
 
 
-class ExamUnavailable(Exception):
+class ExamUnavailable(Conflict):
     """The exam cannot be opened or answered now; the message says why in plain words."""
 
 
@@ -133,8 +135,16 @@ class ConsentNeeded(ExamUnavailable):
     """A newer consent policy version took effect after the student agreed: they must read it and
     agree again before they start."""
 
+    def __init__(self, message: str, *, session_id: Any) -> None:
+        super().__init__(message)
+        self.session_id = session_id
 
-class PublishRefused(Exception):
+    def details(self) -> dict[str, Any]:
+        # The page links the student to the new version rather than leaving them stuck.
+        return {"consent_url": reverse("session_consent", args=[self.session_id])}
+
+
+class PublishRefused(Conflict):
     """An exam that cannot be published (or withdrawn) as asked; the message says why. Nothing changed."""
 
 
@@ -205,7 +215,7 @@ def exam_unpublish(*, exam_id: int, actor: Any, request: HttpRequest | None = No
     return exam
 
 
-class AlternativeAnswerRefused(Exception):
+class AlternativeAnswerRefused(Invalid):
     """An answer to a request for an alternative arrangement that cannot be recorded; the message
     says why in plain words. Nothing was changed."""
 
@@ -415,7 +425,7 @@ def session_begin(*, session_id: Any, actor: Any, request: HttpRequest | None = 
             raise ExamUnavailable(NO_POLICY_IN_EFFECT)
         outdated = consent_outdated_reason(session, policy)
         if outdated:
-            raise ConsentNeeded(f"{outdated} Please read it and agree again before you start.")
+            raise ConsentNeeded(f"{outdated} Please read it and agree again before you start.", session_id=session.pk)
     session = session_transition(
         session_id=session.pk, to_status=SessionStatus.STARTED, actor=actor, request=request, reason="Exam started."
     )
@@ -534,7 +544,7 @@ def sessions_time_out_expired() -> int:
     return count
 
 
-class NoticeRefused(Exception):
+class NoticeRefused(Invalid):
     """A privacy notice version that cannot be added as given; ``errors`` says why, by part. Nothing
     was changed."""
 

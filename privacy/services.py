@@ -43,6 +43,7 @@ from identity.services import identity_profile_erase
 from privacy.models import LegalHold
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
+from proctor.errors import Conflict
 from proctor.keys import (
     data_key_destroy,
     data_key_move,
@@ -66,7 +67,7 @@ REVIEW = "a review in progress"
 APPEAL = "the time left to appeal a confirmed concern"
 
 
-class HoldError(Exception):
+class HoldError(Conflict):
     """A legal hold that cannot be set or lifted; the message says why. Nothing was changed."""
 
 
@@ -354,7 +355,7 @@ def purge_due(*, now: datetime | None = None) -> PurgeReport:
     return report
 
 
-class ProfileDeleteRefused(Exception):
+class ProfileDeleteRefused(Conflict):
     """The student's identity profile cannot be deleted now; the message says why. Nothing changed."""
 
 

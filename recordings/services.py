@@ -28,6 +28,7 @@ from exams.models import ExamSession, SessionStatus
 from proctor import crypto
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
+from proctor.errors import Conflict
 from proctor.keys import data_key_create, data_key_material
 from proctor.outbox import task_queue_after_commit
 from proctor.storage import save_for_batch
@@ -58,7 +59,7 @@ logger = logging.getLogger(__name__)
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
 
 
-class ChunkRefused(Exception):
+class ChunkRefused(Conflict):
     """A chunk the server will not store; ``code`` is stable for clients, the message is for people."""
 
     def __init__(self, code: str, message: str) -> None:

@@ -23,6 +23,7 @@ from exams.models import ExamSession
 from identity.reauth import reauthenticate, signed_in_recently
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
+from proctor.errors import Invalid
 
 #: Session key: exam session id -> {"purpose": text, "at": POSIX time stated}.
 PURPOSES = "invigil_access_purposes"
@@ -42,7 +43,7 @@ MAX_CASE_CHARS = 60
 PASSWORD = "password"  # noqa: S105 (a field name, not a password)
 
 
-class PurposeError(ValueError):
+class PurposeError(Invalid):
     """The stated purpose or password was refused; ``errors`` maps each form field to its message."""
 
     def __init__(self, errors: dict[str, str]) -> None:

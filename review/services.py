@@ -23,6 +23,7 @@ from exams.models import SessionStatus as S
 from exams.services import session_transition
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
+from proctor.errors import Invalid
 from review.models import Appeal, FlagDecision, Outcome, SessionDecision, Verdict
 from review.selectors import appeal_open_until
 
@@ -40,7 +41,7 @@ OUTCOMES: dict[str, tuple[frozenset[str], str]] = {
 DECIDABLE = frozenset().union(*(allowed for allowed, _ in OUTCOMES.values()))
 
 
-class DecisionError(Exception):
+class DecisionError(Invalid):
     """A decision that cannot be recorded; the message says why in plain words. Nothing was changed."""
 
 
