@@ -23,7 +23,7 @@ from identity.models import IdentityCheck
 from identity.selectors import identity_id_photo, identity_template
 from privacy.selectors import SIGN_IN_FAILED, ExportExtras, MyData, SessionData, export_extras
 from proctor.audit import audit_record
-from proctor.audit_actions import AuditAction
+from proctor.audit_actions import AuditAction, action_label
 from proctor.crypto import DecryptionError
 from recordings.models import BrowserSignal, Recording
 from recordings.selectors import recording_open_thumbnail, recording_plaintext
@@ -427,6 +427,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
             "your_actions": [
                 {
                     "action": event.action,
+                    "what": action_label(event.action),
                     "at": _when(event.at),
                     "on": f"{event.target_type}:{event.target_id}" if event.target_type else None,
                     "from_address": event.ip,

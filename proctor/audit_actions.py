@@ -112,5 +112,13 @@ class AuditAction(StrEnum):
     ADMIN_DELETE = "admin.delete", "Deleted records in the admin"
 
 
+def action_label(value: str) -> str:
+    """What a stored action means in plain words; a value no member has (none today) is shown as it is."""
+    try:
+        return AuditAction(value).label
+    except ValueError:
+        return value
+
+
 #: Reads of a student's recordings, in the student's words: their access log (privacy.selectors).
 RECORDING_ACCESSES: dict[str, str] = {action: action.to_student for action in AuditAction if action.reads_recordings}

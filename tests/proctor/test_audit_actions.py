@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from proctor.audit import audit_record
-from proctor.audit_actions import RECORDING_ACCESSES, AuditAction
+from proctor.audit_actions import RECORDING_ACCESSES, AuditAction, action_label
 from proctor.models import AuditEvent, AuditHead
 
 #: What the log stored before the actions were an enumeration: each must keep its meaning.
@@ -66,3 +66,5 @@ def test_the_students_access_log_lists_the_reads_of_their_recordings_in_their_wo
 def test_a_stored_value_leads_back_to_its_action() -> None:
     assert AuditAction("auth.login_failed") is AuditAction.LOGIN_FAILED
     assert AuditAction.LOGIN_FAILED.to_student.startswith("Someone tried to sign in")
+    assert action_label("identity.enrol") == "Enrolled a face"
+    assert action_label("retired.action") == "retired.action"
