@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.audited_admin import AuditedReadsMixin
 from proctor.models import AuditEvent, AuditSubject, Outcome
 from tests.conftest import ROLES, World, client_as
@@ -55,9 +56,13 @@ def test_only_administrators_read_the_access_report(world: World, role: str) -> 
 
 
 def test_the_report_shows_who_touched_a_students_data_with_role_purpose_and_outcome(world: World) -> None:
-    audit_record(actor=world.users["reviewer"], action="recording.play", target=world.session, purpose="flag #9")
-    audit_record(actor=world.users["outsider"], action="access.refused", target=world.session, outcome=Outcome.REFUSED)
-    audit_record(actor=world.users["reviewer"], action="recording.play", target=world.other_session)
+    audit_record(
+        actor=world.users["reviewer"], action=AuditAction.RECORDING_PLAY, target=world.session, purpose="flag #9"
+    )
+    audit_record(
+        actor=world.users["outsider"], action=AuditAction.ACCESS_REFUSED, target=world.session, outcome=Outcome.REFUSED
+    )
+    audit_record(actor=world.users["reviewer"], action=AuditAction.RECORDING_PLAY, target=world.other_session)
     response = client_as(world, "admin").get(reverse(ACCESS), {"person": "student"})
     body = response.content.decode()
     assert "flag #9" in body
