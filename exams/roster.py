@@ -21,6 +21,7 @@ from django.db.models.functions import Lower
 from django.http import HttpRequest
 
 from exams.models import Accommodation, Course, CourseMembership, Exam, ExamSession, Role, SessionStatus
+from exams.selectors import course_student
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
 from proctor.errors import Unprocessable
@@ -142,14 +143,22 @@ def roster_student_add(
     *, course_id: int, identifier: str, actor: Any, request: HttpRequest | None = None
 ) -> CourseMembership:
     """Add one existing account to the course as a student, by username or email."""
+    return _member_add(
+        course_id, identifier, Role.STUDENT, action=AuditAction.ROSTER_STUDENT_ADD, actor=actor, request=request
+    )
+
+
+def _member_add(
+    course_id: int, identifier: str, role: str, *, action: AuditAction, actor: Any, request: HttpRequest | None
+) -> CourseMembership:
     course = Course.objects.select_for_update().get(pk=course_id)
     user = user_by_username_or_email(identifier)
-    role = CourseMembership.objects.filter(course=course, user=user).values_list("role", flat=True).first()
-    conflict = _role_conflict(user, role, Role.STUDENT)
+    held = CourseMembership.objects.filter(course=course, user=user).values_list("role", flat=True).first()
+    conflict = _role_conflict(user, held, role)
     if conflict:
         raise RosterRefused(conflict)
-    membership = CourseMembership.objects.create(course=course, user=user, role=Role.STUDENT, appointed_by=actor)
-    audit_record(actor=actor, action=AuditAction.ROSTER_STUDENT_ADD, target=membership, request=request)
+    membership = CourseMembership.objects.create(course=course, user=user, role=role, appointed_by=actor)
+    audit_record(actor=actor, action=action, target=membership, request=request)
     return membership
 
 
@@ -284,15 +293,9 @@ def roster_reviewer_appoint(
 ) -> CourseMembership:
     """Appoint an existing account as a reviewer of the course, by username or email; the appointing
     instructor is recorded."""
-    course = Course.objects.select_for_update().get(pk=course_id)
-    user = user_by_username_or_email(identifier)
-    role = CourseMembership.objects.filter(course=course, user=user).values_list("role", flat=True).first()
-    conflict = _role_conflict(user, role, Role.REVIEWER)
-    if conflict:
-        raise RosterRefused(conflict)
-    membership = CourseMembership.objects.create(course=course, user=user, role=Role.REVIEWER, appointed_by=actor)
-    audit_record(actor=actor, action=AuditAction.ROSTER_REVIEWER_APPOINT, target=membership, request=request)
-    return membership
+    return _member_add(
+        course_id, identifier, Role.REVIEWER, action=AuditAction.ROSTER_REVIEWER_APPOINT, actor=actor, request=request
+    )
 
 
 @transaction.atomic
@@ -314,14 +317,10 @@ def roster_reviewer_remove(
 
 
 def _course_student(exam: Exam, student_id: int) -> Any:
-    membership = (
-        CourseMembership.objects.select_related("user")
-        .filter(course_id=exam.course_id, user_id=student_id, role=Role.STUDENT)
-        .first()
-    )
-    if membership is None:
+    student = course_student(exam, student_id)
+    if student is None:
         raise RosterRefused("Accommodations are for the course's students: that person is not on the class list.")
-    return membership.user
+    return student
 
 
 def _started(exam: Exam, student_id: int) -> bool:

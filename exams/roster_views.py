@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from exams import selectors
-from exams.models import Accommodation, Course, CourseMembership, Exam, Role
+from exams.models import Accommodation, Course, CourseMembership, Exam
 from exams.permissions import Action, require
 from exams.roster import (
     ACCOMMODATION_FIELDS,
@@ -222,14 +222,10 @@ def accommodations(request: HttpRequest, exam_id: int) -> HttpResponse:
 
 
 def _student_of_course(exam: Exam, student_id: int) -> Any:
-    membership = (
-        CourseMembership.objects.select_related("user")
-        .filter(course_id=exam.course_id, user_id=student_id, role=Role.STUDENT)
-        .first()
-    )
-    if membership is None:
+    student = selectors.course_student(exam, student_id)
+    if student is None:
         raise Http404("That person is not a student of this course.")
-    return membership.user
+    return student
 
 
 @login_required

@@ -254,3 +254,13 @@ def roster_of_course(course: Course) -> Roster:
 def accommodations_of_exam(exam: Exam) -> dict[int, Accommodation]:
     """The exam's accommodations by student id, for its instructors and admins (staff reason included)."""
     return {a.student_id: a for a in Accommodation.objects.filter(exam=exam)}
+
+
+def course_student(exam: Exam, student_id: int) -> Any | None:
+    """The account of ``student_id`` if it is a student of the exam's course (None otherwise)."""
+    membership = (
+        CourseMembership.objects.select_related("user")
+        .filter(course_id=exam.course_id, user_id=student_id, role=Role.STUDENT)
+        .first()
+    )
+    return membership.user if membership else None
