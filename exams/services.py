@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -487,7 +488,7 @@ def answer_save(
     elif len(text) > MAX_ANSWER_CHARS:
         raise ExamUnavailable(f"Answers are limited to {MAX_ANSWER_CHARS} characters.")
     elif question.kind == QuestionKind.NUMERIC and text.strip() and numeric_value(text) is None:
-        raise ExamUnavailable("Write a number, for example 42, -3.5 or 6.02e23.")
+        raise ExamUnavailable("Write a number without thousands separators, for example 42, -3.5, 1000 or 6.02e23.")
     answer, _ = Answer.objects.update_or_create(
         session=session, question=question, defaults={"choice": choice, "text": text}
     )
@@ -497,9 +498,14 @@ def answer_save(
 
 
 def numeric_value(text: str) -> Decimal | None:
-    """The number a student wrote (a decimal comma is read as a point), or None when it is not one."""
+    """The number a student wrote (a decimal comma is read as a point), or None when it is not one.
+    A comma that may be a thousands separator ("1,000", "1,000.5", "1,000,000") makes it not one: it
+    would be misread by a thousand either way, so the student is asked to write it again."""
+    text = text.strip()
+    if text.count(",") > 1 or ("," in text and "." in text) or re.fullmatch(r"[-+]?\d{1,3},\d{3}", text):
+        return None
     try:
-        value = Decimal(text.strip().replace(",", "."))
+        value = Decimal(text.replace(",", "."))
     except InvalidOperation:
         return None
     return value if value.is_finite() else None

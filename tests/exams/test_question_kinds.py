@@ -41,14 +41,16 @@ def test_a_multiple_choice_answer_keeps_every_option_ticked(world: World) -> Non
     assert set(Answer.objects.get(question=question).choices.all()) == {b, c}
 
 
-@pytest.mark.parametrize("written", ["42", "-3,5", "6.02e23", ""])
+@pytest.mark.parametrize("written", ["42", "-3,5", "1000", "0,25", "6.02e23", ""])
 def test_a_numeric_answer_is_saved_as_written(world: World, written: str) -> None:
     question = QuestionFactory(exam=world.exam, kind=QuestionKind.NUMERIC)
     answer_save(session_id=_started(world).pk, question_id=question.pk, text=written, actor=world.users["student"])
     assert Answer.objects.get(question=question).text == written
 
 
-@pytest.mark.parametrize("written", ["forty-two", "1/2", "NaN", "Infinity"])
+@pytest.mark.parametrize(
+    "written", ["forty-two", "1/2", "NaN", "Infinity", "1,000", "-1,000", "1,000.5", "1.000,5", "1,000,000"]
+)
 def test_a_numeric_answer_that_is_no_number_is_refused_and_changes_nothing(world: World, written: str) -> None:
     question = QuestionFactory(exam=world.exam, kind=QuestionKind.NUMERIC)
     session, student = _started(world), world.users["student"]
