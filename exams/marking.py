@@ -54,8 +54,8 @@ def numeric_value(text: str) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-def points_text(value: Decimal) -> str:
-    """Points as people write them: 2, 2.5, 40 (not 2.00 or 4E+1)."""
+def decimal_text(value: Decimal) -> str:
+    """A number as people write it: 2, 2.5, 40 (not 2.00 or 4E+1)."""
     return f"{value.normalize():f}"
 
 
@@ -143,7 +143,7 @@ def _points_given(raw: str, question: Question) -> Decimal:
         raise MarkRefused("A mark cannot be negative.")
     if value > question.points:
         raise MarkRefused(
-            f"This question is worth {points_text(question.points)} points at most; {points_text(value)} is more."
+            f"This question is worth {decimal_text(question.points)} points at most; {decimal_text(value)} is more."
         )
     if value != value.quantize(Decimal("0.01")):
         raise MarkRefused("Give the mark to two decimal places at most, such as 1.25.")
@@ -213,6 +213,17 @@ class MarkedQuestion:
     @property
     def waits_for_a_person(self) -> bool:
         return self.mark is None
+
+    @property
+    def right_answer(self) -> str:
+        """The key in words: the right options, or the number with its tolerance ("" for a short answer)."""
+        question = self.question
+        if question.has_choices:
+            return "; ".join(choice.text for choice in question.choices.all() if choice.is_correct)
+        if question.kind == QuestionKind.NUMERIC and question.numeric_answer is not None:
+            tolerance = question.numeric_tolerance
+            return decimal_text(question.numeric_answer) + (f" ± {decimal_text(tolerance)}" if tolerance else "")
+        return ""
 
 
 @dataclass(frozen=True)

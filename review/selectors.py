@@ -17,7 +17,7 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Sub
 from analysis.models import AnalysisRun, Flag, RunStatus
 from analysis.rules import RULES, Category, Kind, clock
 from exams.lifecycle import COMPLETED, NOT_READY_FOR_REVIEW, TO_REVIEW
-from exams.marking import marks_of_sessions, points_text
+from exams.marking import decimal_text, marks_of_sessions
 from exams.models import Course, Exam, ExamSession, Question
 from exams.models import SessionStatus as S
 from exams.permissions import Action, can
@@ -251,7 +251,7 @@ def export_questions(course: Course, *, exam_id: int | None = None) -> list[Ques
 
 
 def _question_column(question: Question, *, with_exam: bool) -> str:
-    name = f"Q{question.position} marks (of {points_text(question.points)})"
+    name = f"Q{question.position} marks (of {decimal_text(question.points)})"
     return f"{question.exam.title}: {name}" if with_exam else name
 
 
@@ -352,8 +352,8 @@ def review_export(course: Course, *, exam_id: int | None = None) -> Iterator[lis
                 "; ".join(dict.fromkeys(d.reviewer_name for d in decided)),
                 decided[-1].decided_at.isoformat(timespec="seconds") if decided else "",
                 "Yes" if session.pk in appealed else "No",
-                points_text(marks[session.pk].total),
-                points_text(maximum.get(session.exam_id, Decimal("0"))),
+                decimal_text(marks[session.pk].total),
+                decimal_text(maximum.get(session.exam_id, Decimal("0"))),
                 "Yes" if marks[session.pk].complete else "No",
                 *(_points_cell(marks[session.pk].points.get(question.pk)) for question in questions),
             ]
@@ -361,7 +361,7 @@ def review_export(course: Course, *, exam_id: int | None = None) -> Iterator[lis
 
 def _points_cell(points: Decimal | None) -> str:
     """A question's marks, or nothing when it is not marked (yet, or not in this session's exam)."""
-    return "" if points is None else points_text(points)
+    return "" if points is None else decimal_text(points)
 
 
 @dataclass(frozen=True)

@@ -202,7 +202,7 @@ def test_a_bad_mark_sent_from_the_page_is_shown_with_its_reason(world: World, ex
     response = client.post(reverse("session_answer_mark", args=[session.pk, exam.short.pk]), {"points": "9"})
     assert response.status_code == 400
     page = response.content.decode()
-    assert "The mark was not saved: This question is worth 4 points at most; 9 is more." in page
+    assert "The mark was not saved. This question is worth 4 points at most; 9 is more." in page
     assert 'aria-invalid="true"' in page
     assert not Mark.objects.filter(question=exam.short).exists()
 
