@@ -4,9 +4,11 @@ and changes nothing; staff see each session's answers and marks."""
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from exams.lifecycle import ATTEMPT_ENDED
@@ -210,3 +212,14 @@ def test_a_bad_mark_sent_from_the_page_is_shown_with_its_reason(world: World, ex
 def test_the_question_editor_says_how_multiple_choice_is_marked(world: World) -> None:
     page = client_as(world, "instructor").get(reverse("question_new", args=[world.exam.pk])).content.decode()
     assert "multiple choice is marked all or nothing" in page
+
+
+def test_attempts_that_ended_before_marking_existed_are_marked_by_the_command(world: World, exam: MarkedExam) -> None:
+    session = submitted(world, exam, single=exam.right, text="Because.")
+    Mark.objects.all().delete()
+    out = io.StringIO()
+    call_command("mark_ended_attempts", stdout=out)
+    assert points(session) == {1: (Decimal("2"), True), 2: (Decimal("0"), True), 3: (Decimal("0"), True)}
+    assert out.getvalue().strip() == "3 question(s) marked automatically."
+    call_command("mark_ended_attempts", stdout=out)
+    assert out.getvalue().strip().endswith("0 question(s) marked automatically.")
