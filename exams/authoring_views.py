@@ -27,6 +27,7 @@ from exams.authoring import (
     question_save,
 )
 from exams.authoring_forms import ConsentPolicyForm, ExamForm, QuestionForm, choice_drafts, choice_rows, choices_of
+from exams.marking import MULTIPLE_CHOICE_RULE
 from exams.models import Check, Course, Exam, Question
 from exams.permissions import Action, require
 from exams.services import PublishRefused, exam_publish, exam_publish_gaps, exam_unpublish
@@ -191,6 +192,7 @@ def question_edit(request: HttpRequest, exam_id: int, question_id: int | None = 
             "choices": choices,
             "choices_error": choices_error,
             "begun": exam_begun(exam),
+            "multiple_choice_rule": MULTIPLE_CHOICE_RULE,
         },
         status=400 if invalid else 200,
     )

@@ -47,6 +47,10 @@ NOT_BEGUN: frozenset[str] = frozenset({S.CREATED, S.CONSENTED, S.DECLINED, S.REA
 #: The student started: from here on, how the exam is proctored and marked must stay as it was.
 BEGUN: frozenset[str] = frozenset(S.values) - NOT_BEGUN
 
+#: The attempt is over, however it ended and whatever has happened since: its answers are final and
+#: can be marked.
+ATTEMPT_OVER: frozenset[str] = BEGUN - {S.STARTED}
+
 #: Only a signed-in person may move a session into these: no automated sanction, no automated appeal.
 HUMAN_ONLY: frozenset[str] = frozenset({S.CLEARED, S.SECOND_REVIEW, S.CONCERN_CONFIRMED, S.APPEALED})
 
@@ -105,6 +109,7 @@ TROUBLE: frozenset[str] = frozenset({S.CONCERN_CONFIRMED, S.ANALYSIS_FAILED})
 GROUPS: dict[str, frozenset[str]] = {
     "COMPLETED": COMPLETED,
     "ATTEMPT_ENDED": ATTEMPT_ENDED,
+    "ATTEMPT_OVER": ATTEMPT_OVER,
     "HUMAN_ONLY": HUMAN_ONLY,
     "BEFORE_START": BEFORE_START,
     "UPLOADING": UPLOADING,

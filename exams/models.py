@@ -609,6 +609,42 @@ class Answer(models.Model):
             raise ValidationError({"choice": "That choice belongs to another question."})
 
 
+class Mark(models.Model):
+    """The marks one question earned in one session: worked out from the answer when the attempt ended
+    (choice and numeric questions, and any question left unanswered), or given by a person (short
+    answers, ``exams.marking``). A question without a row waits for a person.
+
+    Personal data: the student's marks, who gave them and their comment; visible to the course's staff
+    and admins (not to the student in Invigil: the LMS takes the marks); kept with the session.
+    """
+
+    session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="marks")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="marks")
+    points = models.DecimalField(max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    #: True when worked out from the answer; False when a person gave it.
+    automatic = models.BooleanField()
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for an automatic mark.",
+    )
+    marked_at = models.DateTimeField()
+    comment = models.TextField(blank=True, help_text="The marker's comment, for the course's staff.")
+
+    class Meta:
+        ordering = ["session", "question"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "question"], name="one_mark_per_question"),
+            models.CheckConstraint(name="mark_not_negative", condition=models.Q(points__gte=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points} for {self.question} in {self.session_id}"
+
+
 class Accommodation(models.Model):
     """Adjustments for one student in one exam: extra time, breaks, detector exemptions and an
     alternative arrangement.

@@ -39,6 +39,8 @@ class Action(enum.Enum):
     CHECK_IDENTITY = "check a student's photo ID for a session"
     MANAGE_ROSTER = "add and remove the course's students"
     MANAGE_ACCOMMODATIONS = "set students' accommodations for an exam"
+    VIEW_MARKS = "see a session's answers and marks"
+    MARK_ANSWERS = "mark a session's short answers"
 
 
 STAFF_ROLES = frozenset({Role.INSTRUCTOR, Role.REVIEWER})
@@ -140,6 +142,12 @@ RULES: dict[Action, tuple[type, Rule, bool]] = {
     Action.MANAGE_ROSTER: (Course, _instructor, True),
     # Accommodations may reveal a disability: the course's instructors set them, not its reviewers.
     Action.MANAGE_ACCOMMODATIONS: (Exam, _instructor, True),
+    # The course's staff see a session's answers and marks; admins too, as they see every session record.
+    Action.VIEW_MARKS: (ExamSession, _staff, True),
+    # Short answers are marked by the course's instructors and the reviewers they appoint (often the
+    # teaching assistants who mark); admins are privacy officers, not markers. Students never see marks
+    # in Invigil: the LMS takes them from the export.
+    Action.MARK_ANSWERS: (ExamSession, _staff, False),
 }
 
 

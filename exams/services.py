@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -14,6 +12,7 @@ from django.utils import timezone
 
 from exams.authoring import exam_incomplete
 from exams.lifecycle import ATTEMPT_ENDED, BEFORE_START, TransitionError, check_transition
+from exams.marking import numeric_value, session_mark_automatically
 from exams.models import (
     MAX_ALTERNATIVE_CHARS,
     MAX_CONTACT_CHARS,
@@ -132,6 +131,9 @@ def session_transition(
     event = {"session_id": str(session.pk), "status": to_status, "status_label": session.get_status_display()}
     broadcast_on_commit(session_group(session.pk), "session.status", event)
     broadcast_on_commit(exam_group(session.exam_id), "session.status", event)
+    if to_status in ATTEMPT_ENDED and session.started_at is not None:
+        # The answers are final: choice and numeric questions are marked now, in the same transaction.
+        session_mark_automatically(session_id=session.pk)
     return session
 
 
@@ -495,20 +497,6 @@ def answer_save(
     if question.kind == QuestionKind.MULTIPLE_CHOICE:
         answer.choices.set(ticked)
     return answer
-
-
-def numeric_value(text: str) -> Decimal | None:
-    """The number a student wrote (a decimal comma is read as a point), or None when it is not one.
-    A comma that may be a thousands separator ("1,000", "1,000.5", "1,000,000") makes it not one: it
-    would be misread by a thousand either way, so the student is asked to write it again."""
-    text = text.strip()
-    if text.count(",") > 1 or ("," in text and "." in text) or re.fullmatch(r"[-+]?\d{1,3},\d{3}", text):
-        return None
-    try:
-        value = Decimal(text.replace(",", "."))
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
 
 
 def session_submit(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamSession:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from exams import api, attempt_views, authoring_views, roster_views, views
+from exams import api, attempt_views, authoring_views, marking_views, roster_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -78,5 +78,15 @@ urlpatterns += [
         "exams/<int:exam_id>/accommodations/<int:student_id>/remove/",
         roster_views.accommodation_delete,
         name="exam_accommodation_remove",
+    ),
+]
+
+# Answers and marks (issue 15, item 6).
+urlpatterns += [
+    path("sessions/<uuid:session_id>/marks/", marking_views.session_marks_view, name="session_marks"),
+    path(
+        "sessions/<uuid:session_id>/marks/<int:question_id>/",
+        marking_views.answer_mark_view,
+        name="session_answer_mark",
     ),
 ]

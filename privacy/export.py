@@ -18,7 +18,7 @@ from django.utils.text import slugify
 
 from analysis.models import Flag
 from exams.lifecycle import APPEAL_UNDECIDED
-from exams.models import Accommodation, Answer, ExamSession
+from exams.models import Accommodation, Answer, ExamSession, Mark
 from identity.models import IdentityCheck
 from identity.selectors import identity_id_photo, identity_template
 from privacy.selectors import SIGN_IN_FAILED, ExportExtras, MyData, SessionData, export_extras
@@ -32,12 +32,13 @@ README = """This is a copy of what Invigil holds about you, made on {made}.
 
 data.json      everything as data: your account, courses and accommodations, your answers
                to the face-matching notice, your identity profile and identity checks,
-               each exam session with its status history, consents, breaks, answers, request for
-               an alternative arrangement, browser signals, recordings, legal holds and
-               appeal; once a person has reviewed a session, its analysis score, flags,
-               the analysis's evidence and the reviewers' decisions; your sign-ins (and
-               failed attempts to sign in under your username), what you did in Invigil
-               as its audit log records it, and who accessed your recordings.
+               each exam session with its status history, consents, breaks, answers, their
+               marks and the markers' comments, request for an alternative arrangement,
+               browser signals, recordings, legal holds and appeal; once a person has
+               reviewed a session, its analysis score, flags, the analysis's evidence
+               and the reviewers' decisions; your sign-ins (and failed attempts to sign
+               in under your username), what you did in Invigil as its audit log records
+               it, and who accessed your recordings.
 identity/      your photo ID as you gave it, if Invigil still holds it.
 recordings/    each recording of each session, decrypted, as your browser recorded it
                (WebM: plays in Firefox, Chrome or VLC).
@@ -174,6 +175,8 @@ def _session(
     signals: list[BrowserSignal],
     extras: ExportExtras,
     pictures: dict[Any, str],
+    *,
+    marks: list[Mark],
 ) -> dict[str, Any]:
     session = item.session
     request = extras.alternative_requests.get(session.pk)
@@ -220,6 +223,17 @@ def _session(
                 "saved_at": _when(answer.updated_at),
             }
             for answer in answers
+        ],
+        "marks": [
+            {
+                "question": mark.question.prompt,
+                "points": str(mark.points),
+                "out_of": str(mark.question.points),
+                "marked": "automatically" if mark.automatic else "by a person",
+                "at": _when(mark.marked_at),
+                "comment": mark.comment or None,
+            }
+            for mark in marks
         ],
         "alternative_arrangement_request": {
             "reason": request.reason,
@@ -343,6 +357,11 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
         .order_by("question__position", "pk")
     ):
         answers.setdefault(answer.session_id, []).append(answer)
+    marks: dict[Any, list[Mark]] = {}
+    for mark in (
+        Mark.objects.filter(session_id__in=session_ids).select_related("question").order_by("question__position", "pk")
+    ):
+        marks.setdefault(mark.session_id, []).append(mark)
     signals: dict[Any, list[BrowserSignal]] = {}
     for signal in BrowserSignal.objects.filter(session_id__in=session_ids).order_by("client_time", "pk"):
         signals.setdefault(signal.session_id, []).append(signal)
@@ -417,7 +436,14 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
             ],
             "identity_profile": _profile(data, problems, request),
             "sessions": [
-                _session(i, answers.get(i.session.pk, []), signals.get(i.session.pk, []), extras, pictures)
+                _session(
+                    i,
+                    answers.get(i.session.pk, []),
+                    signals.get(i.session.pk, []),
+                    extras,
+                    pictures,
+                    marks=marks.get(i.session.pk, []),
+                )
                 for i in data.sessions
             ],
             "sign_in_events": [

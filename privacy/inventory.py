@@ -209,6 +209,16 @@ INVENTORY: tuple[Entry, ...] = (
         export="Each answer with its question and when it was saved.",
     ),
     Entry(
+        model="exams.Mark",
+        holds=(
+            "The marks each of the student's answers earned, whether automatic or from a person, who marked it, "
+            "and the marker's comment."
+        ),
+        retention=Retention.SESSION_RECORD,
+        in_export=True,
+        export="Each mark with its question, the points possible, whether a person gave it, when, and the comment.",
+    ),
+    Entry(
         model="exams.Accommodation",
         holds=(
             "The student's accommodations, which may reveal a disability or religious practice, and the staff's "

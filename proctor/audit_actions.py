@@ -66,6 +66,9 @@ class AuditAction(StrEnum):
     ACCOMMODATION_REMOVE = "accommodation.remove", "Removed a student's accommodations"
     ALTERNATIVE_REQUEST = "alternative.request", "Asked for the alternative arrangement"
     ALTERNATIVE_ANSWER = "alternative.answer", "Answered a request for the alternative arrangement"
+    MARKS_AUTOMATIC = "marks.automatic", "Marked a session's choice and numeric answers automatically"
+    MARKS_VIEW = "marks.view", "Opened a session's answers and marks"
+    MARK_SET = "marks.set", "Marked a short answer"
     DEMO_SEED = "demo.seed", "Created the demo course and people"
 
     # Identity (identity).

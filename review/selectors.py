@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -16,7 +17,8 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Sub
 from analysis.models import AnalysisRun, Flag, RunStatus
 from analysis.rules import RULES, Category, Kind, clock
 from exams.lifecycle import COMPLETED, NOT_READY_FOR_REVIEW, TO_REVIEW
-from exams.models import Course, Exam, ExamSession
+from exams.marking import decimal_text, marks_of_sessions
+from exams.models import Course, Exam, ExamSession, Question
 from exams.models import SessionStatus as S
 from exams.permissions import Action, can
 from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile, ManualDecision
@@ -240,7 +242,21 @@ def _outcome(status: str) -> str:
     return next(name for name, statuses in REVIEW_STATES.values() if status in statuses)
 
 
-def export_header() -> list[str]:
+def export_questions(course: Course, *, exam_id: int | None = None) -> list[Question]:
+    """The questions of the exams the export lists, one column each, exam by exam."""
+    questions = Question.objects.filter(exam__course=course).select_related("exam")
+    if exam_id is not None:
+        questions = questions.filter(exam_id=exam_id)
+    return list(questions.order_by("exam__title", "exam_id", "position", "id"))
+
+
+def _question_column(question: Question, *, with_exam: bool) -> str:
+    name = f"Q{question.position} marks (of {decimal_text(question.points)})"
+    return f"{question.exam.title}: {name}" if with_exam else name
+
+
+def export_header(questions: list[Question]) -> list[str]:
+    with_exam = len({question.exam_id for question in questions}) > 1
     return [
         "Exam",
         "Student",
@@ -257,6 +273,10 @@ def export_header() -> list[str]:
         "Decided by",
         "Last decision at",
         "Appealed",
+        "Marks",
+        "Maximum marks",
+        "Marking complete",
+        *(_question_column(question, with_exam=with_exam) for question in questions),
     ]
 
 
@@ -280,11 +300,17 @@ def review_export_students(course: Course, *, exam_id: int | None = None) -> lis
 
 
 def review_export(course: Course, *, exam_id: int | None = None) -> Iterator[list[str]]:
-    """The course's (or one exam's) sessions as rows for a CSV: scores, flags, verdicts and outcomes,
-    highest score first. Reads in batches of EXPORT_BATCH sessions, four queries each."""
-    yield export_header()
+    """The course's (or one exam's) sessions as rows for a CSV: scores, flags, verdicts, outcomes and
+    marks (in all and per question), highest score first. Reads in batches of EXPORT_BATCH sessions, five
+    queries each."""
+    questions = export_questions(course, exam_id=exam_id)
+    maximum: dict[int, Decimal] = {}
+    for question in questions:
+        maximum[question.exam_id] = maximum.get(question.exam_id, Decimal("0")) + question.points
+    yield export_header(questions)
     for batch in _batches(_sessions(course, exam_id=exam_id, flag_kind=None, state=None)):
         ids = [session.pk for session in batch]
+        marks = marks_of_sessions(batch, questions)
         kinds: dict[Any, dict[str, int]] = {}
         for row in Flag.objects.filter(session__in=ids).values("session_id", "kind").annotate(n=Count("id")):
             kinds.setdefault(row["session_id"], {})[row["kind"]] = row["n"]
@@ -326,7 +352,16 @@ def review_export(course: Course, *, exam_id: int | None = None) -> Iterator[lis
                 "; ".join(dict.fromkeys(d.reviewer_name for d in decided)),
                 decided[-1].decided_at.isoformat(timespec="seconds") if decided else "",
                 "Yes" if session.pk in appealed else "No",
+                decimal_text(marks[session.pk].total),
+                decimal_text(maximum.get(session.exam_id, Decimal("0"))),
+                "Yes" if marks[session.pk].complete else "No",
+                *(_points_cell(marks[session.pk].points.get(question.pk)) for question in questions),
             ]
+
+
+def _points_cell(points: Decimal | None) -> str:
+    """A question's marks, or nothing when it is not marked (yet, or not in this session's exam)."""
+    return "" if points is None else decimal_text(points)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,11 @@ EXPECTED: dict[tuple[Action, str], set[str]] = {
     (Action.MANAGE_ROSTER, "other_course"): {"other_instructor", "admin"},
     (Action.MANAGE_ACCOMMODATIONS, "exam"): {"instructor", "admin"},
     (Action.MANAGE_ACCOMMODATIONS, "other_exam"): {"other_instructor", "admin"},
+    # Answers and marks: the course's staff see them, and mark short answers; admins see but do not mark.
+    (Action.VIEW_MARKS, "session"): {*STAFF, "admin"},
+    (Action.VIEW_MARKS, "other_session"): {*STAFF, "admin"},
+    (Action.MARK_ANSWERS, "session"): {*STAFF},
+    (Action.MARK_ANSWERS, "other_session"): {*STAFF},
 }
 
 

@@ -34,6 +34,7 @@ from exams.models import (
     ConsentRecord,
     ExamBreak,
     ExamSession,
+    Mark,
     Question,
     RequestStatus,
 )
@@ -62,6 +63,7 @@ from tests.factories import ConsentPolicyFactory
 from tests.privacy.conftest import DAY, webcam_webm
 
 ANSWER = "Entropy never decreases in an isolated system (answer 7f3a)"
+MARK_COMMENT = "Right, and well put (mark 5c1e)"
 ACCOMMODATION_NOTE = "Uses a screen reader (note 91bc)"
 ALTERNATIVE_REASON = "My flat has no private room (reason 2d4e)"
 ALTERNATIVE_RESPONSE = "Sit it in room B12 on Friday (response 5a0c)"
@@ -268,6 +270,15 @@ def full_student(recorded: World) -> Full:
     )
     question = Question.objects.create(exam=world.exam, kind="short_answer", prompt="What is entropy?")
     session.answers.create(question=question, text=ANSWER)
+    Mark.objects.create(
+        session=session,
+        question=question,
+        points=1,
+        automatic=False,
+        marked_by=world.users["instructor"],
+        marked_at=timezone.now(),
+        comment=MARK_COMMENT,
+    )
     Accommodation.objects.create(exam=world.exam, student=student, note=ACCOMMODATION_NOTE)
     AlternativeRequest.objects.create(
         session=session,
@@ -369,6 +380,10 @@ FOUND_IN_EXPORT: dict[str, Callable[[Export, Full], bool]] = {
         [c["to"] for c in e.session["status_history"]] == ["Consent given", "Checks passed", "In progress", "Submitted"]
     ),
     "exams.Answer": lambda e, f: [a["text"] for a in e.session["answers"]] == [ANSWER],
+    "exams.Mark": lambda e, f: (
+        [(m["points"], m["marked"], m["comment"]) for m in e.session["marks"]]
+        == [("1.00", "by a person", MARK_COMMENT)]
+    ),
     "exams.Accommodation": lambda e, f: [a["note"] for a in e.document["accommodations"]] == [ACCOMMODATION_NOTE],
     "exams.ConsentRecord": lambda e, f: [c["version"] for c in e.session["consents"]] == [7],
     "exams.ExamBreak": lambda e, f: [b["started_at"][:16] for b in e.session["breaks"]] == ["2026-03-02T09:10"],
