@@ -36,6 +36,7 @@ from exams.notice import CHANGED, RenderedNotice, notice_for_exam, notice_incomp
 from exams.selectors import BEFORE_START, consent_given, consent_outdated_reason, consent_policy_for
 from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
+from proctor.moments import moment_text
 from proctor.realtime import broadcast_on_commit
 
 __all__ = ["ExamUnavailable", "TransitionError", "session_transition"]
@@ -225,7 +226,7 @@ def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None
     if not exam.published:
         raise ExamUnavailable("This exam is not published yet.")
     if now < exam.opens_at:
-        raise ExamUnavailable(f"This exam opens on {timezone.localtime(exam.opens_at):%A %d %B at %H:%M}.")
+        raise ExamUnavailable(f"This exam opens on {moment_text(exam.opens_at)}.")
     if now >= exam.closes_at:
         raise ExamUnavailable("This exam has closed.")
     if consent_policy_for(exam) is None:
@@ -476,7 +477,7 @@ def session_time_out(*, session_id: Any) -> ExamSession:
         session_id=session_id,
         to_status=SessionStatus.TIMED_OUT,
         actor=None,
-        reason=f"Time ran out at {timezone.localtime(session.deadline):%H:%M:%S}.",
+        reason=f"Time ran out at {moment_text(session.deadline, seconds=True)}.",
     )
 
 

@@ -24,6 +24,7 @@ from identity.selectors import identity_id_photo, identity_template
 from privacy.selectors import SIGN_IN_FAILED, ExportExtras, MyData, SessionData, export_extras
 from proctor.audit import audit_record
 from proctor.crypto import DecryptionError
+from proctor.moments import moment_text
 from recordings.models import BrowserSignal, Recording
 from recordings.selectors import recording_open_thumbnail, recording_plaintext
 
@@ -349,7 +350,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
         signals.setdefault(signal.session_id, []).append(signal)
 
     with zipfile.ZipFile(sink, "w") as archive:
-        archive.writestr("README.txt", README.format(made=timezone.localtime().strftime("%d %B %Y at %H:%M")))
+        archive.writestr("README.txt", README.format(made=moment_text(timezone.now())))
         yield sink.take()
         if data.profile is not None and data.profile.id_photo_name:
             try:
