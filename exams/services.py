@@ -237,6 +237,8 @@ def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None
     session, created = ExamSession.objects.get_or_create(exam=exam, student=student)
     if created:
         audit_record(actor=student, action="session.open", target=session, request=request)
+        # The exam's review dashboards list the new session without a reload (static/invigil/review-feed.js).
+        broadcast_on_commit(exam_group(exam.pk), "session.opened", {"session_id": str(session.pk)})
     return session
 
 
