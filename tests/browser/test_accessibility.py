@@ -72,6 +72,14 @@ def test_the_sign_in_and_student_pages_pass_axe(page: Any, live_server: Any, dem
     page.context.clear_cookies()
     sign_in_with_keyboard(page, live_server.url, "student2", "invigil-demo")
     pages.check("student-my-data-recorded", reverse("my_data"))
+    pages.check("not-found", "/no-such-page/")
+    page.context.clear_cookies()
+    sign_in_with_keyboard(page, live_server.url, "student3", "invigil-demo")
+    page.goto(f"{live_server.url}{reverse('exam_lobby', args=[known['exam']])}")
+    page.get_by_role("button", name="Continue: read the consent policy").click()
+    page.get_by_role("button", name="Decline and ask for an alternative").click()
+    expect(page.get_by_role("heading", name="You declined recording")).to_be_visible()
+    pages.check("declined")
     pages.assert_none_found()
 
 

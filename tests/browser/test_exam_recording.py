@@ -1,6 +1,7 @@
 """End to end in real headless Chromium with a fake webcam (a real face), microphone and entire
 screen, against real Daphne: consent, system check, exam, submit; then the stored recordings decrypt
-and decode. And: the server goes away mid-exam, comes back, and no chunk is lost."""
+and decode; each step of the exam page passes axe (WCAG 2.1 A and AA). And: the server goes away
+mid-exam, comes back, and no chunk is lost."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from exams.models import Answer, ExamSession, SessionStatus
 from identity.models import BiometricConsent, IdentityCheck, IdentityProfile
 from recordings.models import Recording, RecordingGap
 from recordings.selectors import recording_plaintext
+from tests.browser.axe import assert_accessible
 from tests.conftest import screenshot
 from tests.media import decoded_video_seconds
 
@@ -58,6 +60,7 @@ def pass_the_check_and_start(page: Any) -> float:
         page.locator("#identity-problem:visible, [data-state=ok] >> text=" + done).first.wait_for(timeout=30_000)
         assert page.locator("#identity-problem").is_hidden(), page.locator("#identity-problem").inner_text()
     screenshot(page, "identity")
+    assert_accessible(page, "the identity step")
     page.get_by_role("button", name="Check my face").click()
     page.locator("#identity-problem:visible, [data-step=start]:visible").first.wait_for(timeout=30_000)
     assert page.locator("#identity-problem").is_hidden(), page.locator("#identity-problem").inner_text()
@@ -105,9 +108,11 @@ def test_a_student_takes_the_exam_and_the_recordings_decrypt_and_decode(
     page.get_by_label("Your answer to question 4").fill("They are in free fall with their spacecraft.")
     expect(page.get_by_text("Saved at").first).to_be_visible()
     screenshot(page, "exam-in-progress")
+    assert_accessible(page, "the exam in progress")
     time.sleep(max(0.0, 10 - (time.monotonic() - started)))
     submitted = submit_and_wait_for_the_upload(page)
     screenshot(page, "exam-finished")
+    assert_accessible(page, "the finished exam")
 
     session = ExamSession.objects.get(student__username="student1")
     assert session.transitions.filter(to_status=SessionStatus.SUBMITTED).exists()
@@ -212,10 +217,12 @@ def test_a_student_who_declines_face_matching_is_checked_by_a_person_from_the_qu
     page.get_by_role("button", name="Check my camera, microphone and screen").click()
     expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible(timeout=30_000)
     screenshot(page, "identity-choice")
+    assert_accessible(page, "the choice of identity check")
     page.get_by_role("button", name="Take a picture of my photo ID").click()
     page.locator("#identity-problem:visible, [data-step=start]:visible").first.wait_for(timeout=30_000)
     assert page.locator("#identity-problem").is_hidden(), page.locator("#identity-problem").inner_text()
     expect(page.get_by_role("heading", name="Ready to start")).to_be_visible()
+    assert_accessible(page, "the start step")
 
     session = ExamSession.objects.get(student__username="student1")
     assert "identity: manual_request" in session.transitions.get(to_status=SessionStatus.READY).reason
@@ -237,6 +244,7 @@ def test_a_student_who_declines_face_matching_is_checked_by_a_person_from_the_qu
     expect(photo).to_be_visible()
     assert photo.evaluate("image => image.naturalWidth") > 0
     screenshot(page, "identity-queue")
+    assert_accessible(page, "the queue of identity checks")
     page.get_by_role("button", name="Confirm identity").click()  # no reason yet: the browser asks
     expect(page).to_have_url(f"{asgi_server.url}/review/identity-checks/")
     assert IdentityCheck.objects.get(pk=check.pk).decision == "pending"
@@ -244,6 +252,7 @@ def test_a_student_who_declines_face_matching_is_checked_by_a_person_from_the_qu
     page.get_by_role("button", name="Confirm identity").click()
     expect(page.get_by_text("Identity of")).to_contain_text("confirmed. The photo ID is deleted.")
     screenshot(page, "identity-decided")
+    assert_accessible(page, "the decided identity check")
     check.refresh_from_db()
     assert (check.decision, check.decided_by.username) == ("confirmed", "instructor")
     assert IdentityProfile.objects.get(user__username="student1").id_photo_name == ""
