@@ -14,8 +14,9 @@ export function momentText(value, { seconds = false } = {}) {
   });
   const part = Object.fromEntries(format.formatToParts(date).map(({ type, value: text }) => [type, text]));
   const time = seconds ? `${part.hour}:${part.minute}:${part.second}` : `${part.hour}:${part.minute}`;
-  // Months by number: Intl's en-GB abbreviations differ from Django's ("Sept").
-  return `${part.weekday} ${part.day} ${MONTHS[Number(part.month) - 1]} ${part.year}, ${time} ${part.timeZoneName}`;
+  // Months by number (Intl's en-GB abbreviations differ from Django's: "Sept"), days without the
+  // leading zero Intl gives them beside a numeric month.
+  return `${part.weekday} ${Number(part.day)} ${MONTHS[Number(part.month) - 1]} ${part.year}, ${time} ${part.timeZoneName}`;
 }
 
 /** A <time> element for the moment, as the server's |moment filter writes it. */
