@@ -71,5 +71,9 @@ def test_the_players_stay_in_view_and_the_timeline_marks_seek_by_mouse_and_keybo
     assert page.evaluate(IN_VIEW, "webcam-player")
     assert page.evaluate(IN_VIEW, "screen-player")
     expect(last.get_by_role("button", name="Play from here")).to_be_in_viewport()
+    # Reading the last flag from its top, the players still stay beside it.
+    last.evaluate("(flag) => flag.scrollIntoView({ block: 'start' })")
+    assert page.evaluate(IN_VIEW, "webcam-player")
+    assert page.evaluate(IN_VIEW, "screen-player")
     page.screenshot(path=str(ARTIFACTS / "screenshots" / "review-session-last-flag-viewport.png"))
     screenshot(page, "review-session-timeline")
