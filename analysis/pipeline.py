@@ -41,7 +41,7 @@ def analyse_webcam(
     can be analysed a stretch at a time while it is still being recorded.
     Raises recordings.remux.MediaError for a recording that cannot be decoded."""
     sampler = vision.FaceSampler(template) if faces else None
-    activity = speech.VoiceActivity() if voice else None
+    activity = speech.VoiceActivity(min_margin_db=rules.LEAST_STRICT.speech_margin_db) if voice else None
     stats = media.decode_stream(
         chunks,
         video=sampler.feed if sampler else None,
@@ -66,7 +66,7 @@ def analyse_webcam(
             identity_checks=video.identity_checks,
         )
     if activity is not None:
-        windows, floor = activity.windows(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
+        windows, floor = activity.windows()
         result.evidence += speech.speech_evidence(windows, floor_db=floor)
         result.statistics["audio_seconds"] = round(activity.seconds, 1)
     return result

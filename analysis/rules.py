@@ -340,6 +340,19 @@ THRESHOLDS: dict[str, Thresholds] = {
 LEAST_STRICT = THRESHOLDS["high"]
 
 
+#: The flag types behind each check an exam can switch off (exams.models.Check values). Technical events
+#: are in none: equipment trouble is always shown, and never counts against anyone.
+CHECK_KINDS: dict[str, frozenset[Kind]] = {
+    "no_face": frozenset({Kind.NO_FACE}),
+    "multiple_faces": frozenset({Kind.MULTIPLE_FACES}),
+    "face_mismatch": frozenset({Kind.FACE_MISMATCH}),
+    "speech": frozenset({Kind.SPEECH}),
+    "leaving_page": frozenset({Kind.TAB_HIDDEN, Kind.WINDOW_BLUR, Kind.FULLSCREEN_EXIT}),
+    "copy_paste": frozenset({Kind.COPY, Kind.PASTE}),
+    "extra_display": frozenset({Kind.EXTRA_DISPLAY}),
+}
+
+
 @dataclass(frozen=True)
 class Exemptions:
     """Detectors an accommodation (or the exam's own settings) switches off before they fire."""
@@ -349,8 +362,15 @@ class Exemptions:
     no_screen: bool = False
     speech_allowed: bool = False
     face_covering: bool = False
+    #: Breaks the student took under their accommodation, as [start, end) in seconds into the attempt:
+    #: nothing is flagged for that time.
+    breaks: tuple[tuple[float, float], ...] = ()
+    #: Checks the exam does not run (CHECK_KINDS keys), each with a note in words saying which and why.
+    checks_off: Mapping[str, str] = field(default_factory=dict)
 
     def allows(self, kind: Kind) -> bool:
+        if any(kind in CHECK_KINDS[check] for check in self.checks_off):
+            return False
         if kind in (Kind.NO_FACE, Kind.MULTIPLE_FACES, Kind.FACE_MISMATCH, Kind.CAMERA_DARK) and self.no_video:
             return False
         # A covered face can be neither verified nor reliably seen; a second, uncovered face still can.
@@ -368,7 +388,30 @@ class Exemptions:
             notes.append("speech allowed: voice-activity check off")
         elif self.no_audio:
             notes.append("no microphone: voice-activity check off")
+        if self.breaks:
+            minutes = sum(end - start for start, end in self.breaks) / 60
+            count = len(self.breaks)
+            notes.append(
+                f"{count} break{'s' if count != 1 else ''} ({minutes:.0f} min in all): nothing flagged during them"
+            )
+        notes += [note for _, note in sorted(self.checks_off.items())]
         return notes
+
+    def outside_breaks(self, piece: Evidence) -> list[Evidence]:
+        """The parts of ``piece`` outside the breaks (itself, when it touches none)."""
+        parts = [piece]
+        for start, end in self.breaks:
+            kept = []
+            for part in parts:
+                if part.end <= start or part.start >= end:
+                    kept.append(part)
+                    continue
+                for low, high in ((part.start, start), (end, part.end)):
+                    if high > low:
+                        moment = None if part.moment is None else min(max(part.moment, low), high)
+                        kept.append(replace(part, start=low, end=high, moment=moment))
+            parts = kept
+        return parts
 
 
 @dataclass(frozen=True)
@@ -453,7 +496,7 @@ def events_from(evidence: Iterable[Evidence], thresholds: Thresholds, exemptions
     by_kind: dict[Kind, list[Evidence]] = {}
     for piece in evidence:
         if exemptions.allows(piece.kind) and LEAST_STRICT.passes(piece):
-            by_kind.setdefault(piece.kind, []).append(piece)
+            by_kind.setdefault(piece.kind, []).extend(exemptions.outside_breaks(piece))
     events: list[Event] = []
     for kind, pieces in by_kind.items():
         for group in _groups(pieces, RULES[kind].merge_gap):

@@ -26,7 +26,7 @@ from analysis import browser, media, pipeline, rules, vision
 from analysis.detectors import DETECTOR_VERSIONS
 from analysis.models import AnalysisRun, AnalysisSegment, Flag, RunStatus
 from exams.lifecycle import ATTEMPT_ENDED
-from exams.models import Accommodation, ExamSession, SessionStatus
+from exams.models import Accommodation, Check, ExamSession, SessionStatus
 from exams.services import exam_group, session_group, session_transition
 from identity.consent import biometric_consent_in_force
 from identity.selectors import identity_has_template, identity_template
@@ -151,14 +151,27 @@ def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER)
 def _settings_for(session: ExamSession) -> tuple[rules.Thresholds, rules.Exemptions]:
     exam = session.exam
     accommodation = Accommodation.objects.filter(exam=exam, student_id=session.student_id).first()
+    off = exam.checks_switched_off()
     exemptions = rules.Exemptions(
         no_video=not exam.record_webcam or bool(accommodation and accommodation.no_camera),
         no_audio=not exam.record_audio,
         no_screen=not exam.record_screen,
         speech_allowed=bool(accommodation and accommodation.speech_allowed),
         face_covering=bool(accommodation and accommodation.face_covering),
+        breaks=_breaks_of(session),
+        checks_off={check: f"{Check(check).label.lower()}: check off, {why}" for check, why in off.items()},
     )
     return rules.THRESHOLDS[exam.sensitivity], exemptions
+
+
+def _breaks_of(session: ExamSession) -> tuple[tuple[float, float], ...]:
+    """The breaks the attempt's clock stood still for, in seconds into the attempt: a break that ran
+    past the student's break time counts only up to it."""
+    started = session.started_at or session.created_at
+    return tuple(
+        ((b.started_at - started).total_seconds(), (b.started_at - started).total_seconds() + b.counted_seconds())
+        for b in session.breaks.all()
+    )
 
 
 @dataclass

@@ -173,17 +173,27 @@ _TONAL, _PERIODIC, _LEVEL = BANDS, BANDS + 1, BANDS + 2
 
 
 class VoiceActivity:
-    """Fed mono 16-bit PCM at 16 kHz in order. Keeps 35 half-precision numbers per 16 ms frame (15.8 MB
-    per recorded hour) and a few frames' spectra, never the audio."""
+    """Fed mono 16-bit PCM at 16 kHz in order; finds the stretches of speech over ``min_margin_db`` as
+    it goes. Keeps the features of the frames it has not turned into speech yet (35 half-precision
+    numbers per 16 ms frame, a piece of CHUNK_FRAMES and its context at most), a few frames' spectra,
+    and the noise floor of every frame (0.5 MB per recorded hour): never the audio, and never the whole
+    recording's features, so its memory does not grow with the recording."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, min_margin_db: float) -> None:
+        self.min_margin_db = min_margin_db
         self.segments: list[_Segment] = []
         self.pending: list[np.ndarray] = []
         self.pending_samples = 0
         self.cursor: float | None = None
         self.samples = 0
         self.frames = 0
-        self.features: list[np.ndarray] = []
+        # The current segment's features from frame ``kept_from`` on, and the first frame not yet
+        # turned into speech; what was found so far, and the local noise floor of every frame.
+        self.kept: list[np.ndarray] = []
+        self.kept_from = 0
+        self.next_piece = 0
+        self.found: list[SpeechWindow] = []
+        self.floors: list[np.ndarray] = []
         # The current segment's samples not yet framed, and the speech-band spectra and levels of its
         # last frames: a frame's steadiness needs the frames either side of it.
         self.tail = np.zeros(0)
@@ -196,6 +206,7 @@ class VoiceActivity:
         if self.cursor is None or abs(t - self.cursor) > RESYNC_SECONDS:
             self._analyse(final=True)
             self.segments.append(_Segment(self.frames, t))
+            self.kept, self.kept_from, self.next_piece = [], self.frames, self.frames
             self.tail = np.zeros(0)
             self.spectra, self.loudness, self.periodicity = self.spectra[:0], self.loudness[:0], self.periodicity[:0]
             self.done_in_segment = 0
@@ -208,8 +219,8 @@ class VoiceActivity:
             self._analyse(final=False)
 
     def _analyse(self, *, final: bool) -> None:
-        """Frames the pending samples, and keeps the features of every frame whose neighbours are in
-        (of all of them when ``final``: the segment has ended)."""
+        """Frames the pending samples, keeps the features of every frame whose neighbours are in (of all
+        of them when ``final``: the segment has ended), and turns those it can into speech."""
         if self.pending:
             samples = np.concatenate([self.tail, np.concatenate(self.pending).astype(np.float64) / 32768])
             self.pending, self.pending_samples = [], 0
@@ -228,9 +239,13 @@ class VoiceActivity:
         waiting = 0 if final else lag
         context = min(self.done_in_segment, lag)
         ready = len(self.spectra) - context - waiting
-        if ready <= 0:
-            return
-        chosen = slice(context, context + ready)
+        if ready > 0:
+            self._features(slice(context, context + ready), keep=slice(-(lag + waiting), None))
+        self._speech(final=final)
+
+    def _features(self, chosen: slice, *, keep: slice) -> None:
+        """Keeps the features of the ``chosen`` frames of the spectra held, then only the ``keep`` ones."""
+        ready = chosen.stop - chosen.start
         power = np.abs(self.spectra) ** 2
         bands = np.add.reduceat(power[chosen], _BAND_STARTS, axis=1) / _BAND_WIDTHS / _POWER_SCALE
         steady = _steady(self.spectra)[chosen]
@@ -240,45 +255,51 @@ class VoiceActivity:
         block[:, _TONAL] = share
         block[:, _PERIODIC] = self.periodicity[chosen]
         block[:, _LEVEL] = self.loudness[chosen]
-        self.features.append(block)
+        self.kept.append(block)
         self.frames += ready
         self.done_in_segment += ready
-        keep = slice(-(lag + waiting), None)
         self.spectra, self.loudness, self.periodicity = self.spectra[keep], self.loudness[keep], self.periodicity[keep]
 
-    def windows(self, *, min_margin_db: float) -> tuple[list[SpeechWindow], float]:
+    def _speech(self, *, final: bool) -> None:
+        """Turns the current segment's frames into speech, in pieces with enough context either side
+        that every frame comes out as it would from the whole segment at once: each piece once its
+        context has been recorded (all that is left when ``final``: the segment has ended)."""
+        if not self.segments:
+            return
+        segment, end, context = self.segments[-1], self.frames, _context_frames()
+        if self.next_piece >= end or not (final or self.next_piece + CHUNK_FRAMES + context <= end):
+            return
+        kept = np.concatenate(self.kept)
+        while self.next_piece < end and (final or self.next_piece + CHUNK_FRAMES + context <= end):
+            first = self.next_piece
+            last = min(first + CHUNK_FRAMES, end)
+            low, high = max(segment.first, first - context), min(end, last + context)
+            piece = kept[low - self.kept_from : high - self.kept_from].astype(np.float64)
+            strength, voiced, floor = frame_strengths(piece[:, :BANDS], piece[:, _TONAL], piece[:, _PERIODIC])
+            inner = slice(first - low, last - low)
+            times = segment.time + np.arange(first - segment.first, last - segment.first) * FRAME_SECONDS
+            self.found += _windows(
+                times,
+                strength=strength[inner],
+                voiced=voiced[inner],
+                floor=floor[inner],
+                level=piece[inner, _LEVEL],
+                min_margin_db=self.min_margin_db,
+            )
+            self.floors.append(floor[inner])
+            self.next_piece = last
+        # What the next piece will still look back at is kept; the rest is done with.
+        drop = max(0, self.next_piece - context - self.kept_from)
+        self.kept, self.kept_from = [kept[drop:]], self.kept_from + drop
+
+    def windows(self) -> tuple[list[SpeechWindow], float]:
         """Stretches of speech at a margin of more than ``min_margin_db`` over the local noise floor,
         cut where their margin changes, each with the largest margin it passes; and the median of the
         local noise floor (dBFS, as SpeechWindow.floor_db). A hole in the audio restarts the analysis."""
         self._analyse(final=True)
         if not self.frames:
             return [], QUIET_DB
-        features = np.concatenate(self.features)
-        self.features = [features]
-        context = _context_frames()
-        found: list[SpeechWindow] = []
-        floors = []
-        bounds = [segment.first for segment in self.segments] + [self.frames]
-        for segment, end in zip(self.segments, bounds[1:], strict=True):
-            # In pieces with enough context either side that every frame comes out as it would from
-            # the whole segment at once: the working memory stays small however long the recording.
-            for first in range(segment.first, end, CHUNK_FRAMES):
-                last = min(first + CHUNK_FRAMES, end)
-                low, high = max(segment.first, first - context), min(end, last + context)
-                piece = features[low:high].astype(np.float64)
-                strength, voiced, floor = frame_strengths(piece[:, :BANDS], piece[:, _TONAL], piece[:, _PERIODIC])
-                inner = slice(first - low, last - low)
-                times = segment.time + np.arange(first - segment.first, last - segment.first) * FRAME_SECONDS
-                found += _windows(
-                    times,
-                    strength=strength[inner],
-                    voiced=voiced[inner],
-                    floor=floor[inner],
-                    level=piece[inner, _LEVEL],
-                    min_margin_db=min_margin_db,
-                )
-                floors.append(floor[inner])
-        return found, float(np.median(np.concatenate(floors)))
+        return list(self.found), float(np.median(np.concatenate(self.floors)))
 
     @property
     def seconds(self) -> float:

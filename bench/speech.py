@@ -36,11 +36,11 @@ LEVELS = (-35.0, -30.0, -25.0, -22.0, -20.0, -18.0, -15.0)
 
 def speech_events(recording: sounds.Recording, sensitivity: str) -> list[rules.Event]:
     """The speech flags the recording gets at ``sensitivity``, its audio fed in runs of 1 s."""
-    activity = VoiceActivity()
+    activity = VoiceActivity(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
     pcm = recording.pcm16()
     for offset in range(0, len(pcm), RATE):
         activity.feed(offset / RATE, pcm[offset : offset + RATE])
-    windows, floor = activity.windows(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
+    windows, floor = activity.windows()
     evidence = speech_evidence(windows, floor_db=floor)
     return rules.events_from(evidence, rules.THRESHOLDS[sensitivity], rules.Exemptions())
 
@@ -105,10 +105,10 @@ def cost() -> None:
     best = float("inf")
     for _ in range(3):
         start = time.process_time()
-        activity = VoiceActivity()
+        activity = VoiceActivity(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
         for offset in range(0, len(pcm), RATE):
             activity.feed(offset / RATE, pcm[offset : offset + RATE])
-        activity.windows(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
+        activity.windows()
         best = min(best, time.process_time() - start)
     print(f"\nCost: {best * 60 / minutes:.2f} CPU-s per recorded hour ({best:.2f} s on {minutes} minutes)")
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -25,6 +26,7 @@ from exams.models import (
     NoticeText,
     PrivacyNotice,
     Question,
+    Role,
     SessionTransition,
 )
 from exams.notice import default_notice_parts
@@ -234,7 +236,23 @@ class QuestionInline(admin.StackedInline):
 class AccommodationInline(admin.StackedInline):
     model = Accommodation
     extra = 0
-    autocomplete_fields = ["student"]
+
+    def get_formset(self, request: HttpRequest, obj: Exam | None = None, **kwargs: Any) -> Any:
+        """The student picker lists the course's students (and whoever already has an accommodation
+        here, though they left the course), not every account."""
+        formset = super().get_formset(request, obj, **kwargs)
+        students = get_user_model().objects.none()
+        if obj is not None:
+            students = (
+                get_user_model()
+                .objects.filter(
+                    Q(memberships__course_id=obj.course_id, memberships__role=Role.STUDENT)
+                    | Q(accommodations__exam=obj)
+                )
+                .distinct()
+            )
+        cast(forms.ModelChoiceField, formset.form.base_fields["student"]).queryset = students
+        return formset
 
 
 @admin.register(Exam)

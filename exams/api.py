@@ -17,12 +17,15 @@ from rest_framework.views import APIView
 
 from exams.models import ExamSession
 from exams.permissions import Action, require
+from exams.selectors import break_state
 from exams.services import (
     MAX_ANSWER_CHARS,
     ConsentNeeded,
     ExamUnavailable,
     TransitionError,
     answer_save,
+    break_end,
+    break_start,
     session_begin,
     session_checks_passed,
     session_submit,
@@ -50,6 +53,7 @@ def _state(session: ExamSession) -> dict[str, Any]:
         # Milliseconds: JavaScript's Date.parse rejects microseconds.
         "deadline": session.deadline.isoformat(timespec="milliseconds") if session.deadline else None,
         "server_time": timezone.now().isoformat(timespec="milliseconds"),
+        "breaks": break_state(session),
     }
 
 
@@ -123,6 +127,7 @@ class BeginView(APIView):
 class AnswerSerializer(serializers.Serializer):
     question = serializers.IntegerField()
     choice = serializers.IntegerField(required=False, allow_null=True)
+    choices = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=100)
     text = serializers.CharField(required=False, allow_blank=True, max_length=MAX_ANSWER_CHARS, trim_whitespace=False)
 
 
@@ -139,11 +144,31 @@ class AnswerView(ThrottledAPIView):
                 question_id=data.validated_data["question"],
                 actor=request.user,
                 choice_id=data.validated_data.get("choice"),
+                choice_ids=data.validated_data.get("choices"),
                 text=data.validated_data.get("text", ""),
             )
         except ExamUnavailable as exc:
             return _refused(exc)
         return Response({"question": answer.question_id, "saved_at": answer.updated_at.isoformat()})
+
+
+class BreakView(APIView):
+    """POST starts a break under the student's accommodation; DELETE ends it."""
+
+    def post(self, request: Request, session_id: uuid.UUID) -> Response:
+        return self._act(request, session_id, break_start)
+
+    def delete(self, request: Request, session_id: uuid.UUID) -> Response:
+        return self._act(request, session_id, break_end)
+
+    def _act(self, request: Request, session_id: uuid.UUID, service: Any) -> Response:
+        session = _own_session(request, session_id)
+        try:
+            service(session_id=session.pk, actor=request.user, request=request)
+        except ExamUnavailable as exc:
+            return _refused(exc)
+        session.refresh_from_db()
+        return Response(_state(session))
 
 
 class SubmitView(APIView):

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from exams.models import AlternativeRequest, Exam, ExamSession, SessionStatus
 from exams.notice import notice_for_exam
 from exams.permissions import Action, require
-from exams.selectors import BEFORE_START, consent_given, consent_outdated_reason, consent_policy_for
+from exams.selectors import BEFORE_START, break_state, consent_given, consent_outdated_reason, consent_policy_for
 from exams.services import (
     NO_POLICY_IN_EFFECT,
     ExamUnavailable,
@@ -202,7 +202,7 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
             return redirect("session_consent", session_id=session.pk)
     exam = session.exam
     questions = exam.questions.prefetch_related("choices")
-    answers = {a.question_id: a for a in session.answers.all()}
+    answers = {a.question_id: a for a in session.answers.prefetch_related("choices")}
     return render(
         request,
         "exams/exam.html",
@@ -218,12 +218,14 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
                 "identity_required": session_identity_required(session),
                 "deadline": session.deadline.isoformat(timespec="milliseconds") if session.deadline else None,
                 "server_time": timezone.now().isoformat(timespec="milliseconds"),
+                "breaks": break_state(session),
                 "urls": {
                     "check": reverse("api_session_check", args=[session.pk]),
                     "probe": reverse("api_session_probe", args=[session.pk]),
                     "begin": reverse("api_session_begin", args=[session.pk]),
                     "answer": reverse("api_session_answer", args=[session.pk]),
                     "submit": reverse("api_session_submit", args=[session.pk]),
+                    "break": reverse("api_session_break", args=[session.pk]),
                     "token": reverse("api_stream_token", args=[session.pk]),
                     "finalise": reverse("api_recordings_finalise", args=[session.pk]),
                     "identity": reverse("api_identity_status"),

@@ -36,6 +36,12 @@ COMPLETED: frozenset[str] = frozenset({S.CLEARED, S.CONCERN_CONFIRMED})
 #: Statuses the attempt itself is over in: the recording is final.
 ATTEMPT_ENDED: frozenset[str] = frozenset({S.SUBMITTED, S.TIMED_OUT, S.ABANDONED})
 
+#: Statuses of a session whose student never started the attempt (and, declined, never will).
+NOT_BEGUN: frozenset[str] = frozenset({S.CREATED, S.CONSENTED, S.DECLINED, S.READY})
+
+#: The student started: from here on, how the exam is proctored and marked must stay as it was.
+BEGUN: frozenset[str] = frozenset(S.values) - NOT_BEGUN
+
 #: Only a signed-in person may move a session into these: no automated sanction, no automated appeal.
 HUMAN_ONLY: frozenset[str] = frozenset({S.CLEARED, S.SECOND_REVIEW, S.CONCERN_CONFIRMED, S.APPEALED})
 

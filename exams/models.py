@@ -8,12 +8,14 @@ history are kept with the course record; accommodations are kept while the exam 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 #: Ten years. A longer period is taken for a typing mistake; a legal hold keeps data longer where it must.
 MAX_RETENTION_DAYS = 3650
@@ -302,6 +304,40 @@ class Sensitivity(models.TextChoices):
     HIGH = "high", "High (more flags)"
 
 
+class Check(models.TextChoices):
+    """The automated checks an instructor can switch off for a whole exam. The analysis maps each to the
+    flag types it raises (``analysis.rules.CHECK_KINDS``); technical events are never switched off."""
+
+    ABSENT_FACE = "no_face", "No face in view"
+    OTHER_PERSON = "multiple_faces", "Another person in view"
+    FACE_MISMATCH = "face_mismatch", "Someone other than the enrolled student"
+    SPEECH = "speech", "Speech"
+    LEAVING_PAGE = "leaving_page", "Leaving the exam page (another tab or window, full screen left)"
+    COPY_PASTE = "copy_paste", "Copying and pasting"
+    EXTRA_DISPLAY = "extra_display", "A second display"
+
+
+class Material(models.TextChoices):
+    """What students may use in an exam. Allowing one switches off the checks it would set off."""
+
+    PAPER = "paper_notes", "Notes and books on paper"
+    CALCULATOR_PROGRAM = "calculator_program", "A calculator program on the computer"
+    OTHER_APPLICATIONS = "other_applications", "Other programs and websites (an open-web exam)"
+    SECOND_DISPLAY = "second_display", "A second display"
+    SPEAKING = "speaking", "Speaking aloud (an oral exam, or reading questions aloud)"
+
+
+#: The checks each allowed material switches off: using what is allowed must raise no flag. Looking down
+#: at paper takes the face out of view; another program means leaving the exam page.
+MATERIAL_CHECKS_OFF: dict[str, frozenset[str]] = {
+    Material.PAPER: frozenset({Check.ABSENT_FACE}),
+    Material.CALCULATOR_PROGRAM: frozenset({Check.LEAVING_PAGE}),
+    Material.OTHER_APPLICATIONS: frozenset({Check.LEAVING_PAGE, Check.COPY_PASTE}),
+    Material.SECOND_DISPLAY: frozenset({Check.EXTRA_DISPLAY}),
+    Material.SPEAKING: frozenset({Check.SPEECH}),
+}
+
+
 class Exam(models.Model):
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="exams")
     title = models.CharField(max_length=200)
@@ -313,6 +349,20 @@ class Exam(models.Model):
     record_audio = models.BooleanField(default=True)
     record_screen = models.BooleanField(default=True)
     sensitivity = models.CharField(max_length=10, choices=Sensitivity.choices, default=Sensitivity.STANDARD)
+    checks_off = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Automated checks the instructor switched off for this exam (exams.models.Check values).",
+    )
+    allowed_materials = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What students may use (exams.models.Material values); each switches off the checks it sets off.",
+    )
+    identity_check_required = models.BooleanField(
+        default=True,
+        help_text="Students prove who they are before they start: a face match, or a person checks their photo ID.",
+    )
     alternative_arrangement = models.TextField(
         blank=True,
         help_text=(
@@ -361,6 +411,23 @@ class Exam(models.Model):
         names = [("webcam", self.record_webcam), ("microphone", self.record_audio), ("screen", self.record_screen)]
         return [name for name, on in names if on]
 
+    @property
+    def allowed_material_labels(self) -> list[str]:
+        return [str(Material(m).label) for m in Material.values if m in self.allowed_materials]
+
+    def checks_switched_off(self) -> dict[str, str]:
+        """Each check this exam does not run, with why in words (by check value). The analysis reads this
+        and nothing else of the exam's check settings."""
+        off = {check: "switched off for this exam" for check in Check.values if check in self.checks_off}
+        for material in Material.values:
+            if material in self.allowed_materials:
+                for check in sorted(MATERIAL_CHECKS_OFF[material]):
+                    off.setdefault(check, f"{Material(material).label.lower()} allowed")
+        return off
+
+
+MAX_ALTERNATIVE_CHARS = 5000
+MAX_CONTACT_CHARS: int = Exam._meta.get_field("alternative_contact").max_length or 300
 
 ALTERNATIVE_MISSING = "A proctored exam needs an alternative arrangement for students who decline recording: {what}."
 
@@ -387,8 +454,14 @@ def alternative_missing_message(exam: Exam) -> str:
 
 
 class QuestionKind(models.TextChoices):
-    MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
+    SINGLE_CHOICE = "single_choice", "Single choice (one answer)"
+    MULTIPLE_CHOICE = "multiple_choice", "Multiple choice (all that apply)"
     SHORT_ANSWER = "short_answer", "Short answer"
+    NUMERIC = "numeric", "Numeric"
+
+
+#: Kinds whose answer is one or more of the question's choices.
+CHOICE_KINDS = frozenset({QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE})
 
 
 class Question(models.Model):
@@ -399,12 +472,31 @@ class Question(models.Model):
     points = models.DecimalField(
         max_digits=6, decimal_places=2, default=Decimal("1"), validators=[MinValueValidator(Decimal("0"))]
     )
+    numeric_answer = models.DecimalField(
+        max_digits=18, decimal_places=6, null=True, blank=True, help_text="For a numeric question: the right answer."
+    )
+    numeric_tolerance = models.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="For a numeric question: answers this far from the right one, either way, are right too.",
+    )
 
     class Meta:
         ordering = ["exam", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="question_tolerance_not_negative", condition=models.Q(numeric_tolerance__gte=0)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Q{self.position}. {self.prompt[:60]}"
+
+    @property
+    def has_choices(self) -> bool:
+        return self.kind in CHOICE_KINDS
 
 
 class Choice(models.Model):
@@ -499,6 +591,9 @@ class Answer(models.Model):
     session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="answers")
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
     choice = models.ForeignKey(Choice, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    choices = models.ManyToManyField(
+        Choice, blank=True, related_name="+", help_text="For a multiple-choice question: every option chosen."
+    )
     text = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -519,7 +614,8 @@ class Accommodation(models.Model):
     alternative arrangement.
 
     Personal data: may reveal a disability or religious practice; visible to the student, the
-    course's instructors and admins only; kept while the exam exists.
+    course's instructors and admins only (``staff_reason`` to the instructors and admins alone); kept
+    while the exam exists.
     """
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="accommodations")
@@ -545,7 +641,13 @@ class Accommodation(models.Model):
     alternative_arrangement = models.TextField(
         blank=True, help_text="An arrangement outside Invigil, e.g. an in-person sitting."
     )
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, help_text="Shown to the student with their accommodation.")
+    staff_reason = models.TextField(
+        blank=True,
+        verbose_name="reason (staff only)",
+        help_text="Why it was granted, for example the disability office's letter. Seen by the course's "
+        "instructors and admins only: never shown to the student, nor in their data export.",
+    )
 
     class Meta:
         ordering = ["exam", "student"]
@@ -569,6 +671,44 @@ class Accommodation(models.Model):
         if self.time_multiplier is not None:
             return int((Decimal(base_minutes) * self.time_multiplier).to_integral_value(rounding="ROUND_CEILING"))
         return base_minutes + self.extra_minutes
+
+
+class ExamBreak(models.Model):
+    """A break the student took during the attempt, under their accommodation: the exam clock stood
+    still (up to the break time they had left) and the analysis raises nothing for it.
+
+    Personal data: shows when the student was away; visible to the student and the session's staff;
+    kept with the session.
+    """
+
+    session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="breaks")
+    started_at = models.DateTimeField()
+    #: None while the student is on the break.
+    ended_at = models.DateTimeField(null=True, blank=True)
+    #: The break time the student had left when it began: the clock stands still for this long at most.
+    allowed_seconds = models.PositiveIntegerField()
+    #: The attempt's deadline before the break moved it on by the time the break counts for.
+    deadline_before = models.DateTimeField()
+
+    class Meta:
+        ordering = ["session", "started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"], condition=models.Q(ended_at__isnull=True), name="one_break_at_a_time"
+            ),
+            models.CheckConstraint(
+                name="break_ends_after_it_starts",
+                condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=models.F("started_at")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Break in {self.session_id} from {self.started_at:%H:%M:%S}"
+
+    def counted_seconds(self, now: datetime | None = None) -> float:
+        """How long the clock stood still for it: the break's length, up to the time allowed."""
+        end = self.ended_at or now or timezone.now()
+        return min(max((end - self.started_at).total_seconds(), 0.0), float(self.allowed_seconds))
 
 
 class ConsentDecision(models.TextChoices):

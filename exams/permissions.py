@@ -25,6 +25,7 @@ class Action(enum.Enum):
     VIEW_EXAM = "view exam"
     TAKE_EXAM = "take exam"
     MANAGE_EXAM = "manage exam"
+    CREATE_EXAM = "set up a new exam in this course"
     VIEW_EXAM_SESSIONS = "view the sessions of an exam"
     VIEW_SESSION = "view session"
     REVIEW_SESSION = "review session"
@@ -35,6 +36,8 @@ class Action(enum.Enum):
     APPEAL_SESSION = "appeal the outcome of a session"
     ANSWER_ALTERNATIVE = "see and answer requests for an alternative arrangement"
     CHECK_IDENTITY = "check a student's photo ID for a session"
+    MANAGE_ROSTER = "add and remove the course's students"
+    MANAGE_ACCOMMODATIONS = "set students' accommodations for an exam"
 
 
 STAFF_ROLES = frozenset({Role.INSTRUCTOR, Role.REVIEWER})
@@ -116,6 +119,8 @@ RULES: dict[Action, tuple[type, Rule, bool]] = {
     Action.VIEW_EXAM: (Exam, _member_of_a_visible_exam, True),
     Action.TAKE_EXAM: (Exam, _enrolled_student_of_a_published_exam, False),
     Action.MANAGE_EXAM: (Exam, _instructor, True),
+    # Setting up an exam (its questions, window and proctoring) is the instructors' job, not the reviewers'.
+    Action.CREATE_EXAM: (Course, _instructor, True),
     Action.VIEW_EXAM_SESSIONS: (Exam, _staff, True),
     Action.VIEW_SESSION: (ExamSession, _own_session_or_staff, True),
     Action.REVIEW_SESSION: (ExamSession, _staff, True),
@@ -130,6 +135,10 @@ RULES: dict[Action, tuple[type, Rule, bool]] = {
     Action.ANSWER_ALTERNATIVE: (Exam, _instructor, True),
     # A manual identity check: the course's staff compare the photo ID with their class list.
     Action.CHECK_IDENTITY: (ExamSession, _staff, True),
+    # The class list is the instructors' to keep; reviewers see it but do not change it.
+    Action.MANAGE_ROSTER: (Course, _instructor, True),
+    # Accommodations may reveal a disability: the course's instructors set them, not its reviewers.
+    Action.MANAGE_ACCOMMODATIONS: (Exam, _instructor, True),
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
@@ -16,7 +16,9 @@ from exams.models import (
     ConsentPolicy,
     ConsentRecord,
     Course,
+    CourseMembership,
     Exam,
+    ExamBreak,
     ExamSession,
     RequestStatus,
     Role,
@@ -176,3 +178,83 @@ def alternative_requests_of_exam(exam: Exam) -> QuerySet[AlternativeRequest]:
         .select_related("session__student", "answered_by")
         .order_by(open_first, "created_at", "pk")
     )
+
+
+@dataclass(frozen=True)
+class BreakAllowance:
+    """What a student's accommodation allows them in breaks, and what they have taken."""
+
+    breaks: int
+    seconds: int
+    taken: int
+    used_seconds: float
+    current: ExamBreak | None
+
+    @property
+    def seconds_left(self) -> float:
+        return max(self.seconds - self.used_seconds, 0.0)
+
+    @property
+    def breaks_left(self) -> int:
+        return max(self.breaks - self.taken, 0)
+
+
+def break_allowance(session: ExamSession) -> BreakAllowance:
+    accommodation = Accommodation.objects.filter(exam_id=session.exam_id, student_id=session.student_id).first()
+    taken = list(session.breaks.all())
+    now = timezone.now()
+    return BreakAllowance(
+        breaks=accommodation.breaks_allowed if accommodation and accommodation.break_minutes else 0,
+        seconds=accommodation.break_minutes * 60 if accommodation and accommodation.breaks_allowed else 0,
+        taken=len(taken),
+        used_seconds=sum(b.counted_seconds(now) for b in taken),
+        current=next((b for b in taken if b.ended_at is None), None),
+    )
+
+
+def break_state(session: ExamSession) -> dict[str, Any]:
+    """The student's break allowance as the exam page shows it; ``until`` is when the break time of a
+    break under way runs out."""
+    allowance = break_allowance(session)
+    current = allowance.current
+    until = current.started_at + timedelta(seconds=current.allowed_seconds) if current else None
+    return {
+        "allowed": allowance.breaks,
+        "left": allowance.breaks_left,
+        "seconds_left": round(allowance.seconds_left),
+        "on_break": current is not None,
+        "until": until.isoformat(timespec="milliseconds") if until else None,
+    }
+
+
+@dataclass(frozen=True)
+class Roster:
+    """A course's class list, by role; each student with how many sessions they have in the course."""
+
+    instructors: list[CourseMembership]
+    reviewers: list[CourseMembership]
+    students: list[CourseMembership]
+
+
+def roster_of_course(course: Course) -> Roster:
+    memberships = (
+        CourseMembership.objects.filter(course=course)
+        .select_related("user", "appointed_by")
+        .annotate(
+            session_count=Count(
+                "user__exam_sessions", filter=Q(user__exam_sessions__exam__course=course), distinct=True
+            )
+        )
+        .order_by("user__last_name", "user__first_name", "user__username")
+    )
+    by_role: dict[str, list[CourseMembership]] = {role: [] for role in Role.values}
+    for membership in memberships:
+        by_role[membership.role].append(membership)
+    return Roster(
+        instructors=by_role[Role.INSTRUCTOR], reviewers=by_role[Role.REVIEWER], students=by_role[Role.STUDENT]
+    )
+
+
+def accommodations_of_exam(exam: Exam) -> dict[int, Accommodation]:
+    """The exam's accommodations by student id, for its instructors and admins (staff reason included)."""
+    return {a.student_id: a for a in Accommodation.objects.filter(exam=exam)}

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from exams.authoring import exam_incomplete
 from exams.lifecycle import ATTEMPT_ENDED, TransitionError, check_transition
 from exams.models import (
+    MAX_ALTERNATIVE_CHARS,
+    MAX_CONTACT_CHARS,
     NOTICE_PARTS,
     Accommodation,
     AlternativeRequest,
@@ -20,6 +24,7 @@ from exams.models import (
     ConsentPolicy,
     ConsentRecord,
     Exam,
+    ExamBreak,
     ExamSession,
     Institution,
     NoticeText,
@@ -33,7 +38,7 @@ from exams.models import (
     notice_part_errors,
 )
 from exams.notice import CHANGED, RenderedNotice, notice_for_exam, notice_incomplete_message, privacy_notice_current
-from exams.selectors import BEFORE_START, consent_given, consent_outdated_reason, consent_policy_for
+from exams.selectors import BEFORE_START, break_allowance, consent_given, consent_outdated_reason, consent_policy_for
 from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
 from proctor.moments import moment_text
@@ -103,6 +108,8 @@ def session_transition(
     elif to_status in ATTEMPT_ENDED:
         session.ended_at = now
         fields.append("ended_at")
+        # However the attempt ends, a break it was on ends with it.
+        ExamBreak.objects.filter(session=session, ended_at__isnull=True).update(ended_at=now)
     session.save(update_fields=fields)
 
     SessionTransition.objects.create(
@@ -138,27 +145,33 @@ class PublishRefused(Exception):
     """An exam that cannot be published (or withdrawn) as asked; the message says why. Nothing changed."""
 
 
+def exam_publish_gaps(exam: Exam) -> list[str]:
+    """Everything that keeps ``exam`` from being published, one sentence each, or nothing: what it lacks
+    itself, with the consent policy in effect on its opening day, its alternative arrangement, and the
+    institution's privacy notice."""
+    opening_day = max(timezone.localdate(), timezone.localdate(exam.opens_at))
+    missing = exam_incomplete(exam, policy_on_opening=consent_policy_for(exam, on=opening_day))
+    missing.append(alternative_missing_message(exam))
+    missing.append(notice_incomplete_message(privacy_notice_current(exam.course.institution)))
+    return [message for message in missing if message]
+
+
 @transaction.atomic
 def exam_publish(*, exam_id: int, actor: Any, request: HttpRequest | None = None) -> Exam:
-    """Open the exam to its students. A proctored exam must first say what a student who declines
-    recording does instead and whom they contact: no one is left with "be recorded or fail"."""
+    """Open the exam to its students. It must be complete (questions that can be answered and marked, a
+    window still to come, a consent policy in effect when it opens), and a proctored exam must say what
+    a student who declines recording does instead and whom they contact: no one is left with "be
+    recorded or fail". Every gap is named at once."""
     exam = Exam.objects.select_for_update().get(pk=exam_id)
     if exam.published:
         raise PublishRefused("This exam is already published.")
-    missing = alternative_missing_message(exam)
+    missing = exam_publish_gaps(exam)
     if missing:
-        raise PublishRefused(missing)
-    incomplete = notice_incomplete_message(privacy_notice_current(exam.course.institution))
-    if incomplete:
-        raise PublishRefused(incomplete)
+        raise PublishRefused(" ".join(["This exam cannot be published yet.", *missing]))
     exam.published_at = timezone.now()
     exam.save(update_fields=["published_at"])
     audit_record(actor=actor, action="exam.publish", target=exam, request=request)
     return exam
-
-
-MAX_ALTERNATIVE_CHARS = 5000
-MAX_CONTACT_CHARS: int = Exam._meta.get_field("alternative_contact").max_length or 300
 
 
 @transaction.atomic
@@ -428,30 +441,60 @@ def session_begin(*, session_id: Any, actor: Any, request: HttpRequest | None = 
 
 @transaction.atomic
 def answer_save(
-    *, session_id: Any, question_id: int, actor: Any, choice_id: int | None = None, text: str = ""
+    *,
+    session_id: Any,
+    question_id: int,
+    actor: Any,
+    choice_id: int | None = None,
+    choice_ids: list[int] | None = None,
+    text: str = "",
 ) -> Answer:
-    """Save the current answer to one question. Refused after submit or past the deadline."""
+    """Save the current answer to one question: one choice (single choice), every choice ticked
+    (multiple choice), a number written as text (numeric) or text. Refused after submit or past the
+    deadline."""
     session = _locked(session_id)
     if session.status != SessionStatus.STARTED:
         raise ExamUnavailable("This attempt is no longer open for answers.")
     # The same grace as submit: the page flushes its last saves as the countdown reaches zero.
     if session.deadline is not None and timezone.now() > session.deadline + SUBMIT_GRACE:
         raise ExamUnavailable("Time is up; answers can no longer be changed.")
+    if session.breaks.filter(ended_at__isnull=True).exists():
+        raise ExamUnavailable("You are on a break: your answers open again when you come back.")
     question = Question.objects.filter(pk=question_id, exam_id=session.exam_id).first()
     if question is None:
         raise ExamUnavailable("That question is not part of this exam.")
     choice = None
-    if question.kind == QuestionKind.MULTIPLE_CHOICE:
+    ticked: list[Choice] = []
+    if question.kind == QuestionKind.SINGLE_CHOICE:
         choice = Choice.objects.filter(pk=choice_id, question=question).first() if choice_id is not None else None
         if choice_id is not None and choice is None:
             raise ExamUnavailable("That choice is not one of this question's options.")
         text = ""
+    elif question.kind == QuestionKind.MULTIPLE_CHOICE:
+        wanted = set(choice_ids or [])
+        ticked = list(Choice.objects.filter(pk__in=wanted, question=question))
+        if len(ticked) != len(wanted):
+            raise ExamUnavailable("That choice is not one of this question's options.")
+        text = ""
     elif len(text) > MAX_ANSWER_CHARS:
         raise ExamUnavailable(f"Answers are limited to {MAX_ANSWER_CHARS} characters.")
+    elif question.kind == QuestionKind.NUMERIC and text.strip() and numeric_value(text) is None:
+        raise ExamUnavailable("Write a number, for example 42, -3.5 or 6.02e23.")
     answer, _ = Answer.objects.update_or_create(
         session=session, question=question, defaults={"choice": choice, "text": text}
     )
+    if question.kind == QuestionKind.MULTIPLE_CHOICE:
+        answer.choices.set(ticked)
     return answer
+
+
+def numeric_value(text: str) -> Decimal | None:
+    """The number a student wrote (a decimal comma is read as a point), or None when it is not one."""
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def session_submit(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamSession:
@@ -483,9 +526,61 @@ def session_time_out(*, session_id: Any) -> ExamSession:
     )
 
 
+def _break_close(session: ExamSession, current: ExamBreak, now: datetime) -> None:
+    """Ends the break: the deadline moves on by the time the break counts for, never past closing."""
+    current.ended_at = now
+    current.save(update_fields=["ended_at"])
+    counted = timedelta(seconds=current.counted_seconds())
+    session.deadline = min(current.deadline_before + counted, session.exam.closes_at)
+    session.save(update_fields=["deadline"])
+
+
+@transaction.atomic
+def break_start(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamBreak:
+    """The student steps away under their accommodation. The deadline moves on by all the break
+    time they have left (up to the exam's closing time); coming back early gives the rest back."""
+    session = _locked(session_id)
+    now = timezone.now()
+    if session.status != SessionStatus.STARTED:
+        raise ExamUnavailable("A break can only be taken during the exam.")
+    if session.deadline is None or now >= session.deadline:
+        raise ExamUnavailable("Your time is up, so a break can no longer be taken.")
+    allowance = break_allowance(session)
+    if allowance.current is not None:
+        raise ExamUnavailable("You are already on a break.")
+    if allowance.breaks == 0:
+        raise ExamUnavailable("Your accommodations for this exam include no breaks.")
+    if allowance.breaks_left == 0 or allowance.seconds_left < 1:
+        used = "all your break time" if allowance.seconds_left < 1 else f"all {allowance.breaks} of your breaks"
+        raise ExamUnavailable(f"You have taken {used}; the exam clock keeps running.")
+    taken = ExamBreak.objects.create(
+        session=session,
+        started_at=now,
+        allowed_seconds=int(allowance.seconds_left),
+        deadline_before=session.deadline,
+    )
+    session.deadline = min(session.deadline + timedelta(seconds=taken.allowed_seconds), session.exam.closes_at)
+    session.save(update_fields=["deadline"])
+    audit_record(actor=actor, action="session.break_start", target=session, request=request)
+    return taken
+
+
+@transaction.atomic
+def break_end(*, session_id: Any, actor: Any, request: HttpRequest | None = None) -> ExamBreak:
+    """The student is back: the exam clock runs again, from where it stood."""
+    session = _locked(session_id)
+    current = session.breaks.filter(ended_at__isnull=True).first()
+    if current is None:
+        raise ExamUnavailable("You are not on a break.")
+    _break_close(session, current, timezone.now())
+    audit_record(actor=actor, action="session.break_end", target=session, request=request)
+    return current
+
+
 def session_identity_required(session: ExamSession) -> bool:
-    """Face matching applies unless the exam records no webcam or an accommodation switches it off."""
-    if not session.exam.record_webcam:
+    """Face matching applies unless the exam asks for no identity check, records no webcam, or an
+    accommodation switches it off."""
+    if not session.exam.identity_check_required or not session.exam.record_webcam:
         return False
     accommodation = Accommodation.objects.filter(exam_id=session.exam_id, student_id=session.student_id).first()
     return not (accommodation and (accommodation.no_camera or accommodation.face_covering))
@@ -508,7 +603,9 @@ def session_checks_passed(
             identity_attestation, user_id=session.student_id, reference=str(session.pk)
         )
         if method is None:
-            raise TransitionError("Confirm your identity first (face match, or ask for a manual check).")
+            raise TransitionError(
+                "Confirm your identity first: a face match, or a check of your photo ID that a person has confirmed."
+            )
         identity = method
     summary = ", ".join(f"{name}: {value}" for name, value in sorted(results.items()))[:400]
     return session_transition(

@@ -55,7 +55,9 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
             # Students see published exams only; the course's staff see drafts too, marked as such.
             "exams": selectors.exams_of_course(course, drafts=staff_view),
             "staff_view": staff_view,
+            "may_set_up": can(request.user, Action.CREATE_EXAM, course),
             "members": course.memberships.select_related("user") if staff_view else None,
+            "may_manage_roster": can(request.user, Action.MANAGE_ROSTER, course),
         },
     )
 

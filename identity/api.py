@@ -14,15 +14,16 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from identity.consent import BiometricConsentRequired, biometric_consent_latest, biometric_notice_current
 from identity.faces import FaceProblem
-from identity.models import IdentityProfile
+from identity.models import IdentityCheck, IdentityProfile
 from identity.services import (
     ManualCheckError,
     biometric_consent_answer,
     identity_enrol,
+    identity_manual_check_state,
     identity_request_manual_check,
     identity_store_id_photo,
     identity_verify,
@@ -183,11 +184,29 @@ async def verify(request: HttpRequest, user: Any) -> JsonResponse:
     return JsonResponse(body)
 
 
-@require_POST
+def _manual_state(check: IdentityCheck | None, attestation: str | None) -> dict[str, Any]:
+    """What the exam page shows while the student waits: the decision, and the person's reason once
+    decided (the student sees why); the attestation only once a person confirmed."""
+    return {
+        "decision": check.decision if check is not None else None,
+        "decision_label": check.get_decision_display() if check is not None else "",
+        "reason": check.decision_reason if check is not None else "",
+        "attestation": attestation,
+    }
+
+
+@require_http_methods(["GET", "POST"])
 @own_profile_endpoint
 async def manual_check(request: HttpRequest, user: Any) -> JsonResponse:
-    reference = _reference(request)
-    if reference is None:
+    """POST asks a person to check the photo ID for a session (``reference``); GET, with the reference in
+    the query, tells the waiting page where that check stands."""
+    reference = _reference(request) if request.method == "POST" else request.GET.get("reference", "")
+    if not reference or len(reference) > MAX_REFERENCE:
         return _problem(NO_REFERENCE, 400)
-    _, attestation = await _off_thread(identity_request_manual_check)(user=user, reference=reference, request=request)
-    return JsonResponse({"attestation": attestation, "method": "manual_request"})
+    if request.method == "POST":
+        check, attestation = await _off_thread(identity_request_manual_check)(
+            user=user, reference=reference, request=request
+        )
+    else:
+        check, attestation = await _off_thread(identity_manual_check_state)(user=user, reference=reference)
+    return JsonResponse(_manual_state(check, attestation))

@@ -34,7 +34,7 @@ from identity.models import (
     ManualDecision,
 )
 from proctor import crypto
-from proctor.attestations import identity_attest
+from proctor.attestations import FACE_MATCH, MANUAL_CONFIRMED, identity_attest
 from proctor.audit import audit_record
 from proctor.keys import data_key_create, data_key_destroy, data_key_material, data_keys_forget
 
@@ -319,7 +319,7 @@ def identity_verify(
             _id_photo_done(user.pk)
     if problem:
         raise faces.FaceProblem(problem)
-    token = identity_attest(user_id=user.pk, reference=reference, method="face_match") if check.matched else None
+    token = identity_attest(user_id=user.pk, reference=reference, method=FACE_MATCH) if check.matched else None
     return check, token
 
 
@@ -335,23 +335,48 @@ def _id_photo_done(user_id: Any) -> None:
         _profile_drop(profile, photo=True)
 
 
+def _manual_check_latest(user: Any, reference: str) -> IdentityCheck | None:
+    return (
+        IdentityCheck.objects.filter(user=user, kind=IdentityCheckKind.MANUAL_REQUEST, reference=reference[:64])
+        .order_by("-at", "-id")
+        .first()
+    )
+
+
+def _manual_attestation(user: Any, reference: str, check: IdentityCheck | None) -> str | None:
+    """A fresh attestation once a person has confirmed the check; none while it waits or was rejected."""
+    if check is None or check.decision != ManualDecision.CONFIRMED:
+        return None
+    return identity_attest(user_id=user.pk, reference=reference, method=MANUAL_CONFIRMED)
+
+
 @transaction.atomic
-def identity_request_manual_check(*, user: Any, reference: str, request: Any = None) -> tuple[IdentityCheck, str]:
+def identity_request_manual_check(
+    *, user: Any, reference: str, request: Any = None
+) -> tuple[IdentityCheck, str | None]:
     """The student asks a person to compare their photo ID with the class list instead of face matching
-    (by choice, or after failed matches). The photo ID must be stored first; the request waits in the
-    staff's queue, and the student may go on meanwhile."""
+    (by choice, or after failed matches). The photo ID must be stored first. The request waits in the
+    staff's queue; the attestation that lets the student start comes only once a person confirmed it
+    (None until then). Asking again while it waits, or after it was confirmed, returns the same check;
+    after a rejection it files a new one (with a new photo ID: the old one is deleted at the decision)."""
+    latest = _manual_check_latest(user, reference)
+    if latest is not None and latest.decision in (ManualDecision.PENDING, ManualDecision.CONFIRMED):
+        return latest, _manual_attestation(user, reference, latest)
     profile = IdentityProfile.objects.filter(user=user).first()
     if profile is None or not profile.id_photo_name:
         raise ManualCheckError("Take a picture of your photo ID first, so that a person can check it.")
-    check = IdentityCheck.objects.filter(
+    check = IdentityCheck.objects.create(
         user=user, kind=IdentityCheckKind.MANUAL_REQUEST, reference=reference[:64], decision=ManualDecision.PENDING
-    ).first()
-    if check is None:
-        check = IdentityCheck.objects.create(
-            user=user, kind=IdentityCheckKind.MANUAL_REQUEST, reference=reference[:64], decision=ManualDecision.PENDING
-        )
-        audit_record(actor=user, action="identity.manual_request", target=check, request=request)
-    return check, identity_attest(user_id=user.pk, reference=reference, method="manual_request")
+    )
+    audit_record(actor=user, action="identity.manual_request", target=check, request=request)
+    return check, None
+
+
+def identity_manual_check_state(*, user: Any, reference: str) -> tuple[IdentityCheck | None, str | None]:
+    """The student's latest manual check for ``reference`` (None if they asked for none) and, once a
+    person confirmed it, a fresh attestation. What the exam page polls while the student waits."""
+    check = _manual_check_latest(user, reference)
+    return check, _manual_attestation(user, reference, check)
 
 
 @transaction.atomic

@@ -32,7 +32,7 @@ README = """This is a copy of what Invigil holds about you, made on {made}.
 
 data.json      everything as data: your account, courses and accommodations, your answers
                to the face-matching notice, your identity profile and identity checks,
-               each exam session with its status history, consents, answers, request for
+               each exam session with its status history, consents, breaks, answers, request for
                an alternative arrangement, browser signals, recordings, legal holds and
                appeal; once a person has reviewed a session, its analysis score, flags,
                the analysis's evidence and the reviewers' decisions; your sign-ins (and
@@ -215,10 +215,14 @@ def _session(
             }
             for consent in item.consents
         ],
+        "breaks": [
+            {"started_at": _when(taken.started_at), "ended_at": _when(taken.ended_at)} for taken in session.breaks.all()
+        ],
         "answers": [
             {
                 "question": answer.question.prompt,
                 "choice": answer.choice.text if answer.choice else None,
+                "choices": [choice.text for choice in answer.choices.all()],
                 "text": answer.text or None,
                 "saved_at": _when(answer.updated_at),
             }
@@ -342,6 +346,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
     for answer in (
         Answer.objects.filter(session_id__in=session_ids)
         .select_related("question", "choice")
+        .prefetch_related("choices")
         .order_by("question__position", "pk")
     ):
         answers.setdefault(answer.session_id, []).append(answer)

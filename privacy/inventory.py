@@ -210,11 +210,24 @@ INVENTORY: tuple[Entry, ...] = (
     ),
     Entry(
         model="exams.Accommodation",
-        holds="The student's accommodations, which may reveal a disability or religious practice.",
+        holds=(
+            "The student's accommodations, which may reveal a disability or religious practice, and the staff's "
+            "reason for granting them."
+        ),
         retention=Retention.EXAM,
         when="An exam with sessions cannot be deleted, so in practice kept with the course record.",
         in_export=True,
-        export="Each accommodation in full.",
+        export=(
+            "Each accommodation and its note; not the staff's reason, which the privacy office gives on a request "
+            "for access."
+        ),
+    ),
+    Entry(
+        model="exams.ExamBreak",
+        holds="When the student took a break during an attempt under their accommodation.",
+        retention=Retention.SESSION_RECORD,
+        in_export=True,
+        export="Each break's start and end.",
     ),
     Entry(
         model="exams.ConsentRecord",

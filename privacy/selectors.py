@@ -113,6 +113,7 @@ def _sessions(user: Any) -> list[ExamSession]:
         .prefetch_related(
             Prefetch("recordings", queryset=Recording.objects.select_related("data_key").order_by("kind", "part")),
             Prefetch("consents", queryset=ConsentRecord.objects.select_related("policy", "notice").order_by("at")),
+            "breaks",
             Prefetch(
                 "flags",
                 queryset=Flag.objects.order_by("start_seconds", "pk").prefetch_related(

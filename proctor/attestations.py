@@ -9,6 +9,11 @@ from django.core import signing
 
 IDENTITY_SALT = "invigil.attestation.identity"
 MAX_AGE_SECONDS = 30 * 60
+#: The methods an attestation may name: a 1:1 face match, or a manual check a person confirmed (a
+#: request still waiting for a person proves nothing, so it has no attestation).
+FACE_MATCH = "face_match"
+MANUAL_CONFIRMED = "manual_confirmed"
+METHODS = (FACE_MATCH, MANUAL_CONFIRMED)
 
 
 def identity_attest(*, user_id: int, reference: str, method: str) -> str:
@@ -16,7 +21,7 @@ def identity_attest(*, user_id: int, reference: str, method: str) -> str:
 
 
 def identity_attestation_method(token: str, *, user_id: int, reference: str) -> str | None:
-    """The method ("face_match" or "manual_request") if the token is genuine, fresh, and about this
+    """The method (one of ``METHODS``) if the token is genuine, fresh, and about this
     user and reference; otherwise None."""
     try:
         value: Any = signing.loads(token, salt=IDENTITY_SALT, max_age=MAX_AGE_SECONDS)
@@ -25,4 +30,4 @@ def identity_attestation_method(token: str, *, user_id: int, reference: str) -> 
     if not isinstance(value, dict) or value.get("u") != user_id or value.get("r") != reference:
         return None
     method = value.get("m")
-    return method if method in ("face_match", "manual_request") else None
+    return method if method in METHODS else None

@@ -14,7 +14,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Subquery
 
 from analysis.models import AnalysisRun, Flag, RunStatus
-from analysis.rules import RULES, Category, Kind
+from analysis.rules import RULES, Category, Kind, clock
 from exams.models import Course, Exam, ExamSession
 from exams.models import SessionStatus as S
 from exams.permissions import Action, can
@@ -124,6 +124,40 @@ class Part:
     offset: float
 
 
+@dataclass(frozen=True)
+class ReviewBreak:
+    """A break the student took, on the attempt's clock (seconds), and how much of it the clock
+    stood still for: the analysis flagged nothing in that part; any overrun was exam time."""
+
+    start: float
+    end: float
+    counted: float
+
+    @property
+    def overrun(self) -> float:
+        return max(self.end - self.start - self.counted, 0.0)
+
+    @property
+    def start_clock(self) -> str:
+        return clock(self.start)
+
+    @property
+    def end_clock(self) -> str:
+        return clock(self.end)
+
+    @property
+    def length(self) -> str:
+        return _duration(self.end - self.start)
+
+    @property
+    def overrun_length(self) -> str:
+        return _duration(self.overrun)
+
+
+def _duration(seconds: float) -> str:
+    return f"{round(seconds)} s" if seconds < 60 else f"{round(seconds / 60)} min"
+
+
 @dataclass
 class SessionReview:
     session: ExamSession
@@ -136,6 +170,7 @@ class SessionReview:
     recorded_seconds: float
     decisions: list[SessionDecision] = field(default_factory=list)
     appeal: Appeal | None = None
+    breaks: list[ReviewBreak] = field(default_factory=list)
 
     @property
     def undecided(self) -> int:
@@ -185,6 +220,14 @@ def session_review(session: ExamSession) -> SessionReview:
         max((ended - started).total_seconds(), 1.0),
         decisions=list(SessionDecision.objects.filter(session=session)),
         appeal=Appeal.objects.filter(session=session).first(),
+        breaks=[
+            ReviewBreak(
+                round((b.started_at - started).total_seconds(), 1),
+                round(((b.ended_at or ended) - started).total_seconds(), 1),
+                round(b.counted_seconds(b.ended_at or ended), 1),
+            )
+            for b in session.breaks.all()
+        ],
     )
 
 
@@ -306,9 +349,10 @@ def _reference_id(check: IdentityCheck) -> uuid.UUID | None:
         return None
 
 
-def manual_checks_for(user: Any, *, pending: bool) -> list[ManualCheck]:
-    """Manual identity checks of sessions the user may check identity for: the waiting ones oldest
-    first (with whether a photo ID is there to look at), or the 20 decided most recently."""
+def manual_checks_for(user: Any, *, pending: bool, course_id: int | None = None) -> list[ManualCheck]:
+    """Manual identity checks of sessions the user may check identity for (of one course, given
+    ``course_id``): the waiting ones oldest first (with whether a photo ID is there to look at), or the
+    20 decided most recently."""
     checks = IdentityCheck.objects.filter(kind=IdentityCheckKind.MANUAL_REQUEST).select_related("user", "decided_by")
     if pending:
         checks = checks.filter(decision=ManualDecision.PENDING).order_by("at", "id")
@@ -326,7 +370,9 @@ def manual_checks_for(user: Any, *, pending: bool) -> list[ManualCheck]:
     found: list[ManualCheck] = []
     for check, session_id in candidates:
         session = sessions.get(session_id) if session_id is not None else None
-        if session is not None and session.student_id == check.user_id and can(user, Action.CHECK_IDENTITY, session):
+        if session is None or (course_id is not None and session.exam.course_id != course_id):
+            continue
+        if session.student_id == check.user_id and can(user, Action.CHECK_IDENTITY, session):
             found.append(ManualCheck(check, session, has_photo=check.user_id in photos))
         if not pending and len(found) >= 20:
             break

@@ -451,6 +451,12 @@ def flag_thumbnail(request: HttpRequest, flag_id: int) -> HttpResponse:
 # --- Manual identity checks ---------------------------------------------------------------------------
 
 
+def _course_id(value: str) -> int:
+    if not value.isdigit():
+        raise Http404("No such course.")
+    return int(value)
+
+
 def _manual_check(request: HttpRequest, check_id: int) -> tuple[IdentityCheck, ExamSession]:
     """The manual check and its session, for a user who may check identity for that session."""
     check = get_object_or_404(
@@ -473,8 +479,14 @@ def identity_checks(request: HttpRequest) -> HttpResponse:
             "open the identity-check queue",
             message="Only a course's instructors and reviewers check identities.",
         )
-    pending = manual_checks_for(request.user, pending=True)
-    decided = manual_checks_for(request.user, pending=False)
+    course = None
+    if request.GET.get("course"):
+        # From a course page: that course's checks only.
+        course = get_object_or_404(Course, pk=_course_id(request.GET["course"]))
+        require(request.user, Action.REVIEW_COURSE, course)
+    course_id = course.pk if course is not None else None
+    pending = manual_checks_for(request.user, pending=True, course_id=course_id)
+    decided = manual_checks_for(request.user, pending=False, course_id=course_id)
     audit_record(
         actor=request.user,
         action="identity.manual_queue_view",
@@ -485,7 +497,7 @@ def identity_checks(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "review/identity_checks.html",
-        {"pending": pending, "decided": decided, "max_reason": MAX_REASON_CHARS},
+        {"pending": pending, "decided": decided, "max_reason": MAX_REASON_CHARS, "course": course},
     )
 
 
@@ -515,11 +527,15 @@ def identity_check_photo(request: HttpRequest, check_id: int) -> HttpResponse:
 @require_POST
 def identity_check_decide(request: HttpRequest, check_id: int) -> HttpResponse:
     """Confirm or reject a manual identity check, with the reason; refused input changes nothing."""
-    check, _ = _manual_check(request, check_id)
+    check, session = _manual_check(request, check_id)
+    queue = reverse("review_identity_checks")
+    if request.POST.get("course"):
+        # Back to the course's queue the decision was made from.
+        queue = f"{queue}?{urlencode({'course': session.exam.course_id})}"
     decision = request.POST.get("decision")
     if decision not in ("confirm", "reject"):
         messages.error(request, "Choose whether the photo ID matches the student on the class list.")
-        return redirect("review_identity_checks")
+        return redirect(queue)
     try:
         identity_manual_decide(
             check_id=check.pk,
@@ -535,4 +551,4 @@ def identity_check_decide(request: HttpRequest, check_id: int) -> HttpResponse:
         kept = IdentityProfile.objects.filter(user_id=check.user_id).exclude(id_photo_name="").exists()
         photo = "The photo ID is kept for another check still waiting." if kept else "The photo ID is deleted."
         messages.success(request, f"Identity of {person_name(check.user)} {verb}. {photo}")
-    return redirect("review_identity_checks")
+    return redirect(queue)

@@ -180,7 +180,7 @@ def _quiz(course: Course) -> Exam:
     )
     for position, item in enumerate(media.DEMO_QUESTIONS, start=1):
         question = Question.objects.create(
-            exam=exam, position=position, prompt=item.prompt, kind=QuestionKind.MULTIPLE_CHOICE
+            exam=exam, position=position, prompt=item.prompt, kind=QuestionKind.SINGLE_CHOICE
         )
         for index, text in enumerate(item.choices):
             Choice.objects.create(question=question, position=index + 1, text=text, is_correct=index == item.correct)

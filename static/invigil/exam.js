@@ -21,9 +21,9 @@ function csrf() {
   return document.querySelector("[name=csrfmiddlewaretoken]").value;
 }
 
-async function post(url, body) {
+async function post(url, body, method = "POST") {
   const response = await fetch(url, {
-    method: "POST",
+    method,
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
     body: JSON.stringify(body ?? {}),
@@ -228,6 +228,13 @@ async function startIdentity() {
   if (faceMatching.notice) faceStep(!faceMatching.agreed ? "agree" : !identity.enrolled ? "enrol" : "match");
   else $("#identity-instruction").textContent = "Hold your photo ID up to the camera, then press the button.";
   show("identity");
+  // Back after a reload while a person checks the photo ID: wait on (or go on) without asking again.
+  const manual = await manualState();
+  if (manual.decision === "pending" || manual.decision === "confirmed") {
+    showPath("manual");
+    mark("id-photo", true, "Stored");
+    await manualOutcome(manual).catch((error) => identityProblem(error.message));
+  }
 }
 
 async function identityNext() {
@@ -293,15 +300,48 @@ async function identityManual() {
       $("#identity-instruction").textContent = "Your photo ID is stored, encrypted, for a person to check.";
     }
     mark("id-photo", true, "Stored");
-    const result = await post(config.urls.manual, { reference: config.session });
-    mark("manual", true, "Requested: a person will check it");
-    await checksDone(result.attestation);
+    await manualOutcome(await post(config.urls.manual, { reference: config.session }));
   } catch (error) {
     identityProblem(error.message);
     button.textContent = "Try again";
   } finally {
     button.disabled = false;
   }
+}
+
+const MANUAL_POLL_MS = 5000;
+
+/** A manual check lets the student start only once a person confirmed it: until then the page says
+ * it waits and asks the server again every few seconds; a rejection is shown with the person's reason. */
+async function manualOutcome(state) {
+  const button = $("#identity-manual");
+  if (state.decision === "confirmed") {
+    mark("manual", true, "Confirmed by a person");
+    $("#identity-instruction").textContent = "A person confirmed your identity.";
+    await checksDone(state.attestation);
+    return;
+  }
+  if (state.decision === "rejected") {
+    mark("manual", false, "Not confirmed");
+    identity.has_id_photo = false; // deleted at the decision: a new request needs a new picture
+    button.hidden = false;
+    button.textContent = "Take a new picture and ask again";
+    identityProblem(`A person could not confirm your identity: ${state.reason} You can take a new picture of your photo ID and ask again, or contact your instructor.`);
+    return;
+  }
+  mark("manual", true, "Waiting for a person");
+  button.hidden = true;
+  $("#identity-instruction").textContent = "A person from your course will compare your photo ID with the class list. Keep this page open: it moves on by itself once they have decided.";
+  await new Promise((resolve) => setTimeout(resolve, MANUAL_POLL_MS));
+  await manualOutcome(await manualState());
+}
+
+async function manualState() {
+  const url = `${config.urls.manual}?${new URLSearchParams({ reference: config.session })}`;
+  const response = await fetch(url, { credentials: "same-origin" });
+  const state = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(state.detail || `Error ${response.status}`);
+  return state;
 }
 
 // --- Recording ------------------------------------------------------------------------------
@@ -361,7 +401,7 @@ async function begin() {
     config.status = "started";
     setDeadline(state);
     document.documentElement.requestFullscreen?.().catch(() => {});
-    show("exam");
+    showBreaks(state.breaks);
     await startRecording();
   } catch (error) {
     const problem = $("#begin-problem");
@@ -384,8 +424,80 @@ function setDeadline(state) {
   deadline = Date.parse(state.deadline);
 }
 
+// --- Breaks ---------------------------------------------------------------------------------
+// A student whose accommodation allows breaks takes them here: the server stops the exam clock (it
+// moves the deadline on) and hides nothing from the recording; the page hides the questions.
+
+let breakUntil = null;
+
+function minutesText(seconds) {
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? "" : "s"}`;
+}
+
+function showBreaks(breaks) {
+  config.breaks = breaks;
+  const bar = $("#break-bar");
+  if (bar) {
+    const plural = breaks.allowed === 1 ? "" : "s";
+    const open = breaks.left > 0 && breaks.seconds_left >= 1;
+    $("#break-allowance").textContent = open
+      ? `${breaks.left} of ${breaks.allowed} break${plural} left, ${minutesText(breaks.seconds_left)} of break time.` +
+        " The exam clock stops while you are away."
+      : `You have taken ${breaks.left > 0 ? "all your break time" : `your ${breaks.allowed} break${plural}`}.`;
+    $("#break-start").disabled = !open;
+  }
+  breakUntil = breaks.on_break ? Date.parse(breaks.until) : null;
+  if (breaks.on_break) {
+    show("break");
+    breakTick();
+  } else {
+    show("exam");
+  }
+}
+
+async function breakStart() {
+  $("#break-problem-exam").hidden = true;
+  if (!window.confirm("Start a break? The exam clock stops and your questions are hidden until you come back.")) return;
+  await flushSaves(); // what was typed before the break is kept
+  try {
+    const state = await post(config.urls.break);
+    setDeadline(state);
+    showBreaks(state.breaks);
+  } catch (error) {
+    $("#break-problem-exam").hidden = false;
+    $("#break-problem-exam").textContent = error.message;
+  }
+}
+
+async function breakEnd() {
+  $("#break-problem").hidden = true;
+  try {
+    const state = await post(config.urls.break, {}, "DELETE");
+    setDeadline(state);
+    showBreaks(state.breaks);
+  } catch (error) {
+    $("#break-problem").hidden = false;
+    $("#break-problem").textContent = error.message;
+  }
+}
+
+function breakTick() {
+  if (breakUntil === null) return;
+  const left = Math.max(0, breakUntil - (Date.now() + clockOffset));
+  const minutes = Math.floor(left / 60000);
+  const seconds = Math.floor((left % 60000) / 1000);
+  $("#break-clock").textContent = `${minutes}:${String(seconds).padStart(2, "0")}`;
+  if (left === 0) {
+    // The break time is used up: the exam clock runs again, whether or not the student is back.
+    breakUntil = null;
+    breakEnd();
+  }
+}
+
 function tick() {
-  if (!deadline || config.status !== "started") return;
+  breakTick();
+  if (!deadline || config.status !== "started" || breakUntil !== null) return;
   const left = Math.max(0, deadline - (Date.now() + clockOffset));
   const minutes = Math.floor(left / 60000);
   const seconds = Math.floor((left % 60000) / 1000);
@@ -479,12 +591,23 @@ $("#begin").addEventListener("click", begin);
 $("#identity-next").addEventListener("click", identityNext);
 $("#identity-manual").addEventListener("click", identityManual);
 $("#submit").addEventListener("click", () => submit(false));
+$("#break-start")?.addEventListener("click", breakStart);
+$("#break-end").addEventListener("click", breakEnd);
 $("#share-again").addEventListener("click", () => location.reload());
+/** What a question's input holds, as the answers API takes it: one choice, every ticked choice, or text. */
+function answerOf(input, question) {
+  if (input.type === "radio") return { choice: Number(input.value) };
+  if (input.type === "checkbox") {
+    const ticked = app.querySelectorAll(`input[type=checkbox][data-question="${question}"]:checked`);
+    return { choices: [...ticked].map((box) => Number(box.value)) };
+  }
+  return { text: input.value };
+}
+
 for (const input of app.querySelectorAll("[data-question]")) {
   const question = Number(input.dataset.question);
-  input.addEventListener(input.type === "radio" ? "change" : "input", () =>
-    save(question, input.type === "radio" ? { choice: Number(input.value) } : { text: input.value }),
-  );
+  const choosing = input.type === "radio" || input.type === "checkbox";
+  input.addEventListener(choosing ? "change" : "input", () => save(question, answerOf(input, question)));
 }
 if (config.deadline) setDeadline({ server_time: config.server_time, deadline: config.deadline });
 setInterval(tick, 1000);

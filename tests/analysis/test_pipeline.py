@@ -29,7 +29,7 @@ from analysis.services import (
     analysis_run_start,
 )
 from analysis.tasks import analyse_session
-from exams.models import SessionStatus
+from exams.models import ExamBreak, SessionStatus
 from exams.services import exam_group, session_transition
 from proctor.crypto import DecryptionError
 from proctor.models import AuditEvent
@@ -161,6 +161,34 @@ def test_an_empty_recording_fails_clearly_and_a_person_can_retry(enrolled: World
     attempt.session.refresh_from_db()
     assert attempt.session.status == S.ANALYSING
     assert attempt.session.transitions.get(from_status=S.ANALYSIS_FAILED).actor == enrolled.users["instructor"]
+
+
+def test_nothing_is_flagged_while_the_student_is_on_a_break_their_accommodation_allows(world: World) -> None:
+    # Issue 15, item 4: the tab was hidden from 60 s to 90 s, during a break from 50 s to 95 s; a
+    # second hiding at 300 s, after the break, is still flagged.
+    attempt = record_attempt(
+        world,
+        webm=None,
+        seconds=600,
+        signals=[("tab_hidden", 60), ("tab_visible", 90), ("tab_hidden", 300), ("tab_visible", 330)],
+    )
+    began = attempt.session.started_at
+    assert began is not None
+    ExamBreak.objects.create(
+        session=attempt.session,
+        started_at=began + timedelta(seconds=50),
+        ended_at=began + timedelta(seconds=95),
+        allowed_seconds=600,
+        deadline_before=began + timedelta(minutes=60),
+    )
+    analysis_run(session_id=attempt.session.pk)
+
+    hidden = Flag.objects.filter(session=attempt.session, kind="tab_hidden")
+    assert [(f.start_seconds, f.end_seconds) for f in hidden] == [(300, 330)]
+    assert (
+        "1 break (1 min in all): nothing flagged during them"
+        in AnalysisRun.objects.get(session=attempt.session).exemptions
+    )
 
 
 def test_a_session_without_recordings_is_analysed_from_its_browser_signals(world: World) -> None:

@@ -157,3 +157,52 @@ def test_left_and_back_signals_become_ranges_and_an_unclosed_one_runs_to_the_end
         (Kind.FULLSCREEN_EXIT, 50, 100),
         (Kind.TAB_HIDDEN, 10, 20),
     ]
+
+
+def test_nothing_is_flagged_for_a_break_and_evidence_across_one_keeps_its_parts_outside() -> None:
+    # Issue 15, item 4: the student was away from 100 s to 400 s under their accommodation.
+    breaks = Exemptions(breaks=((100.0, 400.0),))
+    away = [Evidence(Kind.NO_FACE, 110, 390, 0.9, 200)]
+    assert rules.events_from(away, STANDARD, Exemptions())
+    assert rules.events_from(away, STANDARD, breaks) == []
+
+    across = [Evidence(Kind.NO_FACE, 80, 430, 0.9, 420)]
+    events = rules.events_from(across, STANDARD, breaks)
+    assert [(e.start, e.end) for e in events] == [(80, 100), (400, 430)]
+    # The picture of each part is taken within it.
+    assert all(e.moment is not None and e.start <= e.moment <= e.end for e in events)
+    assert "1 break (5 min in all): nothing flagged during them" in breaks.reasons()
+
+
+@given(
+    st.floats(0, 1000),
+    st.floats(0.1, 300),
+    st.lists(st.tuples(st.floats(0, 1000), st.floats(0.1, 200)), max_size=4),
+)
+def test_the_parts_outside_breaks_never_overlap_a_break_and_lose_no_other_time(
+    start: float, length: float, spans: list[tuple[float, float]]
+) -> None:
+    breaks = tuple((low, low + size) for low, size in spans)
+    piece = Evidence(Kind.SPEECH, start, start + length, 0.5, start)
+    parts = Exemptions(breaks=breaks).outside_breaks(piece)
+    for part in parts:
+        assert all(part.end <= low or part.start >= high for low, high in breaks)
+        assert piece.start <= part.start < part.end <= piece.end
+    # Every instant of the piece outside every break is in some part (checked on a grid).
+    for i in range(50):
+        t = start + length * (i + 0.5) / 50
+        if not any(low <= t < high for low, high in breaks):
+            assert any(part.start <= t < part.end for part in parts)
+
+
+def test_a_check_the_exam_switches_off_raises_nothing_and_says_why() -> None:
+    evidence = [piece(k, 0, 30) for k in (Kind.NO_FACE, Kind.TAB_HIDDEN, Kind.WINDOW_BLUR, Kind.COPY, Kind.CAMERA_LOST)]
+    notes = {"no_face": "no face in view: check off, paper allowed", "leaving_page": "leaving the page: check off"}
+    exemptions = Exemptions(checks_off=notes)
+    assert {e.kind for e in rules.events_from(evidence, STANDARD, exemptions)} == {Kind.COPY, Kind.CAMERA_LOST}
+    assert exemptions.reasons() == ["leaving the page: check off", "no face in view: check off, paper allowed"]
+
+
+def test_no_check_an_exam_can_switch_off_hides_equipment_or_network_trouble() -> None:
+    switchable = {kind for kinds in rules.CHECK_KINDS.values() for kind in kinds}
+    assert {rules.RULES[kind].category for kind in switchable} == {rules.Category.CONCERN}

@@ -20,7 +20,16 @@ import numpy as np
 import pytest
 
 from analysis import media, rules
-from analysis.speech import FRAME_SECONDS, RATE, VoiceActivity, _windows, speech_evidence
+from analysis.speech import (
+    BLOCK,
+    FRAME_SECONDS,
+    HOP,
+    RATE,
+    VoiceActivity,
+    _context_frames,
+    _windows,
+    speech_evidence,
+)
 from tests import scenarios, sounds
 
 PACKET = RATE // 50  # 20 ms, as Opus packs it
@@ -40,9 +49,9 @@ def feed(activity: VoiceActivity, start: float, pcm: np.ndarray) -> None:
 
 def evidence(recording: sounds.Recording) -> list[rules.Evidence]:
     """The speech evidence of the recording, as the pipeline gathers it."""
-    activity = VoiceActivity()
+    activity = VoiceActivity(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
     feed(activity, 0.0, recording.samples)
-    windows, floor = activity.windows(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
+    windows, floor = activity.windows()
     return speech_evidence(windows, floor_db=floor)
 
 
@@ -93,13 +102,13 @@ def speech_cases(levels: tuple[float, ...]) -> list[Any]:
 
 
 def test_speech_after_a_hole_in_the_audio_is_placed_at_its_own_time() -> None:
-    activity = VoiceActivity()
+    activity = VoiceActivity(min_margin_db=7)
     rng = np.random.default_rng(1)
     feed(activity, 0.0, rng.normal(0, 0.001, 4 * RATE))  # 4 s of a quiet room
     feed(activity, 20.0, scenarios.speech_pcm(3.0, rate=RATE))  # then a lost chunk: audio resumes at 20 s
     feed(activity, 23.0, rng.normal(0, 0.001, 4 * RATE))
 
-    windows, _ = activity.windows(min_margin_db=7)
+    windows, _ = activity.windows()
 
     assert windows
     assert 19.9 <= windows[0].start <= 21.0
@@ -107,9 +116,9 @@ def test_speech_after_a_hole_in_the_audio_is_placed_at_its_own_time() -> None:
 
 
 def test_steady_white_noise_is_not_speech() -> None:
-    activity = VoiceActivity()
+    activity = VoiceActivity(min_margin_db=7)
     feed(activity, 0.0, np.random.default_rng(2).normal(0, 10 ** (-20 / 20), 30 * RATE))
-    windows, floor = activity.windows(min_margin_db=7)
+    windows, floor = activity.windows()
     assert windows == []
     assert -23 < floor < -17
 
@@ -246,9 +255,9 @@ def test_knocks_ringing_at_a_pitch_in_quick_succession_are_not_a_voice() -> None
         at = int(start * RATE)
         pcm[at : at + len(ring)] += 0.3 * ring
 
-    activity = VoiceActivity()
+    activity = VoiceActivity(min_margin_db=0)
     feed(activity, 0.0, pcm)
-    windows, _ = activity.windows(min_margin_db=0)
+    windows, _ = activity.windows()
 
     assert windows == []
 
@@ -277,11 +286,11 @@ def test_the_evidence_does_not_depend_on_how_the_audio_is_cut(monkeypatch: pytes
     )
 
     def windows(packet: int) -> list[tuple[float, float, float]]:
-        activity = VoiceActivity()
+        activity = VoiceActivity(min_margin_db=7)
         samples = recording.pcm16()
         for offset in range(0, len(samples), packet):
             activity.feed(offset / RATE, samples[offset : offset + packet])
-        found, _ = activity.windows(min_margin_db=7)
+        found, _ = activity.windows()
         # Pieces cut where the analysis was cut are joined back.
         joined: list[tuple[float, float, float]] = []
         for w in found:
@@ -297,6 +306,24 @@ def test_the_evidence_does_not_depend_on_how_the_audio_is_cut(monkeypatch: pytes
     assert whole
     assert windows(777) == whole
     assert windows(7 * RATE) == whole
+
+
+def test_the_voice_analysis_keeps_a_bounded_amount_however_long_the_recording(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 14: a three-hour recording is analysed in bounded memory, so the features of frames
+    # already turned into speech are let go; only a piece and its context wait.
+    monkeypatch.setattr("analysis.speech.CHUNK_FRAMES", 700)
+    recording = sounds.recording("pink", seconds=150, levels=[(0, -40)], talk=[(20, 3.0), (100, 4.0)], seed=2)
+    activity = VoiceActivity(min_margin_db=7)
+    samples = recording.pcm16()
+    most = 0
+    for offset in range(0, len(samples), BLOCK):
+        activity.feed(offset / RATE, samples[offset : offset + BLOCK])
+        most = max(most, sum(len(block) for block in activity.kept))
+    found, _ = activity.windows()
+
+    assert activity.frames > 9000
+    assert most <= 700 + 2 * _context_frames() + 2 * BLOCK // HOP
+    assert [round(w.start) for w in found if w.margin_db > 7][:1] == [20]
 
 
 def test_the_decoder_hands_the_voice_analysis_audio_at_the_rate_it_reads_it_at() -> None:

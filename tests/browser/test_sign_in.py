@@ -50,7 +50,7 @@ def test_a_student_signs_in_with_the_keyboard_and_sees_their_exam(page: Any, liv
 def test_an_instructor_sees_courses_and_the_session_list(page: Any, live_server: Any, demo: None) -> None:
     sign_in_with_keyboard(page, live_server.url, "instructor", "invigil-demo")
     page.get_by_role("link", name="PHYS101 Introductory Physics").click()
-    page.get_by_role("link", name="Midterm: mechanics").click()
+    page.get_by_role("link", name="Midterm: mechanics", exact=True).click()
     expect(page.get_by_role("heading", name="Sessions")).to_be_visible()
     expect(page.get_by_text("No student has opened this exam yet.")).to_be_visible()
     expect(page.get_by_role("heading", name="Accommodations")).to_be_visible()

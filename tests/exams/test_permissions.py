@@ -8,8 +8,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from exams.models import Choice, ConsentPolicy, Exam, Question
 from exams.permissions import RULES, Action, can, require
 from tests.conftest import ROLES, World
+from tests.exams.authoring_posts import exam_post, question_post
+from tests.factories import ExamFactory, QuestionFactory
 
 ALL = set(ROLES)
 STAFF = {"instructor", "reviewer"}
@@ -24,6 +27,10 @@ EXPECTED: dict[tuple[Action, str], set[str]] = {
     (Action.VIEW_EXAM, "exam"): {"student", "other_student", *STAFF, "admin"},
     (Action.TAKE_EXAM, "exam"): {"student", "other_student"},
     (Action.MANAGE_EXAM, "exam"): {"instructor", "admin"},
+    (Action.MANAGE_EXAM, "other_exam"): {"other_instructor", "admin"},
+    # Reviewers review; setting up an exam is the instructors' job.
+    (Action.CREATE_EXAM, "course"): {"instructor", "admin"},
+    (Action.CREATE_EXAM, "other_course"): {"other_instructor", "admin"},
     (Action.VIEW_EXAM_SESSIONS, "exam"): {*STAFF, "admin"},
     (Action.VIEW_SESSION, "session"): {"student", *STAFF, "admin"},
     (Action.VIEW_SESSION, "other_session"): {"other_student", *STAFF, "admin"},
@@ -39,6 +46,11 @@ EXPECTED: dict[tuple[Action, str], set[str]] = {
     # A manual identity check: the course's staff compare the photo ID with their class list.
     (Action.CHECK_IDENTITY, "session"): {*STAFF, "admin"},
     (Action.CHECK_IDENTITY, "other_session"): {*STAFF, "admin"},
+    # The class list is the instructors' to keep; accommodations may reveal a disability.
+    (Action.MANAGE_ROSTER, "course"): {"instructor", "admin"},
+    (Action.MANAGE_ROSTER, "other_course"): {"other_instructor", "admin"},
+    (Action.MANAGE_ACCOMMODATIONS, "exam"): {"instructor", "admin"},
+    (Action.MANAGE_ACCOMMODATIONS, "other_exam"): {"other_instructor", "admin"},
 }
 
 
@@ -98,6 +110,19 @@ PAGES: dict[str, tuple[str, Any, set[str]]] = {
     "session": ("session_detail", lambda w: [w.session.pk], {"student", *STAFF, "admin"}),
     "other course": ("course_detail", lambda w: [w.other_course.pk], {"other_instructor", "admin"}),
     "other exam": ("exam_detail", lambda w: [w.other_exam.pk], {"other_instructor", "admin"}),
+    # The instructor's workspace: the course's instructors and admins only, never its reviewers or students.
+    "new exam": ("exam_new", lambda w: [w.course.pk], {"instructor", "admin"}),
+    "exam setup": ("exam_setup", lambda w: [w.exam.pk], {"instructor", "admin"}),
+    "exam settings": ("exam_edit", lambda w: [w.exam.pk], {"instructor", "admin"}),
+    "new question": ("question_new", lambda w: [w.exam.pk], {"instructor", "admin"}),
+    "question": ("question_edit", lambda w: [w.exam.pk, QuestionFactory(exam=w.exam).pk], {"instructor", "admin"}),
+    "other course's new exam": ("exam_new", lambda w: [w.other_course.pk], {"other_instructor", "admin"}),
+    "other exam setup": ("exam_setup", lambda w: [w.other_exam.pk], {"other_instructor", "admin"}),
+    "other exam's question": (
+        "question_edit",
+        lambda w: [w.other_exam.pk, QuestionFactory(exam=w.other_exam).pk],
+        {"other_instructor", "admin"},
+    ),
 }
 
 
@@ -169,3 +194,68 @@ def test_the_dashboard_costs_a_constant_number_of_queries(
         enrol(student, ExamFactory(course=CourseFactory()).course, "student")
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(reverse("home"))
+
+
+def _draft_with_a_question(w: World) -> list[Any]:
+    draft = ExamFactory(course=w.course, title="Draft", published_at=None)
+    QuestionFactory(exam=draft)
+    return [draft.pk]
+
+
+def _exam_and_question(w: World) -> list[Any]:
+    """The first of two questions, so that it can move down."""
+    first, _ = QuestionFactory(exam=w.exam, position=1), QuestionFactory(exam=w.exam, position=2)
+    return [w.exam.pk, first.pk]
+
+
+# The workspace's writes, each with a body that succeeds for those allowed. Who may: the course's
+# instructors and admins. Everyone else signed in gets 403 and changes nothing.
+WRITES: dict[str, tuple[str, Any, Any]] = {
+    "create exam": ("exam_new", lambda w: [w.course.pk], lambda w: exam_post()),
+    "change settings": ("exam_edit", lambda w: [w.exam.pk], lambda w: exam_post(w.exam, title="Renamed")),
+    "duplicate": ("exam_duplicate", lambda w: [w.exam.pk], lambda w: {}),
+    "publish": ("exam_setup_publish", _draft_with_a_question, lambda w: {"action": "publish"}),
+    "add question": ("question_new", lambda w: [w.exam.pk], lambda w: question_post()),
+    "change question": ("question_edit", _exam_and_question, lambda w: question_post(prompt="Changed?")),
+    "move question": ("question_move", _exam_and_question, lambda w: {"direction": "down"}),
+    "remove question": ("question_delete", _exam_and_question, lambda w: {}),
+    "add consent policy": (
+        "exam_consent_policy",
+        lambda w: [w.exam.pk],
+        lambda w: {"name": "Final", "text": "We record the webcam.", "effective_from": "2026-01-01"},
+    ),
+}
+
+
+def _state() -> list[Any]:
+    """Everything the workspace can change."""
+    return [
+        list(Exam.objects.order_by("pk").values_list("title", "published_at")),
+        list(Question.objects.order_by("pk").values_list("prompt", "position")),
+        list(Choice.objects.order_by("pk").values_list("text", "is_correct")),
+        ConsentPolicy.objects.count(),
+    ]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("write", list(WRITES))
+def test_each_workspace_write_answers_each_role_as_the_matrix_says(
+    world: World, client: Client, role: str, write: str
+) -> None:
+    name, args, body = WRITES[write]
+    url = reverse(name, args=args(world))
+    before = _state()
+    if world.users[role] is not None:
+        client.force_login(world.users[role])
+    response = client.post(url, body(world))
+    if role in {"instructor", "admin"}:
+        assert response.status_code == 302, response.content.decode()[:2000]
+        assert not response["Location"].startswith(reverse("login"))
+        assert _state() != before
+        return
+    if role == "anonymous":
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    else:
+        assert response.status_code == 403
+    assert _state() == before

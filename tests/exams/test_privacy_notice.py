@@ -42,7 +42,7 @@ from exams.services import (
 )
 from proctor.models import AuditEvent
 from tests.conftest import World, client_as
-from tests.factories import CourseFactory, ExamFactory, InstitutionFactory, UserFactory, enrol
+from tests.factories import CourseFactory, ExamFactory, InstitutionFactory, QuestionFactory, UserFactory, enrol
 
 HEADINGS = [
     "Who runs this exam",
@@ -313,6 +313,7 @@ def _incomplete(world: World) -> PrivacyNotice:
 def test_an_incomplete_notice_stops_publishing_and_says_what_is_missing(world: World) -> None:
     _incomplete(world)
     draft = ExamFactory(course=world.course, published_at=None)
+    QuestionFactory(exam=draft)
     with pytest.raises(PublishRefused, match="does not say under what authority .* or whom to contact"):
         exam_publish(exam_id=draft.pk, actor=world.users["instructor"])
     assert not Exam.objects.get(pk=draft.pk).published

@@ -19,16 +19,18 @@ from exams.services import ExamUnavailable, PublishRefused, exam_publish, exam_u
 from proctor.models import AuditEvent
 from recordings.models import Recording
 from tests.conftest import World, client_as
-from tests.factories import ExamFactory
+from tests.factories import ExamFactory, QuestionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def draft(world: World) -> Exam:
-    return ExamFactory(
+    exam = ExamFactory(
         course=world.course, title="Final draft", published_at=None, alternative_arrangement="", alternative_contact=""
     )
+    QuestionFactory(exam=exam)
+    return exam
 
 
 def test_a_proctored_exam_is_not_published_without_an_alternative(world: World, draft: Exam) -> None:

@@ -113,7 +113,7 @@ def test_the_deadline_never_runs_past_the_exam_closing(world: World) -> None:
 
 
 def test_answers_are_saved_as_they_change(world: World) -> None:
-    mcq = QuestionFactory(exam=world.exam, kind=QuestionKind.MULTIPLE_CHOICE)
+    mcq = QuestionFactory(exam=world.exam, kind=QuestionKind.SINGLE_CHOICE)
     right = Choice.objects.create(question=mcq, text="Right", is_correct=True)
     wrong = Choice.objects.create(question=mcq, text="Wrong")
     essay = QuestionFactory(exam=world.exam)
@@ -130,8 +130,8 @@ def test_answers_are_saved_as_they_change(world: World) -> None:
 
 @pytest.mark.parametrize("problem", ["other exam's question", "other question's choice", "too long"])
 def test_bad_answers_get_a_clear_error_and_change_nothing(world: World, problem: str) -> None:
-    mcq = QuestionFactory(exam=world.exam, kind=QuestionKind.MULTIPLE_CHOICE)
-    other = QuestionFactory(exam=world.exam, kind=QuestionKind.MULTIPLE_CHOICE)
+    mcq = QuestionFactory(exam=world.exam, kind=QuestionKind.SINGLE_CHOICE)
+    other = QuestionFactory(exam=world.exam, kind=QuestionKind.SINGLE_CHOICE)
     foreign_choice = Choice.objects.create(question=other, text="Elsewhere")
     ready(world)
     session_begin(session_id=world.session.pk, actor=world.users["student"])
@@ -196,6 +196,31 @@ def test_the_system_check_needs_a_fresh_identity_attestation_for_this_session(wo
     )
     assert session.status == S.READY
     assert "identity: face_match" in session.transitions.latest("id").reason
+
+
+def test_a_manual_check_lets_the_student_start_only_once_a_person_confirmed_it(world: World) -> None:
+    from exams.services import session_checks_passed
+    from identity.services import identity_manual_decide, identity_request_manual_check, identity_store_id_photo
+    from tests.identity.test_identity_api import jpeg
+
+    consented(world)
+    student, reference = world.users["student"], str(world.session.pk)
+    identity_store_id_photo(user=student, photo=jpeg("obama2.jpg"))
+    check, attestation = identity_request_manual_check(user=student, reference=reference)
+    with pytest.raises(TransitionError, match="Confirm your identity first"):
+        session_checks_passed(
+            session_id=world.session.pk, results=CHECKS, identity_attestation=attestation or "", actor=student
+        )
+    world.session.refresh_from_db()
+    assert world.session.status == S.CONSENTED
+
+    identity_manual_decide(check_id=check.pk, actor=world.users["instructor"], confirmed=True, reason="Matches.")
+    _, attestation = identity_request_manual_check(user=student, reference=reference)
+    session = session_checks_passed(
+        session_id=world.session.pk, results=CHECKS, identity_attestation=attestation or "", actor=student
+    )
+    assert session.status == S.READY
+    assert "identity: manual_confirmed" in session.transitions.latest("id").reason
 
 
 @pytest.mark.parametrize("exemption", ["face_covering", "no_camera"])

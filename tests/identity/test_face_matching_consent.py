@@ -21,6 +21,7 @@ from identity.services import (
     biometric_consent_withdraw,
     id_photo_open,
     identity_enrol,
+    identity_manual_check_state,
     identity_manual_decide,
     identity_request_manual_check,
     identity_store_id_photo,
@@ -28,6 +29,7 @@ from identity.services import (
     template_open,
 )
 from proctor import crypto
+from proctor.attestations import identity_attestation_method
 from proctor.keys import data_key_material
 from proctor.models import AuditEvent, DataKey
 from tests.factories import UserFactory
@@ -167,12 +169,23 @@ def test_a_student_who_declines_is_checked_by_a_person_and_no_template_ever_exis
     identity_store_id_photo(user=student, photo=jpeg("obama2.jpg"))
     check, attestation = identity_request_manual_check(user=student, reference="session-1")
     reviewer = UserFactory(username="reviewer")
+    # A request proves nothing: no attestation until a person has confirmed it.
+    assert attestation is None
+    assert identity_manual_check_state(user=student, reference="session-1") == (check, None)
 
     decided = identity_manual_decide(
         check_id=check.pk, actor=reviewer, confirmed=True, reason="Card name and photo match the class list."
     )
 
-    assert attestation
+    state, attestation = identity_manual_check_state(user=student, reference="session-1")
+    assert state == check
+    assert identity_attestation_method(attestation or "", user_id=student.pk, reference="session-1") == (
+        "manual_confirmed"
+    )
+    # Asking again after the confirmation files nothing new and gives a fresh attestation.
+    again, token = identity_request_manual_check(user=student, reference="session-1")
+    assert (again, IdentityCheck.objects.count()) == (check, 1)
+    assert identity_attestation_method(token or "", user_id=student.pk, reference="session-1") == "manual_confirmed"
     assert (decided.decision, decided.matched, decided.decided_by, decided.decision_reason) == (
         "confirmed",
         True,
@@ -201,6 +214,25 @@ def test_a_manual_decision_needs_a_reason_and_a_pending_check_and_bad_input_chan
     with pytest.raises(ManualCheckError, match="already decided"):
         identity_manual_decide(check_id=check.pk, actor=reviewer, confirmed=True, reason="Changed my mind.")
     assert IdentityCheck.objects.get(pk=check.pk).decision == "rejected"
+
+
+def test_a_rejected_student_sees_the_reason_and_asks_again_with_a_new_photo_id(student: Any) -> None:
+    identity_store_id_photo(user=student, photo=jpeg("obama2.jpg"))
+    first, _ = identity_request_manual_check(user=student, reference="session-1")
+    identity_manual_decide(check_id=first.pk, actor=UserFactory(), confirmed=False, reason="The card is unreadable.")
+
+    state, attestation = identity_manual_check_state(user=student, reference="session-1")
+    assert state is not None
+    assert (state.decision, state.decision_reason, attestation) == ("rejected", "The card is unreadable.", None)
+    # The photo ID was deleted at the decision: a new request needs a new picture, and changes nothing without.
+    with pytest.raises(ManualCheckError, match="photo ID first"):
+        identity_request_manual_check(user=student, reference="session-1")
+    assert IdentityCheck.objects.count() == 1
+    identity_store_id_photo(user=student, photo=jpeg("obama2.jpg"))
+    second, attestation = identity_request_manual_check(user=student, reference="session-1")
+    assert (second.decision, attestation) == ("pending", None)
+    assert second != first
+    assert identity_manual_check_state(user=student, reference="session-1") == (second, None)
 
 
 def test_the_photo_id_is_kept_while_another_manual_check_waits(student: Any) -> None:

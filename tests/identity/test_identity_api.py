@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from identity.models import IdentityCheck, IdentityProfile
+from identity.services import identity_manual_decide
 from proctor.attestations import identity_attestation_method
 from tests.factories import UserFactory
 
@@ -135,14 +136,37 @@ def test_a_manual_check_needs_a_photo_id_and_then_can_always_be_requested(signed
     body = signed_in.post(
         reverse("api_identity_manual"), {"reference": "session-9"}, content_type="application/json"
     ).json()
-    assert (
-        identity_attestation_method(body["attestation"], user_id=student.pk, reference="session-9") == "manual_request"
-    )
+    # Waiting for a person: nothing that would let the student start.
+    assert (body["decision"], body["attestation"]) == ("pending", None)
     check = IdentityCheck.objects.get()
     assert (check.kind, check.decision) == ("manual_request", "pending")
     # Asking again for the same session does not queue it twice.
     signed_in.post(reverse("api_identity_manual"), {"reference": "session-9"}, content_type="application/json")
     assert IdentityCheck.objects.count() == 1
+
+
+def test_the_waiting_page_sees_a_persons_decision_and_only_a_confirmation_lets_it_start(
+    signed_in: Client, student: Any
+) -> None:
+    poll = f"{reverse('api_identity_manual')}?reference=session-9"
+    assert signed_in.get(poll).json() == {"decision": None, "decision_label": "", "reason": "", "attestation": None}
+    signed_in.post(reverse("api_identity_id_photo"), {"photo": upload("obama2.jpg", "photo")})
+    signed_in.post(reverse("api_identity_manual"), {"reference": "session-9"}, content_type="application/json")
+    assert signed_in.get(poll).json()["decision"] == "pending"
+
+    identity_manual_decide(
+        check_id=IdentityCheck.objects.get().pk, actor=UserFactory(), confirmed=True, reason="Card matches."
+    )
+    body = signed_in.get(poll).json()
+    assert (body["decision"], body["reason"]) == ("confirmed", "Card matches.")
+    assert identity_attestation_method(body["attestation"], user_id=student.pk, reference="session-9") == (
+        "manual_confirmed"
+    )
+    # Another session's page learns nothing from this one's check, nor does another student asking about it.
+    assert signed_in.get(f"{reverse('api_identity_manual')}?reference=session-10").json()["decision"] is None
+    signed_in.force_login(UserFactory(username="michelle"))
+    assert signed_in.get(poll).json() == {"decision": None, "decision_label": "", "reason": "", "attestation": None}
+    assert signed_in.get(reverse("api_identity_manual")).status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -159,6 +183,10 @@ def test_a_manual_check_needs_a_photo_id_and_then_can_always_be_requested(signed
 def test_signed_out_callers_are_refused(client: Client, db: None, name: str) -> None:
     response = client.post(reverse(name)) if name != "api_identity_status" else client.get(reverse(name))
     assert response.status_code == 403
+
+
+def test_signed_out_callers_cannot_ask_where_a_manual_check_stands(client: Client, db: None) -> None:
+    assert client.get(f"{reverse('api_identity_manual')}?reference=session-9").status_code == 403
 
 
 def test_one_student_cannot_use_another_students_attestation(enrolled: Client, student: Any) -> None:

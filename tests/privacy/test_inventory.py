@@ -12,6 +12,7 @@ import zipfile
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from exams.models import (
     AlternativeRequest,
     ConsentDecision,
     ConsentRecord,
+    ExamBreak,
     ExamSession,
     Question,
     RequestStatus,
@@ -63,6 +65,7 @@ ANSWER = "Entropy never decreases in an isolated system (answer 7f3a)"
 ACCOMMODATION_NOTE = "Uses a screen reader (note 91bc)"
 ALTERNATIVE_REASON = "My flat has no private room (reason 2d4e)"
 ALTERNATIVE_RESPONSE = "Sit it in room B12 on Friday (response 5a0c)"
+BREAK_AT = datetime(2026, 3, 2, 9, 10, tzinfo=UTC)
 APPEAL_GROUNDS = "I was reading the question aloud (grounds 8e1f)"
 DECISION_NOTE = "Nothing of concern on review (note c4d2)"
 HOLD_REASON = "Case 2026/117 of the disciplinary board"
@@ -256,6 +259,13 @@ def full_student(recorded: World) -> Full:
     identity_store_id_photo(user=student, photo=jpeg("obama2.jpg"))
     policy = ConsentPolicyFactory(institution=world.course.institution, version=7)
     ConsentRecord.objects.create(session=session, policy=policy, policy_version=7, decision=ConsentDecision.CONSENTED)
+    ExamBreak.objects.create(
+        session=session,
+        started_at=BREAK_AT,
+        ended_at=BREAK_AT + timedelta(minutes=5),
+        allowed_seconds=600,
+        deadline_before=BREAK_AT + timedelta(hours=1),
+    )
     question = Question.objects.create(exam=world.exam, kind="short_answer", prompt="What is entropy?")
     session.answers.create(question=question, text=ANSWER)
     Accommodation.objects.create(exam=world.exam, student=student, note=ACCOMMODATION_NOTE)
@@ -358,6 +368,7 @@ FOUND_IN_EXPORT: dict[str, Callable[[Export, Full], bool]] = {
     "exams.Answer": lambda e, f: [a["text"] for a in e.session["answers"]] == [ANSWER],
     "exams.Accommodation": lambda e, f: [a["note"] for a in e.document["accommodations"]] == [ACCOMMODATION_NOTE],
     "exams.ConsentRecord": lambda e, f: [c["version"] for c in e.session["consents"]] == [7],
+    "exams.ExamBreak": lambda e, f: [b["started_at"][:16] for b in e.session["breaks"]] == ["2026-03-02T09:10"],
     "exams.AlternativeRequest": lambda e, f: (
         e.session["alternative_arrangement_request"]["reason"] == ALTERNATIVE_REASON
         and e.session["alternative_arrangement_request"]["response"] == ALTERNATIVE_RESPONSE

@@ -91,6 +91,10 @@ ENDPOINTS: dict[str, Endpoint] = {
     "identity checks": Endpoint(
         "get", lambda w: reverse("review_identity_checks"), frozenset(STAFF | {"other_instructor"}), 200
     ),
+    # From a course page: that course's checks, for its staff only.
+    "identity checks of a course": Endpoint(
+        "get", lambda w: f"{reverse('review_identity_checks')}?course={w.course.pk}", frozenset(STAFF), 200
+    ),
     "photo ID": Endpoint(
         "get", lambda w: reverse("review_identity_check_photo", args=[_check(w).pk]), frozenset(STAFF), 200
     ),

@@ -110,3 +110,28 @@ def test_a_reason_with_a_control_character_gets_400_and_decides_nothing(world: W
     assert "control character" in refused.content.decode()
     assert IdentityCheck.objects.get(pk=requested.pk).decision == "pending"
     assert IdentityProfile.objects.get(user=world.users["student"]).id_photo_name
+
+
+def test_from_a_course_page_the_queue_shows_that_courses_checks_only(world: World, requested: IdentityCheck) -> None:
+    client = client_as(world, "admin")
+    mine = client.get(reverse("review_identity_checks"), {"course": world.course.pk}).content.decode()
+    assert "Barack Obama" in mine
+    assert f"{world.course.code} {world.course.title}</a> only" in mine
+    other = client.get(reverse("review_identity_checks"), {"course": world.other_course.pk}).content.decode()
+    assert "Barack Obama" not in other
+    assert client.get(reverse("review_identity_checks"), {"course": "x"}).status_code == 404
+
+
+def test_the_queue_of_a_course_is_refused_to_staff_of_another_course(world: World, requested: IdentityCheck) -> None:
+    response = client_as(world, "other_instructor").get(reverse("review_identity_checks"), {"course": world.course.pk})
+    assert response.status_code == 403
+
+
+def test_a_decision_made_from_a_courses_queue_returns_to_it(world: World, requested: IdentityCheck) -> None:
+    response = client_as(world, "instructor").post(
+        reverse("review_identity_check_decide", args=[requested.pk]),
+        {"decision": "reject", "reason": "Another person's card.", "course": world.course.pk},
+    )
+    assert response["Location"] == f"{reverse('review_identity_checks')}?course={world.course.pk}"
+    requested.refresh_from_db()
+    assert (requested.decision, requested.decision_reason) == ("rejected", "Another person's card.")

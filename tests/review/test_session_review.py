@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -12,6 +13,7 @@ from PIL import Image
 
 from analysis.models import Flag
 from analysis.services import analysis_run
+from exams.models import ExamBreak
 from proctor.models import AuditEvent
 from recordings.models import Recording
 from recordings.services import recording_make_playback_copy
@@ -114,3 +116,23 @@ def client_as(world: World, role: str) -> Client:
     if role in PURPOSEFUL:
         state_purpose(client, world.session)
     return client
+
+
+def test_the_page_shows_each_break_and_any_overrun(analysed: World) -> None:
+    session = analysed.session
+    began = session.started_at
+    assert began is not None
+    for start, end, allowed in ((2, 5, 600), (6, 8, 1)):
+        ExamBreak.objects.create(
+            session=session,
+            started_at=began + timedelta(seconds=start),
+            ended_at=began + timedelta(seconds=end),
+            allowed_seconds=allowed,
+            deadline_before=began + timedelta(hours=1),
+        )
+    html = client_as(analysed, "reviewer").get(reverse("review_session", args=[session.pk])).content.decode()
+    assert "Breaks (2)" in html
+    assert "From 0:02 to 0:05 (3 s)." in html
+    # The second ran a second past the break time left: that second was exam time, and analysed.
+    assert "From 0:06 to 0:08 (2 s): ran 1 s over the break time left" in html
+    assert 'data-seek="6.000000"' in html

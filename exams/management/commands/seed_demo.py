@@ -147,7 +147,7 @@ class Command(BaseCommand):
         ]
         for position, (prompt, choices, correct) in enumerate(questions, start=1):
             question = Question.objects.create(
-                exam=exam, position=position, prompt=prompt, kind=QuestionKind.MULTIPLE_CHOICE
+                exam=exam, position=position, prompt=prompt, kind=QuestionKind.SINGLE_CHOICE
             )
             for index, text in enumerate(choices):
                 Choice.objects.create(question=question, position=index + 1, text=text, is_correct=index == correct)
