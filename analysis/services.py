@@ -25,12 +25,13 @@ from django.utils import timezone
 from analysis import browser, media, pipeline, rules, vision
 from analysis.detectors import DETECTOR_VERSIONS
 from analysis.models import AnalysisRun, AnalysisSegment, Flag, RunStatus
-from exams.lifecycle import ATTEMPT_ENDED
+from exams.lifecycle import ANALYSABLE_AHEAD, ATTEMPT_ENDED
 from exams.models import Accommodation, Check, ExamSession, SessionStatus
 from exams.services import exam_group, session_group, session_transition
 from identity.consent import biometric_consent_in_force
 from identity.selectors import identity_has_template, identity_template
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.crypto import DecryptionError
 from proctor.outbox import task_queue_after_commit
 from proctor.realtime import broadcast_on_commit, group_send_now
@@ -64,8 +65,6 @@ STRETCH_CONTEXT_SECONDS = 4.0
 #: ...and reads from this much earlier still, so that a keyframe (Firefox and Safari space them up to
 #: about ten seconds apart) comes before the first frame it samples.
 STRETCH_READ_BACK_SECONDS = 15.0
-#: Sessions whose webcam may be analysed ahead: under way, or ended and not yet analysed.
-AHEAD_STATUSES = frozenset({SessionStatus.STARTED, *ATTEMPT_ENDED, SessionStatus.ANALYSING})
 
 
 def analysis_queue(session_id: Any) -> None:
@@ -144,7 +143,7 @@ def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER)
         detector_versions=DETECTOR_VERSIONS,
         stage="Starting",
     )
-    audit_record(actor=None, action="analysis.start", target=session, detail={"run": run.pk})
+    audit_record(actor=None, action=AuditAction.ANALYSIS_START, target=session, detail={"run": run.pk})
     return run
 
 
@@ -224,7 +223,7 @@ def analysis_run_complete(*, run_id: int, outcome: Outcome, cpu_seconds: float) 
     )
     audit_record(
         actor=None,
-        action="analysis.complete",
+        action=AuditAction.ANALYSIS_COMPLETE,
         target=session,
         detail={"run": run.pk, "flags": len(outcome.events), "score": outcome.score.value},
     )
@@ -272,7 +271,7 @@ def analysis_run_fail(*, run_id: int, reason: str) -> None:
     run.save(update_fields=["status", "finished_at", "failure_reason"])
     if session.status == SessionStatus.ANALYSING:
         _fail_session(session, reason)
-    audit_record(actor=None, action="analysis.fail", target=session, detail={"run": run.pk, "reason": reason})
+    audit_record(actor=None, action=AuditAction.ANALYSIS_FAIL, target=session, detail={"run": run.pk, "reason": reason})
     _broadcast(session, run, on_commit=True)
 
 
@@ -537,7 +536,7 @@ def analysis_ahead(*, session_id: Any) -> int:
     """While the exam is under way, analyse each webcam part's newly arrived stretch. Returns how
     many stretches were analysed. Safe to run any time: a part with too little new is left alone."""
     session = ExamSession.objects.select_related("exam").filter(pk=session_id).first()
-    if session is None or session.status not in AHEAD_STATUSES:
+    if session is None or session.status not in ANALYSABLE_AHEAD:
         return 0
     _, exemptions = _settings_for(session)
     detectors = _webcam_detectors(session, exemptions)

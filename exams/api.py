@@ -1,5 +1,6 @@
 """JSON endpoints the exam page calls: system check, start, autosave, submit. Thin DRF views:
-authorise through exams.permissions, validate with a serializer, call one service."""
+authorise through exams.permissions, validate with a serializer, call one service; a refusal becomes
+its response in proctor.refusals."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import uuid
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django.utils import timezone
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,9 +20,6 @@ from exams.permissions import Action, require
 from exams.selectors import break_state
 from exams.services import (
     MAX_ANSWER_CHARS,
-    ConsentNeeded,
-    ExamUnavailable,
-    TransitionError,
     answer_save,
     break_end,
     break_start,
@@ -40,10 +37,6 @@ def _own_session(request: Request, session_id: uuid.UUID) -> ExamSession:
     session = get_object_or_404(ExamSession.objects.select_related("exam"), pk=session_id)
     require(request.user, Action.RECORD_SESSION, session)
     return session
-
-
-def _refused(exc: Exception) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
 
 
 def _state(session: ExamSession) -> dict[str, Any]:
@@ -72,16 +65,13 @@ class SystemCheckView(APIView):
         results.is_valid(raise_exception=True)
         checks = dict(results.validated_data)
         attestation = checks.pop("identity", "")
-        try:
-            session = session_checks_passed(
-                session_id=session.pk,
-                results=checks,
-                identity_attestation=attestation,
-                actor=request.user,
-                request=request,
-            )
-        except TransitionError as exc:
-            return _refused(exc)
+        session = session_checks_passed(
+            session_id=session.pk,
+            results=checks,
+            identity_attestation=attestation,
+            actor=request.user,
+            request=request,
+        )
         return Response(_state(session))
 
 
@@ -111,16 +101,7 @@ class UploadProbeView(APIView):
 class BeginView(APIView):
     def post(self, request: Request, session_id: uuid.UUID) -> Response:
         session = _own_session(request, session_id)
-        try:
-            session = session_begin(session_id=session.pk, actor=request.user, request=request)
-        except ConsentNeeded as exc:
-            # The page links the student to the new version rather than leaving them stuck.
-            return Response(
-                {"detail": str(exc), "consent_url": reverse("session_consent", args=[session.pk])},
-                status=status.HTTP_409_CONFLICT,
-            )
-        except (TransitionError, ExamUnavailable) as exc:
-            return _refused(exc)
+        session = session_begin(session_id=session.pk, actor=request.user, request=request)
         return Response(_state(session))
 
 
@@ -138,17 +119,14 @@ class AnswerView(ThrottledAPIView):
         session = _own_session(request, session_id)
         data = AnswerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            answer = answer_save(
-                session_id=session.pk,
-                question_id=data.validated_data["question"],
-                actor=request.user,
-                choice_id=data.validated_data.get("choice"),
-                choice_ids=data.validated_data.get("choices"),
-                text=data.validated_data.get("text", ""),
-            )
-        except ExamUnavailable as exc:
-            return _refused(exc)
+        answer = answer_save(
+            session_id=session.pk,
+            question_id=data.validated_data["question"],
+            actor=request.user,
+            choice_id=data.validated_data.get("choice"),
+            choice_ids=data.validated_data.get("choices"),
+            text=data.validated_data.get("text", ""),
+        )
         return Response({"question": answer.question_id, "saved_at": answer.updated_at.isoformat()})
 
 
@@ -163,10 +141,7 @@ class BreakView(APIView):
 
     def _act(self, request: Request, session_id: uuid.UUID, service: Any) -> Response:
         session = _own_session(request, session_id)
-        try:
-            service(session_id=session.pk, actor=request.user, request=request)
-        except ExamUnavailable as exc:
-            return _refused(exc)
+        service(session_id=session.pk, actor=request.user, request=request)
         session.refresh_from_db()
         return Response(_state(session))
 
@@ -174,8 +149,5 @@ class BreakView(APIView):
 class SubmitView(APIView):
     def post(self, request: Request, session_id: uuid.UUID) -> Response:
         session = _own_session(request, session_id)
-        try:
-            session = session_submit(session_id=session.pk, actor=request.user, request=request)
-        except TransitionError as exc:
-            return _refused(exc)
+        session = session_submit(session_id=session.pk, actor=request.user, request=request)
         return Response(_state(session))

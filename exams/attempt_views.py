@@ -14,10 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from exams.lifecycle import BEFORE_START
 from exams.models import AlternativeRequest, Exam, ExamSession, SessionStatus
 from exams.notice import notice_for_exam
 from exams.permissions import Action, require
-from exams.selectors import BEFORE_START, break_state, consent_given, consent_outdated_reason, consent_policy_for
+from exams.selectors import break_state, consent_given, consent_outdated_reason, consent_policy_for
 from exams.services import (
     NO_POLICY_IN_EFFECT,
     ExamUnavailable,

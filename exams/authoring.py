@@ -37,6 +37,8 @@ from exams.models import (
     alternative_missing,
 )
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
+from proctor.errors import Invalid
 
 MAX_TITLE_CHARS: int = Exam._meta.get_field("title").max_length or 200
 MAX_INSTRUCTIONS_CHARS = 20_000
@@ -49,13 +51,16 @@ MAX_NUMBER = Decimal("999999999999")
 MAX_POLICY_CHARS = 20_000
 
 
-class AuthoringRefused(Exception):
+class AuthoringRefused(Invalid):
     """An edit that cannot be made as given; ``errors`` says why, by form field ("__all__" for the
     whole). Nothing was changed."""
 
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__(" ".join(errors.values()))
         self.errors = errors
+
+    def details(self) -> dict[str, Any]:
+        return {"errors": self.errors}
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,9 @@ def exam_create(*, course_id: int, settings: ExamSettings, actor: Any, request: 
     if errors:
         raise AuthoringRefused(errors)
     exam = Exam.objects.create(course=course, **settings.__dict__)
-    audit_record(actor=actor, action="exam.create", target=exam, request=request, detail={"title": exam.title})
+    audit_record(
+        actor=actor, action=AuditAction.EXAM_CREATE, target=exam, request=request, detail={"title": exam.title}
+    )
     return exam
 
 
@@ -236,7 +243,7 @@ def exam_update(*, exam_id: int, settings: ExamSettings, actor: Any, request: Ht
     for name in changed:
         setattr(exam, name, getattr(settings, name))
     exam.save(update_fields=changed)
-    audit_record(actor=actor, action="exam.update", target=exam, request=request, detail={"changed": changed})
+    audit_record(actor=actor, action=AuditAction.EXAM_UPDATE, target=exam, request=request, detail={"changed": changed})
     return exam
 
 
@@ -267,7 +274,11 @@ def exam_duplicate(*, exam_id: int, actor: Any, request: HttpRequest | None = No
             effective_from=policy.effective_from,
         )
     audit_record(
-        actor=actor, action="exam.duplicate", target=copy, request=request, detail={"copied_from": original.pk}
+        actor=actor,
+        action=AuditAction.EXAM_DUPLICATE,
+        target=copy,
+        request=request,
+        detail={"copied_from": original.pk},
     )
     return copy
 
@@ -382,14 +393,14 @@ def question_save(
     if question_id is None:
         last = exam.questions.aggregate(last=Max("position"))["last"] or 0
         question = Question.objects.create(exam=exam, position=last + 1, **fields)
-        action = "exam.question_add"
+        action = AuditAction.QUESTION_ADD
     else:
         question = exam.questions.get(pk=question_id)
         for name, value in fields.items():
             setattr(question, name, value)
         question.save()
         question.choices.all().delete()
-        action = "exam.question_change"
+        action = AuditAction.QUESTION_CHANGE
     if draft.kind in CHOICE_KINDS:
         kept = [c for c in draft.choices if c.text.strip()]
         Choice.objects.bulk_create(
@@ -416,7 +427,7 @@ def question_delete(*, exam_id: int, question_id: int, actor: Any, request: Http
             later.position = position
             later.save(update_fields=["position"])
     audit_record(
-        actor=actor, action="exam.question_delete", target=exam, request=request, detail={"question": question_id}
+        actor=actor, action=AuditAction.QUESTION_DELETE, target=exam, request=request, detail={"question": question_id}
     )
 
 
@@ -439,7 +450,7 @@ def question_move(*, exam_id: int, question_id: int, up: bool, actor: Any, reque
             question.save(update_fields=["position"])
     audit_record(
         actor=actor,
-        action="exam.question_move",
+        action=AuditAction.QUESTION_MOVE,
         target=exam,
         request=request,
         detail={"question": question_id, "to": other + 1},
@@ -497,7 +508,7 @@ def exam_consent_policy_add(
     )
     audit_record(
         actor=actor,
-        action="exam.consent_policy_add",
+        action=AuditAction.EXAM_CONSENT_POLICY_ADD,
         target=exam,
         request=request,
         detail={"policy": policy.pk, "version": policy.version},

@@ -16,6 +16,7 @@ from django.db import models
 
 from exams.models import Course, CourseMembership, Exam, ExamSession, Role
 from proctor.audit import audit_record, subjects_of
+from proctor.audit_actions import AuditAction
 from proctor.models import Outcome
 
 
@@ -222,6 +223,10 @@ def refusal(user: Any, wanted: str, obj: Any = None, *, message: str | None = No
     before any rule is asked, so they leave no entry."""
     if user is not None and user.is_authenticated:
         audit_record(
-            actor=user, action="access.refused", target=obj, outcome=Outcome.REFUSED, detail={"wanted": wanted}
+            actor=user,
+            action=AuditAction.ACCESS_REFUSED,
+            target=obj,
+            outcome=Outcome.REFUSED,
+            detail={"wanted": wanted},
         )
     return PermissionDenied(message or f"You may not {wanted} here.")

@@ -22,6 +22,8 @@ from django.http import HttpRequest
 
 from exams.models import Accommodation, Course, CourseMembership, Exam, ExamSession, Role, SessionStatus
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
+from proctor.errors import Unprocessable
 
 #: A class list, not a student information system export: larger files are refused before parsing.
 MAX_CSV_BYTES = 512 * 1024
@@ -44,7 +46,7 @@ PROCTORING_FIELDS = (
 ACCOMMODATION_FIELDS = (*PROCTORING_FIELDS, "note", "staff_reason")
 
 
-class RosterRefused(Exception):
+class RosterRefused(Unprocessable):
     """A change to the class list or to an accommodation that cannot be made as asked; the message
     says why in plain words. Nothing was changed."""
 
@@ -147,7 +149,7 @@ def roster_student_add(
     if conflict:
         raise RosterRefused(conflict)
     membership = CourseMembership.objects.create(course=course, user=user, role=Role.STUDENT, appointed_by=actor)
-    audit_record(actor=actor, action="roster.student_add", target=membership, request=request)
+    audit_record(actor=actor, action=AuditAction.ROSTER_STUDENT_ADD, target=membership, request=request)
     return membership
 
 
@@ -230,7 +232,7 @@ def roster_import_csv(*, course_id: int, data: bytes, actor: Any, request: HttpR
     )
     audit_record(
         actor=actor,
-        action="roster.import",
+        action=AuditAction.ROSTER_IMPORT,
         target=course,
         request=request,
         subjects=[user.pk for user in added],
@@ -268,7 +270,7 @@ def roster_student_remove(
     membership.delete()
     audit_record(
         actor=actor,
-        action="roster.student_remove",
+        action=AuditAction.ROSTER_STUDENT_REMOVE,
         target=membership.user,
         request=request,
         detail={"course": course_id, "sessions_kept": kept},
@@ -289,7 +291,7 @@ def roster_reviewer_appoint(
     if conflict:
         raise RosterRefused(conflict)
     membership = CourseMembership.objects.create(course=course, user=user, role=Role.REVIEWER, appointed_by=actor)
-    audit_record(actor=actor, action="roster.reviewer_appoint", target=membership, request=request)
+    audit_record(actor=actor, action=AuditAction.ROSTER_REVIEWER_APPOINT, target=membership, request=request)
     return membership
 
 
@@ -303,7 +305,7 @@ def roster_reviewer_remove(
     membership.delete()
     audit_record(
         actor=actor,
-        action="roster.reviewer_remove",
+        action=AuditAction.ROSTER_REVIEWER_REMOVE,
         target=membership.user,
         request=request,
         detail={"course": course_id},
@@ -367,7 +369,7 @@ def accommodation_set(
     accommodation.save()
     audit_record(
         actor=actor,
-        action="accommodation.set",
+        action=AuditAction.ACCOMMODATION_SET,
         target=accommodation,
         request=request,
         # Which fields changed, not their values: those may reveal a disability, and the log is permanent.
@@ -391,7 +393,7 @@ def accommodation_remove(*, exam_id: int, student_id: int, actor: Any, request: 
     accommodation.delete()
     audit_record(
         actor=actor,
-        action="accommodation.remove",
+        action=AuditAction.ACCOMMODATION_REMOVE,
         target=accommodation.student,
         request=request,
         detail={"exam": exam.pk},

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from exams.lifecycle import AWAITING_PERSON, BEFORE_START
 from exams.models import (
     Accommodation,
     AlternativeRequest,
@@ -47,7 +48,7 @@ def exams_of_course(course: Course, *, drafts: bool = True) -> QuerySet[Exam]:
     exams = course.exams.all() if drafts else course.exams.filter(published_at__isnull=False)
     return exams.annotate(
         session_count=Count("sessions"),
-        to_review=Count("sessions", filter=Q(sessions__status__in=["ready_for_review", "second_review", "appealed"])),
+        to_review=Count("sessions", filter=Q(sessions__status__in=AWAITING_PERSON)),
     )
 
 
@@ -120,11 +121,6 @@ def consent_given(session: ExamSession) -> ConsentRecord | None:
         .order_by("-at", "-pk")
         .first()
     )
-
-
-#: Consented but not started: a newer policy or privacy notice version that takes effect now asks for
-#: consent again.
-BEFORE_START = frozenset({SessionStatus.CONSENTED, SessionStatus.READY})
 
 
 def consent_outdated_reason(session: ExamSession, policy: ConsentPolicy | None) -> str:

@@ -8,10 +8,11 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from exams.authoring import exam_incomplete
-from exams.lifecycle import ATTEMPT_ENDED, TransitionError, check_transition
+from exams.lifecycle import ATTEMPT_ENDED, BEFORE_START, TransitionError, check_transition
 from exams.models import (
     MAX_ALTERNATIVE_CHARS,
     MAX_CONTACT_CHARS,
@@ -38,9 +39,11 @@ from exams.models import (
     notice_part_errors,
 )
 from exams.notice import CHANGED, RenderedNotice, notice_for_exam, notice_incomplete_message, privacy_notice_current
-from exams.selectors import BEFORE_START, break_allowance, consent_given, consent_outdated_reason, consent_policy_for
+from exams.selectors import break_allowance, consent_given, consent_outdated_reason, consent_policy_for
 from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
+from proctor.errors import Conflict, Invalid
 from proctor.moments import moment_text
 from proctor.realtime import broadcast_on_commit
 
@@ -121,7 +124,7 @@ def session_transition(
     )
     audit_record(
         actor=actor,
-        action="session.transition",
+        action=AuditAction.SESSION_TRANSITION,
         target=session,
         request=request,
         detail={"from": from_status, "to": to_status, "reason": reason},
@@ -132,7 +135,7 @@ def session_transition(
     return session
 
 
-class ExamUnavailable(Exception):
+class ExamUnavailable(Conflict):
     """The exam cannot be opened or answered now; the message says why in plain words."""
 
 
@@ -140,8 +143,16 @@ class ConsentNeeded(ExamUnavailable):
     """A newer consent policy version took effect after the student agreed: they must read it and
     agree again before they start."""
 
+    def __init__(self, message: str, *, session_id: Any) -> None:
+        super().__init__(message)
+        self.session_id = session_id
 
-class PublishRefused(Exception):
+    def details(self) -> dict[str, Any]:
+        # The page links the student to the new version rather than leaving them stuck.
+        return {"consent_url": reverse("session_consent", args=[self.session_id])}
+
+
+class PublishRefused(Conflict):
     """An exam that cannot be published (or withdrawn) as asked; the message says why. Nothing changed."""
 
 
@@ -170,7 +181,7 @@ def exam_publish(*, exam_id: int, actor: Any, request: HttpRequest | None = None
         raise PublishRefused(" ".join(["This exam cannot be published yet.", *missing]))
     exam.published_at = timezone.now()
     exam.save(update_fields=["published_at"])
-    audit_record(actor=actor, action="exam.publish", target=exam, request=request)
+    audit_record(actor=actor, action=AuditAction.EXAM_PUBLISH, target=exam, request=request)
     return exam
 
 
@@ -198,7 +209,7 @@ def exam_alternative_set(
     if exam.published and missing:
         raise PublishRefused(missing)
     exam.save(update_fields=["alternative_arrangement", "alternative_contact"])
-    audit_record(actor=actor, action="exam.alternative_set", target=exam, request=request)
+    audit_record(actor=actor, action=AuditAction.EXAM_ALTERNATIVE_SET, target=exam, request=request)
     if publish:
         return exam_publish(exam_id=exam.pk, actor=actor, request=request)
     return exam
@@ -214,11 +225,11 @@ def exam_unpublish(*, exam_id: int, actor: Any, request: HttpRequest | None = No
         raise PublishRefused("Students have opened this exam: it stays published.")
     exam.published_at = None
     exam.save(update_fields=["published_at"])
-    audit_record(actor=actor, action="exam.unpublish", target=exam, request=request)
+    audit_record(actor=actor, action=AuditAction.EXAM_UNPUBLISH, target=exam, request=request)
     return exam
 
 
-class AlternativeAnswerRefused(Exception):
+class AlternativeAnswerRefused(Invalid):
     """An answer to a request for an alternative arrangement that cannot be recorded; the message
     says why in plain words. Nothing was changed."""
 
@@ -249,7 +260,7 @@ def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None
         raise ExamUnavailable(incomplete)
     session, created = ExamSession.objects.get_or_create(exam=exam, student=student)
     if created:
-        audit_record(actor=student, action="session.open", target=session, request=request)
+        audit_record(actor=student, action=AuditAction.SESSION_OPEN, target=session, request=request)
         # The exam's review dashboards list the new session without a reload (static/invigil/review-feed.js).
         broadcast_on_commit(exam_group(exam.pk), "session.opened", {"session_id": str(session.pk)})
     return session
@@ -319,7 +330,7 @@ def session_consent(
         _consent_record(session, policy, shown, ConsentDecision.CONSENTED)
         audit_record(
             actor=actor,
-            action="session.consent_renewed",
+            action=AuditAction.SESSION_CONSENT_RENEWED,
             target=session,
             request=request,
             detail={
@@ -366,7 +377,7 @@ def session_decline(
         reason=f"Declined {policy.name} version {policy.version}; asked for an alternative arrangement.",
     )
     alternative = AlternativeRequest.objects.create(session=session, reason=reason.strip()[:5000])
-    audit_record(actor=actor, action="alternative.request", target=alternative, request=request)
+    audit_record(actor=actor, action=AuditAction.ALTERNATIVE_REQUEST, target=alternative, request=request)
     return alternative
 
 
@@ -400,7 +411,7 @@ def alternative_answer(
     alternative.save(update_fields=["status", "response", "answered_by", "answered_at"])
     audit_record(
         actor=actor,
-        action="alternative.answer",
+        action=AuditAction.ALTERNATIVE_ANSWER,
         target=alternative,
         request=request,
         # The answer stays on the request; the permanent log records that there is one, not its words.
@@ -430,7 +441,7 @@ def session_begin(*, session_id: Any, actor: Any, request: HttpRequest | None = 
             raise ExamUnavailable(NO_POLICY_IN_EFFECT)
         outdated = consent_outdated_reason(session, policy)
         if outdated:
-            raise ConsentNeeded(f"{outdated} Please read it and agree again before you start.")
+            raise ConsentNeeded(f"{outdated} Please read it and agree again before you start.", session_id=session.pk)
     session = session_transition(
         session_id=session.pk, to_status=SessionStatus.STARTED, actor=actor, request=request, reason="Exam started."
     )
@@ -561,7 +572,7 @@ def break_start(*, session_id: Any, actor: Any, request: HttpRequest | None = No
     )
     session.deadline = min(session.deadline + timedelta(seconds=taken.allowed_seconds), session.exam.closes_at)
     session.save(update_fields=["deadline"])
-    audit_record(actor=actor, action="session.break_start", target=session, request=request)
+    audit_record(actor=actor, action=AuditAction.BREAK_START, target=session, request=request)
     return taken
 
 
@@ -573,7 +584,7 @@ def break_end(*, session_id: Any, actor: Any, request: HttpRequest | None = None
     if current is None:
         raise ExamUnavailable("You are not on a break.")
     _break_close(session, current, timezone.now())
-    audit_record(actor=actor, action="session.break_end", target=session, request=request)
+    audit_record(actor=actor, action=AuditAction.BREAK_END, target=session, request=request)
     return current
 
 
@@ -633,7 +644,7 @@ def sessions_time_out_expired() -> int:
     return count
 
 
-class NoticeRefused(Exception):
+class NoticeRefused(Invalid):
     """A privacy notice version that cannot be added as given; ``errors`` says why, by part. Nothing
     was changed."""
 
@@ -671,7 +682,7 @@ def privacy_notice_add(
     changed = sorted(name for name in NOTICE_PARTS if latest is None or getattr(latest, name) != cleaned[name])
     audit_record(
         actor=actor,
-        action="privacy_notice.add",
+        action=AuditAction.PRIVACY_NOTICE_ADD,
         target=notice,
         request=request,
         detail={"version": notice.version, "changed": changed},

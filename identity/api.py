@@ -16,11 +16,10 @@ from channels.db import database_sync_to_async
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from identity.consent import BiometricConsentRequired, biometric_consent_latest, biometric_notice_current
-from identity.faces import FaceProblem
+from identity.consent import biometric_consent_latest, biometric_notice_current
 from identity.models import IdentityCheck, IdentityProfile
 from identity.services import (
-    ManualCheckError,
+    FaceRefused,
     biometric_consent_answer,
     identity_enrol,
     identity_manual_check_state,
@@ -28,6 +27,7 @@ from identity.services import (
     identity_store_id_photo,
     identity_verify,
 )
+from proctor.errors import Invalid, NotAllowed
 from proctor.throttling import throttle_wait, too_many_message
 
 MAX_REFERENCE = 64
@@ -36,10 +36,6 @@ NO_REFERENCE = "Say which exam session this check is for."
 
 def _off_thread(func: Any) -> Any:
     return database_sync_to_async(func, thread_sensitive=False)
-
-
-def _problem(message: str, status: int = 422) -> JsonResponse:
-    return JsonResponse({"detail": message}, status=status)
 
 
 async def _signed_in(request: HttpRequest) -> Any | None:
@@ -65,21 +61,16 @@ def _reference(request: HttpRequest) -> str | None:
 
 
 def own_profile_endpoint(view: Any) -> Any:
-    """For the identity views: signed-in users only (403 otherwise, as JSON); a FaceProblem or a manual
-    check that cannot be made becomes a 422 that says what to change, and a step that needs the
-    agreement to face matching a 409. The view receives the user."""
+    """For the identity views: signed-in users only (403 otherwise, as JSON). The view receives the
+    user. Its refusals (a face step or a manual check that cannot be made: 422 saying what to change;
+    a step that needs the agreement to face matching: 409) answer through proctor.refusals."""
 
     @functools.wraps(view)
     async def wrapper(request: HttpRequest) -> JsonResponse:
         user = await _signed_in(request)
         if user is None:
-            return _problem("Sign in first.", 403)
-        try:
-            response: JsonResponse = await view(request, user)
-        except (FaceProblem, ManualCheckError) as exc:
-            return _problem(str(exc))
-        except BiometricConsentRequired as exc:
-            return _problem(str(exc), 409)
+            raise NotAllowed("Sign in first.")
+        response: JsonResponse = await view(request, user)
         return response
 
     return wrapper
@@ -93,7 +84,7 @@ def upload_throttled(view: Any) -> Any:
     async def wrapper(request: HttpRequest, user: Any) -> JsonResponse:
         wait = throttle_wait(scope="identity_upload", user_id=user.pk)
         if wait is not None:
-            response = _problem(too_many_message(wait), 429)
+            response = JsonResponse({"detail": too_many_message(wait)}, status=429)
             response["Retry-After"] = str(wait)
             return response
         result: JsonResponse = await view(request, user)
@@ -132,9 +123,7 @@ async def face_matching_answer(request: HttpRequest, user: Any) -> JsonResponse:
     if isinstance(agreed, str) and agreed in ("true", "false"):
         agreed = agreed == "true"
     if not isinstance(version, int) or isinstance(version, bool) or not isinstance(agreed, bool):
-        return _problem(
-            "Say which notice version you read (version) and whether you agree (agreed: true or false).", 400
-        )
+        raise Invalid("Say which notice version you read (version) and whether you agree (agreed: true or false).")
     answer = await _off_thread(biometric_consent_answer)(
         user=user, notice_version=version, agreed=agreed, request=request
     )
@@ -156,7 +145,7 @@ async def enrol(request: HttpRequest, user: Any) -> JsonResponse:
 async def id_photo(request: HttpRequest, user: Any) -> JsonResponse:
     upload = request.FILES.get("photo")
     if upload is None:
-        raise FaceProblem("Take a picture of your photo ID first.")
+        raise FaceRefused("Take a picture of your photo ID first.")
     await _off_thread(identity_store_id_photo)(user=user, photo=upload.read(), request=request)
     return JsonResponse({"has_id_photo": True})
 
@@ -167,10 +156,10 @@ async def id_photo(request: HttpRequest, user: Any) -> JsonResponse:
 async def verify(request: HttpRequest, user: Any) -> JsonResponse:
     reference = _reference(request)
     if reference is None:
-        return _problem(NO_REFERENCE, 400)
+        raise Invalid(NO_REFERENCE)
     upload = request.FILES.get("frame")
     if upload is None:
-        raise FaceProblem("No picture was sent.")
+        raise FaceRefused("No picture was sent.")
     check, attestation = await _off_thread(identity_verify)(
         user=user, frame=upload.read(), reference=reference, request=request
     )
@@ -202,7 +191,7 @@ async def manual_check(request: HttpRequest, user: Any) -> JsonResponse:
     the query, tells the waiting page where that check stands."""
     reference = _reference(request) if request.method == "POST" else request.GET.get("reference", "")
     if not reference or len(reference) > MAX_REFERENCE:
-        return _problem(NO_REFERENCE, 400)
+        raise Invalid(NO_REFERENCE)
     if request.method == "POST":
         check, attestation = await _off_thread(identity_request_manual_check)(
             user=user, reference=reference, request=request

@@ -12,6 +12,7 @@ from typing import Any
 from django.utils import timezone
 
 from identity.models import BiometricConsent, BiometricNotice
+from proctor.errors import Conflict
 
 NO_NOTICE = "Face matching is not offered here: no face-matching notice is in effect. A person can check your photo ID."
 NOT_AGREED = (
@@ -34,7 +35,7 @@ FIRST_NOTICE = (
 FIRST_NOTICE_FROM = datetime.date(2020, 1, 1)
 
 
-class BiometricConsentRequired(Exception):
+class BiometricConsentRequired(Conflict):
     """A face template would be made or read without the student's agreement in force."""
 
 

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.models import Outcome
 
 #: Session key holding the time of the last password check, as a POSIX timestamp.
@@ -55,8 +56,10 @@ def reauthenticate(request: HttpRequest, password: str) -> bool:
     except PermissionDenied:  # django-axes: locked out after too many wrong passwords
         checked = None
     if checked is None or checked.pk != user.pk:
-        audit_record(actor=user, action="auth.reauthenticate", target=user, request=request, outcome=Outcome.REFUSED)
+        audit_record(
+            actor=user, action=AuditAction.REAUTHENTICATE, target=user, request=request, outcome=Outcome.REFUSED
+        )
         return False
     mark_authenticated(request)
-    audit_record(actor=user, action="auth.reauthenticate", target=user, request=request)
+    audit_record(actor=user, action=AuditAction.REAUTHENTICATE, target=user, request=request)
     return True

@@ -12,11 +12,12 @@ from django.http import HttpRequest
 
 from identity.reauth import mark_authenticated
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 
 
 @receiver(user_logged_in, dispatch_uid="invigil-audit-login")
 def audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    audit_record(actor=user, action="auth.login", target=user, request=request)
+    audit_record(actor=user, action=AuditAction.LOGIN, target=user, request=request)
     if request is not None and hasattr(request, "session"):
         # A sign-in is a password check: reading others' recordings needs a recent one (identity.reauth).
         mark_authenticated(request)
@@ -25,7 +26,7 @@ def audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: A
 @receiver(user_logged_out, dispatch_uid="invigil-audit-logout")
 def audit_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if user is not None:
-        audit_record(actor=user, action="auth.logout", target=user, request=request)
+        audit_record(actor=user, action=AuditAction.LOGOUT, target=user, request=request)
 
 
 @receiver(user_login_failed, dispatch_uid="invigil-audit-login-failed")
@@ -35,7 +36,7 @@ def audit_login_failed(
     # Django has already masked the password in `credentials`; only the username is kept.
     audit_record(
         actor=None,
-        action="auth.login_failed",
+        action=AuditAction.LOGIN_FAILED,
         request=request,
         detail={"username": str(credentials.get("username", ""))[:150]},
     )

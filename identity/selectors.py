@@ -10,6 +10,7 @@ from identity.consent import biometric_consent_in_force
 from identity.models import IdentityProfile
 from identity.services import id_photo_open, template_open
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 
 
 def identity_template(
@@ -28,7 +29,7 @@ def identity_template(
     template = template_open(profile)
     audit_record(
         actor=actor,
-        action="identity.template_read",
+        action=AuditAction.TEMPLATE_READ,
         target=profile,
         request=request,
         detail={"purpose": purpose, "reference": reference},
@@ -52,7 +53,7 @@ def identity_id_photo(*, profile: IdentityProfile, purpose: str, actor: Any, req
     photo = id_photo_open(profile)
     audit_record(
         actor=actor,
-        action="identity.id_photo_view",
+        action=AuditAction.ID_PHOTO_VIEW,
         target=profile,
         request=request,
         purpose=purpose,

@@ -7,7 +7,8 @@ made or read unless the student's agreement to face matching is in force (identi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -36,14 +37,32 @@ from identity.models import (
 from proctor import crypto
 from proctor.attestations import FACE_MATCH, MANUAL_CONFIRMED, identity_attest
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
+from proctor.errors import Unprocessable
 from proctor.keys import data_key_create, data_key_destroy, data_key_material, data_keys_forget
 
 MAX_IMAGE_BYTES = 3 * 1024 * 1024
 MAX_REASON_CHARS = 2000
 
 
-class ManualCheckError(Exception):
+class ManualCheckError(Unprocessable):
     """A manual identity check cannot be requested or decided as asked; the message says why."""
+
+
+class FaceRefused(Unprocessable, faces.FaceProblem):
+    """A face step refused: the picture, or the state of the profile; the message says what to change.
+
+    identity.faces stays pure (no Django, no proctor), so its FaceProblem becomes this refusal here."""
+
+
+@contextmanager
+def _face_refusals() -> Iterator[None]:
+    try:
+        yield
+    except faces.FaceProblem as exc:
+        if isinstance(exc, FaceRefused):
+            raise
+        raise FaceRefused(str(exc)) from exc
 
 
 def _template_label(profile: IdentityProfile) -> bytes:
@@ -147,7 +166,7 @@ def biometric_consent_answer(*, user: Any, notice_version: int, agreed: bool, re
             dropped = True
     audit_record(
         actor=user,
-        action="identity.biometric_consent",
+        action=AuditAction.BIOMETRIC_CONSENT,
         target=answer,
         request=request,
         detail={"decision": answer.decision, "version": notice.version, "template_erased": dropped},
@@ -170,7 +189,7 @@ def biometric_consent_withdraw(*, user: Any, request: Any = None) -> BiometricCo
         _profile_drop(profile, template=True)
     audit_record(
         actor=user,
-        action="identity.biometric_withdraw",
+        action=AuditAction.BIOMETRIC_WITHDRAW,
         target=latest,
         request=request,
         detail={"version": latest.notice_version, "template_erased": dropped},
@@ -189,8 +208,9 @@ def _profile_for(user: Any) -> IdentityProfile:
 
 def _images(frames: list[bytes]) -> list[Any]:
     if any(len(frame) > MAX_IMAGE_BYTES for frame in frames):
-        raise faces.FaceProblem("A picture was too large.")
-    return [faces.image_from_bytes(frame) for frame in frames]
+        raise FaceRefused("A picture was too large.")
+    with _face_refusals():
+        return [faces.image_from_bytes(frame) for frame in frames]
 
 
 @transaction.atomic
@@ -198,12 +218,13 @@ def identity_enrol(*, user: Any, frames: list[bytes], request: Any = None) -> Id
     """Compute the face template from several webcam frames and keep only the template, sealed."""
     biometric_consent_require(user_id=user.pk)
     if not 3 <= len(frames) <= 10:
-        raise faces.FaceProblem("Enrolment needs between 3 and 10 pictures.")
+        raise FaceRefused("Enrolment needs between 3 and 10 pictures.")
     existing = IdentityProfile.objects.filter(user=user, template_sealed__isnull=False).exists()
     if existing:
         # Otherwise anyone holding the student's session could enrol their own face, then pass.
-        raise faces.FaceProblem("You are already enrolled. To enrol again, delete your identity profile first.")
-    template = faces.face_template(_images(frames))
+        raise FaceRefused("You are already enrolled. To enrol again, delete your identity profile first.")
+    with _face_refusals():
+        template = faces.face_template(_images(frames))
     profile = _profile_for(user)
     key = data_key_material(profile.data_key)
     profile.template_sealed = crypto.seal(
@@ -211,23 +232,24 @@ def identity_enrol(*, user: Any, frames: list[bytes], request: Any = None) -> Id
     )
     profile.enrolled_at = profile.last_used_at = timezone.now()
     profile.save(update_fields=["template_sealed", "enrolled_at", "last_used_at"])
-    audit_record(actor=user, action="identity.enrol", target=profile, request=request, detail={"model": faces.MODEL})
+    audit_record(actor=user, action=AuditAction.ENROL, target=profile, request=request, detail={"model": faces.MODEL})
     return profile
 
 
 @transaction.atomic
 def identity_store_id_photo(*, user: Any, photo: bytes, request: Any = None) -> IdentityProfile:
     if len(photo) > MAX_IMAGE_BYTES:
-        raise faces.FaceProblem("The picture was too large.")
-    faces.image_from_bytes(photo)  # refuse what is not a picture before storing anything
+        raise FaceRefused("The picture was too large.")
+    with _face_refusals():
+        faces.image_from_bytes(photo)  # refuse what is not a picture before storing anything
     profile = _profile_for(user)
     if profile.id_photo_name:
-        raise faces.FaceProblem("Your photo ID is already stored. To replace it, delete your identity profile first.")
+        raise FaceRefused("Your photo ID is already stored. To replace it, delete your identity profile first.")
     sealed = crypto.seal(data_key_material(profile.data_key), label=_id_photo_label(profile), plaintext=photo)
     profile.id_photo_name = default_storage.save(_id_photo_name(profile), ContentFile(sealed))
     profile.id_photo_at = timezone.now()
     profile.save(update_fields=["id_photo_name", "id_photo_at"])
-    audit_record(actor=user, action="identity.id_photo", target=profile, request=request)
+    audit_record(actor=user, action=AuditAction.ID_PHOTO, target=profile, request=request)
     return profile
 
 
@@ -235,7 +257,7 @@ def identity_profile_erase(
     *,
     user_id: Any,
     actor: Any,
-    action: str,
+    action: AuditAction,
     keep: Callable[[IdentityProfile], bool] | None = None,
     detail: dict[str, Any] | None = None,
     request: Any = None,
@@ -289,7 +311,7 @@ def identity_verify(
     biometric_consent_require(user_id=user.pk)
     profile = IdentityProfile.objects.select_related("data_key").filter(user=user).first()
     if profile is None or profile.template_sealed is None:
-        raise faces.FaceProblem("Enrol your face first.")
+        raise FaceRefused("Enrol your face first.")
     template = template_open(profile)
     problem, match = "", None
     try:
@@ -310,7 +332,7 @@ def identity_verify(
         IdentityProfile.objects.filter(pk=profile.pk).update(last_used_at=timezone.now())
         audit_record(
             actor=user,
-            action="identity.verify",
+            action=AuditAction.VERIFY,
             target=check,
             request=request,
             detail={"matched": check.matched, "distance": check.distance},
@@ -318,7 +340,7 @@ def identity_verify(
         if check.matched:
             _id_photo_done(user.pk)
     if problem:
-        raise faces.FaceProblem(problem)
+        raise FaceRefused(problem)
     token = identity_attest(user_id=user.pk, reference=reference, method=FACE_MATCH) if check.matched else None
     return check, token
 
@@ -368,7 +390,7 @@ def identity_request_manual_check(
     check = IdentityCheck.objects.create(
         user=user, kind=IdentityCheckKind.MANUAL_REQUEST, reference=reference[:64], decision=ManualDecision.PENDING
     )
-    audit_record(actor=user, action="identity.manual_request", target=check, request=request)
+    audit_record(actor=user, action=AuditAction.MANUAL_REQUEST, target=check, request=request)
     return check, None
 
 
@@ -404,7 +426,7 @@ def identity_manual_decide(
     check.save(update_fields=["decision", "matched", "decision_reason", "decided_by", "decided_at"])
     audit_record(
         actor=actor,
-        action="identity.manual_decide",
+        action=AuditAction.MANUAL_DECIDE,
         target=check,
         request=request,
         detail={"decision": check.decision, "reference": check.reference, "student": check.user_id},

@@ -17,12 +17,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from analysis.models import Flag
+from exams.lifecycle import APPEAL_UNDECIDED
 from exams.models import Accommodation, Answer, ExamSession
-from exams.models import SessionStatus as S
 from identity.models import IdentityCheck
 from identity.selectors import identity_id_photo, identity_template
 from privacy.selectors import SIGN_IN_FAILED, ExportExtras, MyData, SessionData, export_extras
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction, action_label
 from proctor.crypto import DecryptionError
 from proctor.moments import moment_text
 from recordings.models import BrowserSignal, Recording
@@ -53,13 +54,6 @@ month the data was scheduled to be deleted in, or the month it was deleted in if
 Invigil destroys each month's key within two days after the month ends; from then on no backup
 can read what was deleted, even with every key the server still has.
 """
-
-
-SIGN_IN_WORDS = {
-    "auth.login": "Signed in",
-    "auth.logout": "Signed out",
-    SIGN_IN_FAILED: "Someone tried to sign in under your username with a wrong password",
-}
 
 
 class _Sink(io.RawIOBase):
@@ -154,7 +148,7 @@ def _changed_by(actor_id: Any, student_id: Any) -> str:
 
 
 def _appeal_outcome(session: ExamSession) -> str:
-    if session.status in (S.APPEALED, S.SECOND_REVIEW):
+    if session.status in APPEAL_UNDECIDED:
         return "Not decided yet"
     return session.get_status_display()
 
@@ -326,7 +320,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
     """The zip, piece by piece. The export itself is written to the audit log."""
     audit_record(
         actor=data.user,
-        action="privacy.export",
+        action=AuditAction.PRIVACY_EXPORT,
         target=data.user,
         request=request,
         # What was decrypted for the copy: each recording, the face template and the photo ID.
@@ -429,7 +423,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
             ],
             "sign_in_events": [
                 {
-                    "what": SIGN_IN_WORDS.get(event.action, event.action),
+                    "what": AuditAction(event.action).to_student,
                     "at": _when(event.at),
                     # A failed attempt may come from someone else: their address is not given.
                     "from_address": event.ip if event.action != SIGN_IN_FAILED else None,
@@ -439,6 +433,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
             "your_actions": [
                 {
                     "action": event.action,
+                    "what": action_label(event.action),
                     "at": _when(event.at),
                     "on": f"{event.target_type}:{event.target_id}" if event.target_type else None,
                     "from_address": event.ip,

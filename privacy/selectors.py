@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from analysis.models import AnalysisRun, AnalysisSegment, Flag, RunStatus
+from exams.lifecycle import REVIEWED
 from exams.models import (
     Accommodation,
     AlternativeRequest,
@@ -23,11 +24,11 @@ from exams.models import (
     ExamSession,
     SessionTransition,
 )
-from exams.models import SessionStatus as S
 from identity.consent import biometric_consent_latest
 from identity.models import BiometricConsent, IdentityProfile
 from privacy.models import LegalHold
 from privacy.services import HOLD, identity_profile_delete_refusal, kept_by, profile_due_at
+from proctor.audit_actions import RECORDING_ACCESSES, AuditAction
 from proctor.keys import data_key_backups_readable_until
 from proctor.models import AuditEvent
 from proctor.moments import moment_text
@@ -35,16 +36,6 @@ from recordings.models import BrowserSignal, Recording, RecordingGap
 from recordings.services import recordings_due_at
 from review.models import Appeal, FlagDecision, SessionDecision
 
-#: Statuses in which a person has decided the session: its flags and outcome are shown to the student.
-REVIEWED = frozenset({S.CLEARED, S.CONCERN_CONFIRMED, S.APPEALED})
-
-#: Audit actions that are an access to a student's recordings, in the student's words.
-ACCESSES: dict[str, str] = {
-    "review.session_view": "Opened the review page of your session",
-    "recording.play": "Played your recordings",
-    "flag.thumbnail_view": "Looked at an evidence picture from your recordings",
-    "analysis.start": "Automated analysis read your recordings",
-}
 SESSION = "exams.examsession"
 RECORDING = "recordings.recording"
 SYSTEM = "Invigil (automated)"
@@ -133,7 +124,7 @@ def _sessions(user: Any) -> list[ExamSession]:
 
 def _purge_events(session_ids: list[str]) -> dict[str, AuditEvent]:
     events = AuditEvent.objects.filter(
-        action="retention.purge_recordings", target_type=SESSION, target_id__in=session_ids
+        action=AuditAction.PURGE_RECORDINGS, target_type=SESSION, target_id__in=session_ids
     ).order_by("seq")
     return {event.target_id: event for event in events}
 
@@ -152,11 +143,10 @@ def _accesses(user: Any, sessions: list[ExamSession], purged: dict[str, AuditEve
         recording_session.update(dict.fromkeys(event.detail.get("recordings", []), event.target_id))
     events = (
         AuditEvent.objects.filter(
-            Q(target_type=SESSION, target_id__in=list(exams), action__in=["review.session_view", "analysis.start"])
-            | Q(
-                target_type=RECORDING,
-                target_id__in=list(recording_session),
-                action__in=["recording.play", "flag.thumbnail_view"],
+            Q(action__in=list(RECORDING_ACCESSES))
+            & (
+                Q(target_type=SESSION, target_id__in=list(exams))
+                | Q(target_type=RECORDING, target_id__in=list(recording_session))
             )
         )
         .exclude(actor_id=user.pk)
@@ -174,7 +164,7 @@ def _accesses(user: Any, sessions: list[ExamSession], purged: dict[str, AuditEve
     found = [
         Access(
             who=labels[actor] if actor is not None else SYSTEM,
-            what=ACCESSES[action],
+            what=RECORDING_ACCESSES[action],
             exam=exams[session_id],
             why=purpose,
             first=times[0],
@@ -239,8 +229,8 @@ def my_data(user: Any) -> MyData:
 
 
 #: Audit actions of signing in and out (identity/receivers.py).
-SIGN_INS = ("auth.login", "auth.logout")
-SIGN_IN_FAILED = "auth.login_failed"
+SIGN_INS = (AuditAction.LOGIN, AuditAction.LOGOUT)
+SIGN_IN_FAILED = AuditAction.LOGIN_FAILED
 
 
 @dataclass

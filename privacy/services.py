@@ -36,13 +36,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from analysis.models import AnalysisSegment, Flag
-from exams.lifecycle import ATTEMPT_ENDED
+from exams.lifecycle import IDENTITY_IN_USE, RECORDINGS_IN_USE
 from exams.models import CourseMembership, ExamSession, Institution
-from exams.models import SessionStatus as S
 from identity.models import IdentityProfile
 from identity.services import identity_profile_erase
 from privacy.models import LegalHold
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
+from proctor.errors import Conflict
 from proctor.keys import (
     data_key_destroy,
     data_key_move,
@@ -60,16 +61,13 @@ logger = logging.getLogger(__name__)
 #: Used for a profile whose student belongs to no institution's course.
 DEFAULT_PROFILE_RETENTION_DAYS = 365
 
-#: A session in the middle of an attempt, an analysis, a second review or an appeal keeps its
-#: recordings until that ends: the people deciding it need them.
-IN_PROGRESS = frozenset({S.STARTED, S.ANALYSING, S.SECOND_REVIEW, S.APPEALED})
 
 HOLD = "a legal hold"
 REVIEW = "a review in progress"
 APPEAL = "the time left to appeal a confirmed concern"
 
 
-class HoldError(Exception):
+class HoldError(Conflict):
     """A legal hold that cannot be set or lifted; the message says why. Nothing was changed."""
 
 
@@ -91,7 +89,11 @@ def hold_set(*, session_id: Any, reason: str, actor: Any, request: HttpRequest |
     hold = LegalHold.objects.create(session=session, reason=reason.strip(), set_by=actor)
     # The reason stays on the hold; the permanent log records that one was given.
     audit_record(
-        actor=actor, action="hold.set", target=session, request=request, detail={"reason_chars": len(hold.reason)}
+        actor=actor,
+        action=AuditAction.HOLD_SET,
+        target=session,
+        request=request,
+        detail={"reason_chars": len(hold.reason)},
     )
     return hold
 
@@ -107,7 +109,11 @@ def hold_lift(*, hold_id: int, reason: str, actor: Any, request: HttpRequest | N
     hold.lifted_at, hold.lifted_by, hold.lift_reason = timezone.now(), actor, reason
     hold.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
     audit_record(
-        actor=actor, action="hold.lift", target=hold.session, request=request, detail={"reason_chars": len(reason)}
+        actor=actor,
+        action=AuditAction.HOLD_LIFT,
+        target=hold.session,
+        request=request,
+        detail={"reason_chars": len(reason)},
     )
     return hold
 
@@ -134,7 +140,7 @@ def kept_by(session: ExamSession, *, held: bool, appealed: bool, at: datetime) -
     deciding the appeal need the recordings)."""
     if held:
         return HOLD
-    if session.status in IN_PROGRESS:
+    if session.status in RECORDINGS_IN_USE:
         return REVIEW
     closes = appeal_open_until(session, appealed=appealed)
     return APPEAL if closes is not None and closes > at else ""
@@ -258,7 +264,7 @@ def _purge_recordings(session_id: Any, due_at: datetime, now: datetime) -> bool:
             "evidence_pictures": pictures,
             "analysis_stretches": stretches,
         }
-        audit_record(actor=None, action="retention.purge_recordings", target=session, detail=detail)
+        audit_record(actor=None, action=AuditAction.PURGE_RECORDINGS, target=session, detail=detail)
     return True
 
 
@@ -272,7 +278,7 @@ def _purge_profile(profile: IdentityProfile, now: datetime) -> bool:
     return identity_profile_erase(
         user_id=profile.user_id,
         actor=None,
-        action="retention.purge_profile",
+        action=AuditAction.PURGE_PROFILE,
         keep=keep,
         detail={"due": profile_due_at(profile).isoformat()},
     )
@@ -349,13 +355,9 @@ def purge_due(*, now: datetime | None = None) -> PurgeReport:
     return report
 
 
-class ProfileDeleteRefused(Exception):
+class ProfileDeleteRefused(Conflict):
     """The student's identity profile cannot be deleted now; the message says why. Nothing changed."""
 
-
-#: From passing the identity check until the analysis has compared the recording with the enrolled
-#: face: deleting the template then would switch that comparison off for the exam just taken.
-IDENTITY_IN_USE = frozenset({S.READY, S.STARTED, *ATTEMPT_ENDED, S.ANALYSING})
 
 NO_PROFILE = "You have no identity profile to delete."
 IN_EXAM = (
@@ -400,7 +402,7 @@ def identity_profile_delete(*, user: Any, request: HttpRequest | None = None) ->
         return refusal is not None
 
     erased = identity_profile_erase(
-        user_id=user.pk, actor=user, action="identity.profile_delete", keep=keep, request=request
+        user_id=user.pk, actor=user, action=AuditAction.PROFILE_DELETE, keep=keep, request=request
     )
     if refusal:
         raise ProfileDeleteRefused(refusal)

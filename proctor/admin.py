@@ -12,6 +12,7 @@ from django.urls import path
 
 from proctor.access_report import COLUMNS, Question, question_from, report_rows
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.audited_admin import AuditedModelAdmin, ReadOnlyModelAdmin
 from proctor.models import AuditEvent, DataKey, Outcome
 from proctor.streaming import csv_lines
@@ -63,7 +64,7 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
         if not (request.user.is_active and request.user.is_superuser):
             audit_record(
                 actor=request.user,
-                action="access.refused",
+                action=AuditAction.ACCESS_REFUSED,
                 request=request,
                 outcome=Outcome.REFUSED,
                 detail={"wanted": "read the access report"},
@@ -80,7 +81,7 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
         if found is not None:
             audit_record(
                 actor=request.user,
-                action="audit.access_report",
+                action=AuditAction.AUDIT_ACCESS_REPORT,
                 request=request,
                 purpose="breach or access inquiry (admin access report)",
                 subjects=[found.person.pk] if found.person else [],

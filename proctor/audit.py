@@ -18,6 +18,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from proctor.audit_actions import AuditAction
 from proctor.models import AuditEvent, AuditHead, AuditSubject, Outcome
 
 logger = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def audit_role_resolver_install(resolver: RoleResolver) -> None:
 def audit_record(
     *,
     actor: Any | None,
-    action: str,
+    action: AuditAction,
     target: models.Model | None = None,
     request: HttpRequest | None = None,
     detail: Mapping[str, Any] | None = None,
@@ -166,14 +167,17 @@ def audit_record(
     outcome: Outcome = Outcome.DONE,
     subjects: Iterable[int | None] | None = None,
 ) -> AuditEvent:
-    """Append one event. ``actor`` is a user (None for the system); ``action`` a dotted verb such as
-    ``session.transition``. Runs in the caller's transaction, so a rolled-back action leaves no entry.
+    """Append one event. ``actor`` is a user (None for the system); ``action`` a member of
+    AuditAction, never a free string: what the log records is listed in one place, with what each entry
+    means. Runs in the caller's transaction, so a rolled-back action leaves no entry.
 
     ``subjects`` are the user ids of the people whose personal data the action read or changed (a
     student whose recording was played); ``purpose`` is what the actor stated before reading it;
     ``outcome`` says whether the action happened or was refused. Without ``subjects``, the person is
     found from the target (``subjects_of``).
     """
+    if not isinstance(action, AuditAction):
+        raise TypeError(f"Audit actions are members of AuditAction (proctor/audit_actions.py), not {action!r}.")
     detail_json = json.loads(json.dumps(dict(detail or {}), default=str))
     actor_id: int | None = None
     actor_label = ""
@@ -196,7 +200,7 @@ def audit_record(
             at=at,
             actor_id=actor_id,
             actor_label=actor_label,
-            action=action,
+            action=action.value,
             target_type=target_type,
             target_id=target_id,
             ip=ip,
@@ -212,7 +216,7 @@ def audit_record(
             at=at,
             actor_id=actor_id,
             actor_label=actor_label,
-            action=action,
+            action=action.value,
             target_type=target_type,
             target_id=target_id,
             ip=ip,

@@ -10,6 +10,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from proctor.audit import audit_record, subjects_of
+from proctor.audit_actions import AuditAction
 
 #: The most people one list view's audit entry names (a page of the admin list is at most 100 rows).
 MAX_LISTED_PEOPLE = 500
@@ -23,7 +24,7 @@ class AuditedReadsMixin:
         response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
         shown = getattr(response, "context_data", None) or {}
         if request.method == "GET" and response.status_code == 200 and shown.get("original") is not None:
-            audit_record(actor=request.user, action="admin.view", target=shown["original"], request=request)
+            audit_record(actor=request.user, action=AuditAction.ADMIN_VIEW, target=shown["original"], request=request)
         return response
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
@@ -35,7 +36,7 @@ class AuditedReadsMixin:
                 people.update(subjects_of(obj))
             audit_record(
                 actor=request.user,
-                action="admin.list",
+                action=AuditAction.ADMIN_LIST,
                 request=request,
                 subjects=sorted(people)[:MAX_LISTED_PEOPLE],
                 detail={
@@ -78,7 +79,7 @@ class AuditedModelAdmin(AuditedReadsMixin, admin.ModelAdmin):
             detail["values"] = values
         audit_record(
             actor=request.user,
-            action=f"admin.{'change' if change else 'add'}",
+            action=AuditAction.ADMIN_CHANGE if change else AuditAction.ADMIN_ADD,
             target=obj,
             request=request,
             detail=detail,
@@ -87,11 +88,11 @@ class AuditedModelAdmin(AuditedReadsMixin, admin.ModelAdmin):
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         super().save_formset(request, form, formset, change)
         for obj in formset.new_objects + [o for o, _ in formset.changed_objects]:
-            audit_record(actor=request.user, action="admin.inline_save", target=obj, request=request)
+            audit_record(actor=request.user, action=AuditAction.ADMIN_INLINE_SAVE, target=obj, request=request)
         for obj in formset.deleted_objects:
             audit_record(
                 actor=request.user,
-                action="admin.inline_delete",
+                action=AuditAction.ADMIN_INLINE_DELETE,
                 request=request,
                 detail={"object": obj._meta.label_lower, "id": str(obj.pk)},
             )
@@ -99,12 +100,12 @@ class AuditedModelAdmin(AuditedReadsMixin, admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Model) -> None:
         detail = {"object": obj._meta.label_lower, "id": str(obj.pk), "repr": str(obj)}
         super().delete_model(request, obj)
-        audit_record(actor=request.user, action="admin.delete", request=request, detail=detail)
+        audit_record(actor=request.user, action=AuditAction.ADMIN_DELETE, request=request, detail=detail)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         deleted = [{"object": o._meta.label_lower, "id": str(o.pk)} for o in queryset]
         super().delete_queryset(request, queryset)
-        audit_record(actor=request.user, action="admin.delete", request=request, detail={"objects": deleted})
+        audit_record(actor=request.user, action=AuditAction.ADMIN_DELETE, request=request, detail={"objects": deleted})
 
 
 class ReadOnlyModelAdmin(AuditedReadsMixin, admin.ModelAdmin):

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from proctor import crypto
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.keystore import (
     PERIOD_GRACE,
     KeyStore,
@@ -166,7 +167,7 @@ def key_periods_retire(*, now: datetime) -> list[str]:
         with transaction.atomic():
             # The entry first: if the file cannot be destroyed the entry rolls back; a file destroyed
             # cannot come back, so it must never be gone without its entry.
-            audit_record(actor=None, action="key_period.destroyed", detail={"period": period_id})
+            audit_record(actor=None, action=AuditAction.KEY_PERIOD_DESTROYED, detail={"period": period_id})
             if not store.destroy(period_id):
                 transaction.set_rollback(True)  # another run destroyed it meanwhile, and said so
                 continue

@@ -125,6 +125,8 @@ MIDDLEWARE = [
     # Staff sign-ins end after 30 idle minutes and 12 hours in all (exams/staff_sessions.py).
     "exams.staff_sessions.StaffSessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A refusal (proctor/errors.py) no view caught becomes its response here, in one place.
+    "proctor.refusals.RefusalMiddleware",
     # Last, as django-axes requires, so it sees every login attempt.
     "axes.middleware.AxesMiddleware",
 ]
@@ -144,6 +146,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "exams.context_processors.session_statuses",
             ],
         },
     },
@@ -437,6 +440,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Refusals (proctor/errors.py) answer with their status and message, in one place.
+    "EXCEPTION_HANDLER": "proctor.refusals.api_exception_handler",
     # Per user (proctor/throttling.py). Autosave sends a typed answer after a pause and a choice at
     # once; identity uploads each cost up to a second of face detection and are retried by hand.
     "DEFAULT_THROTTLE_RATES": {"user": "600/minute", "autosave": "120/minute", "identity_upload": "10/minute"},

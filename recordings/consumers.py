@@ -16,6 +16,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from exams.lifecycle import UPLOADING
 from exams.models import ExamSession
 from exams.permissions import Action, can
 from proctor.control_characters import control_character_problem
@@ -24,7 +25,6 @@ from recordings.ingest import committer
 from recordings.models import Recording
 from recordings.services import (
     MAX_CHUNK_BYTES,
-    UPLOADING,
     ChunkRefused,
     browser_signal_record,
     recording_start,

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from proctor import crypto
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.keys import data_key_material
 from recordings.models import Recording
 from recordings.services import chunk_label, playback_label, thumbnail_label
@@ -123,7 +124,7 @@ def recording_playback_bytes(
     part of it, and from where."""
     audit_record(
         actor=actor,
-        action="recording.play",
+        action=AuditAction.RECORDING_PLAY,
         target=recording,
         request=request,
         purpose=purpose,

@@ -23,10 +23,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import BigIntegerField, Case, F, OuterRef, Subquery, Sum, Value, When
 from django.utils import timezone
 
-from exams.lifecycle import ATTEMPT_ENDED
+from exams.lifecycle import ATTEMPT_ENDED, UPLOADING
 from exams.models import ExamSession, SessionStatus
 from proctor import crypto
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
+from proctor.errors import Conflict
 from proctor.keys import data_key_create, data_key_material
 from proctor.outbox import task_queue_after_commit
 from proctor.storage import save_for_batch
@@ -51,15 +53,13 @@ ANALYSIS_AHEAD_TASK = "analysis.analyse_ahead"
 MAX_PARTS = 200
 #: Sequence numbers for a 24-hour exam with one-second chunks fit easily.
 MAX_SEQ = 1_000_000
-#: Session statuses in which chunks are still accepted: during the attempt, and after it until finalised.
 logger = logging.getLogger(__name__)
 
-UPLOADING = frozenset({SessionStatus.STARTED, *ATTEMPT_ENDED})
 #: The EBML magic that every WebM file (so every first chunk) starts with.
 WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
 
 
-class ChunkRefused(Exception):
+class ChunkRefused(Conflict):
     """A chunk the server will not store; ``code`` is stable for clients, the message is for people."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -113,7 +113,7 @@ def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: A
             )
     except IntegrityError:  # two sockets started the same part at once: use the one that won
         return Recording.objects.select_related("data_key").get(session=session, kind=kind, part=part)
-    audit_record(actor=actor, action="recording.start", target=recording, detail={"kind": kind, "part": part})
+    audit_record(actor=actor, action=AuditAction.RECORDING_START, target=recording, detail={"kind": kind, "part": part})
     return recording
 
 
@@ -353,7 +353,7 @@ def recording_finalise(*, recording_id: Any, actor: Any) -> Recording:
     transaction.on_commit(lambda: _queue_analysis_when_complete(recording.session_id))
     audit_record(
         actor=actor,
-        action="recording.finalise",
+        action=AuditAction.RECORDING_FINALISE,
         target=recording,
         detail={"chunks": recording.chunks.count(), "gaps": recording.gaps.count()},
     )

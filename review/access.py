@@ -22,6 +22,8 @@ from analysis.models import Flag
 from exams.models import ExamSession
 from identity.reauth import reauthenticate, signed_in_recently
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
+from proctor.errors import Invalid
 
 #: Session key: exam session id -> {"purpose": text, "at": POSIX time stated}.
 PURPOSES = "invigil_access_purposes"
@@ -41,7 +43,7 @@ MAX_CASE_CHARS = 60
 PASSWORD = "password"  # noqa: S105 (a field name, not a password)
 
 
-class PurposeError(ValueError):
+class PurposeError(Invalid):
     """The stated purpose or password was refused; ``errors`` maps each form field to its message."""
 
     def __init__(self, errors: dict[str, str]) -> None:
@@ -123,5 +125,7 @@ def access_purpose_state(request: HttpRequest, session: ExamSession, data: Any) 
     purposes = dict(request.session.get(PURPOSES, {}))
     purposes[str(session.pk)] = {"purpose": purpose, "at": stated_at.timestamp()}
     request.session[PURPOSES] = purposes
-    audit_record(actor=request.user, action="access.purpose", target=session, request=request, purpose=purpose)
+    audit_record(
+        actor=request.user, action=AuditAction.ACCESS_PURPOSE, target=session, request=request, purpose=purpose
+    )
     return Grant(purpose=purpose, stated_at=stated_at)

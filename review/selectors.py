@@ -15,6 +15,7 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Sub
 
 from analysis.models import AnalysisRun, Flag, RunStatus
 from analysis.rules import RULES, Category, Kind, clock
+from exams.lifecycle import COMPLETED, NOT_READY_FOR_REVIEW, TO_REVIEW
 from exams.models import Course, Exam, ExamSession
 from exams.models import SessionStatus as S
 from exams.permissions import Action, can
@@ -26,15 +27,12 @@ from review.models import Appeal, FlagDecision, Outcome, SessionDecision, Verdic
 PAGE_SIZE = 50
 
 #: Review states a reviewer filters by, as groups of session statuses.
-REVIEW_STATES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "to_review": ("Awaiting review", (S.READY_FOR_REVIEW, S.ANALYSIS_FAILED)),
-    "second_review": ("Awaiting second review", (S.SECOND_REVIEW,)),
-    "appealed": ("Under appeal", (S.APPEALED,)),
-    "decided": ("Decided", (S.CLEARED, S.CONCERN_CONFIRMED)),
-    "not_ready": (
-        "Not ready for review",
-        (S.CREATED, S.CONSENTED, S.DECLINED, S.READY, S.STARTED, S.SUBMITTED, S.TIMED_OUT, S.ABANDONED, S.ANALYSING),
-    ),
+REVIEW_STATES: dict[str, tuple[str, frozenset[str]]] = {
+    "to_review": ("Awaiting review", TO_REVIEW),
+    "second_review": ("Awaiting second review", frozenset({S.SECOND_REVIEW})),
+    "appealed": ("Under appeal", frozenset({S.APPEALED})),
+    "decided": ("Decided", COMPLETED),
+    "not_ready": ("Not ready for review", NOT_READY_FOR_REVIEW),
 }
 
 
@@ -237,7 +235,7 @@ EXPORT_BATCH = 500
 
 def _outcome(status: str) -> str:
     """A decided session's outcome, or the review state it waits in."""
-    if status in (S.CLEARED, S.CONCERN_CONFIRMED):
+    if status in COMPLETED:
         return str(S(status).label)
     return next(name for name, statuses in REVIEW_STATES.values() if status in statuses)
 

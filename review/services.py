@@ -17,24 +17,23 @@ from django.utils import timezone
 
 from analysis.models import Flag
 from analysis.rules import Category
-from exams.lifecycle import TransitionError, label
+from exams.lifecycle import FIRST_DECISION, UNDER_REVIEW, TransitionError, label
 from exams.models import ExamSession
 from exams.models import SessionStatus as S
 from exams.services import session_transition
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
+from proctor.errors import Invalid
 from proctor.moments import moment_text
 from review.models import Appeal, FlagDecision, Outcome, SessionDecision, Verdict
 from review.selectors import appeal_open_until
 
 MAX_NOTE_CHARS = 5000
 
-#: Statuses in which reviewers decide flags and the first decision on the session.
-UNDER_REVIEW = frozenset({S.READY_FOR_REVIEW, S.APPEALED})
-
 #: What each outcome moves the session to, and from where.
 OUTCOMES: dict[str, tuple[frozenset[str], str]] = {
-    Outcome.NO_CONCERN: (UNDER_REVIEW | {S.ANALYSIS_FAILED}, S.CLEARED),
-    Outcome.REFERRED: (UNDER_REVIEW | {S.ANALYSIS_FAILED}, S.SECOND_REVIEW),
+    Outcome.NO_CONCERN: (FIRST_DECISION, S.CLEARED),
+    Outcome.REFERRED: (FIRST_DECISION, S.SECOND_REVIEW),
     Outcome.CONFIRMED: (frozenset({S.SECOND_REVIEW}), S.CONCERN_CONFIRMED),
     Outcome.SENT_BACK: (frozenset({S.SECOND_REVIEW}), S.READY_FOR_REVIEW),
 }
@@ -43,7 +42,7 @@ OUTCOMES: dict[str, tuple[frozenset[str], str]] = {
 DECIDABLE = frozenset().union(*(allowed for allowed, _ in OUTCOMES.values()))
 
 
-class DecisionError(Exception):
+class DecisionError(Invalid):
     """A decision that cannot be recorded; the message says why in plain words. Nothing was changed."""
 
 
@@ -97,7 +96,7 @@ def flag_decide(
     )
     audit_record(
         actor=actor,
-        action="flag.decide",
+        action=AuditAction.FLAG_DECIDE,
         target=session,
         request=request,
         # The note stays on the decision row; the permanent log records that there is one, not its words.
@@ -181,7 +180,7 @@ def session_decide(
     )
     audit_record(
         actor=actor,
-        action="session.decide",
+        action=AuditAction.SESSION_DECIDE,
         target=session,
         request=request,
         detail={
@@ -219,7 +218,7 @@ def session_appeal(*, session_id: Any, grounds: str, actor: Any, request: HttpRe
     _move(session, S.APPEALED, actor=actor, request=request, reason=reopened)
     audit_record(
         actor=actor,
-        action="session.appeal",
+        action=AuditAction.SESSION_APPEAL,
         target=session,
         request=request,
         detail={"appeal": appeal.pk, "grounds_chars": len(grounds)},

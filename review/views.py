@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from analysis.models import Flag
 from analysis.rules import RULES, Kind
 from analysis.services import analysis_retry
-from exams.lifecycle import TransitionError
+from exams.lifecycle import UNDER_REVIEW, TransitionError
 from exams.models import Course, ExamSession
 from exams.permissions import Action, can, may_check_identity_somewhere, refusal, require
 from identity.models import IdentityCheck, IdentityCheckKind, IdentityProfile, ManualDecision
@@ -27,6 +27,7 @@ from identity.reauth import signed_in_recently
 from identity.selectors import identity_id_photo
 from identity.services import MAX_REASON_CHARS, ManualCheckError, identity_manual_decide
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.crypto import DecryptionError
 from proctor.ranges import ByteRange, RangeNotSatisfiable, byte_range
 from proctor.streaming import csv_lines, private, streaming_response
@@ -55,7 +56,6 @@ from review.selectors import (
 from review.services import (
     DECIDABLE,
     MAX_NOTE_CHARS,
-    UNDER_REVIEW,
     DecisionError,
     decisions_open_to,
     flag_decide,
@@ -97,7 +97,7 @@ def course_dashboard(request: HttpRequest, course_id: int) -> HttpResponse:
     )
     audit_record(
         actor=request.user,
-        action="review.dashboard_view",
+        action=AuditAction.REVIEW_DASHBOARD_VIEW,
         target=course,
         request=request,
         subjects=[row.session.student_id for row in dashboard.rows],
@@ -197,7 +197,11 @@ def _review_page(
         return _to_purpose_page(request, session)
     review = session_review(session)
     audit_record(
-        actor=request.user, action="review.session_view", target=session, request=request, purpose=grant.purpose
+        actor=request.user,
+        action=AuditAction.REVIEW_SESSION_VIEW,
+        target=session,
+        request=request,
+        purpose=grant.purpose,
     )
     parts = {
         kind: [
@@ -408,7 +412,7 @@ def review_export_csv(request: HttpRequest, course_id: int) -> HttpResponse | St
         )
     audit_record(
         actor=request.user,
-        action="review.export",
+        action=AuditAction.REVIEW_EXPORT,
         target=exam or course,
         request=request,
         subjects=review_export_students(course, exam_id=exam_id),
@@ -439,7 +443,7 @@ def flag_thumbnail(request: HttpRequest, flag_id: int) -> HttpResponse:
         raise Http404(UNREADABLE) from exc
     audit_record(
         actor=request.user,
-        action="flag.thumbnail_view",
+        action=AuditAction.FLAG_THUMBNAIL_VIEW,
         target=flag.evidence_recording,
         request=request,
         purpose=grant.purpose,
@@ -489,7 +493,7 @@ def identity_checks(request: HttpRequest) -> HttpResponse:
     decided = manual_checks_for(request.user, pending=False, course_id=course_id)
     audit_record(
         actor=request.user,
-        action="identity.manual_queue_view",
+        action=AuditAction.MANUAL_QUEUE_VIEW,
         request=request,
         subjects=[item.check.user_id for item in [*pending, *decided]],
         detail={"pending": [c.check.pk for c in pending]},

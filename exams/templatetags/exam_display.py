@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import template
 
+from exams import lifecycle
 from exams.models import Accommodation, Exam
 
 register = template.Library()
@@ -32,3 +33,9 @@ def accommodation_summary(accommodation: Accommodation) -> str:
     if accommodation.alternative_arrangement:
         parts.append(f"alternative arrangement: {accommodation.alternative_arrangement}")
     return "; ".join(parts) or "none"
+
+
+@register.filter
+def status_tone(status: str) -> str:
+    """The badge colour of a session status (exams.lifecycle.tone)."""
+    return lifecycle.tone(status)

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from analysis.models import Flag
 from analysis.services import analysis_run
-from exams.lifecycle import ATTEMPT_ENDED
-from exams.models import Choice, Course, Exam, ExamSession, Question, QuestionKind, SessionStatus
+from exams.lifecycle import AWAITING_ANALYSIS
+from exams.models import Choice, Course, Exam, ExamSession, Question, QuestionKind
 from exams.selectors import consent_policy_for
 from exams.services import (
     answer_save,
@@ -35,6 +35,7 @@ from identity.consent import biometric_consent_in_force, biometric_notice_curren
 from identity.models import IdentityProfile
 from identity.services import biometric_consent_answer, identity_enrol, identity_verify
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from recordings.models import Recording, StreamKind
 from recordings.services import (
     browser_signal_record,
@@ -77,7 +78,7 @@ def demo_attempt_record(*, say: Callable[[str], None] = lambda _: None) -> DemoA
         raise DemoUnavailable("The demo course and people are missing: run `manage.py seed_demo` first.")
     session = ExamSession.objects.filter(exam__course=course, exam__title=EXAM_TITLE, student=student).first()
     # An attempt stopped after its submit (the command interrupted) is finished; any other is left alone.
-    changed = session is None or session.status in {*ATTEMPT_ENDED, SessionStatus.ANALYSING}
+    changed = session is None or session.status in AWAITING_ANALYSIS
     step = _Steps(say)
     if session is None:
         webcam = step.run("Encoding the demo webcam recording", media.demo_webcam_webm)
@@ -153,7 +154,7 @@ def _take_exam(course: Course, student: Any, *, webcam: bytes, screen: bytes) ->
     session_recordings_finalise(session=session, actor=student)
     audit_record(
         actor=None,
-        action="demo.record_attempt",
+        action=AuditAction.DEMO_RECORD_ATTEMPT,
         target=session,
         detail={"student": student.username, "backdated_seconds": media.DEMO_SECONDS},
     )
@@ -209,7 +210,7 @@ def _analyse(session: ExamSession) -> None:
     while True:
         analysis_run(session_id=session.pk)
         status = ExamSession.objects.filter(pk=session.pk).values_list("status", flat=True).get()
-        if status not in {*ATTEMPT_ENDED, SessionStatus.ANALYSING}:
+        if status not in AWAITING_ANALYSIS:
             return
         if time.monotonic() > give_up:
             raise DemoUnavailable(

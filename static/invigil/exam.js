@@ -7,6 +7,8 @@ import { serverClock, StreamRecorder, Uploader } from "./recorder.js";
 
 const app = document.getElementById("exam-app");
 const config = JSON.parse(document.getElementById("exam-config").textContent);
+// Session statuses and their groups as the server names them (exams/lifecycle.py, base template).
+const statuses = JSON.parse(document.getElementById("session-statuses").textContent);
 const $ = (selector) => app.querySelector(selector);
 const MIN_UPLOAD_KBIT = 700; // webcam+audio and screen at their bitrates, with headroom
 
@@ -611,7 +613,7 @@ for (const input of app.querySelectorAll("[data-question]")) {
 }
 if (config.deadline) setDeadline({ server_time: config.server_time, deadline: config.deadline });
 setInterval(tick, 1000);
-if (["submitted", "timed_out", "abandoned"].includes(config.status)) {
+if (statuses.groups.ATTEMPT_ENDED.includes(config.status)) {
   show("finish");
   finishUploads();
 } else {

@@ -294,6 +294,7 @@ def test_a_student_with_a_break_allowance_takes_a_break_and_the_clock_stands_sti
     expect(page.locator("#break-clock")).to_have_text(re.compile(r"^(9:5\d|10:00)$"))
     expect(page.get_by_label("Your answer to question 4")).to_be_hidden()
     screenshot(page, "exam-break")
+    assert_accessible(page, "the break page")
     session = ExamSession.objects.get(student__username="student3")
     on_break = ExamBreak.objects.get(session=session)
     assert on_break.ended_at is None
@@ -313,4 +314,5 @@ def test_a_student_with_a_break_allowance_takes_a_break_and_the_clock_stands_sti
     # The clock stood still for the break: the deadline moved on by exactly its length.
     assert session.deadline - on_break.deadline_before == on_break.ended_at - on_break.started_at
     screenshot(page, "exam-after-break")
+    assert_accessible(page, "the exam page after a break")
     submit_and_wait_for_the_upload(page)

@@ -41,7 +41,7 @@ def test_a_student_signs_in_with_the_keyboard_and_sees_their_exam(page: Any, liv
     expect(row).to_be_visible()
     expect(row).to_contain_text("38 minutes")  # 30 minutes with a 1.25 accommodation
     screenshot(page, "student-dashboard")
-    row.get_by_role("link", name="Midterm: mechanics").click()
+    row.get_by_role("link", name="Midterm: mechanics", exact=True).click()
     expect(page.get_by_role("heading", name="Midterm: mechanics")).to_be_visible()
     expect(page.get_by_text("25% extra time")).to_be_visible()
     screenshot(page, "student-exam")

@@ -341,7 +341,10 @@ FOUND_IN_EXPORT: dict[str, Callable[[Export, Full], bool]] = {
     "proctor.AuditEvent": lambda e, f: (
         [event["what"] for event in e.document["sign_in_events"]]
         == ["Signed in", "Someone tried to sign in under your username with a wrong password"]
-        and any(action["action"] == "identity.enrol" for action in e.document["your_actions"])
+        and any(
+            (action["action"], action["what"]) == ("identity.enrol", "Enrolled a face")
+            for action in e.document["your_actions"]
+        )
     ),
     "identity.User": lambda e, f: (
         e.document["student"]["username"] == f.student.username

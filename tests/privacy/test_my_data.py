@@ -25,6 +25,7 @@ from identity.services import identity_enrol, identity_store_id_photo, identity_
 from privacy.selectors import my_data
 from privacy.services import hold_set, purge_due
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.keystore import period_end, period_id_for
 from proctor.models import AuditEvent, DataKey
 from proctor.templatetags.moments import day
@@ -150,7 +151,7 @@ def a_full_session(world: World) -> None:
     policy = ConsentPolicyFactory(institution=session.exam.course.institution)
     ConsentRecord.objects.create(session=session, policy=policy, policy_version=policy.version, decision="consented")
     recording = recording_start(session=session, kind="webcam", mime_type="video/webm", actor=None)
-    audit_record(actor=world.users["reviewer"], action="recording.play", target=recording, detail={})
+    audit_record(actor=world.users["reviewer"], action=AuditAction.RECORDING_PLAY, target=recording, detail={})
     BrowserSignal.objects.create(session=session, kind="tab_hidden", client_time=timezone.now())
     dismissed_tab_flag(session)
 

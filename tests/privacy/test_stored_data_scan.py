@@ -38,6 +38,7 @@ from identity import faces
 from identity.models import IdentityProfile
 from identity.services import identity_enrol, template_open
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.keys import data_key_create, data_key_material, keyring, keystore
 from proctor.keystore import period_key_label
 from proctor.models import DataKey
@@ -539,7 +540,9 @@ def test_the_search_finds_a_data_key_written_as_hex_or_base64_and_a_picture_in_a
     assert leaks_in_database(scanner) == []  # wrapped, the key gives nothing away
 
     audit_record(
-        actor=None, action="test.leak", detail={"key": material.hex(), "copy": base64.b64encode(material).decode()}
+        actor=None,
+        action=AuditAction.KEYS_ROTATE,
+        detail={"key": material.hex(), "copy": base64.b64encode(material).decode()},
     )
     signal = {"note": base64.b64encode(b"\x00" + material).decode()}  # inside a longer text, off alignment
     world.session.browser_signals.create(kind="copy", client_time=world.session.created_at, detail=signal)

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.audited_admin import AuditedReadsMixin
 from proctor.models import AuditEvent, AuditSubject, Outcome
 from tests.conftest import ROLES, World, client_as
@@ -55,9 +56,13 @@ def test_only_administrators_read_the_access_report(world: World, role: str) -> 
 
 
 def test_the_report_shows_who_touched_a_students_data_with_role_purpose_and_outcome(world: World) -> None:
-    audit_record(actor=world.users["reviewer"], action="recording.play", target=world.session, purpose="flag #9")
-    audit_record(actor=world.users["outsider"], action="access.refused", target=world.session, outcome=Outcome.REFUSED)
-    audit_record(actor=world.users["reviewer"], action="recording.play", target=world.other_session)
+    audit_record(
+        actor=world.users["reviewer"], action=AuditAction.RECORDING_PLAY, target=world.session, purpose="flag #9"
+    )
+    audit_record(
+        actor=world.users["outsider"], action=AuditAction.ACCESS_REFUSED, target=world.session, outcome=Outcome.REFUSED
+    )
+    audit_record(actor=world.users["reviewer"], action=AuditAction.RECORDING_PLAY, target=world.other_session)
     response = client_as(world, "admin").get(reverse(ACCESS), {"person": "student"})
     body = response.content.decode()
     assert "flag #9" in body
@@ -111,8 +116,8 @@ def test_a_staff_account_that_is_not_an_administrator_is_refused_and_logged(worl
 
 
 def test_the_audit_logs_target_filter_names_events_without_a_target_and_selects_them(world: World) -> None:
-    audit_record(actor=world.users["student"], action="auth.login")  # no target
-    audit_record(actor=world.users["instructor"], action="session.view", target=world.session)
+    audit_record(actor=world.users["student"], action=AuditAction.LOGIN)  # no target
+    audit_record(actor=world.users["student"], action=AuditAction.SESSION_OPEN, target=world.session)
     client = client_as(world, "admin")
     url = reverse("admin:proctor_auditevent_changelist")
     page = client.get(url).content.decode()
@@ -121,4 +126,4 @@ def test_the_audit_logs_target_filter_names_events_without_a_target_and_selects_
     chosen = client.get(url, {"target_type": ""})
     actions = {event.action for event in chosen.context["cl"].result_list}
     assert "auth.login" in actions
-    assert "session.view" not in actions  # the one event with a target
+    assert "session.open" not in actions  # the one event with a target

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from proctor.audit import audit_record, audit_verify
+from proctor.audit_actions import AuditAction
 from proctor.models import AuditEvent, AuditHead
 from tests.factories import UserFactory
 from tests.proctor.tamper import triggers_bypassed
@@ -16,7 +17,7 @@ from tests.proctor.tamper import triggers_bypassed
 def ten_events(db: None) -> list[AuditEvent]:
     user = UserFactory(username="alice")
     return [
-        audit_record(actor=user if i % 2 else None, action="test.event", detail={"n": i, "note": "ünïcode"})
+        audit_record(actor=user if i % 2 else None, action=AuditAction.KEYS_ROTATE, detail={"n": i, "note": "ünïcode"})
         for i in range(10)
     ]
 
@@ -38,7 +39,9 @@ def test_an_intact_log_verifies(ten_events: list[AuditEvent]) -> None:
 def test_it_records_the_actor_target_and_address(db: None, rf: object) -> None:
     user = UserFactory(username="bob")
     request = rf.get("/", REMOTE_ADDR="203.0.113.7")  # type: ignore[attr-defined]
-    event = audit_record(actor=user, action="recording.play", target=user, request=request, detail={"t": 12.5})
+    event = audit_record(
+        actor=user, action=AuditAction.RECORDING_PLAY, target=user, request=request, detail={"t": 12.5}
+    )
     event.refresh_from_db()
     assert (event.actor_id, event.actor_label, event.ip) == (user.pk, "bob", "203.0.113.7")
     assert (event.target_type, event.target_id) == ("identity.user", str(user.pk))
@@ -48,25 +51,25 @@ def test_it_records_the_actor_target_and_address(db: None, rf: object) -> None:
 @pytest.mark.parametrize("forged", ["not-an-address", "1.2.3.4, 5.6.7.8", ""])
 def test_an_address_that_is_not_an_ip_is_recorded_as_unknown(db: None, rf: object, forged: str) -> None:
     request = rf.get("/", REMOTE_ADDR=forged)  # type: ignore[attr-defined]
-    event = audit_record(actor=None, action="test.event", request=request)
+    event = audit_record(actor=None, action=AuditAction.KEYS_ROTATE, request=request)
     event.refresh_from_db()
     assert event.ip is None
     assert audit_verify().ok
 
 
 def test_an_event_in_a_rolled_back_transaction_leaves_no_trace(db: None) -> None:
-    audit_record(actor=None, action="kept")
+    audit_record(actor=None, action=AuditAction.HOLD_SET)
     with pytest.raises(RuntimeError), transaction.atomic():
-        audit_record(actor=None, action="rolled.back")
+        audit_record(actor=None, action=AuditAction.HOLD_LIFT)
         raise RuntimeError
-    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["kept"]
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["hold.set"]
     assert audit_verify().ok
 
 
 def test_the_database_refuses_to_update_an_audit_row(ten_events: list[AuditEvent]) -> None:
     with pytest.raises((DatabaseError, IntegrityError)), transaction.atomic():
         AuditEvent.objects.filter(seq=3).update(action="test.nothing")
-    assert AuditEvent.objects.get(seq=3).action == "test.event"
+    assert AuditEvent.objects.get(seq=3).action == "keys.rotate"
 
 
 def test_the_database_refuses_to_delete_an_audit_row(ten_events: list[AuditEvent]) -> None:
@@ -132,7 +135,7 @@ def test_concurrent_writers_never_fork_the_chain() -> None:
     def write(n: int) -> None:
         try:
             for i in range(10):
-                audit_record(actor=None, action="race", detail={"writer": n, "i": i})
+                audit_record(actor=None, action=AuditAction.KEYS_ROTATE, detail={"writer": n, "i": i})
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
         finally:

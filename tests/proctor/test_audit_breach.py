@@ -22,6 +22,7 @@ from proctor.audit import (
     audit_verify,
     subjects_of,
 )
+from proctor.audit_actions import AuditAction
 from proctor.models import AuditEvent, AuditHead, AuditSubject, Outcome
 from tests.conftest import World
 from tests.factories import UserFactory
@@ -32,7 +33,7 @@ def test_role_purpose_outcome_and_people_are_stored_and_hashed(db: None) -> None
     reader, student = UserFactory(), UserFactory()
     event = audit_record(
         actor=reader,
-        action="recording.play",
+        action=AuditAction.RECORDING_PLAY,
         role="reviewer",
         purpose="flag #12",
         outcome=Outcome.DONE,
@@ -54,7 +55,11 @@ def test_role_purpose_outcome_and_people_are_stored_and_hashed(db: None) -> None
 )
 def test_editing_the_role_purpose_or_outcome_breaks_the_chain(db: None, tamper: dict[str, str]) -> None:
     event = audit_record(
-        actor=UserFactory(), action="recording.play", role="reviewer", purpose="flag #12", outcome=Outcome.REFUSED
+        actor=UserFactory(),
+        action=AuditAction.RECORDING_PLAY,
+        role="reviewer",
+        purpose="flag #12",
+        outcome=Outcome.REFUSED,
     )
     with triggers_bypassed():
         AuditEvent.objects.filter(seq=event.seq).update(**tamper)
@@ -65,8 +70,8 @@ def test_editing_the_role_purpose_or_outcome_breaks_the_chain(db: None, tamper: 
 
 def test_removing_or_adding_a_person_to_an_entry_breaks_the_chain(db: None) -> None:
     student, other = UserFactory(), UserFactory()
-    event = audit_record(actor=None, action="recording.play", subjects=[student.pk])
-    audit_record(actor=None, action="later")
+    event = audit_record(actor=None, action=AuditAction.RECORDING_PLAY, subjects=[student.pk])
+    audit_record(actor=None, action=AuditAction.ANALYSIS_COMPLETE)
     with triggers_bypassed():
         AuditSubject.objects.filter(seq=event.seq).delete()
     assert audit_verify().first_break.seq == event.seq  # type: ignore[union-attr]
@@ -79,7 +84,7 @@ def test_removing_or_adding_a_person_to_an_entry_breaks_the_chain(db: None) -> N
 def test_the_people_index_is_append_only(db: None) -> None:
     from django.db import DatabaseError, IntegrityError, transaction
 
-    event = audit_record(actor=None, action="recording.play", subjects=[UserFactory().pk])
+    event = audit_record(actor=None, action=AuditAction.RECORDING_PLAY, subjects=[UserFactory().pk])
     with pytest.raises((DatabaseError, IntegrityError)), transaction.atomic():
         AuditSubject.objects.filter(seq=event.seq).delete()
     assert AuditSubject.objects.filter(seq=event.seq).count() == 1
@@ -89,7 +94,7 @@ def test_the_person_is_found_from_the_target(world: World) -> None:
     assert subjects_of(world.session) == [world.users["student"].pk]
     assert subjects_of(world.users["reviewer"]) == [world.users["reviewer"].pk]
     assert subjects_of(world.exam) == []
-    event = audit_record(actor=world.users["reviewer"], action="review.session_view", target=world.session)
+    event = audit_record(actor=world.users["reviewer"], action=AuditAction.REVIEW_SESSION_VIEW, target=world.session)
     assert list(AuditSubject.objects.filter(seq=event.seq).values_list("subject_id", flat=True)) == [
         world.users["student"].pk
     ]
@@ -109,9 +114,9 @@ def test_the_person_is_found_from_the_target(world: World) -> None:
 def test_an_entry_names_the_actors_role_in_the_course_of_what_they_touched(
     world: World, role: str, expected: str
 ) -> None:
-    event = audit_record(actor=world.users[role], action="review.session_view", target=world.session)
+    event = audit_record(actor=world.users[role], action=AuditAction.REVIEW_SESSION_VIEW, target=world.session)
     assert event.role == expected
-    assert audit_record(actor=None, action="retention.purge_recordings", target=world.session).role == "system"
+    assert audit_record(actor=None, action=AuditAction.PURGE_RECORDINGS, target=world.session).role == "system"
 
 
 # --- Anchors outside the database ------------------------------------------------------------------------
@@ -124,18 +129,18 @@ def anchors(tmp_path: object) -> FileSystemStorage:
 
 def test_an_anchor_holds_the_head_and_verification_accepts_an_intact_log(db: None, anchors: FileSystemStorage) -> None:
     for i in range(3):
-        audit_record(actor=None, action="test.event", detail={"i": i})
+        audit_record(actor=None, action=AuditAction.KEYS_ROTATE, detail={"i": i})
     anchor = audit_anchor_write(storage=anchors)
     head = AuditHead.objects.get()
     assert (anchor.seq, anchor.hash) == (head.seq, head.hash)
     assert audit_anchors(storage=anchors) == [anchor]
-    audit_record(actor=None, action="after.the.anchor")
+    audit_record(actor=None, action=AuditAction.ANALYSIS_COMPLETE)
     assert audit_verify(anchors=audit_anchors(storage=anchors)).ok
 
 
 def test_losing_the_whole_log_and_its_head_is_caught_by_an_anchor(db: None, anchors: FileSystemStorage) -> None:
     for i in range(5):
-        audit_record(actor=None, action="test.event", detail={"i": i})
+        audit_record(actor=None, action=AuditAction.KEYS_ROTATE, detail={"i": i})
     audit_anchor_write(storage=anchors)
     with triggers_bypassed():
         AuditEvent.objects.all().delete()
@@ -151,7 +156,7 @@ def test_rewriting_the_log_consistently_is_caught_by_an_anchor(db: None, anchors
     from proctor.audit import GENESIS_HASH, _hash_of_row
 
     for i in range(4):
-        audit_record(actor=None, action="test.event", detail={"i": i})
+        audit_record(actor=None, action=AuditAction.KEYS_ROTATE, detail={"i": i})
     audit_anchor_write(storage=anchors)
     with triggers_bypassed():
         AuditEvent.objects.filter(seq=2).update(detail={"i": "forged"})
@@ -180,7 +185,7 @@ def test_an_unreadable_anchor_is_reported_not_skipped(db: None, anchors: FileSys
 def test_the_daily_task_anchors_an_intact_chain_and_not_a_broken_one(db: None) -> None:
     from proctor.tasks import audit_chain_verify
 
-    audit_record(actor=None, action="test.event")
+    audit_record(actor=None, action=AuditAction.KEYS_ROTATE)
     assert audit_chain_verify()["ok"] is True
     assert [anchor.seq for anchor in audit_anchors()] == [1]
     with triggers_bypassed():
@@ -198,21 +203,24 @@ def history(world: World) -> dict[str, AuditEvent]:
     return {
         "played": audit_record(
             actor=world.users["reviewer"],
-            action="recording.play",
+            action=AuditAction.RECORDING_PLAY,
             target=world.session,
             purpose="flag #3",
         ),
         "refused": audit_record(
-            actor=world.users["outsider"], action="access.refused", target=world.session, outcome=Outcome.REFUSED
+            actor=world.users["outsider"],
+            action=AuditAction.ACCESS_REFUSED,
+            target=world.session,
+            outcome=Outcome.REFUSED,
         ),
-        "other": audit_record(actor=world.users["reviewer"], action="recording.play", subjects=[other.pk]),
+        "other": audit_record(actor=world.users["reviewer"], action=AuditAction.RECORDING_PLAY, subjects=[other.pk]),
         "course": audit_record(
             actor=world.users["instructor"],
-            action="review.export",
+            action=AuditAction.REVIEW_EXPORT,
             target=world.course,
             subjects=[student.pk, other.pk],
         ),
-        "nobody": audit_record(actor=world.users["instructor"], action="exam.publish", target=world.exam),
+        "nobody": audit_record(actor=world.users["instructor"], action=AuditAction.EXAM_PUBLISH, target=world.exam),
     }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.models import AuditEvent
 from proctor.tasks import audit_chain_verify
 from tests.proctor.tamper import triggers_bypassed
@@ -15,7 +16,7 @@ from tests.proctor.tamper import triggers_bypassed
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_verifies_the_audit_chain_and_reports_tampering(celery_worker_process: Any) -> None:
     for n in range(5):
-        audit_record(actor=None, action="test.event", detail={"n": n})
+        audit_record(actor=None, action=AuditAction.KEYS_ROTATE, detail={"n": n})
 
     result = audit_chain_verify.delay().get(timeout=60)
     assert result == {"ok": True, "checked": 5, "head": AuditEvent.objects.get(seq=5).hash, "break": ""}

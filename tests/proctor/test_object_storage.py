@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from proctor.audit import anchor_storage, audit_anchors, audit_record, audit_verify
+from proctor.audit_actions import AuditAction
 from proctor.models import AuditHead
 from proctor.storage import ObjectStorage
 from proctor.tasks import audit_chain_verify
@@ -95,7 +96,7 @@ def test_a_deletion_removes_every_version_and_delete_marker_of_that_key_and_no_o
 def test_the_daily_check_anchors_the_chain_head_in_the_write_once_bucket(
     db: None, s3_server: S3Server, s3_media: S3Media
 ) -> None:
-    audit_record(actor=None, action="test.event")
+    audit_record(actor=None, action=AuditAction.KEYS_ROTATE)
     assert audit_chain_verify.apply().get()["ok"]
 
     head = AuditHead.objects.get(id=1)

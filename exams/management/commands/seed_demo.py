@@ -27,6 +27,7 @@ from exams.models import (
 from exams.notice import default_notice_parts
 from exams.services import privacy_notice_add
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 
 DEMO_PASSWORD = "invigil-demo"  # noqa: S105  (published on purpose; seed_demo refuses production)
 
@@ -167,5 +168,5 @@ class Command(BaseCommand):
             speech_allowed=True,
             note="Uses a screen reader.",
         )
-        audit_record(actor=None, action="demo.seed", target=institution)
+        audit_record(actor=None, action=AuditAction.DEMO_SEED, target=institution)
         return True

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from proctor.access_report import COLUMNS, question_from, report_rows
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 
 
 class Command(BaseCommand):
@@ -31,7 +32,7 @@ class Command(BaseCommand):
         # Reading the log about a person is itself a read of personal data.
         audit_record(
             actor=None,
-            action="audit.access_report",
+            action=AuditAction.AUDIT_ACCESS_REPORT,
             role="operator",
             purpose="breach or access inquiry (manage.py audit_access)",
             subjects=[question.person.pk] if question.person else [],

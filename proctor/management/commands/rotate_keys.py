@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.keys import data_keys_not_under_primary, data_keys_rewrap, keyring, period_keys_rewrap
 
 
@@ -23,7 +24,9 @@ class Command(BaseCommand):
         periods = period_keys_rewrap()
         count = data_keys_rewrap()
         audit_record(
-            actor=None, action="keys.rotate", detail={"primary": primary, "rewrapped": count, "periods": periods}
+            actor=None,
+            action=AuditAction.KEYS_ROTATE,
+            detail={"primary": primary, "rewrapped": count, "periods": periods},
         )
         remaining = data_keys_not_under_primary()
         if remaining:
