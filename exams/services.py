@@ -44,6 +44,7 @@ from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
 from proctor.errors import Conflict, Invalid
+from proctor.moments import moment_text
 from proctor.realtime import broadcast_on_commit
 
 __all__ = ["ExamUnavailable", "TransitionError", "session_transition"]
@@ -252,7 +253,7 @@ def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None
     if not exam.published:
         raise ExamUnavailable("This exam is not published yet.")
     if now < exam.opens_at:
-        raise ExamUnavailable(f"This exam opens on {timezone.localtime(exam.opens_at):%A %d %B at %H:%M}.")
+        raise ExamUnavailable(f"This exam opens on {moment_text(exam.opens_at)}.")
     if now >= exam.closes_at:
         raise ExamUnavailable("This exam has closed.")
     if consent_policy_for(exam) is None:
@@ -263,6 +264,8 @@ def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None
     session, created = ExamSession.objects.get_or_create(exam=exam, student=student)
     if created:
         audit_record(actor=student, action=AuditAction.SESSION_OPEN, target=session, request=request)
+        # The exam's review dashboards list the new session without a reload (static/invigil/review-feed.js).
+        broadcast_on_commit(exam_group(exam.pk), "session.opened", {"session_id": str(session.pk)})
     return session
 
 
@@ -524,7 +527,7 @@ def session_time_out(*, session_id: Any) -> ExamSession:
         session_id=session_id,
         to_status=SessionStatus.TIMED_OUT,
         actor=None,
-        reason=f"Time ran out at {timezone.localtime(session.deadline):%H:%M:%S}.",
+        reason=f"Time ran out at {moment_text(session.deadline, seconds=True)}.",
     )
 
 

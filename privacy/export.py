@@ -25,6 +25,7 @@ from privacy.selectors import SIGN_IN_FAILED, ExportExtras, MyData, SessionData,
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction, action_label
 from proctor.crypto import DecryptionError
+from proctor.moments import moment_text
 from recordings.models import BrowserSignal, Recording
 from recordings.selectors import recording_open_thumbnail, recording_plaintext
 
@@ -367,7 +368,7 @@ def my_data_export(data: MyData, *, request: HttpRequest | None = None) -> Itera
         signals.setdefault(signal.session_id, []).append(signal)
 
     with zipfile.ZipFile(sink, "w") as archive:
-        archive.writestr("README.txt", README.format(made=timezone.localtime().strftime("%d %B %Y at %H:%M")))
+        archive.writestr("README.txt", README.format(made=moment_text(timezone.now())))
         yield sink.take()
         if data.profile is not None and data.profile.id_photo_name:
             try:

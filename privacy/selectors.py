@@ -31,6 +31,7 @@ from privacy.services import HOLD, identity_profile_delete_refusal, kept_by, pro
 from proctor.audit_actions import RECORDING_ACCESSES, AuditAction
 from proctor.keys import data_key_backups_readable_until
 from proctor.models import AuditEvent
+from proctor.moments import moment_text
 from recordings.models import BrowserSignal, Recording, RecordingGap
 from recordings.services import recordings_due_at
 from review.models import Appeal, FlagDecision, SessionDecision
@@ -329,7 +330,7 @@ def purge_schedule_problem() -> str | None:
         )
     if task.last_run_at is not None and timezone.now() - task.last_run_at > PURGE_OVERDUE:
         return (
-            f"The daily retention purge last ran on {timezone.localtime(task.last_run_at):%d %B %Y at %H:%M}. "
+            f"The daily retention purge last ran on {moment_text(task.last_run_at)}. "
             "Check that Celery beat and a worker are running."
         )
     return None

@@ -96,6 +96,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # The built-in form widget templates, for FORM_RENDERER below.
+    "django.forms",
     "rest_framework",
     "channels",
     "axes",
@@ -149,6 +151,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# Widgets render through TEMPLATES, so templates/ can mend one: the admin's date and time inputs get
+# labels there (templates/admin/widgets/split_datetime.html).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # --- Database ---------------------------------------------------------------------------------
 

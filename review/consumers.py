@@ -1,4 +1,4 @@
-"""The review dashboard's live feed: status changes and analysis progress of an exam's sessions.
+"""The review dashboard's live feed: new sessions, status changes and analysis progress of an exam's sessions.
 
 Thin by design: authenticate, authorise through exams.permissions, join the exam's group, and pass
 its events on. Listeners only: the feed accepts nothing from the browser.
@@ -54,6 +54,9 @@ class ExamReviewFeedConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         return  # a feed: nothing the browser sends changes anything
+
+    async def session_opened(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(event))
 
     async def session_status(self, event: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(event))

@@ -24,6 +24,7 @@ from exams.services import session_transition
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
 from proctor.errors import Invalid
+from proctor.moments import moment_text
 from review.models import Appeal, FlagDecision, Outcome, SessionDecision, Verdict
 from review.selectors import appeal_open_until
 
@@ -211,7 +212,7 @@ def session_appeal(*, session_id: Any, grounds: str, actor: Any, request: HttpRe
         )
     closes = appeal_open_until(session, appealed=False)
     if closes is not None and timezone.now() > closes:
-        raise DecisionError(f"The time to appeal ended on {timezone.localtime(closes):%-d %B %Y at %H:%M}.")
+        raise DecisionError(f"The time to appeal ended on {moment_text(closes)}.")
     appeal = Appeal.objects.create(session=session, grounds=grounds, lodged_by=actor)
     reopened = "Appealed by the student; the session is reopened for review."
     _move(session, S.APPEALED, actor=actor, request=request, reason=reopened)

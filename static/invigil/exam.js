@@ -2,6 +2,7 @@
 // progress until every recorded chunk is acknowledged. One page, so the camera and screen streams
 // acquired in the check are the ones recorded.
 
+import { momentElement } from "./moments.js";
 import { serverClock, StreamRecorder, Uploader } from "./recorder.js";
 
 const app = document.getElementById("exam-app");
@@ -517,7 +518,7 @@ async function saveNow(question, body) {
   inFlight.add(request);
   try {
     const saved = await request;
-    status.textContent = `Saved at ${new Date(saved.saved_at).toLocaleTimeString()}`;
+    status.replaceChildren("Saved at ", momentElement(saved.saved_at, { seconds: true }));
   } catch (error) {
     status.textContent = `Not saved: ${error.message}`;
   } finally {

@@ -1,5 +1,8 @@
-// The session review page: webcam and screen play in step; a flag's button, or N and P, moves both
-// players to it. Parts (one per recorder start) are placed on the attempt's clock by their offsets.
+// The session review page: webcam and screen play in step; a flag's button, its mark on the timeline,
+// or N and P, moves both players to it. Parts (one per recorder start) are placed on the attempt's
+// clock by their offsets.
+
+import { momentElement } from "./moments.js";
 
 const parts = JSON.parse(document.getElementById("review-parts")?.textContent || "{}");
 const webcam = document.getElementById("webcam-player");
@@ -61,10 +64,22 @@ if (webcam && screen) {
 }
 (webcam || screen)?.addEventListener("timeupdate", () => { position.textContent = clock(now()); });
 
+const playersColumn = document.querySelector(".review-layout__players");
+
+/** Whether the players stay put while the page scrolls (the two-column layout of wide screens). */
+function playersStayInView() {
+  return playersColumn && getComputedStyle(playersColumn).position === "sticky";
+}
+
+// A flag's "Play from here" and its mark on the timeline (buttons both: mouse, Enter and Space) move
+// the players to it. A mark also brings its flag into view beside the players, keeping focus on the
+// timeline so the next mark is a Tab away; on narrow screens that scroll would hide the timeline.
 for (const button of document.querySelectorAll("[data-seek]")) {
   button.addEventListener("click", () => {
     seek(Number(button.dataset.seek));
-    button.closest(".flag")?.classList.add("flag--visited");
+    const flag = button.closest(".flag") || document.getElementById(button.dataset.flag || "");
+    flag?.classList.add("flag--visited");
+    if (flag && !button.closest(".flag") && playersStayInView()) flag.scrollIntoView({ block: "nearest" });
   });
 }
 
@@ -122,7 +137,7 @@ for (const form of document.querySelectorAll("form[data-flag-decision]")) {
       const badge = document.createElement("span");
       badge.className = `badge ${answer.verdict === "dismissed" ? "badge--neutral" : "badge--danger"}`;
       badge.textContent = answer.verdict_label;
-      verdict.replaceChildren(badge, ` by ${answer.reviewer}, just now: ${answer.note}`);
+      verdict.replaceChildren(badge, ` by ${answer.reviewer}, `, momentElement(answer.decided_at), `: ${answer.note}`);
       note.value = "";
       const waiting = document.getElementById("undecided-flags");
       if (waiting) {

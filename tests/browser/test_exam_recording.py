@@ -1,6 +1,7 @@
 """End to end in real headless Chromium with a fake webcam (a real face), microphone and entire
 screen, against real Daphne: consent, system check, exam, submit; then the stored recordings decrypt
-and decode. And: the server goes away mid-exam, comes back, and no chunk is lost."""
+and decode; each step of the exam page passes axe (WCAG 2.1 A and AA). And: the server goes away
+mid-exam, comes back, and no chunk is lost."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def pass_the_check_and_start(page: Any) -> float:
         page.locator("#identity-problem:visible, [data-state=ok] >> text=" + done).first.wait_for(timeout=30_000)
         assert page.locator("#identity-problem").is_hidden(), page.locator("#identity-problem").inner_text()
     screenshot(page, "identity")
+    assert_accessible(page, "the identity step")
     page.get_by_role("button", name="Check my face").click()
     page.locator("#identity-problem:visible, [data-step=start]:visible").first.wait_for(timeout=30_000)
     assert page.locator("#identity-problem").is_hidden(), page.locator("#identity-problem").inner_text()
@@ -109,6 +111,7 @@ def test_a_student_takes_the_exam_and_the_recordings_decrypt_and_decode(
     time.sleep(max(0.0, 10 - (time.monotonic() - started)))
     submitted = submit_and_wait_for_the_upload(page)
     screenshot(page, "exam-finished")
+    assert_accessible(page, "the finished exam")
 
     session = ExamSession.objects.get(student__username="student1")
     assert session.transitions.filter(to_status=SessionStatus.SUBMITTED).exists()
@@ -186,6 +189,8 @@ def test_after_a_page_reload_the_exam_continues_as_a_new_part_and_nothing_is_los
     page.get_by_role("button", name="Check my camera, microphone and screen").click()
     expect(page.locator("#recording-status")).to_have_text("Recording and uploading", timeout=30_000)
     expect(page.locator("#time-left")).to_have_text(re.compile(r"^(29|30):\d\d$"))
+    # Checked here rather than where the recording's length is compared with the clock: axe takes CPU.
+    assert_accessible(page, "the exam in progress")
     time.sleep(7)
     submit_and_wait_for_the_upload(page)
 
@@ -213,6 +218,7 @@ def test_a_student_who_declines_face_matching_waits_for_a_person_who_decides_fro
     page.get_by_role("button", name="Check my camera, microphone and screen").click()
     expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible(timeout=30_000)
     screenshot(page, "identity-choice")
+    assert_accessible(page, "the choice of identity check")
     page.get_by_role("button", name="Take a picture of my photo ID").click()
     page.locator("#identity-problem:visible, [data-check=manual] >> text=Waiting for a person").first.wait_for(
         timeout=30_000
@@ -255,6 +261,7 @@ def test_a_student_who_declines_face_matching_waits_for_a_person_who_decides_fro
     staff.get_by_role("button", name="Confirm identity").click()
     expect(staff.get_by_text("Identity of")).to_contain_text("confirmed. The photo ID is deleted.")
     screenshot(staff, "identity-decided")
+    assert_accessible(staff, "the decided identity check")
     check.refresh_from_db()
     assert (check.decision, check.decided_by.username) == ("confirmed", "instructor")
     assert IdentityProfile.objects.get(user__username="student1").id_photo_name == ""
@@ -265,6 +272,7 @@ def test_a_student_who_declines_face_matching_waits_for_a_person_who_decides_fro
     assert session.status == SessionStatus.READY
     assert "identity: manual_confirmed" in session.transitions.get(to_status=SessionStatus.READY).reason
     screenshot(page, "identity-confirmed-ready")
+    assert_accessible(page, "the start step")
     staff.context.close()
 
 

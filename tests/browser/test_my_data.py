@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from exams.models import ExamSession
 from identity.models import IdentityProfile
 from proctor.models import AuditEvent
+from proctor.moments import day_text
 from recordings.models import Recording
 from tests.browser.conftest import off_the_main_thread, state_purpose_with_keyboard
 from tests.browser.test_sign_in import sign_in_with_keyboard
@@ -46,7 +47,7 @@ def test_a_student_reads_downloads_and_deletes_her_data(
     purge_at = demo_attempt.exam.closes_at + timedelta(
         days=demo_attempt.exam.course.institution.recording_retention_days
     )
-    expect(card).to_contain_text(f"Deleted on {purge_at:%-d %b %Y}")
+    expect(card).to_contain_text(f"Deleted on {day_text(purge_at)}")
     expect(card).to_contain_text("Webcam")
     accesses = page.locator("table", has_text="Who")
     expect(accesses).to_contain_text("Iris Instructor")

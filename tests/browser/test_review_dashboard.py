@@ -1,5 +1,5 @@
 """In a real browser: an instructor opens the course's review dashboard, reads it highest score
-first, and filters it with the keyboard."""
+first, filters it with the keyboard, and sees a student's new session appear live."""
 
 from __future__ import annotations
 
@@ -63,6 +63,39 @@ def test_an_instructor_reviews_the_course_highest_score_first_and_filters_by_key
     expect(rows).to_have_count(1)
     expect(page.get_by_text("1 session match these filters.")).to_be_visible()
     screenshot(page, "review-dashboard-filtered")
+
+
+def test_a_session_a_student_opens_appears_on_the_open_dashboard_without_a_reload(
+    page: Any, chromium: Any, asgi_server: Any, transactional_db: None
+) -> None:
+    call_command("seed_demo", stdout=io.StringIO())
+    sign_in_with_keyboard(page, asgi_server.url, "instructor", "invigil-demo")
+    page.get_by_role("link", name="PHYS101 Introductory Physics").click()
+    page.get_by_role("link", name="Review sessions").click()
+    expect(page.get_by_text("No student has taken an exam of this course yet.")).to_be_visible()
+    expect(page.locator("#live-status")).to_have_text("Live updates are on.")
+    page.evaluate("window.notReloaded = true")
+
+    student = chromium.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        exam = student.new_page()
+        sign_in_with_keyboard(exam, asgi_server.url, "student1", "invigil-demo")
+        exam.get_by_role("link", name="Midterm: mechanics").click()
+        exam.get_by_role("link", name="Before you start: what is recorded").click()
+        exam.get_by_role("button", name="Continue: read the consent policy").click()
+        expect(exam.get_by_role("button", name="Agree and continue")).to_be_visible()
+
+        row = page.locator("#review-sessions tbody tr", has_text="Sam Student")
+        expect(row).to_contain_text("Not started")
+        expect(page.locator("#session-count")).to_have_text("1 session.")
+        screenshot(page, "review-dashboard-live")
+
+        exam.get_by_label("I have read the policy above").check()
+        exam.get_by_role("button", name="Agree and continue").click()
+        expect(row.locator('[data-cell="status"]')).to_have_text("Consent given")
+    finally:
+        student.close()
+    assert page.evaluate("window.notReloaded === true")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 
 from exams.models import ConsentDecision, ConsentRecord, ExamSession
 from exams.models import SessionStatus as S
@@ -28,6 +28,7 @@ from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
 from proctor.keystore import period_end, period_id_for
 from proctor.models import AuditEvent, DataKey
+from proctor.templatetags.moments import day
 from recordings.models import BrowserSignal, Recording
 from recordings.services import recording_start
 from tests.analysis.conftest import jpeg
@@ -79,7 +80,7 @@ def test_the_page_shows_the_profile_each_recording_with_its_purge_date_and_the_c
     assert "Held, encrypted. Made when you enrolled" in text  # a face template exists
     assert f'src="{ID_PHOTO}"' in text
     purge_at = closed(recorded) + timedelta(days=180)
-    assert f"Deleted on <strong>{purge_at:%-d %b %Y}</strong>" in text
+    assert f"Deleted on <strong>{day(purge_at)}</strong>" in text
     assert "Webcam" in text
     assert "Consented: Recording policy version 7" in text
 
@@ -287,7 +288,7 @@ def test_the_student_deletes_their_profile_and_it_is_crypto_shredded(world: Worl
     assert "Delete my identity profile" in page
     # A new profile's key is in this month's period: backups can read it until that key goes.
     assert key_before.kek_id == period_id_for(timezone.now())
-    until = dateformat.format(timezone.localtime(period_end(key_before.kek_id) + 2 * DAY), "j M Y")
+    until = day(period_end(key_before.kek_id) + 2 * DAY)
     assert f"Invigil destroys that second key by {until}; from then on no backup can read your profile" in page
 
     response = client.post(DELETE, {"confirm": "yes"}, follow=True)

@@ -113,3 +113,17 @@ def test_a_staff_account_that_is_not_an_administrator_is_refused_and_logged(worl
     refused = AuditEvent.objects.get(action="access.refused")
     assert (refused.actor_id, refused.outcome) == (clerk.pk, "refused")
     assert not AuditEvent.objects.filter(action="audit.access_report").exists()
+
+
+def test_the_audit_logs_target_filter_names_events_without_a_target_and_selects_them(world: World) -> None:
+    audit_record(actor=world.users["student"], action=AuditAction.LOGIN)  # no target
+    audit_record(actor=world.users["student"], action=AuditAction.SESSION_OPEN, target=world.session)
+    client = client_as(world, "admin")
+    url = reverse("admin:proctor_auditevent_changelist")
+    page = client.get(url).content.decode()
+    assert '<a href="?target_type=">(no target)</a>' in page
+    assert '<a href="?target_type=exams.examsession">exams.examsession</a>' in page
+    chosen = client.get(url, {"target_type": ""})
+    actions = {event.action for event in chosen.context["cl"].result_list}
+    assert "auth.login" in actions
+    assert "session.open" not in actions  # the one event with a target

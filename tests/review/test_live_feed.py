@@ -73,3 +73,18 @@ async def test_everyone_else_is_refused_with_a_clear_close_code(world: World, ro
 async def test_an_unknown_exam_is_not_found(world: World) -> None:
     communicator = await listen(world, "admin", exam_id=999_999)
     await expect_close(communicator, protocol.CLOSE_NOT_FOUND)
+
+
+async def test_the_exams_staff_hear_of_a_session_opened_and_only_of_the_first_opening(world: World) -> None:
+    from exams.services import session_open
+    from tests.factories import UserFactory
+
+    newcomer = await sync_to_async(UserFactory)(username="newcomer")
+    communicator = await listen(world, "reviewer")
+    assert await communicator.receive_json_from(timeout=5) == {"type": "ready"}
+
+    session = await sync_to_async(session_open)(exam=world.exam, student=newcomer)
+    assert await communicator.receive_json_from(timeout=5) == {"type": "session.opened", "session_id": str(session.pk)}
+    await sync_to_async(session_open)(exam=world.exam, student=newcomer)  # the same session, opened again
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
