@@ -146,8 +146,12 @@ class ReviewBreak:
         return clock(self.end)
 
     @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+    @property
     def length(self) -> str:
-        return _duration(self.end - self.start)
+        return _duration(self.seconds)
 
     @property
     def overrun_length(self) -> str:

@@ -4,13 +4,15 @@ down the flags, and the timeline's marks are buttons that move the players, by m
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from exams.models import ExamSession
-from tests.browser.conftest import state_purpose_with_keyboard
+from exams.models import ExamBreak, ExamSession
+from tests.browser.axe import assert_accessible
+from tests.browser.conftest import off_the_main_thread, state_purpose_with_keyboard
 from tests.browser.test_sign_in import sign_in_with_keyboard
 from tests.conftest import ARTIFACTS, screenshot
 
@@ -77,3 +79,37 @@ def test_the_players_stay_in_view_and_the_timeline_marks_seek_by_mouse_and_keybo
     assert page.evaluate(IN_VIEW, "screen-player")
     page.screenshot(path=str(ARTIFACTS / "screenshots" / "review-session-last-flag-viewport.png"))
     screenshot(page, "review-session-timeline")
+
+
+def test_a_break_is_a_hatched_stretch_of_the_timeline_and_plays_from_its_start(
+    page: Any, live_server: Any, demo_attempt: ExamSession
+) -> None:
+    began = demo_attempt.started_at
+    assert began is not None
+
+    def take_a_break() -> None:
+        ExamBreak.objects.create(
+            session=demo_attempt,
+            started_at=began + timedelta(seconds=30),
+            ended_at=began + timedelta(seconds=50),
+            allowed_seconds=600,
+            deadline_before=began + timedelta(hours=1),
+        )
+
+    off_the_main_thread(take_a_break)
+    sign_in_with_keyboard(page, live_server.url, "reviewer", "invigil-demo")
+    page.goto(f"{live_server.url}/review/sessions/{demo_attempt.pk}/")
+    state_purpose_with_keyboard(page)
+    page.wait_for_function("document.getElementById('webcam-player').readyState >= 1", timeout=15_000)
+    expect(page.get_by_text(re.compile(r"^Flags and breaks \(hatched\) along the recording"))).to_be_visible()
+    band = page.locator(".timeline__break")
+    expect(band).to_have_count(1)
+    box = band.bounding_box()
+    assert box is not None
+    assert box["width"] > 4  # 20 s of a 91-s recording: a fifth of the bar, not a sliver
+    breaks = page.get_by_role("region", name="Breaks (1)")
+    expect(breaks).to_contain_text("From 0:30 to 0:50 (20 s).")
+    breaks.get_by_role("button", name="Play from here").press("Enter")
+    webcam_arrives_at(page, 30)
+    assert_accessible(page, "the review page with a break")
+    screenshot(page, "review-session-break")

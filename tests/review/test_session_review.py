@@ -136,3 +136,6 @@ def test_the_page_shows_each_break_and_any_overrun(analysed: World) -> None:
     # The second ran a second past the break time left: that second was exam time, and analysed.
     assert "From 0:06 to 0:08 (2 s): ran 1 s over the break time left" in html
     assert 'data-seek="6.000000"' in html
+    # Each break is also a hatched stretch of the timeline, under the flags' marks.
+    assert html.count('class="timeline__break"') == 2
+    assert "Flags and breaks (hatched) along the recording" in html
