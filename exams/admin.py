@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 
 from django import forms
@@ -10,6 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from exams.authoring import QUESTIONS_LOCKED, ExamSettings, exam_begun, locked_changes, settings_of
 from exams.models import (
     MAX_RETENTION_DAYS,
     NOTICE_PARTS,
@@ -215,22 +217,77 @@ class NoticeTextAdmin(ReadOnlyModelAdmin):
     list_select_related = ["notice__institution"]
 
 
-class ChoiceInline(admin.TabularInline):
+def _exam_of(obj: Exam | Question | None) -> Exam | None:
+    return obj.exam if isinstance(obj, Question) else obj
+
+
+class LockedOnceBegun:
+    """Questions and their options, here as in the instructor's workspace, are read-only once a student
+    has started the exam: answers were written to them and are marked by them."""
+
+    @staticmethod
+    def _begun(obj: Any) -> bool:
+        exam = _exam_of(obj)
+        return bool(exam and exam.pk and exam_begun(exam))
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if self._begun(obj):
+            return False
+        if isinstance(self, admin.options.InlineModelAdmin):
+            return bool(super().has_add_permission(request, obj))  # type: ignore[misc]
+        return bool(super().has_add_permission(request))  # type: ignore[misc]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._begun(obj) and bool(super().has_change_permission(request, obj))  # type: ignore[misc]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._begun(obj) and bool(super().has_delete_permission(request, obj))  # type: ignore[misc]
+
+
+class ChoiceInline(LockedOnceBegun, admin.TabularInline):
     model = Choice
     extra = 0
 
 
+class QuestionAdminForm(forms.ModelForm):
+    """The admin gives the model and the fields."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = cast(dict[str, Any], super().clean())
+        exam = cleaned.get("exam")
+        if exam is not None and exam_begun(exam):
+            raise forms.ValidationError(QUESTIONS_LOCKED)
+        return cleaned
+
+
 @admin.register(Question)
-class QuestionAdmin(AuditedModelAdmin):
+class QuestionAdmin(LockedOnceBegun, AuditedModelAdmin):
+    form = QuestionAdminForm
     list_display = ["__str__", "exam", "kind", "points"]
     list_filter = ["exam", "kind"]
     inlines = [ChoiceInline]
 
 
-class QuestionInline(admin.StackedInline):
+class QuestionInline(LockedOnceBegun, admin.StackedInline):
     model = Question
     extra = 0
     show_change_link = True
+
+
+class ExamAdminForm(forms.ModelForm):
+    """Once a student has started, the settings that decide how sessions are proctored stay as they
+    are, by the same rule as the instructor's workspace (exams.authoring.locked_changes). The admin
+    gives the model and the fields."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = cast(dict[str, Any], super().clean())
+        exam = self.instance
+        if exam.pk and exam_begun(exam):
+            names = {f.name for f in dataclasses.fields(ExamSettings)} & set(cleaned)
+            wanted = dataclasses.replace(settings_of(exam), **{name: cleaned[name] for name in names})
+            for name, message in locked_changes(exam, wanted).items():
+                self.add_error(name if name in self.fields else None, message)
+        return cleaned
 
 
 class AccommodationInline(admin.StackedInline):
@@ -257,6 +314,7 @@ class AccommodationInline(admin.StackedInline):
 
 @admin.register(Exam)
 class ExamAdmin(AuditedModelAdmin):
+    form = ExamAdminForm
     # The consent answers come early: on a narrow admin page the last columns scroll out of sight.
     list_display = ["title", "course", "published", "consented", "declined", "opens_at", "closes_at"]
     list_select_related = ["course"]

@@ -177,7 +177,7 @@ def _window_errors(settings: ExamSettings) -> dict[str, str]:
     return errors
 
 
-def _locked_errors(exam: Exam, settings: ExamSettings) -> dict[str, str]:
+def locked_changes(exam: Exam, settings: ExamSettings) -> dict[str, str]:
     """What a change to a started exam may not touch, by field, each with its reason."""
     errors: dict[str, str] = {}
     for name, what in PROCTORING_FIELDS.items():
@@ -234,7 +234,7 @@ def exam_update(*, exam_id: int, settings: ExamSettings, actor: Any, request: Ht
     settings = _same_minute_kept(exam, settings.cleaned())
     errors = _settings_errors(settings, published=exam.published)
     if exam_begun(exam):
-        errors = {**_locked_errors(exam, settings), **errors}
+        errors = {**locked_changes(exam, settings), **errors}
     if errors:
         raise AuthoringRefused(errors)
     changed = [name for name in SETTINGS_FIELDS if getattr(settings, name) != getattr(exam, name)]
