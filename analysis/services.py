@@ -26,7 +26,8 @@ from analysis import browser, media, pipeline, rules, vision
 from analysis.detectors import DETECTOR_VERSIONS
 from analysis.models import AnalysisRun, AnalysisSegment, Flag, RunStatus
 from exams.lifecycle import ANALYSABLE_AHEAD, ATTEMPT_ENDED
-from exams.models import Accommodation, Check, ExamSession, SessionStatus
+from exams.models import Check, ExamSession, SessionStatus
+from exams.selectors import session_accommodation
 from exams.services import exam_group, session_group, session_transition
 from identity.consent import biometric_consent_in_force
 from identity.selectors import identity_has_template, identity_template
@@ -149,7 +150,7 @@ def analysis_run_start(*, session_id: Any, stale_after: timedelta = STALE_AFTER)
 
 def _settings_for(session: ExamSession) -> tuple[rules.Thresholds, rules.Exemptions]:
     exam = session.exam
-    accommodation = Accommodation.objects.filter(exam=exam, student_id=session.student_id).first()
+    accommodation = session_accommodation(session)
     off = exam.checks_switched_off()
     exemptions = rules.Exemptions(
         no_video=not exam.record_webcam or bool(accommodation and accommodation.no_camera),

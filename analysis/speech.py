@@ -176,7 +176,7 @@ class VoiceActivity:
     """Fed mono 16-bit PCM at 16 kHz in order; finds the stretches of speech over ``min_margin_db`` as
     it goes. Keeps the features of the frames it has not turned into speech yet (35 half-precision
     numbers per 16 ms frame, a piece of CHUNK_FRAMES and its context at most), a few frames' spectra,
-    and the noise floor of every frame (0.5 MB per recorded hour): never the audio, and never the whole
+    and the noise floor of every frame (1.8 MB per recorded hour): never the audio, and never the whole
     recording's features, so its memory does not grow with the recording."""
 
     def __init__(self, *, min_margin_db: float) -> None:

@@ -195,8 +195,13 @@ class BreakAllowance:
         return max(self.breaks - self.taken, 0)
 
 
+def session_accommodation(session: ExamSession) -> Accommodation | None:
+    """The student's accommodation in the session's exam, if they have one."""
+    return Accommodation.objects.filter(exam_id=session.exam_id, student_id=session.student_id).first()
+
+
 def break_allowance(session: ExamSession) -> BreakAllowance:
-    accommodation = Accommodation.objects.filter(exam_id=session.exam_id, student_id=session.student_id).first()
+    accommodation = session_accommodation(session)
     taken = list(session.breaks.all())
     now = timezone.now()
     return BreakAllowance(

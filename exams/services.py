@@ -17,7 +17,6 @@ from exams.models import (
     MAX_ALTERNATIVE_CHARS,
     MAX_CONTACT_CHARS,
     NOTICE_PARTS,
-    Accommodation,
     AlternativeRequest,
     Answer,
     Choice,
@@ -39,7 +38,13 @@ from exams.models import (
     notice_part_errors,
 )
 from exams.notice import CHANGED, RenderedNotice, notice_for_exam, notice_incomplete_message, privacy_notice_current
-from exams.selectors import break_allowance, consent_given, consent_outdated_reason, consent_policy_for
+from exams.selectors import (
+    break_allowance,
+    consent_given,
+    consent_outdated_reason,
+    consent_policy_for,
+    session_accommodation,
+)
 from proctor.attestations import identity_attestation_method
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
@@ -424,7 +429,7 @@ def alternative_answer(
 
 
 def session_allowed_minutes(session: ExamSession) -> int:
-    accommodation = Accommodation.objects.filter(exam_id=session.exam_id, student_id=session.student_id).first()
+    accommodation = session_accommodation(session)
     base = session.exam.duration_minutes
     return accommodation.allowed_minutes(base) if accommodation else base
 
@@ -587,7 +592,7 @@ def session_identity_required(session: ExamSession) -> bool:
     accommodation switches it off."""
     if not session.exam.identity_check_required or not session.exam.record_webcam:
         return False
-    accommodation = Accommodation.objects.filter(exam_id=session.exam_id, student_id=session.student_id).first()
+    accommodation = session_accommodation(session)
     return not (accommodation and (accommodation.no_camera or accommodation.face_covering))
 
 
