@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 #: The apps whose models the inventory must cover, in import order (lowest first).
-PROJECT_APPS = ("proctor", "identity", "exams", "recordings", "analysis", "review", "privacy")
+PROJECT_APPS = ("proctor", "identity", "exams", "recordings", "analysis", "review", "privacy", "lockdown", "lti")
 
 
 class Retention(StrEnum):

@@ -110,6 +110,8 @@ INSTALLED_APPS = [
     "analysis",
     "review",
     "privacy",
+    "lockdown",
+    "lti",
 ]
 
 MIDDLEWARE = [

@@ -16,7 +16,7 @@ import pytest
 from exams.models import SessionStatus
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("proctor", "identity", "exams", "recordings", "analysis", "review", "privacy")
+APPS = ("proctor", "identity", "exams", "recordings", "analysis", "review", "privacy", "lockdown", "lti")
 ALLOWED: dict[str, set[str]] = {
     "proctor": set(),
     "identity": {"proctor"},
@@ -25,6 +25,10 @@ ALLOWED: dict[str, set[str]] = {
     "analysis": {"proctor", "exams", "identity", "recordings"},
     "review": {"proctor", "exams", "identity", "recordings", "analysis"},
     "privacy": {"proctor", "exams", "identity", "recordings", "analysis", "review"},
+    # Safe Exam Browser: which exams require it; its checks run at the edge (middleware, socket guard).
+    "lockdown": {"proctor", "exams", "identity", "recordings", "analysis", "review", "privacy"},
+    # The LMS integration builds on everything: it provisions courses and people and runs attempts.
+    "lti": {"proctor", "exams", "identity", "recordings", "analysis", "review", "privacy", "lockdown"},
 }
 
 
