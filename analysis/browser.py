@@ -20,6 +20,10 @@ RANGES = {
 MOMENTS = {"copy": Kind.COPY, "paste": Kind.PASTE, "extra_display": Kind.EXTRA_DISPLAY}
 #: Signals that end a stream: the range lasts until the stream's next part starts, or the end.
 STREAM_ENDS = {"screen_share_ended": (Kind.SCREEN_SHARE_LOST, "screen"), "camera_ended": (Kind.CAMERA_LOST, "webcam")}
+#: Once the LMS's assessment is open in a window of its own, the student works there: the exam page's tab
+#: being hidden or its window unfocused is the expected state, not evidence of anything.
+EXPECTED_IN_ASSESSMENT_WINDOW = frozenset({"tab_hidden", "window_blur"})
+ASSESSMENT_WINDOW = "assessment_window"
 #: A moment counts as this long, so it is a range a reviewer can jump to.
 MOMENT_SECONDS = 1.0
 
@@ -33,14 +37,26 @@ class Signal:
 def signal_evidence(
     signals: Iterable[Signal], *, end: float, part_starts: dict[str, list[float]] | None = None
 ) -> list[Evidence]:
-    """Evidence from the session's browser signals, in session seconds; ``end`` closes open ranges."""
+    """Evidence from the session's browser signals, in session seconds; ``end`` closes open ranges.
+
+    From an ``assessment_window`` signal on (the LMS's assessment opened beside the exam page), the page's
+    tab hidden and window unfocused are expected and give no evidence; a range open then closes there."""
     part_starts = part_starts or {}
     open_since: dict[str, float] = {}
     found: list[Evidence] = []
     closers = {closer: opener for opener, (_, closer) in RANGES.items()}
+    in_window = False
     for signal in sorted(signals, key=lambda s: s.at):
         at = min(max(signal.at, 0.0), end)
-        if signal.kind in RANGES:
+        if signal.kind == ASSESSMENT_WINDOW:
+            in_window = True
+            for opener in EXPECTED_IN_ASSESSMENT_WINDOW & open_since.keys():
+                found.append(_range(RANGES[opener][0], open_since.pop(opener), at, ASSESSMENT_WINDOW))
+        elif in_window and (
+            signal.kind in EXPECTED_IN_ASSESSMENT_WINDOW or closers.get(signal.kind) in EXPECTED_IN_ASSESSMENT_WINDOW
+        ):
+            continue
+        elif signal.kind in RANGES:
             open_since.setdefault(signal.kind, at)  # a repeated "left" extends nothing: the first one counts
         elif signal.kind in closers:
             opener = closers[signal.kind]

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from exams.delivery import assessment_for
 from exams.lifecycle import BEFORE_START
 from exams.models import AlternativeRequest, Exam, ExamSession, SessionStatus
 from exams.notice import notice_for_exam
@@ -66,11 +67,15 @@ class DeclineForm(forms.Form):
     )
 
 
+IN_LMS = "This exam's assessment is in your LMS: start it from your course there, and the LMS brings you back here."
+
+
 @login_required
 def lobby(request: HttpRequest, exam_id: int) -> HttpResponse:
     exam = get_object_or_404(Exam.objects.select_related("course__institution"), pk=exam_id)
     require(request.user, Action.TAKE_EXAM, exam)
-    session = ExamSession.objects.filter(exam=exam, student_id=request.user.pk).first()
+    # The latest attempt (an exam of the LMS may have several; one of Invigil has one).
+    session = ExamSession.objects.filter(exam=exam, student_id=request.user.pk).order_by("-attempt_number").first()
     policy = consent_policy_for(exam)
     return render(
         request,
@@ -97,6 +102,9 @@ def lobby(request: HttpRequest, exam_id: int) -> HttpResponse:
 def open_attempt(request: HttpRequest, exam_id: int) -> HttpResponse:
     exam = get_object_or_404(Exam, pk=exam_id)
     require(request.user, Action.TAKE_EXAM, exam)
+    if exam.in_lms:
+        messages.error(request, IN_LMS)
+        return redirect("exam_lobby", exam_id=exam.pk)
     try:
         session = session_open(exam=exam, student=request.user, request=request)
     except ExamUnavailable as exc:
@@ -190,8 +198,15 @@ def decline(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
 @login_required
 def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     """One page for system check, start, questions and submit, so the camera and screen streams the
-    check acquires stay alive for the recording."""
+    check acquires stay alive for the recording. An exam of the LMS is taken from the LMS's launch, which
+    gives this page the assessment (exams.delivery)."""
     session = _own_session(request, session_id)
+    assessment = None
+    if session.exam.in_lms:
+        # The LMS's assessment instead of questions: shown in a frame, or a window of its own.
+        assessment = assessment_for(request, session)
+        if assessment is None:
+            return render(request, "exams/exam_in_lms.html", {"session": session, "exam": session.exam}, status=409)
     if session.status == SessionStatus.CREATED:
         return redirect("session_consent", session_id=session.pk)
     if session.status in BEFORE_START:
@@ -212,7 +227,9 @@ def exam_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
             "exam": session.exam,
             "questions": [(q, answers.get(q.pk)) for q in questions],
             "allowed_minutes": session_allowed_minutes(session),
+            "assessment": assessment,
             "exam_config": {
+                "assessment": assessment,
                 "session": str(session.pk),
                 "status": session.status,
                 "record": {"webcam": exam.record_webcam, "audio": exam.record_audio, "screen": exam.record_screen},

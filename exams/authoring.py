@@ -380,6 +380,8 @@ def question_save(
     left out). Refused, changing nothing, when the question is incomplete or a student has started."""
     exam = Exam.objects.select_for_update().get(pk=exam_id)
     _refuse_when_begun(exam)
+    if exam.in_lms:
+        raise AuthoringRefused({"prompt": "This exam's questions live in the LMS: write them there."})
     errors = question_problems(draft)
     if errors:
         raise AuthoringRefused(errors)
@@ -462,7 +464,10 @@ def exam_incomplete(exam: Exam, *, policy_on_opening: ConsentPolicy | None) -> l
     is the consent policy in effect on its opening day (the caller reads it)."""
     missing = []
     questions = list(exam.questions.prefetch_related("choices"))
-    if not questions:
+    if exam.in_lms:
+        if questions:
+            missing.append("Its questions live in the LMS: remove the questions written here.")
+    elif not questions:
         missing.append("It has no questions: add at least one.")
     for number, question in enumerate(questions, start=1):
         problems = question_problems(_question_draft(question))

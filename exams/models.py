@@ -338,9 +338,23 @@ MATERIAL_CHECKS_OFF: dict[str, frozenset[str]] = {
 }
 
 
+class Delivery(models.TextChoices):
+    """Where the exam's questions are: written and answered in Invigil, or in the LMS while Invigil proctors
+    (IMS LTI Proctoring Services: the LMS launches Invigil, which hands the student to the LMS's assessment)."""
+
+    INVIGIL = "invigil", "Questions in Invigil"
+    LMS = "lms", "Assessment in the LMS"
+
+
 class Exam(models.Model):
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="exams")
     title = models.CharField(max_length=200)
+    delivery = models.CharField(
+        max_length=10,
+        choices=Delivery.choices,
+        default=Delivery.INVIGIL,
+        help_text="Where the questions are. An exam of the LMS has none in Invigil; the LMS marks it.",
+    )
     instructions = models.TextField(blank=True)
     opens_at = models.DateTimeField(help_text="Students may start from this time.")
     closes_at = models.DateTimeField(help_text="No one may start after this time, and every attempt ends by it.")
@@ -400,6 +414,11 @@ class Exam(models.Model):
     @property
     def published(self) -> bool:
         return self.published_at is not None
+
+    @property
+    def in_lms(self) -> bool:
+        """The assessment lives in the LMS: Invigil proctors it and holds no questions or answers."""
+        return self.delivery == Delivery.LMS
 
     @property
     def proctored(self) -> bool:
@@ -551,10 +570,21 @@ class ExamSession(models.Model):
         null=True, blank=True, editable=False, help_text="When the attempt times out, accommodations included."
     )
     ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    attempt_number = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        validators=[MinValueValidator(1)],
+        help_text="An exam of Invigil has one attempt; the LMS numbers the attempts at its own assessments.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["exam", "student"], name="one_session_per_student_and_exam")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exam", "student", "attempt_number"], name="one_session_per_student_exam_and_attempt"
+            ),
+            models.CheckConstraint(name="session_attempt_positive", condition=models.Q(attempt_number__gte=1)),
+        ]
         indexes = [models.Index(fields=["exam", "status"])]
 
     def __str__(self) -> str:

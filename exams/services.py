@@ -248,10 +248,12 @@ def _locked(session_id: Any) -> ExamSession:
 
 
 @transaction.atomic
-def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None) -> ExamSession:
-    """The student's session for this exam, created on first visit while the exam is open and has a
-    consent policy in effect."""
-    existing = ExamSession.objects.filter(exam=exam, student=student).first()
+def session_open(*, exam: Exam, student: Any, attempt: int = 1, request: HttpRequest | None = None) -> ExamSession:
+    """The student's session for this exam (for this attempt: the LMS numbers the attempts at its own
+    assessments), created on first visit while the exam is open and has a consent policy in effect."""
+    if attempt < 1 or (attempt > 1 and not exam.in_lms):
+        raise ExamUnavailable("An exam of Invigil has one attempt per student.")
+    existing = ExamSession.objects.filter(exam=exam, student=student, attempt_number=attempt).first()
     if existing is not None:
         return existing
     now = timezone.now()
@@ -266,7 +268,7 @@ def session_open(*, exam: Exam, student: Any, request: HttpRequest | None = None
     incomplete = notice_incomplete_message(privacy_notice_current(exam.course.institution))
     if incomplete:
         raise ExamUnavailable(incomplete)
-    session, created = ExamSession.objects.get_or_create(exam=exam, student=student)
+    session, created = ExamSession.objects.get_or_create(exam=exam, student=student, attempt_number=attempt)
     if created:
         audit_record(actor=student, action=AuditAction.SESSION_OPEN, target=session, request=request)
         # The exam's review dashboards list the new session without a reload (static/invigil/review-feed.js).

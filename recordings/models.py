@@ -110,6 +110,9 @@ class SignalKind(models.TextChoices):
     SCREEN_SHARE_ENDED = "screen_share_ended", "Screen sharing stopped"
     CAMERA_ENDED = "camera_ended", "Camera stopped"
     EXTRA_DISPLAY = "extra_display", "Another display connected"
+    # An assessment of the LMS that refuses to be framed opens in a window of its own: from then on the
+    # exam page's tab is hidden and its window unfocused whenever the student works, by design.
+    ASSESSMENT_WINDOW = "assessment_window", "Assessment opened in its own window"
 
 
 class BrowserSignal(models.Model):

@@ -156,7 +156,10 @@ async function checksDone(attestation) {
     config.status = "ready";
   }
   show(config.status === "started" ? "exam" : "start");
-  if (config.status === "started") await startRecording();
+  if (config.status === "started") {
+    await startRecording();
+    openAssessment(); // back after a reload: the LMS resumes the same attempt
+  }
 }
 
 // --- Identity -------------------------------------------------------------------------------
@@ -377,7 +380,10 @@ const watching = new AbortController();
 function watchBrowser() {
   const opts = { signal: watching.signal };
   document.addEventListener("visibilitychange", () => uploader.signal(document.hidden ? "tab_hidden" : "tab_visible"), opts);
-  window.addEventListener("blur", () => uploader.signal("window_blur"), opts);
+  // Focus moving into the LMS's assessment frame blurs this window too; that is working, not leaving.
+  window.addEventListener("blur", () => setTimeout(() => {
+    if (!inAssessmentFrame()) uploader.signal("window_blur");
+  }), opts);
   window.addEventListener("focus", () => uploader.signal("window_focus"), opts);
   document.addEventListener("fullscreenchange", () => uploader.signal(document.fullscreenElement ? "fullscreen_enter" : "fullscreen_exit"), opts);
   document.addEventListener("copy", () => uploader.signal("copy"), opts);
@@ -405,6 +411,7 @@ async function begin() {
     document.documentElement.requestFullscreen?.().catch(() => {});
     showBreaks(state.breaks);
     await startRecording();
+    openAssessment();
   } catch (error) {
     const problem = $("#begin-problem");
     problem.hidden = false;
@@ -546,7 +553,10 @@ async function flushSaves() {
 
 async function submit(timeUp = false) {
   if (config.status !== "started") return;
-  if (!timeUp && !window.confirm("Submit your answers? You cannot change them afterwards.")) return;
+  const question = config.assessment
+    ? `Stop recording? Do this only once you have submitted the assessment in ${config.assessment.platform}.`
+    : "Submit your answers? You cannot change them afterwards.";
+  if (!timeUp && !window.confirm(question)) return;
   config.status = "submitting";
   await flushSaves(); // the last keystrokes are saved before the answers close
   try {
@@ -557,12 +567,54 @@ async function submit(timeUp = false) {
     $("#submit-problem").textContent = error.message;
     return;
   }
-  config.status = "submitted";
+  await attemptEnded("submitted");
+}
+
+/** The attempt is over (submitted here, or ended by the LMS): stop recording, then upload the rest. */
+async function attemptEnded(status) {
+  config.status = status;
   watching.abort();
+  clearInterval(assessmentWatch);
   show("finish");
   await Promise.all(recorders.map((recorder) => recorder.stop()));
   [camera, screen].forEach((media) => media?.getTracks().forEach((track) => track.stop()));
   await finishUploads();
+}
+
+// --- The LMS's assessment (an exam of the LMS) -------------------------------------------------
+// The LMS's own page is shown in a frame below the exam bar; an LMS that forbids framing gets a window of
+// its own, which the student opens (a window opened by a click is not blocked). Either way the LMS ends
+// the attempt (LtiEndAssessment) and this page learns it from the server.
+
+let assessmentWatch = null;
+const ASSESSMENT_WINDOW = "invigil-lms-assessment";
+
+function inAssessmentFrame() {
+  return config.assessment && document.activeElement === $("#assessment-frame");
+}
+
+function openAssessment(display = config.assessment?.display) {
+  if (!config.assessment) return;
+  const form = $("#assessment-launch");
+  form.elements.display.value = display;
+  if (display === "window") {
+    window.open("about:blank", ASSESSMENT_WINDOW);
+    form.target = ASSESSMENT_WINDOW;
+    $("#assessment").dataset.display = "window";
+    uploader?.signal("assessment_window");
+  } else {
+    form.target = "lms-assessment";
+  }
+  form.submit();
+  clearInterval(assessmentWatch);
+  assessmentWatch = setInterval(watchAssessment, 3000);
+}
+
+async function watchAssessment() {
+  const response = await fetch(config.assessment.status, { credentials: "same-origin" }).catch(() => null);
+  if (!response?.ok) return; // offline for a moment: the next poll asks again
+  const state = await response.json();
+  if (config.status === "started" && statuses.groups.ATTEMPT_ENDED.includes(state.status)) await attemptEnded(state.status);
 }
 
 /** Wait until every chunk in IndexedDB is acknowledged, then close the recordings. Also runs after a
@@ -596,6 +648,7 @@ $("#submit").addEventListener("click", () => submit(false));
 $("#break-start")?.addEventListener("click", breakStart);
 $("#break-end").addEventListener("click", breakEnd);
 $("#share-again").addEventListener("click", () => location.reload());
+$("#assessment-window")?.addEventListener("click", () => openAssessment("window"));
 /** What a question's input holds, as the answers API takes it: one choice, every ticked choice, or text. */
 function answerOf(input, question) {
   if (input.type === "radio") return { choice: Number(input.value) };

@@ -159,6 +159,31 @@ def test_left_and_back_signals_become_ranges_and_an_unclosed_one_runs_to_the_end
     ]
 
 
+def test_once_the_assessment_opens_in_its_own_window_leaving_the_exam_page_is_no_evidence() -> None:
+    # Issue 16, item 3: an LMS that forbids framing shows its assessment in a window beside the exam page.
+    signals = [
+        browser.Signal("window_blur", 10),
+        browser.Signal("window_focus", 15),
+        browser.Signal("tab_hidden", 60),  # open when the window opens: it ends there
+        browser.Signal("assessment_window", 70),
+        browser.Signal("tab_visible", 80),
+        browser.Signal("tab_hidden", 90),
+        browser.Signal("window_blur", 95),
+        browser.Signal("fullscreen_exit", 120),  # still evidence: it is not what the window explains
+        browser.Signal("paste", 130),
+    ]
+    found = browser.signal_evidence(signals, end=300)
+    assert sorted((e.kind, e.start, e.end) for e in found) == [
+        (Kind.FULLSCREEN_EXIT, 120, 300),
+        (Kind.PASTE, 130, 131),
+        (Kind.TAB_HIDDEN, 60, 70),
+        (Kind.WINDOW_BLUR, 10, 15),
+    ]
+    # Without the window the same signals are evidence.
+    without = browser.signal_evidence([s for s in signals if s.kind != "assessment_window"], end=300)
+    assert (Kind.WINDOW_BLUR, 95, 300) in {(e.kind, e.start, e.end) for e in without}
+
+
 def test_nothing_is_flagged_for_a_break_and_evidence_across_one_keeps_its_parts_outside() -> None:
     # Issue 15, item 4: the student was away from 100 s to 400 s under their accommodation.
     breaks = Exemptions(breaks=((100.0, 400.0),))
