@@ -8,3 +8,7 @@ class LtiConfig(AppConfig):
 
     name = "lti"
     verbose_name = "LMS integration (LTI 1.3)"
+
+    def ready(self) -> None:
+        # The modules that register message-type handlers (lti.launch.message_handler).
+        from lti import handlers  # noqa: F401

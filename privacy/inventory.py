@@ -345,6 +345,23 @@ INVENTORY: tuple[Entry, ...] = (
         in_export=True,
         export="When each hold was set and lifted; not its reason, which may name a confidential case.",
     ),
+    # lti
+    _none("lti.Platform", "An LMS Invigil trusts: its issuer, client id and endpoints."),
+    _none("lti.Deployment", "A deployment id of Invigil in an LMS."),
+    _none("lti.ToolKey", "One of Invigil's signing keys, the private half sealed under a data key."),
+    _none("lti.LoginState", "The state and nonce of a login in progress and a hash of a browser cookie; no user."),
+    _none("lti.UsedNonce", "Nonces of accepted launch tokens, kept until the token would have expired."),
+    Entry(
+        model="lti.LtiIdentity",
+        holds="The LMS's opaque identifier of the person (sub), linked to their account, and when they last "
+        "launched Invigil from it.",
+        retention=Retention.ACCOUNT,
+        in_export=False,
+        export="An opaque number the LMS chose, which says nothing about the person; the export gives the account "
+        "it is linked to.",
+    ),
+    _none("lti.LtiContext", "Which Invigil course an LMS course is (the LMS's course id)."),
+    _none("lti.ResourceLink", "Which Invigil exam an LMS item launches."),
 )
 
 #: Models of the libraries in INSTALLED_APPS: the export and the purge are Invigil's, so these say

@@ -122,6 +122,14 @@ class AuditAction(StrEnum):
     KEY_PERIOD_DESTROYED = "key_period.destroyed", "Destroyed a key period"
     AUDIT_ACCESS_REPORT = "audit.access_report", "Ran an access report on the audit log"
 
+    # The LMS (lti).
+    LTI_LOGIN_REFUSED = "lti.login_refused", "A sign-in from an LMS was refused"
+    LTI_LAUNCH = "lti.launch", "Launched Invigil from an LMS", "Opened Invigil from your course's LMS"
+    LTI_LAUNCH_REFUSED = "lti.launch_refused", "A launch from an LMS was refused"
+    LTI_PROVISION = "lti.provision", "Created or updated an account, course or role from an LMS launch"
+    LTI_DEEP_LINK = "lti.deep_link", "Attached an Invigil exam to an LMS item"
+    LTI_KEYS_ROTATE = "lti.keys_rotate", "Rotated Invigil's LTI signing keys"
+
     # The admin (proctor/audited_admin.py).
     ADMIN_VIEW = "admin.view", "Viewed a record in the admin"
     ADMIN_LIST = "admin.list", "Listed records in the admin"

@@ -15,6 +15,8 @@ class Refusal(Exception):
     message (e.g. where to go next)."""
 
     status_code = 400
+    #: The page a person is shown (proctor.refusals); an app may give its refusals their own.
+    template_name = "refused.html"
 
     def details(self) -> dict[str, Any]:
         return {}

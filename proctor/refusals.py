@@ -52,4 +52,5 @@ class RefusalMiddleware:
             return None
         if wants_json(request):
             return JsonResponse(refusal_body(exception), status=exception.status_code)
-        return render(request, "refused.html", {"message": str(exception)}, status=exception.status_code)
+        context = {"message": str(exception), "refusal": exception}
+        return render(request, exception.template_name, context, status=exception.status_code)

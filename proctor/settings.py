@@ -470,4 +470,6 @@ CELERY_BEAT_SCHEDULE = {
     "finalise-abandoned-recordings": {"task": "recordings.finalise_abandoned", "schedule": 300.0},
     "requeue-stalled-analyses": {"task": "analysis.requeue_stalled", "schedule": 120.0},
     "purge-expired-data": {"task": "privacy.purge_due", "schedule": crontab(hour=2, minute=30)},
+    "rotate-lti-signing-keys": {"task": "lti.rotate_keys", "schedule": crontab(day_of_month=1, hour=4, minute=0)},
+    "purge-lti-login-states": {"task": "lti.purge_login_states", "schedule": crontab(minute=40)},
 }

@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("lti.urls")),
     path("", include("privacy.urls")),
     path("", include("identity.urls")),
     path("", include("recordings.urls")),

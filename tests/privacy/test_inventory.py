@@ -40,6 +40,7 @@ from exams.models import (
 )
 from exams.models import SessionStatus as S
 from identity.services import identity_enrol, identity_store_id_photo, identity_verify
+from lti.models import LtiIdentity, Platform
 from privacy.export import my_data_export
 from privacy.inventory import (
     BY_MODEL,
@@ -310,6 +311,17 @@ def full_student(recorded: World) -> Full:
         lifted_at=timezone.now(),
         lift_reason="Case closed",
     )
+    # Launched from an LMS once.
+    platform = Platform.objects.create(
+        name="Moodle",
+        institution=world.course.institution,
+        issuer="https://lms.example.edu",
+        client_id="invigil",
+        auth_login_url="https://lms.example.edu/auth",
+        auth_token_url="https://lms.example.edu/token",
+        keyset_url="https://lms.example.edu/jwks",
+    )
+    LtiIdentity.objects.create(platform=platform, sub="lms-user-42", user=student, last_launch_at=timezone.now())
     # Cleared on appeal: reviewed, and nothing keeps the recordings past their retention.
     ExamSession.objects.filter(pk=session.pk).update(status=S.CLEARED)
     # A sign-in, and someone trying the student's username with a wrong password.

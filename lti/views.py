@@ -1,0 +1,91 @@
+"""The LTI endpoints: OIDC login initiation, the launch, and Invigil's public key set. Thin: the checks are
+in lti.launch, the work in the message type's handler; refusals are audited here and rendered by
+proctor.refusals."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from lti.errors import LtiRefusal
+from lti.keys import key_set
+from lti.launch import LOGIN_STATE_LIFETIME, handler_for, login_start, state_cookie_name, validate_launch
+from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
+from proctor.models import Outcome
+
+View = Callable[..., HttpResponse]
+
+
+def refusals_audited(action: AuditAction) -> Callable[[View], View]:
+    """Write an audit entry for every LtiRefusal the view raises (after the refused work rolled back), then
+    let proctor.refusals render it."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                return view(request, *args, **kwargs)
+            except LtiRefusal as refusal:
+                audit_record(
+                    actor=request.user,
+                    action=action,
+                    request=request,
+                    outcome=Outcome.REFUSED,
+                    detail={"reason": refusal.reason, "message": str(refusal), **refusal.context},
+                )
+                raise
+
+        return wrapper
+
+    return decorate
+
+
+@csrf_exempt  # The LMS posts the login from its own site; nothing is changed but a login state.
+@require_http_methods(["GET", "POST"])
+@never_cache
+@refusals_audited(AuditAction.LTI_LOGIN_REFUSED)
+def login(request: HttpRequest) -> HttpResponse:
+    """Third-party initiated login (LTI 1.3 core 4.1): the LMS sends the browser here first."""
+    params = request.POST if request.method == "POST" else request.GET
+    redirect = login_start(request, {key: params.get(key, "") for key in params})
+    response = HttpResponseRedirect(redirect.url)
+    # SameSite=None so the browser sends it with the LMS's cross-site form post to /lti/launch/; browsers
+    # accept that only on a Secure cookie, so over plain HTTP (loopback development) it is Lax, which the
+    # post carries only when the LMS is on the same site (e.g. both on 127.0.0.1).
+    response.set_cookie(
+        redirect.cookie_name,
+        redirect.cookie_value,
+        max_age=int(LOGIN_STATE_LIFETIME.total_seconds()),
+        path="/",
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="None" if request.is_secure() else "Lax",
+    )
+    return response
+
+
+@csrf_exempt  # The id_token's signature, the state and the nonce stand in for the CSRF token.
+@require_POST
+@never_cache
+@refusals_audited(AuditAction.LTI_LAUNCH_REFUSED)
+def launch(request: HttpRequest) -> HttpResponse:
+    """The LMS's launch (an id_token and the login's state): check it, then let its message type answer."""
+    verified = validate_launch(request)
+    response = handler_for(verified.message_type).handler(request, verified)
+    # The login is used up: its cookie has no further purpose.
+    response.delete_cookie(state_cookie_name(request.POST["state"], secure=request.is_secure()), path="/")
+    return response
+
+
+@require_GET
+@cache_control(public=True, max_age=300)
+def jwks(request: HttpRequest) -> JsonResponse:
+    """Invigil's public keys (JWKS), for the LMS to check what Invigil signs."""
+    return JsonResponse(key_set())
