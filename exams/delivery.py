@@ -30,3 +30,19 @@ def assessment_for(request: HttpRequest, session: ExamSession) -> dict[str, Any]
         if assessment is not None:
             return assessment
     return None
+
+
+#: Given a member of staff's request and a session, links to pages of other apps about it (label, URL), for
+#: example what the LMS lets Invigil do about an attempt at its assessment.
+SessionLinks = Callable[[HttpRequest, ExamSession], list[tuple[str, str]]]
+
+_session_links: list[SessionLinks] = []
+
+
+def register_session_links(provider: SessionLinks) -> None:
+    if provider not in _session_links:
+        _session_links.append(provider)
+
+
+def session_links(request: HttpRequest, session: ExamSession) -> list[tuple[str, str]]:
+    return [link for provider in _session_links for link in provider(request, session)]

@@ -11,4 +11,9 @@ class LtiConfig(AppConfig):
 
     def ready(self) -> None:
         # The modules that register message-type handlers (lti.launch.message_handler).
-        from lti import handlers  # noqa: F401
+        from exams import delivery
+        from lti import handlers, proctoring  # noqa: F401
+
+        # The exam page shows an attempt's assessment of the LMS; staff pages link to its control.
+        delivery.register_assessment_provider(proctoring.assessment_for)
+        delivery.register_session_links(proctoring.control_links)

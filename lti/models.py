@@ -7,6 +7,13 @@ from django.conf import settings
 from django.db import models
 
 
+class AssessmentDisplay(models.TextChoices):
+    """Where a proctored assessment of the LMS is shown while Invigil records (lti.proctoring)."""
+
+    FRAME = "frame", "In a frame of Invigil's exam page"
+    WINDOW = "window", "In a window of its own beside the exam page"
+
+
 class Platform(models.Model):
     """An LMS registered by an admin: who it is (issuer, client id) and where its login, token and key-set
     endpoints are. Launches from anything else are refused."""
@@ -25,6 +32,13 @@ class Platform(models.Model):
         "than the token URL.",
     )
     active = models.BooleanField(default=True, help_text="Launches from an inactive platform are refused.")
+    assessment_display = models.CharField(
+        max_length=10,
+        choices=AssessmentDisplay.choices,
+        default=AssessmentDisplay.FRAME,
+        help_text="How its proctored assessments are shown: a window of its own for an LMS whose pages refuse to "
+        "be framed, or whose sign-in cookie is not sent to a frame on another site.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -156,3 +170,79 @@ class ResourceLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exam} via {self.platform} link {self.resource_link_id}"
+
+
+class ProctoringAttempt(models.Model):
+    """One attempt at an assessment of the LMS, proctored through IMS LTI Proctoring Services: the LMS's
+    LtiStartProctoring as Invigil must echo it in LtiStartAssessment, and what the LMS offered for
+    controlling the attempt. One per exam session.
+
+    Personal data: the LMS's identifier of the student (``sub``) and its opaque session data; kept with the
+    session record.
+    """
+
+    session = models.OneToOneField("exams.ExamSession", on_delete=models.CASCADE, related_name="lti_attempt")
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="proctoring_attempts")
+    deployment_id = models.CharField(max_length=255)
+    resource_link_id = models.CharField(max_length=255)
+    sub = models.CharField(max_length=255, help_text="The LMS's identifier of the student.")
+    attempt_number = models.PositiveIntegerField()
+    session_data = models.TextField(help_text="Opaque to Invigil; echoed exactly in LtiStartAssessment.")
+    start_assessment_url = models.URLField(max_length=1000)
+    acs_url = models.URLField(max_length=1000, blank=True, help_text="The Assessment Control Service, if offered.")
+    acs_actions = models.JSONField(default=list, blank=True, help_text="The actions the LMS accepts for it.")
+    return_url = models.URLField(max_length=1000, blank=True, help_text="Where the LMS asks the student be sent back.")
+    display = models.CharField(max_length=10, choices=AssessmentDisplay.choices, default=AssessmentDisplay.FRAME)
+    started_at = models.DateTimeField(auto_now_add=True)
+    assessment_sent_at = models.DateTimeField(null=True, blank=True, help_text="Last LtiStartAssessment sent.")
+    ended_by_lms_at = models.DateTimeField(null=True, blank=True, help_text="When LtiEndAssessment arrived.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "resource_link_id", "sub", "attempt_number"], name="lti_attempt_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.attempt_number} of {self.resource_link_id} on {self.platform}"
+
+
+class ControlAction(models.TextChoices):
+    """The Assessment Control Service's actions that a person at Invigil can take."""
+
+    FLAG = "flag", "Flag the attempt"
+    PAUSE = "pause", "Pause the attempt"
+    RESUME = "resume", "Resume the attempt"
+    TERMINATE = "terminate", "End the attempt"
+
+
+class ControlOutcome(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted by the LMS"
+    REFUSED = "refused", "Refused by the LMS"
+    FAILED = "failed", "Not delivered"
+
+
+class ControlRequest(models.Model):
+    """An Assessment Control request a person sent to the LMS about an attempt, and what came of it. Never a
+    machine's: every request names the person who sent it and why.
+
+    Personal data: who asked, about which student's attempt, and their reason; kept with the session record.
+    """
+
+    attempt = models.ForeignKey(ProctoringAttempt, on_delete=models.CASCADE, related_name="control_requests")
+    action = models.CharField(max_length=20, choices=ControlAction.choices)
+    reason = models.TextField(help_text="Why, in words the LMS shows its staff.")
+    incident_time = models.DateTimeField()
+    severity = models.FloatField(null=True, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=10, choices=ControlOutcome.choices)
+    lms_status = models.CharField(max_length=60, blank=True, help_text="The attempt's status as the LMS answered.")
+    problem = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} of {self.attempt} ({self.outcome})"

@@ -362,6 +362,23 @@ INVENTORY: tuple[Entry, ...] = (
     ),
     _none("lti.LtiContext", "Which Invigil course an LMS course is (the LMS's course id)."),
     _none("lti.ResourceLink", "Which Invigil exam an LMS item launches."),
+    Entry(
+        model="lti.ProctoringAttempt",
+        holds="Which attempt at an assessment of the LMS a session is: the LMS's identifier of the student, its "
+        "opaque session data and addresses, and when the LMS started and ended it.",
+        retention=Retention.SESSION_RECORD,
+        in_export=False,
+        export="The session it belongs to is exported with its attempt number; the rest is the LMS's own "
+        "bookkeeping, opaque to Invigil.",
+    ),
+    Entry(
+        model="lti.ControlRequest",
+        holds="A flag, pause, resume or end that a member of staff sent to the LMS about the student's attempt, "
+        "with their reason and the LMS's answer.",
+        retention=Retention.SESSION_RECORD,
+        in_export=False,
+        export="Each one is in the audit log, which the student's data page and export show (what was asked and when).",
+    ),
 )
 
 #: Models of the libraries in INSTALLED_APPS: the export and the purge are Invigil's, so these say

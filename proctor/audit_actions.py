@@ -129,6 +129,26 @@ class AuditAction(StrEnum):
     LTI_PROVISION = "lti.provision", "Created or updated an account, course or role from an LMS launch"
     LTI_DEEP_LINK = "lti.deep_link", "Attached an Invigil exam to an LMS item"
     LTI_KEYS_ROTATE = "lti.keys_rotate", "Rotated Invigil's LTI signing keys"
+    LTI_START_PROCTORING = (
+        "lti.start_proctoring",
+        "Started a proctored attempt from the LMS",
+        "Started a proctored attempt at an assessment of your LMS",
+    )
+    LTI_START_ASSESSMENT = (
+        "lti.start_assessment",
+        "Handed a student to the LMS's assessment",
+        "Opened the LMS's assessment while being recorded",
+    )
+    LTI_END_ASSESSMENT = (
+        "lti.end_assessment",
+        "The LMS ended a proctored attempt",
+        "Your LMS told Invigil you finished the assessment",
+    )
+    LTI_CONTROL = (
+        "lti.control",
+        "Sent an assessment control (flag, pause, resume or end) to the LMS",
+        "Staff asked your LMS to flag, pause, resume or end your attempt",
+    )
 
     # The admin (proctor/audited_admin.py).
     ADMIN_VIEW = "admin.view", "Viewed a record in the admin"

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from analysis.models import Flag
 from analysis.rules import RULES, Kind
 from analysis.services import analysis_retry
+from exams.delivery import session_links
 from exams.lifecycle import UNDER_REVIEW, TransitionError
 from exams.models import Course, ExamSession
 from exams.permissions import Action, can, may_check_identity_somewhere, refusal, require
@@ -225,6 +226,7 @@ def _review_page(
         "grant": grant,
         "flag_error": flag_error,
         "decision_error": decision_error,
+        "session_links": session_links(request, session),
     }
     return render(request, "review/session.html", context, status=status)
 

@@ -614,7 +614,7 @@ async function watchAssessment() {
   const response = await fetch(config.assessment.status, { credentials: "same-origin" }).catch(() => null);
   if (!response?.ok) return; // offline for a moment: the next poll asks again
   const state = await response.json();
-  if (config.status === "started" && statuses.groups.ATTEMPT_ENDED.includes(state.status)) await attemptEnded(state.status);
+  if (config.status === "started" && statuses.groups.ATTEMPT_OVER.includes(state.status)) await attemptEnded(state.status);
 }
 
 /** Wait until every chunk in IndexedDB is acknowledged, then close the recordings. Also runs after a

@@ -130,8 +130,10 @@ TOKEN_CASES: dict[str, tuple[Any, str]] = {
         lambda lms, nonce, other: lms.id_token(lms.claims(nonce, **{CLAIM + "message_type": "LtiMadeUp"})),
         "unknown_message_type",
     ),
-    "proctoring not supported yet": (
-        lambda lms, nonce, other: lms.id_token(lms.claims(nonce, **{CLAIM + "message_type": "LtiStartProctoring"})),
+    "submission review not supported yet": (
+        lambda lms, nonce, other: lms.id_token(
+            lms.claims(nonce, **{CLAIM + "message_type": "LtiSubmissionReviewRequest"})
+        ),
         "unsupported_message_type",
     ),
     "symmetric algorithm": (

@@ -40,7 +40,7 @@ from exams.models import (
 )
 from exams.models import SessionStatus as S
 from identity.services import identity_enrol, identity_store_id_photo, identity_verify
-from lti.models import LtiIdentity, Platform
+from lti.models import ControlAction, ControlOutcome, ControlRequest, LtiIdentity, Platform, ProctoringAttempt
 from privacy.export import my_data_export
 from privacy.inventory import (
     BY_MODEL,
@@ -322,6 +322,25 @@ def full_student(recorded: World) -> Full:
         keyset_url="https://lms.example.edu/jwks",
     )
     LtiIdentity.objects.create(platform=platform, sub="lms-user-42", user=student, last_launch_at=timezone.now())
+    # Its session an attempt at an assessment of the LMS, which staff flagged there.
+    attempt = ProctoringAttempt.objects.create(
+        session=session,
+        platform=platform,
+        deployment_id="1",
+        resource_link_id="quiz-7",
+        sub="lms-user-42",
+        attempt_number=1,
+        session_data="opaque",
+        start_assessment_url="https://lms.example.edu/start",
+    )
+    ControlRequest.objects.create(
+        attempt=attempt,
+        action=ControlAction.FLAG,
+        reason="Confirmed by a reviewer",
+        incident_time=timezone.now(),
+        requested_by=world.users["instructor"],
+        outcome=ControlOutcome.ACCEPTED,
+    )
     # Cleared on appeal: reviewed, and nothing keeps the recordings past their retention.
     ExamSession.objects.filter(pk=session.pk).update(status=S.CLEARED)
     # A sign-in, and someone trying the student's username with a wrong password.
