@@ -51,6 +51,7 @@ class PlatformAdmin(AdminsOnly, AuditedModelAdmin):
         "keyset_url",
         "token_audience",
         "active",
+        "assessment_display",
     )
 
 
