@@ -124,3 +124,14 @@ def test_an_exam_of_the_lms_is_published_without_questions_and_refuses_them(
     assert exam_incomplete(lms_exam, policy_on_opening=world.policy) == [
         "Its questions live in the LMS: remove the questions written here."
     ]
+
+
+def test_the_setup_page_of_an_exam_of_the_lms_offers_no_questions(world: World, client: Client, lms_exam: Any) -> None:
+    client.force_login(world.users["instructor"])
+    body = client.get(reverse("exam_setup", args=[lms_exam.pk])).content.decode()
+    assert "questions live in the LMS" in body
+    assert reverse("question_new", args=[lms_exam.pk]) not in body
+    assert (
+        reverse("question_new", args=[world.exam.pk])
+        in client.get(reverse("exam_setup", args=[world.exam.pk])).content.decode()
+    )
