@@ -345,6 +345,11 @@ INVENTORY: tuple[Entry, ...] = (
         in_export=True,
         export="When each hold was set and lifted; not its reason, which may name a confidential case.",
     ),
+    # lockdown
+    _none(
+        "lockdown.SafeExamBrowserRequirement",
+        "An exam's Safe Exam Browser settings: its .seb file, Config Key and accepted Browser Exam Keys.",
+    ),
 )
 
 #: Models of the libraries in INSTALLED_APPS: the export and the purge are Invigil's, so these say

@@ -122,6 +122,19 @@ class AuditAction(StrEnum):
     KEY_PERIOD_DESTROYED = "key_period.destroyed", "Destroyed a key period"
     AUDIT_ACCESS_REPORT = "audit.access_report", "Ran an access report on the audit log"
 
+    # Safe Exam Browser (lockdown).
+    LOCKDOWN_SET = "lockdown.set", "Changed an exam's Safe Exam Browser requirement"
+    LOCKDOWN_REFUSED = (
+        "lockdown.refused",
+        "Was refused: not in Safe Exam Browser with the exam's configuration",
+        "Your exam was refused because it was not opened in Safe Exam Browser with the exam's configuration",
+    )
+    LOCKDOWN_VERIFIED = (
+        "lockdown.verified",
+        "Safe Exam Browser's keys were checked through its JavaScript API",
+        "Safe Exam Browser's keys were checked when you opened your exam",
+    )
+
     # The admin (proctor/audited_admin.py).
     ADMIN_VIEW = "admin.view", "Viewed a record in the admin"
     ADMIN_LIST = "admin.list", "Listed records in the admin"

@@ -50,7 +50,8 @@ def test_the_seb_json_is_byte_for_byte_the_published_text() -> None:
 def test_the_version_of_seb_that_saved_the_file_does_not_change_the_key() -> None:
     with_version = seb_settings(fixture("simpleunencrypted.seb"))
     without = seb_settings(fixture("simpleunencryptedwithoutoriginator.seb"))
-    assert "originatorVersion" in with_version and "originatorVersion" not in without
+    assert "originatorVersion" in with_version
+    assert "originatorVersion" not in without
     assert config_key(with_version) == config_key(without)
     assert '"aaaaaa":"1940-10-09T22:13:56+00:00"' in seb_json(without)  # a date, in ISO 8601
 
