@@ -15,6 +15,8 @@ import zlib
 from typing import Any
 from xml.parsers.expat import ExpatError
 
+from lockdown.rncryptor import DecryptionFailed, rncryptor_decrypt
+
 #: The largest .seb file accepted, compressed or not. SEB's own files are a few tens of kilobytes.
 MAX_SEB_BYTES = 512 * 1024
 #: The most a compressed file may expand to: a small gzip bomb must not fill the memory.
@@ -44,10 +46,10 @@ def _gunzip(data: bytes) -> bytes:
     return out
 
 
-def seb_settings(data: bytes) -> dict[str, Any]:
+def seb_settings(data: bytes, password: str = "") -> dict[str, Any]:
     """The settings dictionary of a .seb file: an XML property list, plain or gzip-compressed with
-    SEB's "plnd" (plain data) prefix. Password- or certificate-protected files are refused with a
-    message saying how to save an unprotected copy; the Config Key does not depend on the protection."""
+    SEB's "plnd" (plain data) prefix, or encrypted with a password ("pswd"), which must then be given.
+    Files encrypted for a certificate are refused with a message saying how to save a copy without."""
     if len(data) > MAX_SEB_BYTES:
         raise ConfigFileError(f"The file is larger than {MAX_SEB_BYTES // 1024} KB; a .seb file is far smaller.")
     if data.startswith(GZIP_MAGIC):
@@ -55,18 +57,23 @@ def seb_settings(data: bytes) -> dict[str, Any]:
     prefix = data[:4]
     if prefix == PLAIN_PREFIX:
         data = data[4:]
-        if data.startswith(GZIP_MAGIC):
-            data = _gunzip(data)
     elif prefix in PASSWORD_PREFIXES:
-        raise ConfigFileError(
-            "This file is protected by a password. In the SEB Configuration Tool, open it and save a copy "
-            "without a settings password (the exam's Config Key stays the same), then upload that copy."
-        )
+        if not password:
+            raise ConfigFileError(
+                "This file is protected by a password: give the password with it (it is used once to read "
+                "the settings and not kept), or upload a copy saved without one."
+            )
+        try:
+            data = rncryptor_decrypt(data[4:], password)
+        except DecryptionFailed as exc:
+            raise ConfigFileError(str(exc)) from exc
     elif prefix in IDENTITY_PREFIXES:
         raise ConfigFileError(
             "This file is encrypted for a certificate. Save a copy without encryption in the SEB "
             "Configuration Tool and upload that copy."
         )
+    if data.startswith(GZIP_MAGIC):
+        data = _gunzip(data)
     if not data.lstrip().startswith(b"<"):
         raise ConfigFileError("This is not a Safe Exam Browser configuration file (.seb).")
     try:

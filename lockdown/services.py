@@ -42,6 +42,8 @@ class NotSafeExamBrowser(NotAllowed):
 class ConfigUpload:
     name: str
     data: bytes
+    #: The file's password, if it has one: used to read the settings, never stored.
+    password: str = ""
 
 
 def browser_exam_keys_parse(text: str) -> list[str]:
@@ -93,7 +95,7 @@ def seb_requirement_save(
     key = ""
     if upload is not None:
         try:
-            key = config_key(seb_settings(upload.data))
+            key = config_key(seb_settings(upload.data, upload.password))
         except ConfigFileError as exc:
             errors["config_file"] = str(exc)
     if errors:

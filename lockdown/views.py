@@ -29,7 +29,14 @@ class RequirementForm(forms.Form):
     config_file = forms.FileField(
         label="The exam's configuration file (.seb)",
         required=False,
-        help_text="Save it without a settings password in the SEB Configuration Tool. A new file replaces the old.",
+        help_text="As saved by the SEB Configuration Tool. A new file replaces the old.",
+    )
+    config_password = forms.CharField(
+        label="The file's password, if it has one",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text="Used once to read the file's settings; Invigil does not keep it.",
     )
     remove_config = forms.BooleanField(label="Remove the uploaded configuration file", required=False)
     browser_exam_keys = forms.CharField(
@@ -79,7 +86,9 @@ def requirement_settings(request: HttpRequest, exam_id: int) -> HttpResponse:
         if uploaded.size > MAX_SEB_BYTES:
             errors = {"config_file": f"The file is larger than {MAX_SEB_BYTES // 1024} KB; a .seb file is far smaller."}
             return _settings_page(request, exam, form, status=400, errors=errors)
-        upload = ConfigUpload(name=uploaded.name or "exam.seb", data=uploaded.read())
+        upload = ConfigUpload(
+            name=uploaded.name or "exam.seb", data=uploaded.read(), password=form.cleaned_data["config_password"]
+        )
     try:
         seb_requirement_save(
             exam=exam,

@@ -68,9 +68,27 @@ def test_empty_dictionaries_are_left_out_and_nested_ones_sorted() -> None:
     assert seb_json(settings) == '{"a":{"alpha":[{"X":1,"y":2}],"Zeta":1}}'
 
 
-def test_a_password_protected_file_is_refused_with_what_to_do() -> None:
-    with pytest.raises(ConfigFileError, match="protected by a password.*without a settings password"):
-        seb_settings(fixture("encrypted.seb"))
+def test_a_password_protected_file_is_read_with_its_password() -> None:
+    # Both saved by the SEB Configuration Tool for Windows 2.3 with the same settings; password "test".
+    decrypted = seb_settings(fixture("encrypted.seb"), "test")
+    assert decrypted == seb_settings(fixture("unencrypted.seb"))
+    assert decrypted["startURL"]
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [("", "protected by a password: give the password"), ("tset", "not the one this file was saved with")],
+)
+def test_a_password_protected_file_without_its_password_is_refused_with_what_to_do(password: str, message: str) -> None:
+    with pytest.raises(ConfigFileError, match=message):
+        seb_settings(fixture("encrypted.seb"), password)
+
+
+def test_a_damaged_encrypted_file_is_refused() -> None:
+    inner = gzip.decompress(fixture("encrypted.seb"))
+    damaged = inner[:100] + bytes([inner[100] ^ 1]) + inner[101:]
+    with pytest.raises(ConfigFileError, match="damaged"):
+        seb_settings(gzip.compress(damaged), "test")
 
 
 @pytest.mark.parametrize(

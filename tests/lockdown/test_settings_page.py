@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from lockdown.config_key import MAX_SEB_BYTES
+from lockdown.config_key import MAX_SEB_BYTES, config_key, seb_settings
 from lockdown.models import SafeExamBrowserRequirement
 from proctor.models import AuditEvent
 from tests.conftest import World, client_as
@@ -77,7 +77,13 @@ def test_a_new_file_replaces_the_old_and_the_student_downloads_it_as_uploaded(wo
             {"config_file": upload("x.seb", (FIXTURES / "encrypted.seb").read_bytes())},
             "config_file",
             "protected by a password",
-            id="password-protected",
+            id="password-protected, no password",
+        ),
+        pytest.param(
+            {"config_file": upload("x.seb", (FIXTURES / "encrypted.seb").read_bytes()), "config_password": "nope"},
+            "config_file",
+            "not the one this file was saved with",
+            id="password-protected, wrong password",
         ),
         pytest.param(
             {"config_file": upload("x.seb", b"<" + b" " * MAX_SEB_BYTES)}, "config_file", "larger than", id="too large"
@@ -98,6 +104,17 @@ def test_what_cannot_be_used_is_refused_by_field_and_nothing_changes(
     assert "Nothing was changed" in response.content.decode()
     assert state(world) == before
     assert AuditEvent.objects.exclude(action="auth.login").count() == events
+
+
+def test_a_password_protected_file_is_read_with_the_password_given_and_the_password_not_kept(world: World) -> None:
+    encrypted = (FIXTURES / "encrypted.seb").read_bytes()
+    unprotected_key = config_key(seb_settings((FIXTURES / "unencrypted.seb").read_bytes()))
+    response = post(world, required="on", config_file=upload("exam.seb", encrypted), config_password="test")
+    assert response.status_code == 302
+    requirement = SafeExamBrowserRequirement.objects.get(exam=world.exam)
+    assert requirement.config_key == unprotected_key
+    assert bytes(requirement.config_file) == encrypted
+    assert "test" not in str(AuditEvent.objects.get(action="lockdown.set").detail)
 
 
 def test_browser_exam_keys_are_kept_once_in_lower_case(world: World) -> None:
