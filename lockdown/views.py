@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve, reverse
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from exams.models import Exam, ExamSession
@@ -65,6 +66,7 @@ def _settings_page(
     )
 
 
+@sensitive_post_parameters("config_password")
 @login_required
 @require_http_methods(["GET", "POST"])
 def requirement_settings(request: HttpRequest, exam_id: int) -> HttpResponse:
