@@ -379,6 +379,11 @@ INVENTORY: tuple[Entry, ...] = (
         in_export=False,
         export="Each one is in the audit log, which the student's data page and export show (what was asked and when).",
     ),
+    # lockdown
+    _none(
+        "lockdown.SafeExamBrowserRequirement",
+        "An exam's Safe Exam Browser settings: its .seb file, Config Key and accepted Browser Exam Keys.",
+    ),
 )
 
 #: Models of the libraries in INSTALLED_APPS: the export and the purge are Invigil's, so these say

@@ -9,7 +9,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proctor.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from proctor.bodylimit import (  # noqa: E402
@@ -17,7 +17,7 @@ from proctor.bodylimit import (  # noqa: E402
     install_in_daphne,
     install_websocket_limit_in_daphne,
 )
-from proctor.routing import websocket_urlpatterns  # noqa: E402
+from proctor.routing import websocket_application  # noqa: E402
 from proctor.wsauth import PooledAuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 
 # Oversized request bodies are refused (413) before Daphne or Django buffers them.
@@ -28,6 +28,6 @@ install_websocket_limit_in_daphne()
 application = ProtocolTypeRouter(
     {
         "http": BodyLimitMiddleware(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(PooledAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(PooledAuthMiddlewareStack(websocket_application())),
     }
 )

@@ -150,6 +150,19 @@ class AuditAction(StrEnum):
         "Staff asked your LMS to flag, pause, resume or end your attempt",
     )
 
+    # Safe Exam Browser (lockdown).
+    LOCKDOWN_SET = "lockdown.set", "Changed an exam's Safe Exam Browser requirement"
+    LOCKDOWN_REFUSED = (
+        "lockdown.refused",
+        "Was refused: not in Safe Exam Browser with the exam's configuration",
+        "Your exam was refused because it was not opened in Safe Exam Browser with the exam's configuration",
+    )
+    LOCKDOWN_VERIFIED = (
+        "lockdown.verified",
+        "Safe Exam Browser's keys were checked through its JavaScript API",
+        "Safe Exam Browser's keys were checked when you opened your exam",
+    )
+
     # The admin (proctor/audited_admin.py).
     ADMIN_VIEW = "admin.view", "Viewed a record in the admin"
     ADMIN_LIST = "admin.list", "Listed records in the admin"

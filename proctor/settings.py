@@ -126,6 +126,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Staff sign-ins end after 30 idle minutes and 12 hours in all (exams/staff_sessions.py).
     "exams.staff_sessions.StaffSessionTimeoutMiddleware",
+    # An exam that requires Safe Exam Browser: its student's pages and calls pass only from SEB (lockdown).
+    "lockdown.middleware.SafeExamBrowserMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A refusal (proctor/errors.py) no view caught becomes its response here, in one place.
     "proctor.refusals.RefusalMiddleware",

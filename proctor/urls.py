@@ -21,4 +21,5 @@ urlpatterns = [
     path("", include("recordings.urls")),
     path("", include("review.urls")),
     path("", include("exams.urls")),
+    path("", include("lockdown.urls")),
 ]

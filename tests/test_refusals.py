@@ -13,6 +13,7 @@ from exams.lifecycle import TransitionError
 from exams.services import AlternativeAnswerRefused, ConsentNeeded, ExamUnavailable, NoticeRefused, PublishRefused
 from identity.consent import BiometricConsentRequired
 from identity.services import FaceRefused, ManualCheckError
+from lockdown.services import NotSafeExamBrowser, RequirementRefused
 from privacy.services import HoldError, ProfileDeleteRefused
 from proctor.errors import Conflict, Invalid, NotAllowed, NotFound, Refusal, Unprocessable
 from proctor.refusals import RefusalMiddleware
@@ -39,6 +40,8 @@ from tests.conftest import World, client_as
         (DecisionError("x"), 400),
         (PurposeError({"purpose": "x"}), 400),
         (ChunkRefused("closed", "x"), 409),
+        (RequirementRefused({"config_file": "x"}), 400),
+        (NotSafeExamBrowser("x"), 403),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
 )
