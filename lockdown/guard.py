@@ -23,7 +23,7 @@ CONFIG_KEY_HEADER = "X-SafeExamBrowser-ConfigKeyHash"
 REQUEST_HASH_HEADER = "X-SafeExamBrowser-RequestHash"
 
 #: The student's pages and calls while taking an exam: the consent page, the exam page, its API calls
-#: and the recording's token and finalisation. Their URLs carry the exam session's id.
+#: the recording's token and finalisation, and the LMS's assessment (lti). Their URLs carry the exam session's id.
 GUARDED_URL_NAMES = frozenset(
     {
         "session_consent",
@@ -36,6 +36,9 @@ GUARDED_URL_NAMES = frozenset(
         "api_session_submit",
         "api_stream_token",
         "api_recordings_finalise",
+        # An assessment of the LMS: the page that hands the student to it, and its status.
+        "lti_start_assessment",
+        "lti_assessment_status",
     }
 )
 

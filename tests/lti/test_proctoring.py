@@ -231,3 +231,27 @@ def test_a_link_to_an_exam_written_in_invigil_is_not_proctored_as_an_lms_assessm
     response = start_proctoring(lms)
     assert response.status_code == 403
     assert [e.detail["reason"] for e in refusals()] == ["not_an_lms_exam"]
+
+
+def test_an_lms_assessment_that_requires_safe_exam_browser_opens_only_in_it(
+    world: World, lms: Lms, lms_exam: Exam
+) -> None:
+    from lockdown.models import SafeExamBrowserRequirement
+    from tests.lockdown.conftest import MAC_FILE, MAC_KEY, absolute, seb_headers
+
+    SafeExamBrowserRequirement.objects.create(
+        exam=lms_exam, required=True, config_file=MAC_FILE, config_file_name="quiz.seb", config_key=MAC_KEY
+    )
+    start_proctoring(lms)
+    session = started(ExamSession.objects.get(exam=lms_exam))
+    url = reverse("lti_start_assessment", args=[session.pk])
+    refused = lms.client.post(url, {"display": "frame"})
+    assert refused.status_code == 403
+    assert "jwt" not in (refused.context or {})
+    assert ProctoringAttempt.objects.get(session=session).assessment_sent_at is None
+    status = reverse("lti_assessment_status", args=[session.pk])
+    assert lms.client.get(status).status_code == 403
+    assert lms.client.get(status, **seb_headers(absolute(status))).status_code == 200
+    sent = lms.client.post(url, {"display": "frame"}, **seb_headers(absolute(url)))
+    assert sent.status_code == 200
+    assert sent.context["jwt"]
