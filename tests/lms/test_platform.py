@@ -562,3 +562,22 @@ def test_the_course_page_offers_the_three_launches_and_sets_its_session(lms: Fak
     assert redirect.status_code == 302
     assert redirect.headers["Location"].startswith(tool.login_url)
     assert lms.attempt_for(user="learner-1", resource_link="quiz-1").number == 1
+
+
+def test_an_lms_that_needs_its_session_cookie_refuses_a_start_assessment_without_it(tool: ThrowawayTool) -> None:
+    from tests.lms.conftest import add_the_cast, register_throwaway
+
+    with FakeLms(key=rsa_key(4), require_session_cookie=True) as strict:
+        register_throwaway(add_the_cast(strict), tool)
+        browser = requests.Session()
+        browser.get(strict.course_url("course-phys101", user="learner-1"), timeout=5)
+        claims = launch(strict, tool, START_PROCTORING, user="learner-1", resource_link="quiz-1")
+
+        url = strict.start_assessment_url
+        without = requests.post(url, data={"JWT": tool.start_assessment(claims, strict)}, timeout=5)
+        with_cookie = browser.post(url, data={"JWT": tool.start_assessment(claims, strict)}, timeout=5)
+
+    assert without.status_code == 403
+    assert "session cookie" in strict.refusals[-1].reason
+    assert with_cookie.status_code == 200
+    assert strict.received[-1].detail["session_user"] == "learner-1"
