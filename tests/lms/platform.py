@@ -928,6 +928,11 @@ def _handler_for(lms: FakeLms) -> type[BaseHTTPRequestHandler]:
 
         def _route(self, method: str) -> None:
             parts = urlsplit(self.path)
+            if parts.path == "/favicon.ico":
+                # Browsers ask for it unprompted; it is no request to the LMS, so nothing is recorded.
+                self.send_response(204)
+                self.end_headers()
+                return
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
