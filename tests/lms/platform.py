@@ -62,7 +62,7 @@ CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: The scopes this LMS grants: the library's (AGS, NRPS) and the Assessment Control scope it lacks.
 GRANTABLE_SCOPES = (*LTI_1P3_ACCESS_TOKEN_SCOPES, ACS_SCOPE)
 
-#: The LMS's own session cookie, set by the course page (SameSite=Lax, as most LMSs set theirs).
+#: The LMS's own session cookie, set by the course page.
 SESSION_COOKIE = "fakelms_user"
 #: Seconds of clock skew allowed on a tool's `iat`.
 LEEWAY = 5
@@ -270,6 +270,7 @@ class FakeLms:
         key: rsa.RSAPrivateKey | None = None,
         forbid_framing: bool = False,
         require_session_cookie: bool = False,
+        session_cookie_samesite: str = "Lax",
         name: str = "Fake LMS",
     ) -> None:
         self.key = key or new_private_key()
@@ -278,6 +279,11 @@ class FakeLms:
         self.forbid_framing = forbid_framing
         #: Refuse LtiStartAssessment unless the LMS's own session cookie came with it.
         self.require_session_cookie = require_session_cookie
+        #: The session cookie's SameSite: "Lax" (browsers' default) or "None" (then also Secure), which
+        #: LMSs that take LTI launches set so that cross-site posts carry it.
+        if session_cookie_samesite not in ("Lax", "Strict", "None"):
+            raise ValueError("session_cookie_samesite is Lax, Strict or None.")
+        self.session_cookie_samesite = session_cookie_samesite
         self.name = name
         self.tool: Tool = None  # type: ignore[assignment]  # set by register_tool
         self.users: dict[str, User] = {}
@@ -1001,7 +1007,11 @@ def _handler_for(lms: FakeLms) -> type[BaseHTTPRequestHandler]:
                 self.send_header("X-Frame-Options", "DENY")
                 self.send_header("Content-Security-Policy", "frame-ancestors 'none'")
             if cookie:
-                self.send_header("Set-Cookie", f"{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax")
+                same_site = lms.session_cookie_samesite
+                secure = "; Secure" if same_site == "None" else ""
+                self.send_header(
+                    "Set-Cookie", f"{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite={same_site}{secure}"
+                )
             self.end_headers()
             self.wfile.write(data)
 
