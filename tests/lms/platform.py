@@ -865,11 +865,13 @@ class FakeLms:
         if message_type is None:
             raise Refused("No such launch.", 404)
         try:
-            return self.login_url(
+            url = self.login_url(
                 message_type, user=query.get("user", ""), resource_link=query.get("link"), context=query.get("context")
             )
         except (ValueError, AssertionError) as exc:
             raise Refused(str(exc), 404) from exc
+        self._record(f"/launch/{kind}", True, message_type=message_type, **query)
+        return url
 
     def _end_assessment_login(self, attempt_key: str) -> str:
         attempt = self.attempts[attempt_key]
