@@ -158,7 +158,7 @@ async function checksDone(attestation) {
   show(config.status === "started" ? "exam" : "start");
   if (config.status === "started") {
     await startRecording();
-    openAssessment(); // back after a reload: the LMS resumes the same attempt
+    showAssessment(); // back after a reload: the LMS resumes the same attempt
   }
 }
 
@@ -411,7 +411,7 @@ async function begin() {
     document.documentElement.requestFullscreen?.().catch(() => {});
     showBreaks(state.breaks);
     await startRecording();
-    openAssessment();
+    showAssessment();
   } catch (error) {
     const problem = $("#begin-problem");
     problem.hidden = false;
@@ -593,7 +593,19 @@ function inAssessmentFrame() {
   return config.assessment && document.activeElement === $("#assessment-frame");
 }
 
-function openAssessment(display = config.assessment?.display) {
+/** Once recording runs: the frame loads the assessment at once; a window needs the student's click (a
+ * window opened without one is blocked), so its button is all the page shows. */
+function showAssessment() {
+  if (!config.assessment) return;
+  if (config.assessment.display === "window") {
+    $("#assessment").dataset.display = "window";
+    $("#assessment-window").focus();
+  } else {
+    openAssessment("frame");
+  }
+}
+
+function openAssessment(display) {
   if (!config.assessment) return;
   const form = $("#assessment-launch");
   form.elements.display.value = display;
