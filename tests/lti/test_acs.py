@@ -5,14 +5,10 @@ what fails is recorded. Who may send is decided in lti.permissions and checked f
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from html import unescape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -25,7 +21,6 @@ from django.utils import timezone
 from analysis.models import AnalysisRun, Flag
 from exams.models import Delivery, Exam, ExamSession, SessionStatus
 from lti import acs
-from lti.keys import key_set
 from lti.models import ControlOutcome, ControlRequest, Deployment, LtiContext, Platform, ProctoringAttempt, ResourceLink
 from proctor.errors import Refusal
 from review.models import FlagDecision
@@ -33,44 +28,22 @@ from tests.conftest import ROLES, World, client_as
 from tests.factories import ExamFactory
 from tests.lms.conftest import add_the_cast, rsa_key
 from tests.lms.platform import START_PROCTORING, FakeLms
+from tests.lti.through_the_lms import invigil_key_set, register_invigil
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def invigil_keys() -> Iterator[str]:
-    """Invigil's published key set, served from loopback as its /lti/jwks/ serves it, for the LMS to fetch."""
-    body = json.dumps(key_set()).encode()
-
-    class KeySet(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the base class's name
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-            """Quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), KeySet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/jwks"
-    server.shutdown()
-    server.server_close()
+def invigil_keys(world: World) -> Iterator[str]:
+    with invigil_key_set() as url:
+        yield url
 
 
 @pytest.fixture
 def lms(world: World, invigil_keys: str) -> Iterator[FakeLms]:
     cache.clear()  # no access token from another test
     with add_the_cast(FakeLms(key=rsa_key(1))) as lms:
-        lms.register_tool(
-            client_id="invigil",
-            deployment_id="deployment-1",
-            login_url="http://testserver/lti/login/",
-            launch_url="http://testserver/lti/launch/",
-            key_set_url=invigil_keys,
-        )
+        register_invigil(lms, invigil_keys)
         yield lms
 
 

@@ -1,0 +1,66 @@
+"""Launches of Invigil through the LMS of tests/lms, as a browser makes them: the LMS's third-party login
+to Invigil, Invigil's redirect to the LMS's authorization endpoint, and the LMS's auto-posted id_token
+back to Invigil's launch. The test client is the browser; the LMS is a real HTTP server."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html import unescape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from django.test import Client
+
+from lti.keys import key_set
+from tests.lms.platform import FakeLms
+
+
+@contextmanager
+def invigil_key_set() -> Iterator[str]:
+    """Invigil's published key set (as GET /lti/jwks/ serves it), from loopback, for the LMS to fetch."""
+    body = json.dumps(key_set()).encode()
+
+    class KeySet(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the base class's name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeySet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/jwks"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def register_invigil(lms: FakeLms, key_set_url: str) -> None:
+    lms.register_tool(
+        client_id="invigil",
+        deployment_id="deployment-1",
+        login_url="http://testserver/lti/login/",
+        launch_url="http://testserver/lti/launch/",
+        key_set_url=key_set_url,
+    )
+
+
+def launch(lms: FakeLms, browser: Client, message_type: str, **where: Any) -> Any:
+    """One launch of ``message_type`` through the LMS; Invigil's answer to the launch post."""
+    login = urlsplit(lms.login_url(message_type, **where))
+    to_lms = browser.get(login.path, dict(parse_qsl(login.query)))
+    assert to_lms.status_code == 302, to_lms.content
+    form = requests.get(to_lms["Location"], timeout=10).text
+    fields = {name: unescape(value) for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', form)}
+    return browser.post("/lti/launch/", {"id_token": fields["id_token"], "state": fields["state"]})
