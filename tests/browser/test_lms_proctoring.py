@@ -11,22 +11,21 @@ carry. Over HTTPS it is SameSite=None (tests/lti/test_launch.py)."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
 from playwright.sync_api import expect
 
-from exams.models import Course, Delivery, Exam, ExamSession, SessionStatus
-from lti.models import Deployment, LtiContext, Platform, ProctoringAttempt, ResourceLink
+from exams.models import Course, Exam, ExamSession, SessionStatus
+from lti.models import ProctoringAttempt
 from recordings.models import BrowserSignal, Recording
 from tests.browser.axe import assert_accessible
 from tests.browser.test_exam_recording import pass_the_check_and_start, wait_for_the_analysis
 from tests.conftest import screenshot
 from tests.lms.conftest import add_the_cast, rsa_key
 from tests.lms.platform import FakeLms
+from tests.lti.through_the_lms import lms_in_invigil
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,32 +41,7 @@ def invigil_in(lms: FakeLms, base: str, *, display: str = "frame") -> Exam:
         launch_url=f"{base}/lti/launch/",
         key_set_url=f"{base}/lti/jwks/",
     )
-    platform = Platform.objects.create(
-        name="Test LMS",
-        institution=course.institution,
-        issuer=lms.issuer,
-        client_id="invigil",
-        auth_login_url=lms.authorize_url,
-        auth_token_url=lms.token_url,
-        keyset_url=lms.jwks_url,
-        assessment_display=display,
-    )
-    Deployment.objects.create(platform=platform, deployment_id="deployment-1")
-    context = LtiContext.objects.create(platform=platform, context_id="course-phys101", course=course)
-    now = timezone.now()
-    exam = Exam.objects.create(
-        course=course,
-        title="Midterm quiz",
-        delivery=Delivery.LMS,
-        opens_at=now - timedelta(hours=1),
-        closes_at=now + timedelta(days=1),
-        duration_minutes=30,
-        alternative_arrangement="Sit the quiz on paper at the exams office, with nothing recorded.",
-        alternative_contact="Exams office, exams@example.edu",
-        published_at=now,
-    )
-    ResourceLink.objects.create(platform=platform, resource_link_id="quiz-1", context=context, exam=exam)
-    return exam
+    return lms_in_invigil(lms, course, display=display)
 
 
 def start_from_the_lms(page: Any, lms: FakeLms) -> None:

@@ -5,11 +5,8 @@ what fails is recorded. Who may send is decided in lti.permissions and checked f
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import timedelta
-from html import unescape
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -19,16 +16,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analysis.models import AnalysisRun, Flag
-from exams.models import Delivery, Exam, ExamSession, SessionStatus
+from exams.models import Exam, ExamSession, SessionStatus
 from lti import acs
-from lti.models import ControlOutcome, ControlRequest, Deployment, LtiContext, Platform, ProctoringAttempt, ResourceLink
+from lti.models import ControlOutcome, ControlRequest, Platform, ProctoringAttempt
 from proctor.errors import Refusal
 from review.models import FlagDecision
 from tests.conftest import ROLES, World, client_as
-from tests.factories import ExamFactory
 from tests.lms.conftest import add_the_cast, rsa_key
 from tests.lms.platform import START_PROCTORING, FakeLms
-from tests.lti.through_the_lms import invigil_key_set, register_invigil
+from tests.lti.through_the_lms import invigil_key_set, launch, lms_in_invigil, register_invigil
 
 pytestmark = pytest.mark.django_db
 
@@ -49,33 +45,15 @@ def lms(world: World, invigil_keys: str) -> Iterator[FakeLms]:
 
 @pytest.fixture
 def lms_exam(world: World, lms: FakeLms) -> Exam:
-    platform = Platform.objects.create(
-        name="Test LMS",
-        institution=world.course.institution,
-        issuer=lms.issuer,
-        client_id="invigil",
-        auth_login_url=lms.authorize_url,
-        auth_token_url=lms.token_url,
-        keyset_url=lms.jwks_url,
-    )
-    Deployment.objects.create(platform=platform, deployment_id="deployment-1")
-    context = LtiContext.objects.create(platform=platform, context_id="course-phys101", course=world.course)
-    exam = ExamFactory(course=world.course, title="Midterm quiz", delivery=Delivery.LMS)
-    ResourceLink.objects.create(platform=platform, resource_link_id="quiz-1", context=context, exam=exam)
-    return exam
+    return lms_in_invigil(lms, world.course)
 
 
 def running_attempt(lms: FakeLms) -> ProctoringAttempt:
     """The learner's attempt, started as the browser would: the LMS's login and launch through Invigil, then
     Invigil's LtiStartAssessment accepted by the LMS."""
     browser = Client()
-    login = urlsplit(lms.login_url(START_PROCTORING, user="learner-1", resource_link="quiz-1"))
-    to_lms = browser.get(login.path, dict(parse_qsl(login.query)))
-    assert to_lms.status_code == 302, to_lms.content
-    form = requests.get(to_lms["Location"], timeout=10).text
-    fields = {name: unescape(value) for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', form)}
-    launched = browser.post("/lti/launch/", {"id_token": fields["id_token"], "state": fields["state"]})
-    assert launched.status_code == 302, re.findall(r"<main.*?</main>", launched.content.decode(), re.S)
+    launched = launch(lms, browser, START_PROCTORING, user="learner-1", resource_link="quiz-1")
+    assert launched.status_code == 302, launched.content
     attempt = ProctoringAttempt.objects.select_related("session").get()
     ExamSession.objects.filter(pk=attempt.session_id).update(status=SessionStatus.STARTED, started_at=timezone.now())
     message = browser.post(reverse("lti_start_assessment", args=[attempt.session_id]), {"display": "frame"})

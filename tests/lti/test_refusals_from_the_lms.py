@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from exams.models import Delivery, ExamSession
-from lti.models import Deployment, LtiContext, Platform, ProctoringAttempt, ResourceLink
+from exams.models import ExamSession
+from lti.models import ProctoringAttempt
 from tests.conftest import World
-from tests.factories import ExamFactory
 from tests.lms.conftest import add_the_cast, rsa_key
 from tests.lms.platform import AP, LTI, START_PROCTORING, FakeLms
 from tests.lti.conftest import made_from_launches, refusals
-from tests.lti.through_the_lms import invigil_key_set, launch, register_invigil
+from tests.lti.through_the_lms import invigil_key_set, launch, lms_in_invigil, register_invigil
 
 pytestmark = pytest.mark.django_db
 
@@ -28,19 +27,7 @@ pytestmark = pytest.mark.django_db
 def lms(world: World) -> Iterator[FakeLms]:
     with invigil_key_set() as keys, add_the_cast(FakeLms(key=rsa_key(1))) as lms:
         register_invigil(lms, keys)
-        platform = Platform.objects.create(
-            name="Test LMS",
-            institution=world.course.institution,
-            issuer=lms.issuer,
-            client_id="invigil",
-            auth_login_url=lms.authorize_url,
-            auth_token_url=lms.token_url,
-            keyset_url=lms.jwks_url,
-        )
-        Deployment.objects.create(platform=platform, deployment_id="deployment-1")
-        context = LtiContext.objects.create(platform=platform, context_id="course-phys101", course=world.course)
-        exam = ExamFactory(course=world.course, title="Midterm quiz", delivery=Delivery.LMS)
-        ResourceLink.objects.create(platform=platform, resource_link_id="quiz-1", context=context, exam=exam)
+        lms_in_invigil(lms, world.course)
         yield lms
 
 

@@ -17,7 +17,10 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from django.test import Client
 
+from exams.models import Course, Delivery, Exam
 from lti.keys import key_set
+from lti.models import Deployment, LtiContext, Platform, ResourceLink
+from tests.factories import ExamFactory
 from tests.lms.platform import FakeLms
 
 
@@ -64,3 +67,25 @@ def launch(lms: FakeLms, browser: Client, message_type: str, **where: Any) -> An
     form = requests.get(to_lms["Location"], timeout=10).text
     fields = {name: unescape(value) for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', form)}
     return browser.post("/lti/launch/", {"id_token": fields["id_token"], "state": fields["state"]})
+
+
+def lms_in_invigil(lms: FakeLms, course: Course, *, display: str = "frame") -> Exam:
+    """The LMS registered in Invigil for ``course``'s institution, its course "course-phys101" linked to
+    ``course``, and its quiz "quiz-1" set up as a published exam of the LMS."""
+    platform = Platform.objects.create(
+        name="Test LMS",
+        institution=course.institution,
+        issuer=lms.issuer,
+        client_id="invigil",
+        auth_login_url=lms.authorize_url,
+        auth_token_url=lms.token_url,
+        keyset_url=lms.jwks_url,
+        assessment_display=display,
+    )
+    Deployment.objects.create(platform=platform, deployment_id="deployment-1")
+    context = LtiContext.objects.create(platform=platform, context_id="course-phys101", course=course)
+    exam = ExamFactory(
+        course=course, title="Midterm quiz", delivery=Delivery.LMS, duration_minutes=30, identity_check_required=True
+    )
+    ResourceLink.objects.create(platform=platform, resource_link_id="quiz-1", context=context, exam=exam)
+    return exam
