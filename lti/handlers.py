@@ -1,16 +1,21 @@
-"""The answers to verified launches of LTI 1.3 core: provision, sign the person in,
+"""The answers to verified launches of LTI 1.3 core and Deep Linking 2.0: provision, sign the person in,
 and send them on. The proctoring message types register their own handlers the same way
 (lti.launch.message_handler)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import auth
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from exams.models import Role
-from lti.launch import RESOURCE_LINK, Launch, message_handler
-from lti.provisioning import Provisioned, launch_provision
+from lti.deep_linking import PendingChoice
+from lti.errors import LaunchInvalid, LaunchNotAllowed
+from lti.launch import DEEP_LINKING_SETTINGS, RESOURCE_LINK, Launch, message_handler
+from lti.provisioning import Provisioned, course_role_for, launch_provision
+from lti.views import choice_page
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
 
@@ -40,3 +45,33 @@ def resource_link_launch(request: HttpRequest, launch: Launch) -> HttpResponse:
     if provisioned.role == Role.INSTRUCTOR:
         return HttpResponseRedirect(reverse("exam_setup", args=[provisioned.exam.pk]))
     return HttpResponseRedirect(reverse("review_dashboard", args=[provisioned.course.pk]))
+
+
+@message_handler("LtiDeepLinkingRequest", requires=(DEEP_LINKING_SETTINGS,))
+def deep_linking_launch(request: HttpRequest, launch: Launch) -> HttpResponse:
+    """An instructor adding Invigil to an LMS item chooses the exam on a page shown in the LMS's frame."""
+    settings: Any = launch.claims[DEEP_LINKING_SETTINGS]
+    where = launch.audit_context()
+    if not isinstance(settings, dict) or not isinstance(settings.get("deep_link_return_url"), str):
+        raise LaunchInvalid("The LMS's deep-linking request has no return address.", reason="malformed_claim", **where)
+    if "ltiResourceLink" not in (settings.get("accept_types") or []):
+        raise LaunchInvalid(
+            "The LMS does not accept an LTI link here, which is all Invigil can offer.",
+            reason="link_not_accepted",
+            **where,
+        )
+    if course_role_for(launch.roles) != Role.INSTRUCTOR:
+        raise LaunchNotAllowed(
+            "Only the course's instructors attach Invigil exams to LMS items.", reason="not_instructor", **where
+        )
+    provisioned = launch_provision(launch, with_exam=False)
+    sign_in(request, provisioned, launch)
+    pending = PendingChoice(
+        platform=launch.platform.pk,
+        deployment_id=launch.deployment.deployment_id,
+        course=provisioned.course.pk,
+        user=provisioned.user.pk,
+        return_url=settings["deep_link_return_url"],
+        data=settings.get("data"),
+    )
+    return choice_page(request, pending)

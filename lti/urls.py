@@ -8,4 +8,6 @@ urlpatterns = [
     path("lti/login/", views.login, name="lti_login"),
     path("lti/launch/", views.launch, name="lti_launch"),
     path("lti/jwks/", views.jwks, name="lti_jwks"),
+    path("lti/deep-link/", views.deep_link, name="lti_deep_link"),
+    path("lti/deep-link/new-exam/", views.deep_link_setup, name="lti_deep_link_setup"),
 ]

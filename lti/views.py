@@ -8,14 +8,23 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib import auth
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from exams.models import Course
+from exams.permissions import Action, require
+from lti.deep_linking import PendingChoice, deep_linking_response, pending_used_once
 from lti.errors import LtiRefusal
 from lti.keys import key_set
 from lti.launch import LOGIN_STATE_LIFETIME, handler_for, login_start, state_cookie_name, validate_launch
+from lti.models import Platform
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
 from proctor.models import Outcome
@@ -89,3 +98,68 @@ def launch(request: HttpRequest) -> HttpResponse:
 def jwks(request: HttpRequest) -> JsonResponse:
     """Invigil's public keys (JWKS), for the LMS to check what Invigil signs."""
     return JsonResponse(key_set())
+
+
+def choice_page(request: HttpRequest, pending: PendingChoice, *, error: str = "") -> HttpResponse:
+    """The list of the course's exams to choose from; shown inside the LMS's frame."""
+    course = get_object_or_404(Course, pk=pending.course)
+    response = render(
+        request,
+        "lti/deep_link.html",
+        {"course": course, "exams": course.exams.order_by("title", "pk"), "pending": pending.dumps(), "error": error},
+        status=400 if error else 200,
+    )
+    response.xframe_options_exempt = True
+    return response
+
+
+@csrf_exempt  # The signed pending choice stands in for the CSRF token (lti.deep_linking).
+@xframe_options_exempt  # The LMS shows content selection in a frame of its own page.
+@require_POST
+@never_cache
+@refusals_audited(AuditAction.LTI_LAUNCH_REFUSED)
+def deep_link(request: HttpRequest) -> HttpResponse:
+    """The instructor's choice: the signed answer naming the exam, posted back to the LMS."""
+    pending = PendingChoice.loads(request.POST.get("pending", ""))
+    instructor = get_object_or_404(get_user_model(), pk=pending.user, is_active=True)
+    course = get_object_or_404(Course, pk=pending.course)
+    require(instructor, Action.CREATE_EXAM, course)
+    chosen = (
+        course.exams.filter(pk=request.POST.get("exam", "")).first() if request.POST.get("exam", "").isdigit() else None
+    )
+    if chosen is None:
+        return choice_page(request, pending, error="Choose one of the course's exams.")
+    platform = get_object_or_404(Platform, pk=pending.platform)
+    jwt = deep_linking_response(
+        platform=platform,
+        deployment_id=pending.deployment_id,
+        data=pending.data,
+        exam=chosen,
+        launch_url=request.build_absolute_uri(reverse("lti_launch")),
+    )
+    audit_record(
+        actor=instructor,
+        action=AuditAction.LTI_DEEP_LINK,
+        target=chosen,
+        request=request,
+        detail={"issuer": platform.issuer, "deployment_id": pending.deployment_id},
+    )
+    return render(request, "lti/deep_link_return.html", {"return_url": pending.return_url, "jwt": jwt})
+
+
+@csrf_exempt  # As deep_link: the signed pending choice is the proof.
+@require_POST
+@never_cache
+@refusals_audited(AuditAction.LTI_LAUNCH_REFUSED)
+def deep_link_setup(request: HttpRequest) -> HttpResponse:
+    """From the choice page, in a new window: sign the instructor in there (the LMS's frame keeps no
+    session) and open the new-exam page of the course. Once per choice page."""
+    pending = PendingChoice.loads(request.POST.get("pending", ""))
+    instructor = get_object_or_404(get_user_model(), pk=pending.user, is_active=True)
+    course = get_object_or_404(Course, pk=pending.course)
+    require(instructor, Action.CREATE_EXAM, course)
+    pending_used_once(pending, request.POST["pending"])
+    if request.user.is_authenticated:
+        auth.logout(request)
+    auth.login(request, instructor, backend="django.contrib.auth.backends.ModelBackend")
+    return HttpResponseRedirect(reverse("exam_new", args=[course.pk]))
