@@ -394,6 +394,13 @@ def validate_launch(request: HttpRequest) -> Launch:
     Nothing is created but the record that its state and nonce are used."""
     login = _consume_state(request, request.POST.get("state", ""))
     platform = login.platform
+    if not platform.active:
+        raise LaunchInvalid(
+            "Invigil no longer accepts launches from this LMS. Ask Invigil's administrator.",
+            reason="platform_inactive",
+            issuer=platform.issuer,
+            client_id=platform.client_id,
+        )
     token = request.POST.get("id_token", "")
     if not token:
         raise LaunchInvalid("The LMS sent no launch token.", reason="missing_token", issuer=platform.issuer)

@@ -284,3 +284,18 @@ def test_the_lms_message_hint_is_passed_back_to_it(lms: Lms) -> None:
     login = lms.login(lti_message_hint="hint-77")
     assert "lti_message_hint=hint-77" in login.redirect
     assert "login_hint=user-1" in login.redirect
+
+
+def test_a_platform_switched_off_between_login_and_launch_is_refused(
+    world: World, lms: Lms, linked_course: Any, platform: Any
+) -> None:
+    login = lms.login()
+    platform.active = False
+    platform.save()
+    before = made_from_launches()
+    response = lms.launch(login=login, **exam_link(world.exam.pk))
+    assert response.status_code == 400
+    assert made_from_launches() == before
+    assert [event.detail["reason"] for event in refusals()] == ["platform_inactive"]
+    # And a new login is refused from the start.
+    assert lms.client.get("/lti/login/", {"iss": ISSUER, "login_hint": "u", "target_link_uri": "x"}).status_code == 400
