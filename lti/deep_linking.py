@@ -9,22 +9,18 @@ choice in place of the session and the CSRF token.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.core import signing
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from exams.models import Exam
 from lti.errors import LaunchInvalid
 from lti.keys import sign
 from lti.launch import DEPLOYMENT_ID, DL_CLAIM, LTI_VERSION, MESSAGE_TYPE, VERSION
-from lti.models import Platform, UsedNonce
+from lti.models import Platform
 from lti.provisioning import EXAM_PARAMETER
 
 #: How long the LMS has to receive the response.
@@ -61,20 +57,6 @@ class PendingChoice:
             raise LaunchInvalid(
                 "This choice was not made on Invigil's page. Start again from the LMS.", reason="deep_link_altered"
             ) from None
-
-
-def pending_used_once(pending: PendingChoice, value: str) -> None:
-    """Record that this choice page's sign-in was used; LaunchInvalid the second time. (The used nonces'
-    table keeps it until the page would have expired anyway.)"""
-    digest = hashlib.sha256(value.encode()).hexdigest()
-    expires = timezone.now() + timedelta(seconds=CHOICE_LIFETIME_SECONDS)
-    try:
-        with transaction.atomic():
-            UsedNonce.objects.create(platform_id=pending.platform, nonce=f"deep-link:{digest}", expires_at=expires)
-    except IntegrityError:
-        raise LaunchInvalid(
-            "This page was already used to sign in. Start again from the LMS.", reason="deep_link_reused"
-        ) from None
 
 
 def deep_linking_response(*, platform: Platform, deployment_id: str, data: Any, exam: Exam, launch_url: str) -> str:

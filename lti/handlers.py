@@ -8,12 +8,14 @@ from typing import Any
 
 from django.contrib import auth
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 
 from exams.models import Role
 from lti.deep_linking import PendingChoice
 from lti.errors import LaunchInvalid, LaunchNotAllowed
-from lti.launch import DEEP_LINKING_SETTINGS, RESOURCE_LINK, Launch, message_handler
+from lti.handover import Handover
+from lti.launch import DEEP_LINKING_SETTINGS, LAUNCH_PRESENTATION, RESOURCE_LINK, Launch, message_handler
 from lti.provisioning import Provisioned, course_role_for, launch_provision
 from lti.views import choice_page
 from proctor.audit import audit_record
@@ -36,15 +38,29 @@ def sign_in(request: HttpRequest, provisioned: Provisioned, launch: Launch) -> N
 
 @message_handler("LtiResourceLinkRequest", requires=(RESOURCE_LINK,))
 def resource_link_launch(request: HttpRequest, launch: Launch) -> HttpResponse:
-    """A student goes to the exam's lobby, an instructor to its setup, a reviewer to the course's reviews."""
+    """A student goes to the exam's lobby, an instructor to its setup, a reviewer to the course's reviews;
+    from inside the LMS's frame, by a button that opens them in a window of their own (lti.handover)."""
     provisioned = launch_provision(launch, with_exam=True)
     assert provisioned.exam is not None
     sign_in(request, provisioned, launch)
     if provisioned.role == Role.STUDENT:
-        return HttpResponseRedirect(reverse("exam_lobby", args=[provisioned.exam.pk]))
-    if provisioned.role == Role.INSTRUCTOR:
-        return HttpResponseRedirect(reverse("exam_setup", args=[provisioned.exam.pk]))
-    return HttpResponseRedirect(reverse("review_dashboard", args=[provisioned.course.pk]))
+        destination = reverse("exam_lobby", args=[provisioned.exam.pk])
+    elif provisioned.role == Role.INSTRUCTOR:
+        destination = reverse("exam_setup", args=[provisioned.exam.pk])
+    else:
+        destination = reverse("review_dashboard", args=[provisioned.course.pk])
+    if not _framed(launch):
+        return HttpResponseRedirect(destination)
+    handover = Handover(user=provisioned.user.pk, platform=launch.platform.pk, next_path=destination)
+    response = render(request, "lti/open_in_window.html", {"exam": provisioned.exam, "handover": handover.dumps()})
+    response.xframe_options_exempt = True
+    return response
+
+
+def _framed(launch: Launch) -> bool:
+    """Whether the LMS shows this launch inside its own page (LTI launch_presentation.document_target)."""
+    presentation = launch.claims.get(LAUNCH_PRESENTATION)
+    return isinstance(presentation, dict) and presentation.get("document_target") in ("iframe", "frame", "embed")
 
 
 @message_handler("LtiDeepLinkingRequest", requires=(DEEP_LINKING_SETTINGS,))

@@ -37,6 +37,7 @@ ROLES = CLAIM + "roles"
 CONTEXT = CLAIM + "context"
 RESOURCE_LINK = CLAIM + "resource_link"
 CUSTOM = CLAIM + "custom"
+LAUNCH_PRESENTATION = CLAIM + "launch_presentation"
 DEEP_LINKING_SETTINGS = DL_CLAIM + "deep_linking_settings"
 
 #: The message types of LTI 1.3 core, Deep Linking 2.0 and Proctoring Services 1.0. A type named here but

@@ -9,5 +9,5 @@ urlpatterns = [
     path("lti/launch/", views.launch, name="lti_launch"),
     path("lti/jwks/", views.jwks, name="lti_jwks"),
     path("lti/deep-link/", views.deep_link, name="lti_deep_link"),
-    path("lti/deep-link/new-exam/", views.deep_link_setup, name="lti_deep_link_setup"),
+    path("lti/continue/", views.continue_in_window, name="lti_continue"),
 ]

@@ -20,8 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from exams.models import Course
 from exams.permissions import Action, require
-from lti.deep_linking import PendingChoice, deep_linking_response, pending_used_once
+from lti.deep_linking import PendingChoice, deep_linking_response
 from lti.errors import LtiRefusal
+from lti.handover import Handover, handover_use
 from lti.keys import key_set
 from lti.launch import LOGIN_STATE_LIFETIME, handler_for, login_start, state_cookie_name, validate_launch
 from lti.models import Platform
@@ -103,12 +104,15 @@ def jwks(request: HttpRequest) -> JsonResponse:
 def choice_page(request: HttpRequest, pending: PendingChoice, *, error: str = "") -> HttpResponse:
     """The list of the course's exams to choose from; shown inside the LMS's frame."""
     course = get_object_or_404(Course, pk=pending.course)
-    response = render(
-        request,
-        "lti/deep_link.html",
-        {"course": course, "exams": course.exams.order_by("title", "pk"), "pending": pending.dumps(), "error": error},
-        status=400 if error else 200,
-    )
+    new_exam = Handover(user=pending.user, platform=pending.platform, next_path=reverse("exam_new", args=[course.pk]))
+    context = {
+        "course": course,
+        "exams": course.exams.order_by("title", "pk"),
+        "pending": pending.dumps(),
+        "new_exam": new_exam.dumps(),
+        "error": error,
+    }
+    response = render(request, "lti/deep_link.html", context, status=400 if error else 200)
     response.xframe_options_exempt = True
     return response
 
@@ -147,19 +151,16 @@ def deep_link(request: HttpRequest) -> HttpResponse:
     return render(request, "lti/deep_link_return.html", {"return_url": pending.return_url, "jwt": jwt})
 
 
-@csrf_exempt  # As deep_link: the signed pending choice is the proof.
+@csrf_exempt  # The signed, single-use handover is the proof (lti.handover).
 @require_POST
 @never_cache
 @refusals_audited(AuditAction.LTI_LAUNCH_REFUSED)
-def deep_link_setup(request: HttpRequest) -> HttpResponse:
-    """From the choice page, in a new window: sign the instructor in there (the LMS's frame keeps no
-    session) and open the new-exam page of the course. Once per choice page."""
-    pending = PendingChoice.loads(request.POST.get("pending", ""))
-    instructor = get_object_or_404(get_user_model(), pk=pending.user, is_active=True)
-    course = get_object_or_404(Course, pk=pending.course)
-    require(instructor, Action.CREATE_EXAM, course)
-    pending_used_once(pending, request.POST["pending"])
+def continue_in_window(request: HttpRequest) -> HttpResponse:
+    """A button on a page in the LMS's frame opened this window: sign the person in here and open the page
+    the handover names, which checks their permissions as always."""
+    handover = handover_use(request.POST.get("handover", ""))
+    user = get_object_or_404(get_user_model(), pk=handover.user, is_active=True)
     if request.user.is_authenticated:
         auth.logout(request)
-    auth.login(request, instructor, backend="django.contrib.auth.backends.ModelBackend")
-    return HttpResponseRedirect(reverse("exam_new", args=[course.pk]))
+    auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return HttpResponseRedirect(handover.next_path)

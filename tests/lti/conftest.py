@@ -4,12 +4,14 @@ helper that runs the login and launch as a browser would (the test client keeps 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -213,3 +215,10 @@ def refusals(action: str = "lti.launch_refused") -> list[AuditEvent]:
 
 def unique() -> str:
     return uuid.uuid4().hex
+
+
+def form_field(html: str, name: str) -> str:
+    """The value of a form's hidden field on a page."""
+    found = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert found is not None, f"no {name} field"
+    return unescape(found.group(1))
