@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import auth
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,16 +16,14 @@ from lti.errors import LaunchInvalid, LaunchNotAllowed
 from lti.handover import Handover
 from lti.launch import DEEP_LINKING_SETTINGS, LAUNCH_PRESENTATION, RESOURCE_LINK, Launch, message_handler
 from lti.provisioning import Provisioned, course_role_for, launch_provision
-from lti.views import choice_page
+from lti.views import choice_page, sign_in_afresh
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
 
 
 def sign_in(request: HttpRequest, provisioned: Provisioned, launch: Launch) -> None:
-    """A fresh session for the launched person, whoever was signed in before in this browser."""
-    if request.user.is_authenticated:
-        auth.logout(request)
-    auth.login(request, provisioned.user, backend="django.contrib.auth.backends.ModelBackend")
+    """A fresh session for the launched person, and the launch in the audit log."""
+    sign_in_afresh(request, provisioned.user)
     audit_record(
         actor=provisioned.user,
         action=AuditAction.LTI_LAUNCH,

@@ -1,6 +1,6 @@
-"""The LTI endpoints: OIDC login initiation, the launch, and Invigil's public key set. Thin: the checks are
-in lti.launch, the work in the message type's handler; refusals are audited here and rendered by
-proctor.refusals."""
+"""The LTI endpoints: OIDC login initiation, the launch, Invigil's public key set, the deep-linking choice
+and the way out of the LMS's frame. Thin: the checks are in lti.launch, the work in the message type's
+handler; refusals are audited here and rendered by proctor.refusals."""
 
 from __future__ import annotations
 
@@ -55,6 +55,14 @@ def refusals_audited(action: AuditAction) -> Callable[[View], View]:
         return wrapper
 
     return decorate
+
+
+def sign_in_afresh(request: HttpRequest, user: Any) -> None:
+    """A new session for ``user``, whoever was signed in before in this browser. LTI accounts have no
+    password: the launch (or a handover from it) is how they sign in."""
+    if request.user.is_authenticated:
+        auth.logout(request)
+    auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
 
 
 @csrf_exempt  # The LMS posts the login from its own site; nothing is changed but a login state.
@@ -128,9 +136,8 @@ def deep_link(request: HttpRequest) -> HttpResponse:
     instructor = get_object_or_404(get_user_model(), pk=pending.user, is_active=True)
     course = get_object_or_404(Course, pk=pending.course)
     require(instructor, Action.CREATE_EXAM, course)
-    chosen = (
-        course.exams.filter(pk=request.POST.get("exam", "")).first() if request.POST.get("exam", "").isdigit() else None
-    )
+    exam_id = request.POST.get("exam", "")
+    chosen = course.exams.filter(pk=exam_id).first() if exam_id.isdigit() else None
     if chosen is None:
         return choice_page(request, pending, error="Choose one of the course's exams.")
     platform = get_object_or_404(Platform, pk=pending.platform)
@@ -159,8 +166,5 @@ def continue_in_window(request: HttpRequest) -> HttpResponse:
     """A button on a page in the LMS's frame opened this window: sign the person in here and open the page
     the handover names, which checks their permissions as always."""
     handover = handover_use(request.POST.get("handover", ""))
-    user = get_object_or_404(get_user_model(), pk=handover.user, is_active=True)
-    if request.user.is_authenticated:
-        auth.logout(request)
-    auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    sign_in_afresh(request, get_object_or_404(get_user_model(), pk=handover.user, is_active=True))
     return HttpResponseRedirect(handover.next_path)
