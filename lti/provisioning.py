@@ -58,8 +58,8 @@ REVIEWER_ROLES = ("TeachingAssistant", "Instructor#TeachingAssistant", "Instruct
 
 def course_role_for(roles: Sequence[str]) -> str | None:
     """Invigil's role in the course for the LMS's roles: a teaching assistant or grader reviews (the
-    sub-role wins over the Instructor role it comes with), an instructor instructs, a learner takes the exam. None for an
-    administrator with no role in the course. Refused for anything else, or no role at all."""
+    sub-role wins over the Instructor role it comes with), an instructor instructs, a learner takes the
+    exam. None for an administrator with no role in the course. Refused for anything else, or none."""
     context_roles = {name for name in (_context_role(role) for role in roles) if name}
     if any(name.startswith(REVIEWER_ROLES) for name in context_roles):
         return Role.REVIEWER
