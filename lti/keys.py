@@ -29,8 +29,6 @@ RSA_BITS = 2048
 #: How long a retired key stays in the key set: platforms cache key sets for hours at most, and every
 #: token Invigil signs lives for minutes.
 RETIRED_KEY_GRACE = timedelta(days=7)
-#: How often lti_rotate_keys runs (Celery beat, on the first of each month): the schedule's period.
-ROTATION_PERIOD = timedelta(days=30)
 
 
 def tool_key_create() -> ToolKey:
