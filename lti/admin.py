@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from lti.models import Deployment, Platform
@@ -43,6 +44,8 @@ class PlatformAdmin(AdminsOnly, AuditedModelAdmin):
     list_filter = ["active", "institution"]
     search_fields = ["name", "issuer", "client_id"]
     inlines = [DeploymentInline]
+    # An LMS's endpoints are HTTPS; a URL typed without a scheme is taken as such.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     audit_values = (
         "issuer",
         "client_id",

@@ -29,8 +29,6 @@ RSA_BITS = 2048
 #: How long a retired key stays in the key set: platforms cache key sets for hours at most, and every
 #: token Invigil signs lives for minutes.
 RETIRED_KEY_GRACE = timedelta(days=7)
-#: How often lti_rotate_keys runs (Celery beat, on the first of each month): the schedule's period.
-ROTATION_PERIOD = timedelta(days=30)
 
 
 def tool_key_create() -> ToolKey:
@@ -75,7 +73,11 @@ def sign(claims: dict[str, Any], *, headers: dict[str, Any] | None = None) -> st
     """A compact JWT of ``claims``, signed RS256 by the current signing key and naming it (kid)."""
     key = signing_key()
     pem = crypto.open_sealed(data_key_material(key.data_key), label=key.label, ciphertext=bytes(key.private_key_sealed))
-    return jwt.encode(claims, pem, algorithm=ALGORITHM, headers={**(headers or {}), "kid": key.kid})
+    # The sealed bytes are authenticated, so this is the key tool_key_create made and checked; checking it
+    # again on every load would cost some 40 ms of CPU per signature.
+    private_key = serialization.load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
+    assert isinstance(private_key, rsa.RSAPrivateKey)
+    return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={**(headers or {}), "kid": key.kid})
 
 
 def tool_keys_rotate(*, now: datetime | None = None) -> ToolKey:

@@ -37,6 +37,7 @@ ROLES = CLAIM + "roles"
 CONTEXT = CLAIM + "context"
 RESOURCE_LINK = CLAIM + "resource_link"
 CUSTOM = CLAIM + "custom"
+LAUNCH_PRESENTATION = CLAIM + "launch_presentation"
 DEEP_LINKING_SETTINGS = DL_CLAIM + "deep_linking_settings"
 
 #: The message types of LTI 1.3 core, Deep Linking 2.0 and Proctoring Services 1.0. A type named here but
@@ -394,6 +395,13 @@ def validate_launch(request: HttpRequest) -> Launch:
     Nothing is created but the record that its state and nonce are used."""
     login = _consume_state(request, request.POST.get("state", ""))
     platform = login.platform
+    if not platform.active:
+        raise LaunchInvalid(
+            "Invigil no longer accepts launches from this LMS. Ask Invigil's administrator.",
+            reason="platform_inactive",
+            issuer=platform.issuer,
+            client_id=platform.client_id,
+        )
     token = request.POST.get("id_token", "")
     if not token:
         raise LaunchInvalid("The LMS sent no launch token.", reason="missing_token", issuer=platform.issuer)

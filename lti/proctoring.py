@@ -29,7 +29,8 @@ from exams.lifecycle import ATTEMPT_OVER
 from exams.models import Delivery, Exam, ExamSession, Role, SessionStatus
 from exams.services import ExamUnavailable, session_open, session_submit
 from lti.errors import LaunchInvalid, LaunchNotAllowed
-from lti.handlers import sign_in
+from lti.handlers import shown_in_frame, sign_in
+from lti.handover import Handover
 from lti.keys import sign
 from lti.launch import CLAIM, DEPLOYMENT_ID, MESSAGE_TYPE, RESOURCE_LINK, VERSION, Launch, message_handler
 from lti.models import AssessmentDisplay, LtiContext, ProctoringAttempt, ResourceLink
@@ -208,7 +209,14 @@ def start_proctoring(request: HttpRequest, launch: Launch) -> HttpResponse:
     )
     if session.status in ATTEMPT_OVER:
         return render(request, "lti/attempt_over.html", {"session": session, "attempt": attempt}, status=409)
-    return HttpResponseRedirect(reverse("session_exam", args=[session.pk]))
+    destination = reverse("session_exam", args=[session.pk])
+    if shown_in_frame(launch):
+        # The camera, the screen and the recording need a page of Invigil's own, not a frame of the LMS.
+        handover = Handover(user=provisioned.user.pk, platform=launch.platform.pk, next_path=destination)
+        response = render(request, "lti/open_in_window.html", {"exam": exam, "handover": handover.dumps()})
+        response.xframe_options_exempt = True
+        return response
+    return HttpResponseRedirect(destination)
 
 
 def _staff_preview(request: HttpRequest, launch: Launch, role: str | None) -> HttpResponse:

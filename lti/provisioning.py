@@ -51,14 +51,17 @@ def _context_role(role: str) -> str | None:
 
 
 ADMINISTRATOR_SUFFIX = "#Administrator"
+#: Teaching assistants (and their section and group variants) and graders review and mark; they do not
+#: set exams up.
+REVIEWER_ROLES = ("TeachingAssistant", "Instructor#TeachingAssistant", "Instructor#Grader")
 
 
 def course_role_for(roles: Sequence[str]) -> str | None:
-    """Invigil's role in the course for the LMS's roles: a teaching assistant reviews (the sub-role wins
-    over the Instructor role it comes with), an instructor instructs, a learner takes the exam. None for an
-    administrator with no role in the course. Refused for anything else, or no role at all."""
+    """Invigil's role in the course for the LMS's roles: a teaching assistant or grader reviews (the
+    sub-role wins over the Instructor role it comes with), an instructor instructs, a learner takes the
+    exam. None for an administrator with no role in the course. Refused for anything else, or none."""
     context_roles = {name for name in (_context_role(role) for role in roles) if name}
-    if {"TeachingAssistant", "Instructor#TeachingAssistant"} & context_roles:
+    if any(name.startswith(REVIEWER_ROLES) for name in context_roles):
         return Role.REVIEWER
     if any(name == "Instructor" or name.startswith("Instructor#") for name in context_roles):
         return Role.INSTRUCTOR

@@ -8,6 +8,8 @@ urlpatterns = [
     path("lti/login/", views.login, name="lti_login"),
     path("lti/launch/", views.launch, name="lti_launch"),
     path("lti/jwks/", views.jwks, name="lti_jwks"),
+    path("lti/deep-link/", views.deep_link, name="lti_deep_link"),
+    path("lti/continue/", views.continue_in_window, name="lti_continue"),
     path(
         "lti/sessions/<uuid:session_id>/assessment/",
         proctoring_views.start_assessment_view,

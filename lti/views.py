@@ -1,6 +1,6 @@
-"""The LTI endpoints: OIDC login initiation, the launch, and Invigil's public key set. Thin: the checks are
-in lti.launch, the work in the message type's handler; refusals are audited here and rendered by
-proctor.refusals."""
+"""The LTI endpoints: OIDC login initiation, the launch, Invigil's public key set, the deep-linking choice
+and the way out of the LMS's frame. Thin: the checks are in lti.launch, the work in the message type's
+handler; refusals are audited here and rendered by proctor.refusals."""
 
 from __future__ import annotations
 
@@ -8,14 +8,24 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib import auth
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from exams.models import Course
+from exams.permissions import Action, require
+from lti.deep_linking import PendingChoice, deep_linking_response
 from lti.errors import LtiRefusal
+from lti.handover import Handover, handover_use
 from lti.keys import key_set
 from lti.launch import LOGIN_STATE_LIFETIME, handler_for, login_start, state_cookie_name, validate_launch
+from lti.models import Platform
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
 from proctor.models import Outcome
@@ -45,6 +55,14 @@ def refusals_audited(action: AuditAction) -> Callable[[View], View]:
         return wrapper
 
     return decorate
+
+
+def sign_in_afresh(request: HttpRequest, user: Any) -> None:
+    """A new session for ``user``, whoever was signed in before in this browser. LTI accounts have no
+    password: the launch (or a handover from it) is how they sign in."""
+    if request.user.is_authenticated:
+        auth.logout(request)
+    auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
 
 
 @csrf_exempt  # The LMS posts the login from its own site; nothing is changed but a login state.
@@ -89,3 +107,64 @@ def launch(request: HttpRequest) -> HttpResponse:
 def jwks(request: HttpRequest) -> JsonResponse:
     """Invigil's public keys (JWKS), for the LMS to check what Invigil signs."""
     return JsonResponse(key_set())
+
+
+def choice_page(request: HttpRequest, pending: PendingChoice, *, error: str = "") -> HttpResponse:
+    """The list of the course's exams to choose from; shown inside the LMS's frame."""
+    course = get_object_or_404(Course, pk=pending.course)
+    new_exam = Handover(user=pending.user, platform=pending.platform, next_path=reverse("exam_new", args=[course.pk]))
+    context = {
+        "course": course,
+        "exams": course.exams.order_by("title", "pk"),
+        "pending": pending.dumps(),
+        "new_exam": new_exam.dumps(),
+        "error": error,
+    }
+    response = render(request, "lti/deep_link.html", context, status=400 if error else 200)
+    response.xframe_options_exempt = True
+    return response
+
+
+@csrf_exempt  # The signed pending choice stands in for the CSRF token (lti.deep_linking).
+@xframe_options_exempt  # The LMS shows content selection in a frame of its own page.
+@require_POST
+@never_cache
+@refusals_audited(AuditAction.LTI_LAUNCH_REFUSED)
+def deep_link(request: HttpRequest) -> HttpResponse:
+    """The instructor's choice: the signed answer naming the exam, posted back to the LMS."""
+    pending = PendingChoice.loads(request.POST.get("pending", ""))
+    instructor = get_object_or_404(get_user_model(), pk=pending.user, is_active=True)
+    course = get_object_or_404(Course, pk=pending.course)
+    require(instructor, Action.CREATE_EXAM, course)
+    exam_id = request.POST.get("exam", "")
+    chosen = course.exams.filter(pk=exam_id).first() if exam_id.isdigit() else None
+    if chosen is None:
+        return choice_page(request, pending, error="Choose one of the course's exams.")
+    platform = get_object_or_404(Platform, pk=pending.platform)
+    jwt = deep_linking_response(
+        platform=platform,
+        deployment_id=pending.deployment_id,
+        data=pending.data,
+        exam=chosen,
+        launch_url=request.build_absolute_uri(reverse("lti_launch")),
+    )
+    audit_record(
+        actor=instructor,
+        action=AuditAction.LTI_DEEP_LINK,
+        target=chosen,
+        request=request,
+        detail={"issuer": platform.issuer, "deployment_id": pending.deployment_id},
+    )
+    return render(request, "lti/deep_link_return.html", {"return_url": pending.return_url, "jwt": jwt})
+
+
+@csrf_exempt  # The signed, single-use handover is the proof (lti.handover).
+@require_POST
+@never_cache
+@refusals_audited(AuditAction.LTI_LAUNCH_REFUSED)
+def continue_in_window(request: HttpRequest) -> HttpResponse:
+    """A button on a page in the LMS's frame opened this window: sign the person in here and open the page
+    the handover names, which checks their permissions as always."""
+    handover = handover_use(request.POST.get("handover", ""))
+    sign_in_afresh(request, get_object_or_404(get_user_model(), pk=handover.user, is_active=True))
+    return HttpResponseRedirect(handover.next_path)

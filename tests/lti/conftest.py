@@ -4,11 +4,14 @@ helper that runs the login and launch as a browser would (the test client keeps 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -47,9 +50,10 @@ def lms_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-@pytest.fixture(scope="session")
-def key_set_server(lms_key: rsa.RSAPrivateKey) -> Iterator[KeySetServer]:
-    public = jwt.algorithms.RSAAlgorithm.to_jwk(lms_key.public_key(), as_dict=True)
+@contextmanager
+def key_set_served(key: rsa.RSAPrivateKey) -> Iterator[KeySetServer]:
+    """The LMS's key-set endpoint for ``key`` (kid lms-key-1), on a loopback port, while in the block."""
+    public = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
     served = KeySetServer(url="", keys=[{**public, "kid": "lms-key-1", "alg": "RS256", "use": "sig"}])
 
     class Handler(BaseHTTPRequestHandler):
@@ -68,9 +72,17 @@ def key_set_server(lms_key: rsa.RSAPrivateKey) -> Iterator[KeySetServer]:
     served.url = f"http://127.0.0.1:{server.server_address[1]}/jwks"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield served
-    server.shutdown()
-    server.server_close()
+    try:
+        yield served
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def key_set_server(lms_key: rsa.RSAPrivateKey) -> Iterator[KeySetServer]:
+    with key_set_served(lms_key) as served:
+        yield served
 
 
 @pytest.fixture
@@ -203,3 +215,10 @@ def refusals(action: str = "lti.launch_refused") -> list[AuditEvent]:
 
 def unique() -> str:
     return uuid.uuid4().hex
+
+
+def form_field(html: str, name: str) -> str:
+    """The value of a form's hidden field on a page."""
+    found = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert found is not None, f"no {name} field"
+    return unescape(found.group(1))

@@ -258,3 +258,46 @@ def test_expired_login_states_and_nonces_are_purged(
     assert purge_login_states() == {"states": 0, "nonces": 0}
     time_machine.move_to(timezone.now() + timedelta(hours=1))
     assert purge_login_states() == {"states": 2, "nonces": 1}
+
+
+def test_a_launch_is_refused_when_the_lms_key_set_cannot_be_fetched(
+    world: World, lms: Lms, linked_course: Any, platform: Any
+) -> None:
+    # A port nothing listens on: the fetch fails at once.
+    platform.keyset_url = "http://127.0.0.1:9/jwks"
+    platform.save()
+    before = made_from_launches()
+    response = lms.launch(**exam_link(world.exam.pk))
+    assert response.status_code == 400
+    assert "could not fetch the LMS" in response.content.decode()
+    assert made_from_launches() == before
+    assert [event.detail["reason"] for event in refusals()] == ["keyset_unavailable"]
+
+
+def test_an_unsigned_token_is_refused(world: World, lms: Lms, linked_course: Any) -> None:
+    login = lms.login()
+    token = jwt.encode(lms.claims(login.nonce, **exam_link(world.exam.pk)), None, algorithm="none")
+    response = lms.client.post("/lti/launch/", {"id_token": token, "state": login.state})
+    assert response.status_code == 400
+    assert [event.detail["reason"] for event in refusals()] == ["bad_algorithm"]
+
+
+def test_the_lms_message_hint_is_passed_back_to_it(lms: Lms) -> None:
+    login = lms.login(lti_message_hint="hint-77")
+    assert "lti_message_hint=hint-77" in login.redirect
+    assert "login_hint=user-1" in login.redirect
+
+
+def test_a_platform_switched_off_between_login_and_launch_is_refused(
+    world: World, lms: Lms, linked_course: Any, platform: Any
+) -> None:
+    login = lms.login()
+    platform.active = False
+    platform.save()
+    before = made_from_launches()
+    response = lms.launch(login=login, **exam_link(world.exam.pk))
+    assert response.status_code == 400
+    assert made_from_launches() == before
+    assert [event.detail["reason"] for event in refusals()] == ["platform_inactive"]
+    # And a new login is refused from the start.
+    assert lms.client.get("/lti/login/", {"iss": ISSUER, "login_hint": "u", "target_link_uri": "x"}).status_code == 400

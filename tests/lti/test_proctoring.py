@@ -255,3 +255,22 @@ def test_an_lms_assessment_that_requires_safe_exam_browser_opens_only_in_it(
     sent = lms.client.post(url, {"display": "frame"}, **seb_headers(absolute(url)))
     assert sent.status_code == 200
     assert sent.context["jwt"]
+
+
+def test_a_start_proctoring_shown_in_the_lms_frame_opens_the_exam_page_in_a_window(
+    world: World, lms: Lms, lms_exam: Exam
+) -> None:
+    from tests.lti.test_handover import form_field
+
+    response = start_proctoring(
+        lms, **{CLAIM + "launch_presentation": {"document_target": "iframe", "return_url": "https://lms.example.edu/x"}}
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Open Quiz in the LMS in a new window" in html
+    session = ExamSession.objects.get(exam=lms_exam)
+    window = Client()
+    opened = window.post("/lti/continue/", {"handover": form_field(html, "handover")})
+    assert opened["Location"] == reverse("session_exam", args=[session.pk])
+    # The window is signed in as the student: the exam page sends them on to consent.
+    assert window.get(opened["Location"])["Location"] == reverse("session_consent", args=[session.pk])
