@@ -29,6 +29,7 @@ from exams.models import (
     Choice,
     ConsentPolicy,
     Course,
+    Delivery,
     Exam,
     Material,
     Question,
@@ -200,16 +201,28 @@ def locked_changes(exam: Exam, settings: ExamSettings) -> dict[str, str]:
 
 
 @transaction.atomic
-def exam_create(*, course_id: int, settings: ExamSettings, actor: Any, request: HttpRequest | None = None) -> Exam:
-    """A new exam of the course, as a draft: students see it only once it is published."""
+def exam_create(
+    *,
+    course_id: int,
+    settings: ExamSettings,
+    actor: Any,
+    delivery: str = Delivery.INVIGIL,
+    request: HttpRequest | None = None,
+) -> Exam:
+    """A new exam of the course, as a draft: students see it only once it is published. An exam of the LMS
+    (``delivery``) proctors an assessment whose questions stay in the LMS."""
     course = Course.objects.get(pk=course_id)
     settings = settings.cleaned()
     errors = _settings_errors(settings, published=False)
     if errors:
         raise AuthoringRefused(errors)
-    exam = Exam.objects.create(course=course, **settings.__dict__)
+    exam = Exam.objects.create(course=course, delivery=delivery, **settings.__dict__)
     audit_record(
-        actor=actor, action=AuditAction.EXAM_CREATE, target=exam, request=request, detail={"title": exam.title}
+        actor=actor,
+        action=AuditAction.EXAM_CREATE,
+        target=exam,
+        request=request,
+        detail={"title": exam.title, "delivery": delivery},
     )
     return exam
 

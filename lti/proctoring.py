@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from exams.lifecycle import ATTEMPT_OVER
-from exams.models import Delivery, Exam, ExamSession, Role, SessionStatus
+from exams.models import Exam, ExamSession, Role, SessionStatus
 from exams.services import ExamUnavailable, session_open, session_submit
 from lti.errors import LaunchInvalid, LaunchNotAllowed
 from lti.handlers import shown_in_frame, sign_in
@@ -35,7 +35,7 @@ from lti.keys import sign
 from lti.launch import CLAIM, DEPLOYMENT_ID, MESSAGE_TYPE, RESOURCE_LINK, VERSION, Launch, message_handler
 from lti.models import AssessmentDisplay, LtiContext, ProctoringAttempt, ResourceLink
 from lti.permissions import LtiAction, can_lti
-from lti.provisioning import course_role_for, launch_provision
+from lti.provisioning import course_role_for, launch_provision, lms_exam_draft
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
 
@@ -118,19 +118,10 @@ def _return_url(launch: Launch) -> str:
     return url[:1000] if isinstance(url, str) and urlsplit(url).scheme in ("https", "http") else ""
 
 
-def _draft_exam_for_link(launch: Launch, course: Any) -> Exam:
-    """The first launch of an LMS assessment by its instructor: a draft exam of the LMS stands for it, with
-    Invigil's defaults, for them to finish (window, alternative arrangement) and publish."""
-    title = str((launch.resource_link or {}).get("title") or "Assessment in the LMS")[:200]
-    now = timezone.now()
-    exam = Exam.objects.create(
-        course=course,
-        title=title,
-        delivery=Delivery.LMS,
-        opens_at=now,
-        closes_at=now + timedelta(days=7),
-        duration_minutes=60,
-    )
+def _draft_exam_for_link(request: HttpRequest, launch: Launch, provisioned: Any) -> Exam:
+    """The first launch of an LMS assessment by its instructor: its draft exam, bound to the launched link."""
+    title = str((launch.resource_link or {}).get("title") or "")
+    exam = lms_exam_draft(course=provisioned.course, title=title, actor=provisioned.user, request=request)
     context = LtiContext.objects.get(platform=launch.platform, context_id=launch.context_id)
     ResourceLink.objects.create(
         platform=launch.platform, resource_link_id=launch.resource_link_id or "", context=context, exam=exam
@@ -237,14 +228,7 @@ def _staff_preview(request: HttpRequest, launch: Launch, role: str | None) -> Ht
             if refusal.reason != "no_exam_attached":
                 raise
             provisioned = launch_provision(launch, with_exam=False)
-            exam = _draft_exam_for_link(launch, provisioned.course)
-            audit_record(
-                actor=provisioned.user,
-                action=AuditAction.EXAM_CREATE,
-                target=exam,
-                request=request,
-                detail={"from": "LtiStartProctoring", **launch.audit_context()},
-            )
+            exam = _draft_exam_for_link(request, launch, provisioned)
     sign_in(request, provisioned, launch)
     return HttpResponseRedirect(reverse("exam_setup", args=[exam.pk]))
 

@@ -20,13 +20,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
-from exams.models import Course, CourseMembership, Exam, Role
+from exams.authoring import ExamSettings, exam_create
+from exams.models import Course, CourseMembership, Delivery, Exam, Role
 from lti.errors import LaunchInvalid, LaunchNotAllowed
 from lti.launch import Launch
 from lti.models import LtiContext, LtiIdentity, Platform, ResourceLink
@@ -236,3 +239,18 @@ def launch_provision(launch: Launch, *, with_exam: bool) -> Provisioned:
             new_link.context = LtiContext.objects.get(platform=launch.platform, context_id=context_claim["id"])
             new_link.save(force_insert=True)
     return Provisioned(user=user, course=course, role=role, exam=exam)
+
+
+def lms_exam_draft(*, course: Any, title: str, actor: Any, request: HttpRequest | None = None) -> Exam:
+    """A draft exam of the LMS standing for one of its assessments, with Invigil's defaults (open for a
+    week from now, an hour allowed), for the instructor to finish (window, alternative arrangement) and
+    publish."""
+    now = timezone.now()
+    settings = ExamSettings(
+        title=title.strip()[:200] or "Assessment in the LMS",
+        instructions="",
+        opens_at=now,
+        closes_at=now + timedelta(days=7),
+        duration_minutes=60,
+    )
+    return exam_create(course_id=course.pk, settings=settings, actor=actor, delivery=Delivery.LMS, request=request)

@@ -18,7 +18,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from exams.models import Course
+from exams.models import Course, Exam
 from exams.permissions import Action, require
 from lti.deep_linking import PendingChoice, deep_linking_response
 from lti.errors import LtiRefusal
@@ -26,6 +26,7 @@ from lti.handover import Handover, handover_use
 from lti.keys import key_set
 from lti.launch import LOGIN_STATE_LIFETIME, handler_for, login_start, state_cookie_name, validate_launch
 from lti.models import Platform
+from lti.provisioning import lms_exam_draft
 from proctor.audit import audit_record
 from proctor.audit_actions import AuditAction
 from proctor.models import Outcome
@@ -137,7 +138,15 @@ def deep_link(request: HttpRequest) -> HttpResponse:
     course = get_object_or_404(Course, pk=pending.course)
     require(instructor, Action.CREATE_EXAM, course)
     exam_id = request.POST.get("exam", "")
-    chosen = course.exams.filter(pk=exam_id).first() if exam_id.isdigit() else None
+    chosen: Exam | None
+    if "lms_title" in request.POST:
+        # Proctoring for an assessment of the LMS: its draft exam of the LMS, finished in Invigil.
+        title = request.POST["lms_title"].strip()
+        if not title or len(title) > 200:
+            return choice_page(request, pending, error="Name the LMS's assessment (at most 200 characters).")
+        chosen = lms_exam_draft(course=course, title=title, actor=instructor, request=request)
+    else:
+        chosen = course.exams.filter(pk=exam_id).first() if exam_id.isdigit() else None
     if chosen is None:
         return choice_page(request, pending, error="Choose one of the course's exams.")
     platform = get_object_or_404(Platform, pk=pending.platform)

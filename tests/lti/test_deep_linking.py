@@ -135,3 +135,43 @@ def test_the_choice_page_answers_each_role_as_the_matrix_says(world: World, plat
 
 def test_a_choice_page_without_its_signature_is_refused_to_anyone() -> None:
     assert Client().post("/lti/deep-link/", {"pending": "", "exam": "1"}).status_code == 400
+
+
+def test_proctoring_for_an_assessment_of_the_lms_is_attached_as_a_draft_exam_of_the_lms(
+    world: World, lms: Lms, linked_course: Any
+) -> None:
+    from exams.models import Delivery, Exam
+    from lti.proctoring import ATTEMPT_NUMBER, SESSION_DATA, START_ASSESSMENT_URL
+
+    pending = form_field(_choice_page(lms), "pending")
+    frame = Client()
+    exams = Exam.objects.count()
+    assert frame.post("/lti/deep-link/", {"pending": pending, "lms_title": "  "}).status_code == 400
+    assert frame.post("/lti/deep-link/", {"pending": pending, "lms_title": "x" * 201}).status_code == 400
+    assert Exam.objects.count() == exams
+    response = frame.post("/lti/deep-link/", {"pending": pending, "lms_title": "Quiz 3"})
+    assert response.status_code == 200
+    draft = Exam.objects.get(title="Quiz 3")
+    assert (draft.delivery, draft.course, draft.published) == (Delivery.LMS, world.course, False)
+    [item] = jwt.decode(form_field(response.content.decode(), "JWT"), options={"verify_signature": False})[
+        DL_CLAIM + "content_items"
+    ]
+    assert item["custom"] == {"invigil_exam": str(draft.pk)}
+    # The LMS's proctoring launch of the item binds it; the instructor finishes the draft in Invigil first.
+    draft.published_at = draft.opens_at
+    draft.alternative_arrangement, draft.alternative_contact = "On paper.", "Exams office"
+    draft.save()
+    student = Lms(lms.key, Client())
+    launched = student.launch(
+        sub="lms-student",
+        **{
+            CLAIM + "message_type": "LtiStartProctoring",
+            CLAIM + "resource_link": {"id": "quiz-3-in-the-lms"},
+            CLAIM + "custom": item["custom"],
+            START_ASSESSMENT_URL: "https://lms.example.edu/start",
+            SESSION_DATA: "s",
+            ATTEMPT_NUMBER: 1,
+        },
+    )
+    assert launched.status_code == 302, launched.content[:500]
+    assert draft.sessions.get().attempt_number == 1
