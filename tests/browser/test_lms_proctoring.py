@@ -96,6 +96,23 @@ def test_a_proctored_attempt_of_the_lms_from_its_launch_to_review(
     run = wait_for_the_analysis(session)
     assert run.status == "succeeded"
 
+    # The course's instructor asks the LMS, through its Assessment Control Service, to flag the attempt.
+    page.get_by_role("button", name="Log out").click()
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Username").fill("instructor")
+    page.get_by_label("Password").fill("invigil-demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{base}/lti/sessions/{session.pk}/control/")
+    expect(page.get_by_role("heading", name="Assessment control in Test LMS")).to_be_visible()
+    assert_accessible(page, "the assessment control page")
+    page.get_by_label("What the LMS should do").select_option("flag")
+    page.get_by_label("Why").fill("The recording shows notes on the desk; please look at this attempt.")
+    page.get_by_role("button", name="Send to Test LMS").click()
+    expect(page.get_by_role("status")).to_contain_text("Flag the attempt: Accepted by the LMS")
+    screenshot(page, "lms-assessment-control")
+    (control,) = fake_lms.controls
+    assert (control["action"], control["user"]["sub"]) == ("flag", "learner-1")
+
 
 def test_an_lms_that_refuses_framing_shows_its_assessment_in_a_window_beside_the_recording(
     media_page: Any, asgi_server: Any, celery_worker_process: Any

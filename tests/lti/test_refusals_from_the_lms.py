@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.test import Client
@@ -102,5 +103,22 @@ def test_a_replayed_launch_from_the_lms_is_refused(world: World, lms: FakeLms) -
     assert replay.status_code == 400
     # The login's state was used up, and its cookie went with the first launch's answer.
     assert [event.detail["reason"] for event in refusals()] == ["state_not_bound_to_browser"]
+    assert made_from_launches() == made
+    assert ExamSession.objects.count() == sessions
+
+
+def test_a_launch_token_replayed_after_a_fresh_login_is_refused(world: World, lms: FakeLms) -> None:
+    """Someone who copied the LMS's id_token posts it again with a login of their own: its nonce is not
+    the one their login was given."""
+    assert start(lms).status_code == 302
+    token = lms.issued[-1].id_token
+    made, sessions = made_from_launches(), ExamSession.objects.count()
+    thief = Client()
+    login = urlsplit(lms.login_url(START_PROCTORING, user="learner-1", resource_link="quiz-1"))
+    to_lms = thief.get(login.path, dict(parse_qsl(login.query)))
+    state = dict(parse_qsl(urlsplit(to_lms["Location"]).query))["state"]
+    replay = thief.post("/lti/launch/", {"id_token": token, "state": state})
+    assert replay.status_code == 400
+    assert [event.detail["reason"] for event in refusals()] == ["nonce_mismatch"]
     assert made_from_launches() == made
     assert ExamSession.objects.count() == sessions
