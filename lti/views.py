@@ -110,8 +110,11 @@ def jwks(request: HttpRequest) -> JsonResponse:
     return JsonResponse(key_set())
 
 
-def choice_page(request: HttpRequest, pending: PendingChoice, *, error: str = "") -> HttpResponse:
-    """The list of the course's exams to choose from; shown inside the LMS's frame."""
+def choice_page(
+    request: HttpRequest, pending: PendingChoice, *, error: str = "", lms_error: str = "", lms_title: str = ""
+) -> HttpResponse:
+    """The list of the course's exams to choose from, or a new exam of the LMS to name; shown inside the
+    LMS's frame. ``error`` is about the choice of exam, ``lms_error`` about the name."""
     course = get_object_or_404(Course, pk=pending.course)
     new_exam = Handover(user=pending.user, platform=pending.platform, next_path=reverse("exam_new", args=[course.pk]))
     context = {
@@ -120,8 +123,10 @@ def choice_page(request: HttpRequest, pending: PendingChoice, *, error: str = ""
         "pending": pending.dumps(),
         "new_exam": new_exam.dumps(),
         "error": error,
+        "lms_error": lms_error,
+        "lms_title": lms_title,
     }
-    response = render(request, "lti/deep_link.html", context, status=400 if error else 200)
+    response = render(request, "lti/deep_link.html", context, status=400 if error or lms_error else 200)
     response.xframe_options_exempt = True
     return response
 
@@ -143,7 +148,12 @@ def deep_link(request: HttpRequest) -> HttpResponse:
         # Proctoring for an assessment of the LMS: its draft exam of the LMS, finished in Invigil.
         title = request.POST["lms_title"].strip()
         if not title or len(title) > 200:
-            return choice_page(request, pending, error="Name the LMS's assessment (at most 200 characters).")
+            return choice_page(
+                request,
+                pending,
+                lms_error="Name the LMS's assessment, in at most 200 characters.",
+                lms_title=request.POST["lms_title"][:200],
+            )
         chosen = lms_exam_draft(course=course, title=title, actor=instructor, request=request)
     else:
         chosen = course.exams.filter(pk=exam_id).first() if exam_id.isdigit() else None

@@ -146,7 +146,10 @@ def test_proctoring_for_an_assessment_of_the_lms_is_attached_as_a_draft_exam_of_
     pending = form_field(_choice_page(lms), "pending")
     frame = Client()
     exams = Exam.objects.count()
-    assert frame.post("/lti/deep-link/", {"pending": pending, "lms_title": "  "}).status_code == 400
+    blank = frame.post("/lti/deep-link/", {"pending": pending, "lms_title": "  "})
+    assert blank.status_code == 400
+    assert 'aria-describedby="lms-title-error"' in blank.content.decode()
+    assert "Choose one of the course's exams" not in blank.content.decode()
     assert frame.post("/lti/deep-link/", {"pending": pending, "lms_title": "x" * 201}).status_code == 400
     assert Exam.objects.count() == exams
     response = frame.post("/lti/deep-link/", {"pending": pending, "lms_title": "Quiz 3"})
