@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from lockdown.guard import SebHashes, request_allowed, requirement_for_student
 from lockdown.services import seb_refusal_record
@@ -29,11 +30,22 @@ def _headers(scope: dict[str, Any]) -> dict[str, str]:
     return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])}
 
 
+def _scheme(scope: dict[str, Any], headers: dict[str, str]) -> str:
+    """ws or wss, as the browser connected. Daphne puts no scheme in a WebSocket's scope, even behind a TLS
+    proxy; a page served over HTTPS can only open wss (browsers block ws from it), so its Origin tells, as
+    does the proxy's X-Forwarded-Proto where Invigil is told to trust it (BEHIND_TLS_PROXY)."""
+    if scope.get("scheme") in ("ws", "wss"):
+        return str(scope["scheme"])
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and headers.get("x-forwarded-proto") == "https":
+        return "wss"
+    return "wss" if headers.get("origin", "").startswith("https://") else "ws"
+
+
 def socket_url(scope: dict[str, Any]) -> str:
     """The absolute URL of the upgrade request, as the browser asked for it (and SEB hashed it)."""
     headers = _headers(scope)
     query = scope.get("query_string", b"").decode("latin-1")
-    scheme = scope.get("scheme") or "ws"
+    scheme = _scheme(scope, headers)
     return f"{scheme}://{headers.get('host', '')}{scope['path']}" + (f"?{query}" if query else "")
 
 

@@ -5,6 +5,7 @@ and send them on. The proctoring message types register their own handlers the s
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -65,7 +66,9 @@ def deep_linking_launch(request: HttpRequest, launch: Launch) -> HttpResponse:
     """An instructor adding Invigil to an LMS item chooses the exam on a page shown in the LMS's frame."""
     settings: Any = launch.claims[DEEP_LINKING_SETTINGS]
     where = launch.audit_context()
-    if not isinstance(settings, dict) or not isinstance(settings.get("deep_link_return_url"), str):
+    return_url = settings.get("deep_link_return_url") if isinstance(settings, dict) else None
+    if not isinstance(return_url, str) or urlsplit(return_url).scheme not in ("https", "http"):
+        # The page posts the answer there by script: nothing but a web address.
         raise LaunchInvalid("The LMS's deep-linking request has no return address.", reason="malformed_claim", **where)
     if "ltiResourceLink" not in (settings.get("accept_types") or []):
         raise LaunchInvalid(

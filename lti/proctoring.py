@@ -33,7 +33,7 @@ from lti.handlers import shown_in_frame, sign_in
 from lti.handover import Handover
 from lti.keys import sign
 from lti.launch import CLAIM, DEPLOYMENT_ID, MESSAGE_TYPE, RESOURCE_LINK, VERSION, Launch, message_handler
-from lti.models import AssessmentDisplay, LtiContext, ProctoringAttempt, ResourceLink
+from lti.models import AssessmentDisplay, LtiContext, Platform, ProctoringAttempt, ResourceLink
 from lti.permissions import LtiAction, can_lti
 from lti.provisioning import course_role_for, launch_provision, lms_exam_draft
 from proctor.audit import audit_record
@@ -51,6 +51,10 @@ LAUNCH_PRESENTATION = CLAIM + "launch_presentation"
 MAX_SESSION_DATA = 8192
 #: How long the LMS has to accept Invigil's LtiStartAssessment.
 START_ASSESSMENT_LIFETIME = timedelta(minutes=5)
+
+
+#: Hosts a platform may use plain HTTP on: development and tests on one machine.
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _attempt_number(launch: Launch) -> int:
@@ -79,7 +83,7 @@ def _start_assessment_url(launch: Launch) -> str:
             claim="start_assessment_url",
             **launch.audit_context(),
         )
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
         raise LaunchInvalid(
             "The LMS's start-assessment address is not HTTPS: the signed message would travel in the clear.",
             reason="insecure_url",
@@ -101,15 +105,27 @@ def _session_data(launch: Launch) -> str:
     return data
 
 
+def _platform_hosts(platform: Platform) -> set[str]:
+    urls = (platform.issuer, platform.auth_login_url, platform.auth_token_url, platform.keyset_url)
+    return {host for host in (urlsplit(url).hostname for url in urls) if host}
+
+
 def _acs(launch: Launch) -> tuple[str, list[str]]:
+    """The Assessment Control Service the launch offers, or none. Invigil's server posts to it with the
+    platform's bearer token, so only over HTTPS (plain HTTP on loopback, for development) and only to a host
+    of the platform's own registered URLs: a launch cannot point Invigil at another server."""
     acs = launch.claims.get(ACS)
     if not isinstance(acs, dict):
         return "", []
     url = acs.get("assessment_control_url")
     actions = acs.get("actions")
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("https", "http"):
+    if not isinstance(url, str) or len(url) > 1000:
         return "", []
-    return url[:1000], [a for a in actions if isinstance(a, str)] if isinstance(actions, list) else []
+    parts = urlsplit(url)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+    if not secure or parts.hostname not in _platform_hosts(launch.platform):
+        return "", []
+    return url, [a for a in actions if isinstance(a, str)] if isinstance(actions, list) else []
 
 
 def _return_url(launch: Launch) -> str:
@@ -140,56 +156,38 @@ def start_proctoring(request: HttpRequest, launch: Launch) -> HttpResponse:
     role = course_role_for(launch.roles)
     if role != Role.STUDENT:
         return _staff_preview(request, launch, role)
-    try:
-        provisioned = launch_provision(launch, with_exam=True)
-    except LaunchInvalid as refusal:
-        if refusal.reason != "no_exam_attached":
-            raise
-        raise LaunchInvalid(
-            "Proctoring of this assessment is not set up in Invigil yet. Your instructor sets it up by opening "
-            "the assessment from the LMS once; nothing was recorded.",
-            reason="proctoring_not_set_up",
-            **where,
-        ) from refusal
-    exam = provisioned.exam
-    assert exam is not None
-    if not exam.in_lms:
-        raise LaunchNotAllowed(
-            "This LMS item is attached to an exam written in Invigil, not to an assessment of the LMS. Open it "
-            "as a link to Invigil instead.",
-            reason="not_an_lms_exam",
-            **where,
-        )
     acs_url, acs_actions = _acs(launch)
-    try:
-        with transaction.atomic():
+    # One transaction: a refusal after provisioning (an exam not of the LMS, not published, closed...)
+    # leaves no account, course, role or link behind, as the refusal page says.
+    with transaction.atomic():
+        provisioned = _provisioned_for_proctoring(launch)
+        exam = provisioned.exam
+        assert exam is not None
+        try:
             session = session_open(exam=exam, student=provisioned.user, attempt=attempt_number, request=request)
-            attempt, created = ProctoringAttempt.objects.select_for_update().get_or_create(
-                session=session,
-                defaults={
-                    "platform": launch.platform,
-                    "deployment_id": launch.deployment.deployment_id,
-                    "resource_link_id": launch.resource_link_id or "",
-                    "sub": launch.sub,
-                    "attempt_number": attempt_number,
-                    "session_data": session_data,
-                    "start_assessment_url": start_url,
-                    "acs_url": acs_url,
-                    "acs_actions": acs_actions,
-                    "return_url": _return_url(launch),
-                    "display": launch.platform.assessment_display,
-                },
-            )
-            if not created:
-                # The LMS started the same attempt again (a reload, another device): its latest data counts.
-                attempt.session_data, attempt.start_assessment_url = session_data, start_url
-                attempt.acs_url, attempt.acs_actions = acs_url, acs_actions
-                attempt.return_url = _return_url(launch)
-                attempt.save(
-                    update_fields=["session_data", "start_assessment_url", "acs_url", "acs_actions", "return_url"]
-                )
-    except ExamUnavailable as unavailable:
-        raise LaunchNotAllowed(str(unavailable), reason="exam_unavailable", **where) from unavailable
+        except ExamUnavailable as unavailable:
+            raise LaunchNotAllowed(str(unavailable), reason="exam_unavailable", **where) from unavailable
+        fields = {
+            "platform": launch.platform,
+            "deployment_id": launch.deployment.deployment_id,
+            "resource_link_id": launch.resource_link_id or "",
+            "sub": launch.sub,
+            "attempt_number": attempt_number,
+            "session_data": session_data,
+            "start_assessment_url": start_url,
+            "acs_url": acs_url,
+            "acs_actions": acs_actions,
+            "return_url": _return_url(launch),
+        }
+        attempt, created = ProctoringAttempt.objects.select_for_update().get_or_create(
+            session=session, defaults={**fields, "display": launch.platform.assessment_display}
+        )
+        if not created:
+            # The LMS started the same attempt again (a reload, another device, another of its items bound
+            # to the same exam): its latest data counts, and is what LtiStartAssessment echoes.
+            for name, value in fields.items():
+                setattr(attempt, name, value)
+            attempt.save(update_fields=list(fields))
     sign_in(request, provisioned, launch)
     audit_record(
         actor=provisioned.user,
@@ -208,6 +206,31 @@ def start_proctoring(request: HttpRequest, launch: Launch) -> HttpResponse:
         response.xframe_options_exempt = True
         return response
     return HttpResponseRedirect(destination)
+
+
+def _provisioned_for_proctoring(launch: Launch) -> Any:
+    """The student's account, course and role, and the exam of the LMS the launched link stands for."""
+    where = launch.audit_context()
+    try:
+        provisioned = launch_provision(launch, with_exam=True)
+    except LaunchInvalid as refusal:
+        if refusal.reason != "no_exam_attached":
+            raise
+        raise LaunchInvalid(
+            "Proctoring of this assessment is not set up in Invigil yet. Your instructor sets it up by opening "
+            "the assessment from the LMS once; nothing was recorded.",
+            reason="proctoring_not_set_up",
+            **where,
+        ) from refusal
+    assert provisioned.exam is not None
+    if not provisioned.exam.in_lms:
+        raise LaunchNotAllowed(
+            "This LMS item is attached to an exam written in Invigil, not to an assessment of the LMS. Open it "
+            "as a link to Invigil instead.",
+            reason="not_an_lms_exam",
+            **where,
+        )
+    return provisioned
 
 
 def _staff_preview(request: HttpRequest, launch: Launch, role: str | None) -> HttpResponse:

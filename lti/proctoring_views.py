@@ -18,6 +18,8 @@ from lti import acs
 from lti.models import ControlAction, ProctoringAttempt
 from lti.permissions import LtiAction, require
 from lti.proctoring import start_assessment
+from proctor.audit import audit_record
+from proctor.audit_actions import AuditAction
 from proctor.errors import Refusal
 
 
@@ -54,6 +56,8 @@ def control_view(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session(session_id)
     require(request.user, LtiAction.VIEW_CONTROL, session)
     attempt = get_object_or_404(ProctoringAttempt.objects.select_related("platform"), session=session)
+    if request.method == "GET":
+        audit_record(actor=request.user, action=AuditAction.LTI_CONTROL_VIEW, target=session, request=request)
     form = acs.ControlForm(request.POST or None, attempt=attempt, user=request.user)
     status = 200
     if request.method == "POST":

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from exams.models import Course, Exam
 from exams.permissions import Action, require
 from lti.deep_linking import PendingChoice, deep_linking_response
-from lti.errors import LtiRefusal
+from lti.errors import LaunchNotAllowed, LtiRefusal
 from lti.handover import Handover, handover_use
 from lti.keys import key_set
 from lti.launch import LOGIN_STATE_LIFETIME, handler_for, login_start, state_cookie_name, validate_launch
@@ -131,13 +131,30 @@ def choice_page(
     return response
 
 
-@csrf_exempt  # The signed pending choice stands in for the CSRF token (lti.deep_linking).
+def from_invigils_own_page(request: HttpRequest) -> None:
+    """The forms of the deep-linking page and of the handover are on Invigil's own pages (shown in the LMS's
+    frame, where Invigil's CSRF cookie is not sent). A browser says where a post comes from (Origin,
+    Sec-Fetch-Site): one from another site is someone else's page replaying a signed form, to sign the
+    victim in as the attacker or make exams in their name, and is refused."""
+    origin = request.headers.get("Origin")
+    own = request.build_absolute_uri("/").rstrip("/")
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if (origin is not None and origin != own) or fetch_site not in (None, "same-origin", "none"):
+        raise LaunchNotAllowed(
+            "This form was sent from another site's page. Open the link from your LMS again.",
+            reason="cross_site_post",
+            origin=(origin or "")[:200],
+        )
+
+
+@csrf_exempt  # The signed pending choice and the same-origin check stand in for the CSRF token.
 @xframe_options_exempt  # The LMS shows content selection in a frame of its own page.
 @require_POST
 @never_cache
 @refusals_audited(AuditAction.LTI_LAUNCH_REFUSED)
 def deep_link(request: HttpRequest) -> HttpResponse:
     """The instructor's choice: the signed answer naming the exam, posted back to the LMS."""
+    from_invigils_own_page(request)
     pending = PendingChoice.loads(request.POST.get("pending", ""))
     instructor = get_object_or_404(get_user_model(), pk=pending.user, is_active=True)
     course = get_object_or_404(Course, pk=pending.course)
@@ -177,13 +194,14 @@ def deep_link(request: HttpRequest) -> HttpResponse:
     return render(request, "lti/deep_link_return.html", {"return_url": pending.return_url, "jwt": jwt})
 
 
-@csrf_exempt  # The signed, single-use handover is the proof (lti.handover).
+@csrf_exempt  # The signed, single-use handover and the same-origin check are the proof (lti.handover).
 @require_POST
 @never_cache
 @refusals_audited(AuditAction.LTI_LAUNCH_REFUSED)
 def continue_in_window(request: HttpRequest) -> HttpResponse:
     """A button on a page in the LMS's frame opened this window: sign the person in here and open the page
     the handover names, which checks their permissions as always."""
+    from_invigils_own_page(request)
     handover = handover_use(request.POST.get("handover", ""))
     sign_in_afresh(request, get_object_or_404(get_user_model(), pk=handover.user, is_active=True))
     return HttpResponseRedirect(handover.next_path)

@@ -144,6 +144,11 @@ class AuditAction(StrEnum):
         "The LMS ended a proctored attempt",
         "Your LMS told Invigil you finished the assessment",
     )
+    LTI_CONTROL_VIEW = (
+        "lti.control_view",
+        "Opened a session's assessment control (what was sent to the LMS about the attempt)",
+        "Staff looked at what was sent to your LMS about your attempt",
+    )
     LTI_CONTROL = (
         "lti.control",
         "Sent an assessment control (flag, pause, resume or end) to the LMS",

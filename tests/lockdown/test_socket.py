@@ -34,12 +34,20 @@ def signed_in(world: World, *, verify_page: bool = False) -> Client:
     return client
 
 
-async def connect(world: World, client: Client, *, key: str | None = None, url_path: str | None = None) -> Any:
+async def connect(
+    world: World,
+    client: Client,
+    *,
+    key: str | None = None,
+    url_path: str | None = None,
+    origin: tuple[bytes, bytes] = ORIGIN,
+    scheme: str = "ws",
+) -> Any:
     token = await sync_to_async(stream_token_for)(session_id=world.session.pk, user_id=world.users["student"].pk)
     path = f"/ws/sessions/{world.session.pk}/stream/?token={token}"
-    headers = [ORIGIN, (b"host", b"localhost"), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    headers = [origin, (b"host", b"localhost"), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
     if key is not None:
-        signed = f"ws://localhost{url_path or path}"
+        signed = f"{scheme}://localhost{url_path or path}"
         hashed = seb_headers(signed, config_key=key)["HTTP_X_SAFEEXAMBROWSER_CONFIGKEYHASH"]
         headers.append((b"x-safeexambrowser-configkeyhash", hashed.encode()))
     communicator = WebsocketCommunicator(application, path, headers)
@@ -59,6 +67,18 @@ async def test_a_socket_signed_for_its_own_url_records(started_seb_world: World)
     communicator = await connect(started_seb_world, client, key=MAC_KEY)
     assert (await start_stream(communicator))["type"] == "started"
     await communicator.disconnect()
+
+
+async def test_a_socket_from_a_page_served_over_https_is_checked_for_its_wss_url(started_seb_world: World) -> None:
+    """SEB hashes the URL it opened, wss:// under HTTPS; Daphne's scope names no scheme, the Origin does."""
+    client = await sync_to_async(signed_in)(started_seb_world)
+    https = (b"origin", b"https://localhost")
+    communicator = await connect(started_seb_world, client, key=MAC_KEY, origin=https, scheme="wss")
+    assert (await start_stream(communicator))["type"] == "started"
+    await communicator.disconnect()
+    refused = await connect(started_seb_world, client, key=MAC_KEY, origin=https, scheme="ws")
+    closing = await expect_close(refused, protocol.CLOSE_FORBIDDEN)
+    assert closing["message"] == REFUSAL
 
 
 async def test_a_socket_without_headers_opens_after_the_exam_page_was_verified(started_seb_world: World) -> None:

@@ -20,6 +20,7 @@ from exams.models import Exam, ExamSession, SessionStatus
 from lti import acs
 from lti.models import ControlOutcome, ControlRequest, Platform, ProctoringAttempt
 from proctor.errors import Refusal
+from proctor.models import AuditEvent
 from review.models import FlagDecision
 from tests.conftest import ROLES, World, client_as
 from tests.lms.conftest import add_the_cast, rsa_key
@@ -174,6 +175,8 @@ def test_who_may_see_and_send_controls(world: World, lms_exam: Exam, role: str) 
     client = client_as(world, role)
     page = reverse("lti_control", args=[session.pk])
     seen = client.get(page).status_code
+    viewed = AuditEvent.objects.filter(action="lti.control_view", target_id=str(session.pk)).count()
+    assert viewed == (1 if seen == 200 else 0)
     sent = client.post(page, {"action": "flag", "reason": "Look"}).status_code
     expected_view = {"instructor": 200, "reviewer": 200, "admin": 200, "anonymous": 302}.get(role, 403)
     expected_send = {"instructor": 422, "admin": 422, "anonymous": 302}.get(role, 403)  # 422: the LMS is not there

@@ -178,3 +178,31 @@ def test_proctoring_for_an_assessment_of_the_lms_is_attached_as_a_draft_exam_of_
     )
     assert launched.status_code == 302, launched.content[:500]
     assert draft.sessions.get().attempt_number == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"HTTP_ORIGIN": "https://attacker.example"}, {"HTTP_SEC_FETCH_SITE": "cross-site"}, {"HTTP_ORIGIN": "null"}],
+)
+def test_a_choice_posted_from_another_sites_page_is_refused(
+    world: World, lms: Lms, linked_course: Any, headers: dict[str, str]
+) -> None:
+    from exams.models import Exam
+
+    pending = form_field(_choice_page(lms), "pending")
+    exams = Exam.objects.count()
+    response = Client().post("/lti/deep-link/", {"pending": pending, "lms_title": "Planted"}, **headers)
+    assert response.status_code == 403
+    assert [event.detail["reason"] for event in refusals()] == ["cross_site_post"]
+    assert Exam.objects.count() == exams
+    own = Client().post(
+        "/lti/deep-link/", {"pending": pending, "exam": str(world.exam.pk)}, HTTP_ORIGIN="http://testserver"
+    )
+    assert own.status_code == 200
+
+
+def test_a_return_address_that_is_not_a_web_address_is_refused(world: World, lms: Lms, linked_course: Any) -> None:
+    settings = {"deep_link_return_url": "javascript:alert(document.domain)", "accept_types": ["ltiResourceLink"]}
+    response = lms.deep_linking(**{DL_CLAIM + "deep_linking_settings": settings})
+    assert response.status_code == 400
+    assert [event.detail["reason"] for event in refusals()] == ["malformed_claim"]

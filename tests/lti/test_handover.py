@@ -90,3 +90,19 @@ def test_the_page_a_handover_opens_still_checks_who_may_see_it(world: World, pla
     assert list(AuditEvent.objects.filter(seq__gt=events_before).values_list("action", "outcome")) == (
         refusals_expected(role)
     )
+
+
+def test_a_handover_posted_from_another_sites_page_signs_no_one_in(world: World, lms: Lms, linked_course: Any) -> None:
+    """Login CSRF: an attacker's own unused handover, auto-posted from their page in the victim's browser."""
+    html = lms.launch(**FRAMED, **exam_link(world.exam.pk)).content.decode()
+    victim = Client()
+    planted = victim.post(
+        "/lti/continue/", {"handover": form_field(html, "handover")}, HTTP_ORIGIN="https://attacker.example"
+    )
+    assert planted.status_code == 403
+    assert "_auth_user_id" not in victim.session
+    # The same handover still works from Invigil's own page (it was not used up).
+    opened = victim.post(
+        "/lti/continue/", {"handover": form_field(html, "handover")}, HTTP_SEC_FETCH_SITE="same-origin"
+    )
+    assert opened["Location"] == f"/exams/{world.exam.pk}/lobby/"

@@ -274,3 +274,44 @@ def test_a_start_proctoring_shown_in_the_lms_frame_opens_the_exam_page_in_a_wind
     assert opened["Location"] == reverse("session_exam", args=[session.pk])
     # The window is signed in as the student: the exam page sends them on to consent.
     assert window.get(opened["Location"])["Location"] == reverse("session_consent", args=[session.pk])
+
+
+@pytest.mark.parametrize("problem", ["unpublished", "closed"])
+def test_a_refusal_after_provisioning_leaves_nothing_behind(
+    world: World, lms: Lms, lms_exam: Exam, problem: str
+) -> None:
+    if problem == "unpublished":
+        lms_exam.published_at = None
+    else:
+        lms_exam.closes_at = timezone.now() - timezone.timedelta(minutes=1)
+        lms_exam.opens_at = lms_exam.closes_at - timezone.timedelta(hours=1)
+    lms_exam.save()
+    before, sessions = made_from_launches(), ExamSession.objects.count()
+    response = start_proctoring(lms, sub="a-new-student")
+    assert response.status_code == 403
+    assert "Nothing was created" in response.content.decode()
+    assert [e.detail["reason"] for e in refusals()] == ["exam_unavailable"]
+    assert made_from_launches() == before
+    assert ExamSession.objects.count() == sessions
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://elsewhere.example/acs", "http://lms.example.edu/acs", "https://169.254.169.254/latest/"],
+)
+def test_an_assessment_control_url_off_the_platforms_hosts_or_in_the_clear_is_not_used(
+    world: World, lms: Lms, lms_exam: Exam, url: str
+) -> None:
+    start_proctoring(lms, **{ACS: {"assessment_control_url": url, "actions": ["flag"]}})
+    attempt = ProctoringAttempt.objects.get()
+    assert (attempt.acs_url, attempt.acs_actions) == ("", [])
+
+
+def test_another_lms_item_bound_to_the_same_exam_takes_over_the_attempts_link(
+    world: World, lms: Lms, lms_exam: Exam, platform: Platform, linked_course: LtiContext
+) -> None:
+    ResourceLink.objects.create(platform=platform, resource_link_id="quiz-7-copy", context=linked_course, exam=lms_exam)
+    start_proctoring(lms)
+    start_proctoring(lms, **{CLAIM + "resource_link": {"id": "quiz-7-copy"}, SESSION_DATA: "from the copy"})
+    attempt = ProctoringAttempt.objects.get()
+    assert (attempt.resource_link_id, attempt.session_data) == ("quiz-7-copy", "from the copy")
