@@ -14,6 +14,9 @@ class LtiRefusal(Refusal):
     ``context`` holds what was known when it was refused (issuer, client id, deployment), never a token."""
 
     template_name = "lti/refused.html"
+    #: A launch may land in a frame of Invigil's exam page (LtiEndAssessment where the assessment was shown):
+    #: its refusal must show there too, not as a blank frame.
+    frame_options = "SAMEORIGIN"
 
     def __init__(self, message: str, *, reason: str, **context: Any) -> None:
         super().__init__(message)

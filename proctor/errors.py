@@ -17,6 +17,8 @@ class Refusal(Exception):
     status_code = 400
     #: The page a person is shown (proctor.refusals); an app may give its refusals their own.
     template_name = "refused.html"
+    #: X-Frame-Options of that page where it may be shown in a frame of Invigil's own pages.
+    frame_options: str | None = None
 
     def details(self) -> dict[str, Any]:
         return {}

@@ -53,4 +53,7 @@ class RefusalMiddleware:
         if wants_json(request):
             return JsonResponse(refusal_body(exception), status=exception.status_code)
         context = {"message": str(exception), "refusal": exception}
-        return render(request, exception.template_name, context, status=exception.status_code)
+        response = render(request, exception.template_name, context, status=exception.status_code)
+        if exception.frame_options:
+            response["X-Frame-Options"] = exception.frame_options
+        return response

@@ -156,6 +156,7 @@ def test_end_assessment_of_an_attempt_invigil_never_started_is_refused(world: Wo
     start_proctoring(lms)
     response = end_assessment(lms, **{ATTEMPT_NUMBER: 2})
     assert response.status_code == 400
+    assert response["X-Frame-Options"] == "SAMEORIGIN"  # shown in the exam page's frame, not blank
     assert [e.detail["reason"] for e in refusals()] == ["unknown_attempt"]
 
 
