@@ -226,7 +226,7 @@ class ControlForm(forms.Form):
         help_text="The LMS shows this to its staff beside the attempt.",
     )
 
-    def __init__(self, *args: Any, attempt: ProctoringAttempt, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, attempt: ProctoringAttempt, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.attempt = attempt
         offered = [a for a in ControlAction.values if a in attempt.acs_actions]

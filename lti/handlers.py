@@ -5,7 +5,6 @@ and send them on. The proctoring message types register their own handlers the s
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -15,7 +14,7 @@ from exams.models import Role
 from lti.deep_linking import PendingChoice
 from lti.errors import LaunchInvalid, LaunchNotAllowed
 from lti.handover import Handover
-from lti.launch import DEEP_LINKING_SETTINGS, LAUNCH_PRESENTATION, RESOURCE_LINK, Launch, message_handler
+from lti.launch import DEEP_LINKING_SETTINGS, LAUNCH_PRESENTATION, RESOURCE_LINK, Launch, message_handler, web_address
 from lti.provisioning import Provisioned, course_role_for, launch_provision
 from lti.views import choice_page, sign_in_afresh
 from proctor.audit import audit_record
@@ -66,8 +65,7 @@ def deep_linking_launch(request: HttpRequest, launch: Launch) -> HttpResponse:
     """An instructor adding Invigil to an LMS item chooses the exam on a page shown in the LMS's frame."""
     settings: Any = launch.claims[DEEP_LINKING_SETTINGS]
     where = launch.audit_context()
-    return_url = settings.get("deep_link_return_url") if isinstance(settings, dict) else None
-    if not isinstance(return_url, str) or urlsplit(return_url).scheme not in ("https", "http"):
+    if web_address(settings.get("deep_link_return_url") if isinstance(settings, dict) else None) is None:
         # The page posts the answer there by script: nothing but a web address.
         raise LaunchInvalid("The LMS's deep-linking request has no return address.", reason="malformed_claim", **where)
     if "ltiResourceLink" not in (settings.get("accept_types") or []):

@@ -65,6 +65,27 @@ KEYSET_CACHE_SECONDS = 300
 KEYSET_TIMEOUT_SECONDS = 5
 
 
+#: Hosts a platform may use plain HTTP on: development and tests on one machine.
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+#: The longest address Invigil keeps of what an LMS names.
+MAX_URL = 1000
+
+
+def web_address(value: Any) -> str | None:
+    """``value`` when it is an absolute http(s) address of at most MAX_URL characters, else None: where
+    the LMS asks a browser to go or Invigil to post (never javascript:, data: or a relative path)."""
+    if not isinstance(value, str) or len(value) > MAX_URL:
+        return None
+    parts = urlsplit(value)
+    return value if parts.scheme in ("https", "http") and parts.netloc else None
+
+
+def in_the_clear(url: str) -> bool:
+    """Plain HTTP off loopback: a token or signed message sent there can be read on the way."""
+    parts = urlsplit(url)
+    return parts.scheme != "https" and parts.hostname not in LOOPBACK
+
+
 @dataclass(frozen=True)
 class Launch:
     """A launch whose token has been verified: who sent it, what it asks, and for whom."""

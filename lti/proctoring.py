@@ -32,7 +32,17 @@ from lti.errors import LaunchInvalid, LaunchNotAllowed
 from lti.handlers import shown_in_frame, sign_in
 from lti.handover import Handover
 from lti.keys import sign
-from lti.launch import CLAIM, DEPLOYMENT_ID, MESSAGE_TYPE, RESOURCE_LINK, VERSION, Launch, message_handler
+from lti.launch import (
+    DEPLOYMENT_ID,
+    LAUNCH_PRESENTATION,
+    MESSAGE_TYPE,
+    RESOURCE_LINK,
+    VERSION,
+    Launch,
+    in_the_clear,
+    message_handler,
+    web_address,
+)
 from lti.models import AssessmentDisplay, LtiContext, Platform, ProctoringAttempt, ResourceLink
 from lti.permissions import LtiAction, can_lti
 from lti.provisioning import course_role_for, launch_provision, lms_exam_draft
@@ -46,15 +56,10 @@ ATTEMPT_NUMBER = AP_CLAIM + "attempt_number"
 ACS = AP_CLAIM + "acs"
 END_ASSESSMENT_RETURN = AP_CLAIM + "end_assessment_return"
 PROCTORING_SETTINGS = AP_CLAIM + "proctoring_settings"
-LAUNCH_PRESENTATION = CLAIM + "launch_presentation"
 #: The LMS's session data is opaque; an LMS that sends more than this is sending something else.
 MAX_SESSION_DATA = 8192
 #: How long the LMS has to accept Invigil's LtiStartAssessment.
 START_ASSESSMENT_LIFETIME = timedelta(minutes=5)
-
-
-#: Hosts a platform may use plain HTTP on: development and tests on one machine.
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _attempt_number(launch: Launch) -> int:
@@ -72,18 +77,15 @@ def _attempt_number(launch: Launch) -> int:
 
 
 def _start_assessment_url(launch: Launch) -> str:
-    url = launch.claims.get(START_ASSESSMENT_URL)
-    if not isinstance(url, str):
-        url = ""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.netloc or len(url) > 1000:
+    url = web_address(launch.claims.get(START_ASSESSMENT_URL))
+    if url is None:
         raise LaunchInvalid(
             "The LMS's start-assessment address is not a web address.",
             reason="malformed_claim",
             claim="start_assessment_url",
             **launch.audit_context(),
         )
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
+    if in_the_clear(url):
         raise LaunchInvalid(
             "The LMS's start-assessment address is not HTTPS: the signed message would travel in the clear.",
             reason="insecure_url",
@@ -117,21 +119,16 @@ def _acs(launch: Launch) -> tuple[str, list[str]]:
     acs = launch.claims.get(ACS)
     if not isinstance(acs, dict):
         return "", []
-    url = acs.get("assessment_control_url")
+    url = web_address(acs.get("assessment_control_url"))
     actions = acs.get("actions")
-    if not isinstance(url, str) or len(url) > 1000:
-        return "", []
-    parts = urlsplit(url)
-    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
-    if not secure or parts.hostname not in _platform_hosts(launch.platform):
+    if url is None or in_the_clear(url) or urlsplit(url).hostname not in _platform_hosts(launch.platform):
         return "", []
     return url, [a for a in actions if isinstance(a, str)] if isinstance(actions, list) else []
 
 
 def _return_url(launch: Launch) -> str:
     presentation = launch.claims.get(LAUNCH_PRESENTATION)
-    url = presentation.get("return_url") if isinstance(presentation, dict) else None
-    return url[:1000] if isinstance(url, str) and urlsplit(url).scheme in ("https", "http") else ""
+    return web_address(presentation.get("return_url") if isinstance(presentation, dict) else None) or ""
 
 
 def _draft_exam_for_link(request: HttpRequest, launch: Launch, provisioned: Any) -> Exam:

@@ -58,7 +58,7 @@ def control_view(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     attempt = get_object_or_404(ProctoringAttempt.objects.select_related("platform"), session=session)
     if request.method == "GET":
         audit_record(actor=request.user, action=AuditAction.LTI_CONTROL_VIEW, target=session, request=request)
-    form = acs.ControlForm(request.POST or None, attempt=attempt, user=request.user)
+    form = acs.ControlForm(request.POST or None, attempt=attempt)
     status = 200
     if request.method == "POST":
         require(request.user, LtiAction.CONTROL_ATTEMPT, session)

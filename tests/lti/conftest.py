@@ -51,10 +51,9 @@ def lms_key() -> rsa.RSAPrivateKey:
 
 
 @contextmanager
-def key_set_served(key: rsa.RSAPrivateKey) -> Iterator[KeySetServer]:
-    """The LMS's key-set endpoint for ``key`` (kid lms-key-1), on a loopback port, while in the block."""
-    public = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
-    served = KeySetServer(url="", keys=[{**public, "kid": "lms-key-1", "alg": "RS256", "use": "sig"}])
+def keys_served(keys: list[dict[str, Any]]) -> Iterator[KeySetServer]:
+    """``keys`` as a JWKS on a loopback port, while in the block; the test may change ``served.keys``."""
+    served = KeySetServer(url="", keys=keys)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -77,6 +76,14 @@ def key_set_served(key: rsa.RSAPrivateKey) -> Iterator[KeySetServer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def key_set_served(key: rsa.RSAPrivateKey) -> Iterator[KeySetServer]:
+    """The LMS's key-set endpoint for ``key`` (kid lms-key-1), on a loopback port, while in the block."""
+    public = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    with keys_served([{**public, "kid": "lms-key-1", "alg": "RS256", "use": "sig"}]) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,10 @@ back to Invigil's launch. The test client is the browser; the LMS is a real HTTP
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html import unescape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -22,31 +19,14 @@ from lti.keys import key_set
 from lti.models import Deployment, LtiContext, Platform, ResourceLink
 from tests.factories import ExamFactory
 from tests.lms.platform import FakeLms
+from tests.lti.conftest import keys_served
 
 
 @contextmanager
 def invigil_key_set() -> Iterator[str]:
     """Invigil's published key set (as GET /lti/jwks/ serves it), from loopback, for the LMS to fetch."""
-    body = json.dumps(key_set()).encode()
-
-    class KeySet(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the base class's name
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-            """Quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), KeySet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/jwks"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with keys_served(key_set()["keys"]) as served:
+        yield served.url
 
 
 def register_invigil(lms: FakeLms, key_set_url: str) -> None:
