@@ -172,6 +172,11 @@ def post_as_student(world: World, node: Node, path: str) -> dict[str, Any]:
         return dict(json.load(answer))
 
 
+def succeeded(node: Node, task: str) -> bool:
+    """Whether this machine's worker logged that it ran the task to success."""
+    return re.search(rf"{task}\[[^\]]+\] succeeded", node.worker.log.read_text()) is not None
+
+
 def wait_for(condition: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -218,8 +223,10 @@ def test_a_student_moved_to_the_other_machine_mid_exam_loses_nothing_and_both_ma
         "the analysis on B's worker",
     )
     wait_for(lambda: Recording.objects.get(pk=recording.pk).playback_name, 60, "the playback copy on A's worker")
-    assert re.search(rf"{PLAYBACK_TASK}\[[^\]]+\] succeeded", nodes["a"].worker.log.read_text())
-    assert re.search(rf"{ANALYSIS_TASK}\[[^\]]+\] succeeded", nodes["b"].worker.log.read_text())
+    # The session's status is written inside the task, and the worker logs its success only after the
+    # task returns: the log lines are waited for, not read at once.
+    wait_for(lambda: succeeded(nodes["a"], PLAYBACK_TASK), 30, "A's worker to log the playback copy's success")
+    wait_for(lambda: succeeded(nodes["b"], ANALYSIS_TASK), 30, "B's worker to log the analysis's success")
 
     # One period key, in the shared store; none in either machine's own folder.
     store = keystore()
