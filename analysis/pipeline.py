@@ -66,7 +66,6 @@ def analyse_webcam(
             identity_checks=video.identity_checks,
         )
     if activity is not None:
-        windows, floor = activity.windows()
-        result.evidence += speech.speech_evidence(windows, floor_db=floor)
+        result.evidence += activity.evidence()
         result.statistics["audio_seconds"] = round(activity.seconds, 1)
     return result

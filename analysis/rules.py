@@ -12,6 +12,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+#: Evidence.measure of speech the voice model heard: its strength is a mean probability, not a margin.
+SPEECH_PROBABILITY = "speech_probability"
+
 
 class Category(StrEnum):
     #: Something a reviewer may want to look at. Never a finding of misconduct by itself.
@@ -274,18 +277,24 @@ class Thresholds:
     match_distance: float
     #: A speech frame must be this many decibels above the recording's noise floor.
     speech_margin_db: float
+    #: A stretch the voice model heard must have at least this mean probability of speech.
+    speech_probability: float
 
-    def evidence_threshold(self, kind: Kind) -> float | None:
-        """The strength a piece of evidence of this kind must exceed, when its kind has one."""
-        if kind == Kind.FACE_MISMATCH:
+    def evidence_threshold(self, piece: Evidence) -> float | None:
+        """The strength this piece of evidence must exceed, when its kind has one."""
+        if piece.kind == Kind.FACE_MISMATCH:
             return self.match_distance
-        if kind == Kind.SPEECH:
-            return self.speech_margin_db
+        if piece.kind == Kind.SPEECH:
+            return self.speech_probability if piece.measure == SPEECH_PROBABILITY else self.speech_margin_db
         return None
 
     def passes(self, piece: Evidence) -> bool:
-        threshold = self.evidence_threshold(piece.kind)
-        return threshold is None or piece.strength is None or piece.strength > threshold
+        threshold = self.evidence_threshold(piece)
+        if threshold is None or piece.strength is None:
+            return True
+        if piece.measure == SPEECH_PROBABILITY:
+            return piece.strength >= threshold
+        return piece.strength > threshold
 
     def for_kind(self, kind: Kind) -> dict[str, Any]:
         """The thresholds a flag of this kind depended on, to be stored with it."""
@@ -295,6 +304,7 @@ class Thresholds:
             values["match_distance"] = self.match_distance
         if kind == Kind.SPEECH:
             values["speech_margin_db"] = self.speech_margin_db
+            values["speech_probability"] = self.speech_probability
         return values
 
 
@@ -320,18 +330,21 @@ THRESHOLDS: dict[str, Thresholds] = {
         _minimums(no_face=10, faces=6, mismatch=6, speech=6, tab=5, blur=10, screen=5),
         match_distance=0.68,
         speech_margin_db=14,
+        speech_probability=0.7,
     ),
     "standard": Thresholds(
         "standard",
         _minimums(no_face=4, faces=3, mismatch=3, speech=3, tab=2, blur=4, screen=2),
         match_distance=0.6,
         speech_margin_db=10,
+        speech_probability=0.6,
     ),
     "high": Thresholds(
         "high",
         _minimums(no_face=2, faces=1, mismatch=1, speech=1.5, tab=0, blur=1, screen=0),
         match_distance=0.55,
         speech_margin_db=7,
+        speech_probability=0.5,
     ),
 }
 
@@ -427,6 +440,9 @@ class Evidence:
     detail: Mapping[str, Any] = field(default_factory=dict)
     #: What a sensitivity threshold is compared with (a face distance, a margin in dB), if anything.
     strength: float | None = None
+    #: What the strength measures when a kind has more than one measure: SPEECH_PROBABILITY for the
+    #: voice model's speech (analysis/voicemodel.py); empty for the kind's usual one.
+    measure: str = ""
 
 
 @dataclass(frozen=True)
@@ -628,6 +644,7 @@ def evidence_to_dict(piece: Evidence) -> dict[str, Any]:
         "moment": piece.moment,
         "detail": dict(piece.detail),
         "strength": piece.strength,
+        "measure": piece.measure,
     }
 
 
@@ -640,4 +657,5 @@ def evidence_from_dict(data: Mapping[str, Any]) -> Evidence:
         None if data.get("moment") is None else float(data["moment"]),
         dict(data.get("detail") or {}),
         None if data.get("strength") is None else float(data["strength"]),
+        str(data.get("measure") or ""),
     )

@@ -19,10 +19,13 @@ is speech when, at once:
 
 A stretch runs from 0.3 s before its first such frame to 0.6 s after its last, bridging the dips
 between syllables and words. Constants were set on the development half of tests/sounds.py only.
-At a talking level of -20 dBFS, speech is found at standard sensitivity over noise 5 dB under it,
-over white noise up to 5 dB louder than it (most sentences) and pink noise 2 dB louder, and over
-mains hum louder than it; under pink noise or a fan 5 dB louder it is lost (no band then clears
-10 dB). About 3 CPU-seconds and 16 MB kept per recorded hour. WebRTC's detector is not used: on
+At a talking level of -20 dBFS, this detector alone finds speech at standard sensitivity over noise
+5 dB under it, over white noise up to 5 dB louder than it (most sentences) and pink noise 2 dB
+louder, and over mains hum louder than it; under pink noise or a fan 5 dB louder, or music, it
+loses most (no band then clears 10 dB, or the music's tones gate the frames out). So a second
+detector hears the same audio: a learned voice model through a noise filter (analysis/voicemodel.py),
+and VoiceActivity.evidence() gives both detectors' stretches, which the rules merge. About 3
+CPU-seconds and 16 MB kept per recorded hour for this detector. WebRTC's detector is not used: on
 every noise tried it called every frame speech.
 """
 
@@ -34,6 +37,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from analysis.rules import Evidence, Kind
+from analysis.running import moving_mean as _moving_mean
+from analysis.running import running as _running
+from analysis.voicemodel import ModelVoiceActivity, model_evidence
 
 RATE = 16_000
 #: Analysis frames: 32 ms (a 512-point FFT, 31 Hz bins), every 16 ms.
@@ -201,6 +207,8 @@ class VoiceActivity:
         self.loudness = np.zeros(0)
         self.periodicity = np.zeros(0)
         self.done_in_segment = 0
+        # The second opinion, heard through a noise filter (analysis/voicemodel.py).
+        self.model = ModelVoiceActivity()
 
     def feed(self, t: float, samples: np.ndarray) -> None:
         if self.cursor is None or abs(t - self.cursor) > RESYNC_SECONDS:
@@ -211,6 +219,8 @@ class VoiceActivity:
             self.spectra, self.loudness, self.periodicity = self.spectra[:0], self.loudness[:0], self.periodicity[:0]
             self.done_in_segment = 0
             self.cursor = t
+            self.model.start_segment(t)
+        self.model.feed(samples)
         self.pending.append(samples)
         self.pending_samples += len(samples)
         self.samples += len(samples)
@@ -301,6 +311,13 @@ class VoiceActivity:
             return [], QUIET_DB
         return list(self.found), float(np.median(np.concatenate(self.floors)))
 
+    def evidence(self) -> list[Evidence]:
+        """Speech evidence from both detectors: the bands' stretches, whose strength is their margin
+        over the local noise floor, and the voice model's, whose strength is its mean probability. The
+        rules merge what overlaps into one flag."""
+        windows, floor = self.windows()
+        return speech_evidence(windows, floor_db=floor) + model_evidence(self.model.windows())
+
     @property
     def seconds(self) -> float:
         return self.samples / RATE
@@ -333,41 +350,6 @@ def _periodicity(frames: np.ndarray, power: np.ndarray) -> np.ndarray:
     relative = lags / np.maximum(lags[:, :1], 1e-20) / _WINDOW_LAGS
     periodicity: np.ndarray = np.where(sustained, relative[:, _PITCH_LAGS].max(axis=1), 0.0)
     return periodicity
-
-
-def _moving_mean(values: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving mean along the first axis, over what exists at the ends."""
-    if width <= 1:
-        return values
-    before = width // 2
-    padded = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
-    index = np.arange(len(values))
-    low = np.maximum(index - before, 0)
-    high = np.minimum(index - before + width, len(values))
-    shape = (-1,) + (1,) * (values.ndim - 1)
-    mean: np.ndarray = (padded[high] - padded[low]) / (high - low).reshape(shape)
-    return mean
-
-
-def _running(values: np.ndarray, width: int, reduce: np.ufunc, *, ahead: bool) -> np.ndarray:
-    """``reduce`` (minimum or maximum) along the first axis over the ``width`` values ending at each
-    (``ahead=False``) or starting at each (``ahead=True``), over what exists at the ends. Van Herk and
-    Gil-Werman's method: a few passes whatever the width."""
-    if width <= 1 or len(values) == 0:
-        return values
-    if ahead:
-        return _running(values[::-1], width, reduce, ahead=False)[::-1]
-    count = len(values)
-    fill = -np.inf if reduce is np.maximum else np.inf
-    blocks = -(-(count + width - 1) // width)
-    padded = np.full((blocks * width, *values.shape[1:]), fill, values.dtype)
-    padded[width - 1 : width - 1 + count] = values
-    shaped = padded.reshape(blocks, width, *values.shape[1:])
-    forward = reduce.accumulate(shaped, axis=1).reshape(padded.shape)
-    backward = reduce.accumulate(shaped[:, ::-1], axis=1)[:, ::-1].reshape(padded.shape)
-    # The window ending at padded index j + width - 1 starts at j.
-    reduced: np.ndarray = reduce(backward[:count], forward[width - 1 : width - 1 + count])
-    return reduced
 
 
 def _context_frames() -> int:

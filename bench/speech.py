@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis import rules  # noqa: E402
-from analysis.speech import RATE, VoiceActivity, speech_evidence  # noqa: E402
+from analysis.speech import RATE, VoiceActivity  # noqa: E402
 from tests import sounds  # noqa: E402
 
 #: A flag finds a sentence when its start and its end are this close to the sentence's, in seconds.
@@ -40,9 +40,7 @@ def speech_events(recording: sounds.Recording, sensitivity: str) -> list[rules.E
     pcm = recording.pcm16()
     for offset in range(0, len(pcm), RATE):
         activity.feed(offset / RATE, pcm[offset : offset + RATE])
-    windows, floor = activity.windows()
-    evidence = speech_evidence(windows, floor_db=floor)
-    return rules.events_from(evidence, rules.THRESHOLDS[sensitivity], rules.Exemptions())
+    return rules.events_from(activity.evidence(), rules.THRESHOLDS[sensitivity], rules.Exemptions())
 
 
 def found(recording: sounds.Recording) -> bool:
@@ -108,7 +106,7 @@ def cost() -> None:
         activity = VoiceActivity(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
         for offset in range(0, len(pcm), RATE):
             activity.feed(offset / RATE, pcm[offset : offset + RATE])
-        activity.windows()
+        activity.evidence()
         best = min(best, time.process_time() - start)
     print(f"\nCost: {best * 60 / minutes:.2f} CPU-s per recorded hour ({best:.2f} s on {minutes} minutes)")
 

@@ -3,13 +3,14 @@ too, and steady noise of many kinds (white, pink, brown, mains hum, fans, quiet 
 any level and stepping between levels, is not speech; nor is typing, which rises and falls as
 syllables do.
 
-The noises, voices and sentences come in two halves (tests/sounds.py): the detector's constants were
+The noises, voices and sentences come in two halves (tests/sounds.py): the detectors' constants were
 chosen on the development half, and the held-back half checks they generalise. Every check goes
-through the rules as a flag would: merged evidence, minimum duration, standard sensitivity for
-speech (noise must raise no flag at any). Speech at a normal talking level (-20 dBFS) is expected
-over every noise up to -25 dBFS, 5 dB under it, and over mains hum louder than the voice; most of
-it over white noise, a laptop fan or traffic 5 dB louder than the voice and pink noise 2 dB louder.
-Under pink noise or a desk fan 5 dB louder it is lost (see analysis/speech.py and bench/speech.py).
+through the rules as a flag would: both detectors' evidence merged (the band detector of
+analysis/speech.py and the voice model of analysis/voicemodel.py), minimum duration, standard
+sensitivity for speech (noise must raise no flag at any). Speech at a normal talking level
+(-20 dBFS) is expected over every noise up to -15 dBFS, 5 dB louder than the voice, even when the
+noise steps 10 dB louder for a while; the misses are listed (KNOWN_MISSES, LOUD_MISSES), and
+bench/speech.py counts them over more sentences.
 """
 
 from __future__ import annotations
@@ -51,8 +52,7 @@ def evidence(recording: sounds.Recording) -> list[rules.Evidence]:
     """The speech evidence of the recording, as the pipeline gathers it."""
     activity = VoiceActivity(min_margin_db=rules.LEAST_STRICT.speech_margin_db)
     feed(activity, 0.0, recording.samples)
-    windows, floor = activity.windows()
-    return speech_evidence(windows, floor_db=floor)
+    return activity.evidence()
 
 
 def flags(recording: sounds.Recording, sensitivity: str = "standard") -> list[rules.Event]:
@@ -83,7 +83,7 @@ def noise_cases(levels: tuple[float, ...]) -> list[Any]:
 #: away: over music B (held melody, plucked chords) a voice only 5 dB above it is sometimes gated out
 #: as tonal, because the melody's steady partials dominate the speech band between syllables.
 KNOWN_MISSES = {
-    "held-back-music_b-25dB": "speech 5 dB over held-back music B: frames gated out as steady tones",
+    "dev-fan_a-15dB": "speech 5 dB under desk fan A (10 dB louder still for a while): lost to both detectors",
 }
 
 
@@ -153,7 +153,9 @@ def test_noise_stepping_up_and_back_down_within_seconds_raises_no_speech_flag_at
         assert rules.events_from(found, thresholds, rules.Exemptions()) == [], thresholds.sensitivity
 
 
-@pytest.mark.parametrize(("kind", "level", "voice", "sentences", "seed"), speech_cases((-35.0, -30.0, -25.0)))
+@pytest.mark.parametrize(
+    ("kind", "level", "voice", "sentences", "seed"), speech_cases((-35.0, -30.0, -25.0, -20.0, -15.0))
+)
 def test_sentences_over_noise_are_found_from_first_to_last_word(
     kind: str, level: float, voice: str, sentences: tuple[str, ...], seed: int
 ) -> None:
@@ -172,27 +174,39 @@ def test_sentences_over_noise_are_found_from_first_to_last_word(
     assert_found(recording, flags(recording))
 
 
-@pytest.mark.parametrize(
-    ("half", "kind", "level"),
-    [
-        pytest.param("dev", "white", -15.0, id="dev-white-15dB"),
-        pytest.param("dev", "pink", -18.0, id="dev-pink-18dB"),
-        pytest.param("held-back", "fan_b", -15.0, id="held-back-fan_b-15dB"),
-        pytest.param("held-back", "traffic", -15.0, id="held-back-traffic-15dB"),
-    ],
-)
-def test_most_sentences_under_broadband_noise_louder_than_the_voice_are_found(
-    half: str, kind: str, level: float
-) -> None:
-    # Noise 2 to 5 dB louder than the voice: four sentences in each of the half's voices, of which
-    # at most one may be lost (with 16 bands rounded down, three or four were), and no other flag.
+def loud_noise_cases() -> list[Any]:
+    """Every noise of both halves at -15 dBFS, 5 dB louder than the voice."""
+    return [
+        pytest.param(
+            half,
+            kind,
+            id=f"{half}-{kind}",
+            marks=[pytest.mark.xfail(strict=True, reason=LOUD_MISSES[kind])] if kind in LOUD_MISSES else [],
+        )
+        for half, (noises, _, _) in HALVES.items()
+        for kind in noises
+    ]
+
+
+#: Misses the held-back half showed, kept in view rather than tuned away (bench/speech.py gives the
+#: counts over more sentences).
+LOUD_MISSES = {
+    "music_b": "music B 5 dB louder than the voice: the voice model hears its held melody as a voice at "
+    "times, starting a flag too early, and loses a sentence",
+}
+
+
+@pytest.mark.parametrize(("half", "kind"), loud_noise_cases())
+def test_most_sentences_under_noise_louder_than_the_voice_are_found(half: str, kind: str) -> None:
+    # Noise 5 dB louder than the voice: four sentences in each of the half's voices, of which at most
+    # one may be lost (before the voice model, pink noise and fans lost most), and no other flag.
     _, voices, sentences = HALVES[half]
     found = 0
     for n, voice in enumerate(voices):
         recording = sounds.recording(
             kind,
             seconds=34,
-            levels=[(0, level)],
+            levels=[(0, -15.0)],
             talk=[(3 + 8 * i, 3.0 + 0.25 * (i % 3)) for i in range(4)],
             voice=voice,
             sentences=sentences,

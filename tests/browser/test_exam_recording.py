@@ -47,7 +47,8 @@ def sign_in_and_open_the_exam(page: Any, base: str, username: str = "student1") 
 
 def pass_the_check_and_start(page: Any) -> float:
     page.get_by_role("button", name="Check my camera, microphone and screen").click()
-    page.locator("#check-problem:visible, [data-step=identity]:visible").first.wait_for(timeout=30_000)
+    # The check records a few seconds and the server reads them: generous, for a loaded test machine.
+    page.locator("#check-problem:visible, [data-step=identity]:visible").first.wait_for(timeout=90_000)
     assert page.locator("#check-problem").is_hidden(), page.locator("#check-problem").inner_text()
     expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
     # Both ways are offered from the start: face matching under its own notice, or a person.
