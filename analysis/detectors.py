@@ -129,9 +129,10 @@ register(
     DETECTORS,
     Detector(
         "voice-activity",
-        "2.1",
-        "Finds stretches where a voice stands above the room's own noise; it keeps no audio and does not "
-        "know who spoke or what was said.",
+        "3.0",
+        "Finds stretches where a voice stands above the room's own noise, by its bands and, as a second "
+        "opinion, by a small voice-activity model (Silero VAD) run on the worker; it keeps no audio and does "
+        "not know who spoke or what was said.",
         frozenset({Measure.VOICE_ACTIVITY}),
         frozenset({Source.WEBCAM_AUDIO}),
         frozenset({Kind.SPEECH}),

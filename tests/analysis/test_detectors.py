@@ -21,7 +21,7 @@ from analysis.rules import FALSE_ALARM_CAUSES, RULES, Kind
 SNAPSHOT = {
     "face-presence": ("2.0", {"FACE_PRESENCE", "IMAGE_DARKNESS"}, {"WEBCAM_VIDEO"}),
     "face-verification": ("2.0", {"FACE_IDENTITY"}, {"WEBCAM_VIDEO"}),
-    "voice-activity": ("2.1", {"VOICE_ACTIVITY"}, {"WEBCAM_AUDIO"}),
+    "voice-activity": ("3.0", {"VOICE_ACTIVITY"}, {"WEBCAM_AUDIO"}),
     "browser-signals": ("1.0", {"PAGE_EVENTS"}, {"PAGE"}),
     "recording-continuity": ("1.0", {"RECORDING_CONTINUITY"}, {"UPLOADS"}),
 }
