@@ -42,6 +42,8 @@ from pathlib import Path
 
 # Run as a script from anywhere: the repository root is not on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# As in the worker (proctor/__init__.py): one BLAS thread, set before numpy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 

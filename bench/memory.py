@@ -29,6 +29,8 @@ from pathlib import Path
 # Run as a script from anywhere: the repository root is not on sys.path.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# As in the worker (proctor/__init__.py): one BLAS thread, set before numpy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import av  # noqa: E402
 

@@ -18,12 +18,15 @@ Run: .venv/bin/python bench/speech.py [--sentences 8] [--levels=-25,-20,-15] [--
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 # Run as a script from anywhere: the repository root is not on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# As in the worker (proctor/__init__.py): one BLAS thread, set before numpy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from analysis import rules  # noqa: E402
 from analysis.speech import RATE, VoiceActivity  # noqa: E402

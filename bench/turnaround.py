@@ -22,6 +22,8 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# As in the worker (proctor/__init__.py): one BLAS thread, set before numpy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ["INVIGIL_DATA_DIR"] = tempfile.mkdtemp(prefix="invigil-bench-")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 os.environ.pop("DATABASE_URL", None)
