@@ -20,6 +20,11 @@ probability, which the exam's sensitivity compares with its own (rules.Threshold
 The constants are the model's published defaults (0.5 and 0.35) and the filter's were chosen once, on
 the development half of tests/sounds.py; the held-back half checks them.
 
+The model listens only where there is something to hear: within a second of a 32 ms chunk louder
+than -50 dBFS (LOUD_DB). In a quiet room that is the voice itself, which the band detector hears by a
+wide margin anyway; in loud surroundings, where the second opinion matters, it is everything. So a
+quiet exam costs little more than before.
+
 The audio is processed in pieces of about 33 s with the filter's reach of context either side, so
 every probability is what the whole segment at once would give, and the memory held is one piece.
 """
@@ -48,6 +53,11 @@ OFF = 0.35
 PAUSE_SECONDS = 0.3
 #: A stretch shorter than this is a blip, not a word: dropped (the model's published default, 250 ms).
 MIN_SPEECH_SECONDS = 0.25
+#: The model hears only chunks within LOUD_REACH_SECONDS of one louder than LOUD_DB (RMS over 32 ms).
+#: A voice at a talking level is -30 to -15 dBFS and a quiet room -50 to -65: there the band detector
+#: hears any voice by a wide margin, and the model is for loud surroundings, where it hears everything.
+LOUD_DB = -50.0
+LOUD_REACH_SECONDS = 1.0
 #: Added before and after a stretch: the model reacts a little after a voice begins and ends.
 PAD_SECONDS = 0.1
 
@@ -126,9 +136,13 @@ class Model:
 
     def __init__(self) -> None:
         self.weights = _weights()
+        self.reset()
+
+    def reset(self, context: np.ndarray | None = None) -> None:
+        """Starts afresh, after ``context`` (the CONTEXT samples before the next chunk) or silence."""
         self.hidden = np.zeros(128, np.float32)
         self.cell = np.zeros(128, np.float32)
-        self.context = np.zeros(CONTEXT, np.float32)
+        self.context = np.zeros(CONTEXT, np.float32) if context is None else context.astype(np.float32)
 
     def probabilities(self, audio: np.ndarray) -> np.ndarray:
         """One probability of speech per 512 samples of ``audio`` (whose length is a multiple of 512)."""
@@ -223,6 +237,8 @@ class ModelVoiceActivity:
         self.offset = 0
         self.done = 0
         self.model: Model | None = None
+        # Whether the last chunk heard was loud: a loud run across two pieces keeps the model's state.
+        self.loud_before = False
         # The stretch under way: its first chunk, the chunk after its last above OFF, the sum of its
         # probabilities to there and of the dip since.
         self.open_start: int | None = None
@@ -238,6 +254,7 @@ class ModelVoiceActivity:
         self.samples = np.zeros(0, np.float32)
         self.pending, self.pending_count = [], 0
         self.offset = self.done = self.chunk = 0
+        self.loud_before = False
         self.model = Model()
 
     def feed(self, samples: np.ndarray) -> None:
@@ -294,18 +311,47 @@ class ModelVoiceActivity:
             # Frames wholly past the end are not noise; leave them out of the floor.
             high = min(high, max(last_frame, -(-end // HOP)))
             span = span[: (high - low) * HOP + FRAME]
-        frames = sliding_window_view(span, FRAME)[::HOP][: high - low + 1]
-        filtered = denoise_frames(frames)
-        inner = filtered[first_frame - low : last_frame - low + 1]
-        audio = np.zeros((last_frame - first_frame + 2) * HOP, np.float32)
-        audio[:-HOP] += inner[:, :HOP].reshape(-1)
-        audio[HOP:] += inner[:, HOP:].reshape(-1)
-        start = self.done - first_frame * HOP
-        self._hear(self.model.probabilities(audio[start : start + last - self.done]))
+        count = (last - self.done) // CHUNK
+        loud = self._loud(self.done // CHUNK, last // CHUNK)
+        probabilities = np.zeros(count, np.float32)
+        if loud.any():
+            frames = sliding_window_view(span, FRAME)[::HOP][: high - low + 1]
+            filtered = denoise_frames(frames)
+            inner = filtered[first_frame - low : last_frame - low + 1]
+            audio = np.zeros((last_frame - first_frame + 2) * HOP, np.float32)
+            audio[:-HOP] += inner[:, :HOP].reshape(-1)
+            audio[HOP:] += inner[:, HOP:].reshape(-1)
+            start = self.done - first_frame * HOP
+            audio = audio[start : start + last - self.done]
+            edges = np.flatnonzero(np.diff(np.concatenate([[False], loud, [False]]).astype(np.int8)))
+            for first, after in zip(edges[::2], edges[1::2], strict=True):
+                # A run of loud chunks starts the model afresh, unless it goes on from the last piece.
+                if first or not self.loud_before:
+                    self.model.reset(audio[first * CHUNK - CONTEXT : first * CHUNK] if first else None)
+                probabilities[first:after] = self.model.probabilities(audio[first * CHUNK : after * CHUNK])
+        self.loud_before = bool(loud[-1])
+        self._hear(probabilities)
         self.done = last
         keep = max(0, _first_frame_needed(self.done) * HOP - self.offset)
         self.samples, self.offset = self.samples[keep:], self.offset + keep
         return True
+
+    def _loud(self, first: int, after: int) -> np.ndarray:
+        """Which of the segment's chunks first..after-1 the model hears: those within
+        LOUD_REACH_SECONDS of a chunk louder than LOUD_DB (from the raw audio, so the same whatever
+        the pieces)."""
+        reach = round(LOUD_REACH_SECONDS / CHUNK_SECONDS)
+        low = max(0, first - reach)
+        raw = self.samples[low * CHUNK - self.offset : (after + reach) * CHUNK - self.offset]
+        count = -(-len(raw) // CHUNK)
+        raw = np.concatenate([raw, np.zeros(count * CHUNK - len(raw), np.float32)])
+        power = np.mean(np.square(raw.reshape(count, CHUNK), dtype=np.float64), axis=1)
+        near = (power > 10 ** (LOUD_DB / 10)).astype(np.float64)
+        near = np.maximum(
+            running(near, reach + 1, np.maximum, ahead=False), running(near, reach + 1, np.maximum, ahead=True)
+        )
+        loud: np.ndarray = near[first - low : after - low] > 0
+        return loud
 
     def _hear(self, probabilities: np.ndarray) -> None:
         pause = round(PAUSE_SECONDS / CHUNK_SECONDS)

@@ -172,3 +172,23 @@ def test_digital_silence_and_a_blip_are_not_speech() -> None:
     activity.feed(click)
 
     assert activity.windows() == []
+
+
+def test_in_a_quiet_room_the_model_hears_only_around_what_is_loud(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A room at -60 dBFS for a minute, one sentence at a talking level: the model hears the sentence
+    # and a second either side of it, not the silence (the band detector hears a voice there anyway).
+    recording = sounds.recording("white", seconds=60, levels=[(0, -60)], talk=[(30, 3.0)], seed=5)
+    heard_chunks = []
+    hear = voicemodel.Model.probabilities
+
+    def counting(self: voicemodel.Model, audio: np.ndarray) -> np.ndarray:
+        heard_chunks.append(len(audio) // voicemodel.CHUNK)
+        return hear(self, audio)
+
+    monkeypatch.setattr(voicemodel.Model, "probabilities", counting)
+
+    found = heard(recording, RATE)
+
+    assert [round(w.start) for w in found] == [30]
+    seconds = sum(heard_chunks) * voicemodel.CHUNK_SECONDS
+    assert 3.0 < seconds <= 3.0 + 2 * voicemodel.LOUD_REACH_SECONDS + 1.0
