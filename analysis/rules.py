@@ -281,7 +281,8 @@ class Thresholds:
     speech_probability: float
 
     def evidence_threshold(self, piece: Evidence) -> float | None:
-        """The strength this piece of evidence must exceed, when its kind has one."""
+        """The strength this piece of evidence must exceed (or, for a probability, reach), when its kind
+        has one."""
         if piece.kind == Kind.FACE_MISMATCH:
             return self.match_distance
         if piece.kind == Kind.SPEECH:

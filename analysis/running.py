@@ -11,7 +11,8 @@ def moving_mean(values: np.ndarray, width: int) -> np.ndarray:
     if width <= 1:
         return values
     before = width // 2
-    padded = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
+    # In float64 whatever the input: a float32 running sum loses a quiet stretch after a loud one.
+    padded = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0, dtype=np.float64)])
     index = np.arange(len(values))
     low = np.maximum(index - before, 0)
     high = np.minimum(index - before + width, len(values))

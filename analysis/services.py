@@ -451,9 +451,13 @@ class WebcamDetectors:
         return self.faces or self.voice
 
     def key(self) -> str:
-        """Stretches analysed with other detectors cannot be reused: this tells them apart."""
+        """Stretches analysed with other detectors, or other versions of them, cannot be reused: this
+        tells them apart."""
         faces = ("faces+template" if self.verify and self.template else "faces") if self.faces else ""
-        return ",".join(part for part in (faces, "voice" if self.voice else "") if part) or "none"
+        if faces:
+            faces += f"@{DETECTOR_VERSIONS['face-presence']}/{DETECTOR_VERSIONS['face-verification']}"
+        voice = f"voice@{DETECTOR_VERSIONS['voice-activity']}" if self.voice else ""
+        return ",".join(part for part in (faces, voice) if part) or "none"
 
 
 def _webcam_detectors(session: ExamSession, exemptions: rules.Exemptions) -> WebcamDetectors:
@@ -515,7 +519,7 @@ def analysis_stretch(
     end = max(result.end + 1.0, start + 0.001) if final else result.end - AHEAD_SAFETY_SECONDS
     if end <= start:
         return None
-    kept = [piece for piece in result.evidence if start <= piece.start < end]
+    kept = [_within(piece, start, end) for piece in result.evidence if _overlaps(piece, start, end)]
     try:
         with transaction.atomic():
             return AnalysisSegment.objects.create(
@@ -531,6 +535,22 @@ def analysis_stretch(
             )
     except IntegrityError:
         return None  # another worker analysed this stretch first
+
+
+def _overlaps(piece: rules.Evidence, start: float, end: float) -> bool:
+    """Whether the piece of evidence has any part in the stretch [start, end) (a moment: lies in it)."""
+    return piece.start < end and (piece.end > start or piece.start >= start)
+
+
+def _within(piece: rules.Evidence, start: float, end: float) -> rules.Evidence:
+    """The piece cut to the stretch: what reaches past its end is the next stretch's (analysed again
+    there with its context), and what lies before its start was the last one's. So a stretch of speech
+    across the boundary is kept in two parts that meet, never lost or kept twice."""
+    low, high = max(piece.start, start), min(piece.end, end)
+    if (low, high) == (piece.start, piece.end) or high < low:
+        return piece
+    moment = None if piece.moment is None else min(max(piece.moment, low), high)
+    return replace(piece, start=low, end=high, moment=moment)
 
 
 def analysis_ahead(*, session_id: Any) -> int:

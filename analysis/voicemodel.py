@@ -25,13 +25,16 @@ than -50 dBFS (LOUD_DB). In a quiet room that is the voice itself, which the ban
 wide margin anyway; in loud surroundings, where the second opinion matters, it is everything. So a
 quiet exam costs little more than before.
 
-The audio is processed in pieces of about 33 s with the filter's reach of context either side, so
-every probability is what the whole segment at once would give, and the memory held is one piece.
+The audio is processed in pieces of about 33 s, always cut at the same places from the start of a
+segment, with the filter's reach of context either side: so the stretches do not depend on how the
+audio arrives, every probability is within 1e-3 of what the segment in one piece gives, and the
+memory held is one piece.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -308,8 +311,9 @@ class ModelVoiceActivity:
         if len(span) < needed:  # the segment's end: silence after it
             span = np.concatenate([span, np.zeros(needed - len(span), np.float32)])
         if final:
-            # Frames wholly past the end are not noise; leave them out of the floor.
-            high = min(high, max(last_frame, -(-end // HOP)))
+            # Frames wholly past the end are not noise; leave them out of the floor (frame k starts
+            # at k*HOP, so the first of them is ceil(end / HOP)).
+            high = min(high, max(last_frame, -(-end // HOP) - 1))
             span = span[: (high - low) * HOP + FRAME]
         count = (last - self.done) // CHUNK
         loud = self._loud(self.done // CHUNK, last // CHUNK)
@@ -354,7 +358,7 @@ class ModelVoiceActivity:
         return loud
 
     def _hear(self, probabilities: np.ndarray) -> None:
-        pause = round(PAUSE_SECONDS / CHUNK_SECONDS)
+        pause = math.ceil(PAUSE_SECONDS / CHUNK_SECONDS)  # a dip of 10 chunks (0.32 s) ends it
         for p in probabilities.tolist():
             if self.open_start is None:
                 if p >= ON:

@@ -207,3 +207,22 @@ def test_with_the_nudge_off_no_chunk_asks_and_all_is_analysed_at_the_end(
     with django_capture_on_commit_callbacks(execute=True):
         take_exam(enrolled, ahead_every=None, stop_after=2 * AHEAD_EVERY_CHUNKS)
     assert sent == []
+
+
+def test_evidence_across_the_end_of_a_stretch_is_kept_in_two_parts_that_meet() -> None:
+    # A voice from 95 s to 108 s, the stretch ending at 100 s: this stretch keeps 95-100 (its moment
+    # moved into it), the next keeps 100-108 of what it heard from its context on, and nothing is lost
+    # or kept twice. A moment exactly at a stretch's start belongs to it.
+    from analysis import rules
+    from analysis.services import _overlaps, _within
+
+    voice = rules.Evidence(rules.Kind.SPEECH, 95.0, 108.0, 0.9, 104.0, {}, strength=0.9, measure="speech_probability")
+    heard_again = replace(voice, start=97.0)
+    moment = rules.Evidence(rules.Kind.NO_FACE, 100.0, 100.0, 1.0)
+
+    first = [_within(p, 0.0, 100.0) for p in (voice, moment) if _overlaps(p, 0.0, 100.0)]
+    second = [_within(p, 100.0, 200.0) for p in (heard_again, moment) if _overlaps(p, 100.0, 200.0)]
+
+    assert [(p.start, p.end, p.moment) for p in first] == [(95.0, 100.0, 100.0)]
+    assert [(p.start, p.end, p.moment) for p in second] == [(100.0, 108.0, 104.0), (100.0, 100.0, None)]
+    assert first[0].measure == second[0].measure == "speech_probability"

@@ -9,6 +9,7 @@ from analysis import browser, rules
 from analysis.rules import Evidence, Exemptions, Kind
 from analysis.speech import SpeechWindow, speech_evidence
 from analysis.vision import FaceSample, face_evidence
+from analysis.voicemodel import ModelWindow, model_evidence
 
 STANDARD = rules.THRESHOLDS["standard"]
 
@@ -47,11 +48,22 @@ samples = st.lists(
 speech_windows = st.lists(
     st.tuples(st.integers(min_value=0, max_value=600), st.floats(min_value=0, max_value=30)), max_size=80
 )
+#: The voice model's stretches: start (half-seconds), length (s) and mean probability.
+model_windows = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=600),
+        st.floats(min_value=0.3, max_value=8),
+        st.floats(min_value=0.35, max_value=1.0),
+    ),
+    max_size=40,
+)
 
 
-@given(samples, speech_windows)
+@given(samples, speech_windows, model_windows)
 def test_a_stricter_sensitivity_never_adds_flags_flagged_time_or_score(
-    raw: list[tuple[int, int, float | None]], windows: list[tuple[int, float]]
+    raw: list[tuple[int, int, float | None]],
+    windows: list[tuple[int, float]],
+    heard: list[tuple[int, float, float]],
 ) -> None:
     face_samples = [
         FaceSample(float(t), float(t + 1), faces, True, 1.0 if faces else None, distance if faces else None, float(t))
@@ -61,6 +73,7 @@ def test_a_stricter_sensitivity_never_adds_flags_flagged_time_or_score(
         SpeechWindow(t / 2, t / 2 + 0.5, 0.8, margin, -20.0, -40.0) for t, margin in sorted(dict(windows).items())
     ]
     evidence = face_evidence(face_samples) + speech_evidence(speech, floor_db=-60)
+    evidence += model_evidence([ModelWindow(t / 2, t / 2 + length, p, p) for t, length, p in heard])
     results = []
     for name in ("low", "standard", "high"):
         events = rules.events_from(evidence, rules.THRESHOLDS[name], Exemptions())

@@ -72,7 +72,7 @@ def heard(recording: sounds.Recording, packet: int, start: float = 0.0) -> list[
     return activity.windows()
 
 
-def test_the_stretches_do_not_depend_on_how_the_audio_is_cut() -> None:
+def test_the_stretches_do_not_depend_on_how_the_audio_is_cut(monkeypatch: pytest.MonkeyPatch) -> None:
     # 80 s: more than two pieces, with a sentence across the first cut between pieces (at 32.8 s).
     recording = sounds.recording(
         "fan_b", seconds=80, levels=[(0, -30), (40, -22)], talk=[(5, 3.0), (31.5, 3.5), (60, 4.0)], seed=9
@@ -80,11 +80,24 @@ def test_the_stretches_do_not_depend_on_how_the_audio_is_cut() -> None:
 
     whole = heard(recording, len(recording.samples))
 
-    # Every sentence is heard, and nothing else.
+    # Every sentence is heard, and nothing else; and fed in packets of any size, the very same.
     assert all(any(w.start < end and w.end > start for w in whole) for start, end in recording.speech)
     assert all(any(start - 1 <= w.start and w.end <= end + 1 for start, end in recording.speech) for w in whole)
     assert heard(recording, RATE // 50) == whole
     assert heard(recording, 7777) == whole
+    # Cut into other pieces (the filter's context either side of each), the same stretches come out,
+    # their times within a chunk and their probabilities within 1e-3.
+    monkeypatch.setattr(voicemodel, "PIECE_CHUNKS", 77)
+    small = heard(recording, RATE)
+    monkeypatch.setattr(voicemodel, "PIECE_CHUNKS", 10**6)
+    one = heard(recording, RATE)
+
+    for other in (small, one):
+        assert len(other) == len(whole)
+        for a, b in zip(whole, other, strict=True):
+            assert abs(a.start - b.start) <= voicemodel.CHUNK_SECONDS
+            assert abs(a.end - b.end) <= voicemodel.CHUNK_SECONDS
+            assert abs(a.probability - b.probability) <= 1e-3
 
 
 def test_the_model_holds_a_piece_of_audio_however_long_the_recording() -> None:
@@ -127,7 +140,13 @@ def evidence_of(probability: float, seconds: float = 8.0) -> rules.Evidence:
 
 @pytest.mark.parametrize(
     ("probability", "flagged_at"),
-    [(0.55, {"high"}), (0.65, {"high", "standard"}), (0.8, {"high", "standard", "low"})],
+    [
+        (0.45, set()),
+        (0.55, {"high"}),
+        (0.6, {"high", "standard"}),
+        (0.65, {"high", "standard"}),
+        (0.8, {"high", "standard", "low"}),
+    ],
 )
 def test_each_sensitivity_reads_the_models_evidence_by_its_probability(
     probability: float, flagged_at: set[str]
