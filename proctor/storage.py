@@ -14,8 +14,9 @@ from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-from django.core.files.base import File
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage
+from django.core.files.utils import validate_file_name
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
@@ -73,23 +74,49 @@ class DurableFileSystemStorage(FileSystemStorage):
         fsync_path(os.path.dirname(path))
         return name
 
-    def save_unsynced(self, name: str, content: Any) -> str:
-        self._batching.on = True
+    def save_unsynced(self, name: str, data: bytes) -> str:
+        """Write ``data`` as a new file under ``name`` (which no other writer uses: the caller gives it a
+        fresh suffix), durable only once the batch is (sync_all). Never overwrites: a name already taken
+        falls back to Django's save, which picks a free one. Two system calls to create and fill the file,
+        where Storage.save checks the name, creates the folder and locks the file on every call."""
+        validate_file_name(name, allow_relative_path=True)
+        path = self.path(name)  # joined safely: never outside the location
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         try:
-            return self.save(name, content)
-        finally:
-            self._batching.on = False
+            try:
+                fd = os.open(path, flags, 0o666)
+            except FileNotFoundError:  # the recording's first chunk: its folder is new
+                os.makedirs(os.path.dirname(path), mode=self.directory_permissions_mode or 0o777, exist_ok=True)
+                fd = os.open(path, flags, 0o666)
+        except FileExistsError:
+            self._batching.on = True
+            try:
+                return self.save(name, ContentFile(data))
+            finally:
+                self._batching.on = False
+        try:
+            if self.file_permissions_mode is not None:
+                os.fchmod(fd, self.file_permissions_mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            os.close(fd)
+            os.unlink(path)  # half a file is never left behind under a name
+            raise
+        os.close(fd)
+        return name.replace("\\", "/")
 
     def sync_all(self) -> None:
         _syncfs(self.location)
 
 
-def save_for_batch(storage: Storage, name: str, content: Any) -> str:
-    """Save a file that need not be durable yet: batch_make_durable makes a whole batch durable at once.
+def save_for_batch(storage: Storage, name: str, data: bytes) -> str:
+    """Save bytes that need not be durable yet: batch_make_durable makes a whole batch durable at once.
     Object stores (S3) are durable when a write returns, so there this is an ordinary save."""
     if isinstance(storage, DurableFileSystemStorage):
-        return storage.save_unsynced(name, content)
-    return storage.save(name, content)
+        return storage.save_unsynced(name, data)
+    return storage.save(name, ContentFile(data))
 
 
 def batch_make_durable(storage: Storage) -> None:

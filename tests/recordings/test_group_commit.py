@@ -110,9 +110,7 @@ def test_a_batch_the_database_fails_leaves_no_row_and_no_copy_and_can_be_sent_ag
     parts: list[Recording], pieces: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batch = sealed_all(parts[:1], pieces)
-    monkeypatch.setattr(
-        RecordingChunk.objects, "bulk_create", lambda rows: (_ for _ in ()).throw(OperationalError("gone"))
-    )
+    monkeypatch.setattr(services, "_chunks_insert", lambda rows: (_ for _ in ()).throw(OperationalError("gone")))
     with pytest.raises(OperationalError):
         chunks_record(batch)
     assert not RecordingChunk.objects.exists()
@@ -127,16 +125,16 @@ def test_a_batch_that_loses_an_insert_race_is_recorded_chunk_by_chunk(
 ) -> None:
     # SQLite takes no row locks: another process may store a number between the look and the insert.
     # The unique constraint catches it; the batch rolls back and each chunk is recorded on its own.
-    real_bulk_create = RecordingChunk.objects.bulk_create
+    real_insert = services._chunks_insert
     calls: list[int] = []
 
     def lose_the_first_race(rows: list[RecordingChunk]) -> list[RecordingChunk]:
         calls.append(len(rows))
         if len(calls) == 1:
             raise IntegrityError("UNIQUE constraint failed: recordings_recordingchunk.recording_id, seq")
-        return real_bulk_create(rows)
+        return real_insert(rows)
 
-    monkeypatch.setattr(RecordingChunk.objects, "bulk_create", lose_the_first_race)
+    monkeypatch.setattr(services, "_chunks_insert", lose_the_first_race)
     batch = sealed_all(parts[:2], pieces[:3])
     outcomes = chunks_record(batch)
     assert calls == [6, 1, 1, 1, 1, 1, 1]
@@ -186,7 +184,7 @@ async def test_when_a_batch_fails_every_sender_hears_it_and_no_copy_is_left(
         raise OperationalError("could not connect to server")
 
     monkeypatch.setattr(ingest, "chunk_seal", seal_and_note)
-    monkeypatch.setattr(RecordingChunk.objects, "bulk_create", database_down)
+    monkeypatch.setattr(services, "_chunks_insert", database_down)
     committer = ingest.committer()
     results = await asyncio.gather(
         *(
@@ -279,7 +277,7 @@ def test_an_error_part_way_through_the_chunk_by_chunk_path_keeps_the_chunks_alre
 ) -> None:
     # The batch loses an insert race, the first chunk is then recorded on its own, and the database
     # goes away before the second: the first chunk's row and its bytes must both stay.
-    real_bulk_create = RecordingChunk.objects.bulk_create
+    real_insert = services._chunks_insert
     calls: list[int] = []
 
     def race_then_outage(rows: list[RecordingChunk]) -> list[RecordingChunk]:
@@ -288,9 +286,9 @@ def test_an_error_part_way_through_the_chunk_by_chunk_path_keeps_the_chunks_alre
             raise IntegrityError("UNIQUE constraint failed: recordings_recordingchunk.recording_id, seq")
         if len(calls) == 3:
             raise OperationalError("server closed the connection unexpectedly")
-        return real_bulk_create(rows)
+        return real_insert(rows)
 
-    monkeypatch.setattr(RecordingChunk.objects, "bulk_create", race_then_outage)
+    monkeypatch.setattr(services, "_chunks_insert", race_then_outage)
     batch = sealed_all(parts[:1], pieces[:3])
     with pytest.raises(OperationalError):
         chunks_record(batch)
