@@ -19,8 +19,8 @@ from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Field, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from exams.lifecycle import ATTEMPT_ENDED, UPLOADING
@@ -277,11 +277,19 @@ def _chunks_record_locked(chunks: Sequence[SealedChunk]) -> list[ChunkStored | C
 # conversion for the database in use. Both run inside _chunks_record_locked's transaction and row locks.
 
 
+def _column(model: type[models.Model], name: str) -> tuple[Field[Any, Any], str]:
+    """A concrete field of the model and its quoted column."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)
+    assert field.column
+    return field, connection.ops.quote_name(field.column)
+
+
 def _stored_digests(recording_ids: set[Any], seqs: set[int]) -> dict[tuple[Any, int], str]:
     """The digests of the chunks already stored under any of these numbers in any of these recordings."""
     if not recording_ids:
         return {}
-    key = RecordingChunk._meta.get_field("recording")
+    key, _ = _column(RecordingChunk, "recording")
     table = RecordingChunk._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -296,8 +304,14 @@ def _stored_digests(recording_ids: set[Any], seqs: set[int]) -> dict[tuple[Any, 
 def _chunks_insert(chunks: Sequence[SealedChunk]) -> None:
     """One INSERT of every chunk's row, as bulk_create would write them."""
     meta = RecordingChunk._meta
-    fields = [meta.get_field(name) for name in ("recording", "seq", "storage_name", "size", "sha256", "client_time")]
-    received = meta.get_field("received_at")
+    fields, columns = zip(
+        *(
+            _column(RecordingChunk, name)
+            for name in ("recording", "seq", "storage_name", "size", "sha256", "client_time")
+        ),
+        strict=True,
+    )
+    received, received_column = _column(RecordingChunk, "received_at")
     received_at = received.get_db_prep_value(timezone.now(), connection)
     row = f"({', '.join(['%s'] * (len(fields) + 1))})"
     params: list[Any] = []
@@ -305,10 +319,9 @@ def _chunks_insert(chunks: Sequence[SealedChunk]) -> None:
         values = (chunk.recording.pk, chunk.seq, chunk.storage_name, chunk.size, chunk.sha256, chunk.client_time)
         params.extend(field.get_db_prep_value(value, connection) for field, value in zip(fields, values, strict=True))
         params.append(received_at)
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in [*fields, received])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608 (names from the model)
+            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join([*columns, received_column])}) "  # noqa: S608 (names from the model)
             f"VALUES {', '.join([row] * len(chunks))}",
             params,
         )
@@ -317,10 +330,9 @@ def _chunks_insert(chunks: Sequence[SealedChunk]) -> None:
 def _stored_bytes_add(added: dict[Any, int]) -> None:
     """Add each recording's new bytes to its count, in one UPDATE."""
     meta = Recording._meta
-    pk = meta.pk
-    assert pk is not None
+    pk, key = _column(Recording, "id")
+    _, column = _column(Recording, "stored_bytes")
     quote = connection.ops.quote_name
-    column, key = quote(meta.get_field("stored_bytes").column), quote(pk.column)
     keys = [pk.get_db_prep_value(recording_id, connection) for recording_id in added]
     cases = " ".join(["WHEN %s THEN %s"] * len(added))
     with connection.cursor() as cursor:
