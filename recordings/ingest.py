@@ -1,22 +1,23 @@
 """Group commit for the recording socket.
 
-Every consumer in a server process hands its sealed chunks to one committer per event loop. The
-committer makes whatever has queued up part of its recordings in one transaction on one database
-thread (services.chunks_record), then acknowledges each. No chunk waits for a timer: while one batch
-commits, the next gathers, so a quiet server commits chunk by chunk and a busy one in batches of many.
+Every consumer in a server process hands its chunks to one committer per event loop, which takes them
+through two stages, each working on whatever queued up while it last worked: sealing and writing the
+bytes on a thread of its own (services.chunk_seal), then making them part of their recordings in one
+transaction on one database thread (services.chunks_record); then each is acknowledged. No chunk waits
+for a timer: while one batch commits, the next is sealed and the one after gathers, so a quiet server
+commits chunk by chunk and a busy one in batches of many.
 
 Durability is unchanged: a chunk is acknowledged only once its sealed bytes are durable and its row is
-committed. The bytes are sealed and written side by side on a pool of their own
-(services.chunk_seal), and made durable a batch at a time, before the batch's rows are written.
+committed. The bytes are made durable a batch at a time, before the batch's rows are written.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.files.storage import default_storage
@@ -39,10 +40,11 @@ logger = logging.getLogger(__name__)
 #: Chunks per transaction at most; at a real exam's load (bench/ingest.py) batches stay far below.
 MAX_BATCH = 500
 
-# Chunks are sealed and written on threads of their own, not the pool every database call of the
+# Chunks are sealed and written on a thread of their own, not the pool every database call of the
 # server shares: a storm of sign-ins after a restart (each stream start waits for the audit chain) must
-# not hold up chunks that have arrived. Sealing is mostly OpenSSL and the kernel, which release the GIL.
-_seal_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="invigil-chunk-seal")
+# not hold up chunks that have arrived. A batch at a time: one hand-over per batch, not per chunk (each
+# cost more CPU than sealing a chunk), while the previous batch commits. (A pool, as tests run a loop each.)
+_seal_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="invigil-chunk-seal")
 # One thread, and so one database connection, commits every batch of the process: batches never
 # contend for the same recordings' row locks, and the connection is not set up and checked per chunk.
 _commit_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="invigil-chunk-commit")
@@ -71,24 +73,60 @@ def _nudge(session_id: str) -> None:
         _nudges_pending.discard(session_id)
 
 
+@dataclass(frozen=True)
+class ChunkArrived:
+    """A chunk as the socket received it, before it is sealed."""
+
+    recording: Recording
+    seq: int
+    data: bytes
+    client_time: datetime | None
+
+
+def _seal(chunks: list[ChunkArrived]) -> list[SealedChunk | Exception]:
+    """Seal and write a batch of chunks, each on its own: a refusal or an error answers that chunk only."""
+    out: list[SealedChunk | Exception] = []
+    for chunk in chunks:
+        try:
+            out.append(
+                chunk_seal(
+                    recording=chunk.recording,
+                    seq=chunk.seq,
+                    data=chunk.data,
+                    client_time=chunk.client_time,
+                    durable=False,
+                )
+            )
+        except ChunkRefused as refused:
+            out.append(refused)
+        except Exception as exc:  # a full disk, say: this chunk's sender hears it and sends it again later
+            logger.warning("A chunk could not be stored.", exc_info=True)
+            out.append(exc)
+    return out
+
+
+Waiter = asyncio.Future[ChunkStored | ChunkRefused]
+
+
 class ChunkCommitter:
-    """The queue of one event loop's sealed chunks and the task that commits them in batches."""
+    """One event loop's chunks, on their way through two stages that each take whatever queued up while
+    they worked: sealing and writing the bytes (one thread call per batch), then committing them."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.waiting: list[tuple[SealedChunk, asyncio.Future[ChunkStored | ChunkRefused]]] = []
+        self.arrived: list[tuple[ChunkArrived, Waiter]] = []
+        self.sealing: asyncio.Task[None] | None = None
+        self.waiting: list[tuple[SealedChunk, Waiter]] = []
         self.committing: asyncio.Task[None] | None = None
         self.batches = 0  # how many transactions so far (the tests look)
 
     async def append(self, *, recording: Recording, seq: int, data: bytes, client_time: datetime | None) -> ChunkStored:
         """Seal, store and commit one chunk; return once it is safe to acknowledge, or raise ChunkRefused."""
-        sealed = await self.loop.run_in_executor(
-            _seal_threads,
-            functools.partial(
-                chunk_seal, recording=recording, seq=seq, data=data, client_time=client_time, durable=False
-            ),
-        )
-        outcome = await self._commit(sealed)
+        waiter: Waiter = self.loop.create_future()
+        self.arrived.append((ChunkArrived(recording, seq, data, client_time), waiter))
+        if self.sealing is None or self.sealing.done():
+            self.sealing = self.loop.create_task(self._seal_arrived())
+        outcome = await waiter
         if isinstance(outcome, ChunkRefused):
             raise outcome
         if outcome.outcome == "stored" and chunk_asks_analysis_ahead(recording, seq):
@@ -98,12 +136,22 @@ class ChunkCommitter:
                 self.loop.run_in_executor(_nudge_thread, _nudge, session_id)
         return outcome
 
-    def _commit(self, sealed: SealedChunk) -> asyncio.Future[ChunkStored | ChunkRefused]:
-        waiter: asyncio.Future[ChunkStored | ChunkRefused] = self.loop.create_future()
-        self.waiting.append((sealed, waiter))
-        if self.committing is None or self.committing.done():
-            self.committing = self.loop.create_task(self._commit_waiting())
-        return waiter
+    async def _seal_arrived(self) -> None:
+        while self.arrived:
+            batch, self.arrived = self.arrived[:MAX_BATCH], self.arrived[MAX_BATCH:]
+            results = await self.loop.run_in_executor(_seal_threads, _seal, [chunk for chunk, _ in batch])
+            for (_, waiter), result in zip(batch, results, strict=True):
+                if isinstance(result, SealedChunk):
+                    # Committed even if its socket closed meanwhile: the page sends it again and hears
+                    # "duplicate", and no sealed copy is left without its row.
+                    self.waiting.append((result, waiter))
+                elif not waiter.done():
+                    if isinstance(result, ChunkRefused):
+                        waiter.set_result(result)
+                    else:
+                        waiter.set_exception(result)
+            if self.waiting and (self.committing is None or self.committing.done()):
+                self.committing = self.loop.create_task(self._commit_waiting())
 
     async def _commit_waiting(self) -> None:
         while self.waiting:

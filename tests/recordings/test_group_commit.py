@@ -147,22 +147,29 @@ async def test_chunks_that_arrive_while_a_batch_commits_are_committed_together_a
     parts: list[Recording], pieces: list[bytes]
 ) -> None:
     committer = ingest.committer()
-    # Hold the commit thread, as a slow commit would, while thirty chunks arrive.
+    # Hold the commit thread, as a slow commit would, while the first chunk waits in it and the rest arrive.
     release = threading.Event()
     holding = asyncio.get_running_loop().run_in_executor(ingest._commit_thread, release.wait, 30)
+    chunks = [(recording, seq, data) for recording in parts for seq, data in enumerate(pieces)]
+    first = asyncio.ensure_future(
+        committer.append(recording=chunks[0][0], seq=chunks[0][1], data=chunks[0][2], client_time=None)
+    )
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        if committer.committing is not None and not committer.waiting:  # the first is in the commit's batch
+            break
     sends = [
         asyncio.ensure_future(committer.append(recording=recording, seq=seq, data=data, client_time=None))
-        for recording in parts
-        for seq, data in enumerate(pieces)
+        for recording, seq, data in chunks[1:]
     ]
     for _ in range(500):
         await asyncio.sleep(0.01)
-        if len(committer.waiting) == len(sends) - 1:  # all sealed: one in the batch waiting for the thread
+        if len(committer.waiting) == len(sends):  # all sealed, waiting for the batch before them
             break
     release.set()
     await holding
-    outcomes = await asyncio.gather(*sends)
-    assert [o.outcome for o in outcomes] == ["stored"] * len(sends)
+    outcomes = [await first, *await asyncio.gather(*sends)]
+    assert [o.outcome for o in outcomes] == ["stored"] * len(chunks)
     assert committer.batches == 2
     for recording in parts:
         assert b"".join(await sync_to_async(lambda r=recording: list(recording_plaintext(r)))()) == b"".join(pieces)
@@ -211,6 +218,47 @@ async def test_a_refused_chunk_raises_for_its_sender_only(parts: list[Recording]
     assert isinstance(results[0], ChunkRefused)
     assert results[0].code == "conflict"
     assert results[1] == ChunkStored(parts[0].pk, 2, "stored")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_chunk_refused_when_sealed_answers_its_sender_only_and_the_rest_of_the_batch_is_stored(
+    parts: list[Recording], pieces: list[bytes]
+) -> None:
+    committer = ingest.committer()
+    results = await asyncio.gather(
+        committer.append(recording=parts[0], seq=0, data=b"not a webm file", client_time=None),
+        *(
+            committer.append(recording=parts[1], seq=seq, data=data, client_time=None)
+            for seq, data in enumerate(pieces)
+        ),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], ChunkRefused)
+    assert results[0].code == "not_webm"
+    assert results[1:] == [ChunkStored(parts[1].pk, seq, "stored") for seq in range(len(pieces))]
+    assert committer.batches == 1  # sealed together, committed together
+    assert b"".join(await sync_to_async(lambda: list(recording_plaintext(parts[1])))()) == b"".join(pieces)
+    assert not await RecordingChunk.objects.filter(recording=parts[0]).aexists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_chunk_whose_socket_closed_while_it_was_sealed_is_still_stored_with_its_row(
+    parts: list[Recording], pieces: list[bytes]
+) -> None:
+    committer = ingest.committer()
+    send = asyncio.ensure_future(committer.append(recording=parts[0], seq=0, data=pieces[0], client_time=None))
+    await asyncio.sleep(0)  # arrived; the sealing has begun
+    send.cancel()
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        if committer.batches and committer.committing is not None and committer.committing.done():
+            break
+    (chunk,) = [c async for c in RecordingChunk.objects.filter(recording=parts[0])]
+    assert default_storage.exists(chunk.storage_name)
+    # The page sends it again after reconnecting, and hears that it is already stored.
+    assert await committer.append(recording=parts[0], seq=0, data=pieces[0], client_time=None) == ChunkStored(
+        parts[0].pk, 0, "duplicate"
+    )
 
 
 @pytest.mark.django_db(transaction=True)  # the commit thread's connection handling closes the connection
