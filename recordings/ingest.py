@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
+from celery import current_app
 from django.core.files.storage import default_storage
 from django.db import close_old_connections
 
@@ -64,6 +65,15 @@ def _record(chunks: list[SealedChunk]) -> list[ChunkStored | ChunkRefused]:
         return chunks_record(chunks)
     finally:
         close_old_connections()
+
+
+def _broker_ready() -> None:
+    """Import the broker's transport and set up the producer pool (no connection yet) before the first
+    nudge, which would otherwise hold this process's GIL for a second or so in the middle of an exam."""
+    try:
+        current_app.producer_pool  # noqa: B018 (made on first use)
+    except Exception:
+        logger.warning("Could not prepare the broker's producer pool.", exc_info=True)
 
 
 def _nudge(session_id: str) -> None:
@@ -119,6 +129,7 @@ class ChunkCommitter:
         self.waiting: list[tuple[SealedChunk, Waiter]] = []
         self.committing: asyncio.Task[None] | None = None
         self.batches = 0  # how many transactions so far (the tests look)
+        loop.run_in_executor(_nudge_thread, _broker_ready)
 
     async def append(self, *, recording: Recording, seq: int, data: bytes, client_time: datetime | None) -> ChunkStored:
         """Seal, store and commit one chunk; return once it is safe to acknowledge, or raise ChunkRefused."""

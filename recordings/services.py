@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Field, OuterRef, Subquery, Sum
+from django.db.models import Field
 from django.utils import timezone
 
 from exams.lifecycle import ATTEMPT_ENDED, UPLOADING
@@ -216,26 +216,9 @@ def session_quota_bytes(started_at: datetime | None, deadline: datetime | None) 
 
 
 def _chunks_record_locked(chunks: Sequence[SealedChunk]) -> list[ChunkStored | ChunkRefused]:
-    ids = {chunk.recording.pk for chunk in chunks}
-    session_bytes = (
-        Recording.objects.filter(session_id=OuterRef("session_id"))
-        .order_by()
-        .values("session_id")
-        .annotate(total=Sum("stored_bytes"))
-        .values("total")
-    )
     # The row locks order these appends against finalisation: no chunk is stored after it. After submit or
-    # time-out the browser still uploads what it holds, until the recording is finalised. Locked in key
-    # order, so two batches that share recordings never wait on each other in a circle.
-    locked = (
-        Recording.objects.select_for_update(of=("self",))
-        .filter(pk__in=ids)
-        .order_by("pk")
-        .annotate(session_bytes=Subquery(session_bytes))
-        .values_list(
-            "pk", "status", "session_id", "session__status", "session__started_at", "session__deadline", "session_bytes"
-        )
-    )
+    # time-out the browser still uploads what it holds, until the recording is finalised.
+    locked = _recordings_locked({chunk.recording.pk for chunk in chunks})
     open_ids: set[Any] = set()
     session_of: dict[Any, Any] = {}
     room: dict[Any, int] = {}  # bytes each session may still store
@@ -283,6 +266,53 @@ def _column(model: type[models.Model], name: str) -> tuple[Field[Any, Any], str]
     assert isinstance(field, Field)
     assert field.column
     return field, connection.ops.quote_name(field.column)
+
+
+def _converted(rows: list[tuple[Any, ...]], fields: Sequence[Field[Any, Any]]) -> list[tuple[Any, ...]]:
+    """Rows read by SQL, each value converted as the ORM would convert its field's (SQLite's dates and
+    keys come back as text)."""
+    steps = []
+    for field in fields:
+        column = field.get_col(field.model._meta.db_table)
+        steps.append((column, connection.ops.get_db_converters(column) + field.get_db_converters(connection)))
+    if not any(converters for _, converters in steps):
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for index, (column, converters) in enumerate(steps):
+            for converter in converters:
+                values[index] = converter(values[index], column, connection)
+        out.append(tuple(values))
+    return out
+
+
+def _recordings_locked(ids: set[Any]) -> list[tuple[Any, ...]]:
+    """Lock the recordings' rows, in key order so that two batches that share recordings never wait on each
+    other in a circle, and read what deciding each chunk needs: (recording, its status, its session, the
+    session's status, start and deadline, and the bytes all of the session's recordings hold)."""
+    pk, key = _column(Recording, "id")
+    status, status_column = _column(Recording, "status")
+    _, session_column = _column(Recording, "session")
+    _, stored_bytes = _column(Recording, "stored_bytes")
+    session_status, session_status_column = _column(ExamSession, "status")
+    started_at, started_at_column = _column(ExamSession, "started_at")
+    deadline, deadline_column = _column(ExamSession, "deadline")
+    session, session_key = _column(ExamSession, "id")
+    quote = connection.ops.quote_name
+    recordings, sessions = quote(Recording._meta.db_table), quote(ExamSession._meta.db_table)
+    lock = " FOR UPDATE OF r" if connection.features.has_select_for_update_of else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.{key}, r.{status_column}, r.{session_column}, s.{session_status_column}, "  # noqa: S608
+            f"s.{started_at_column}, s.{deadline_column}, "
+            f"(SELECT SUM(o.{stored_bytes}) FROM {recordings} o WHERE o.{session_column} = r.{session_column}) "
+            f"FROM {recordings} r INNER JOIN {sessions} s ON s.{session_key} = r.{session_column} "
+            f"WHERE r.{key} IN ({', '.join(['%s'] * len(ids))}) ORDER BY r.{key}{lock}",
+            [pk.get_db_prep_value(value, connection) for value in ids],
+        )
+        rows = cursor.fetchall()
+    return _converted(rows, [pk, status, session, session_status, started_at, deadline])
 
 
 def _stored_digests(recording_ids: set[Any], seqs: set[int]) -> dict[tuple[Any, int], str]:
