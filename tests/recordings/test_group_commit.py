@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, OperationalError
+from django.db import IntegrityError, OperationalError, connection
 
 from exams.models import SessionStatus
 from exams.services import session_transition
@@ -259,6 +260,37 @@ async def test_a_chunk_whose_socket_closed_while_it_was_sealed_is_still_stored_w
     assert await committer.append(recording=parts[0], seq=0, data=pieces[0], client_time=None) == ChunkStored(
         parts[0].pk, 0, "duplicate"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_database_connection_that_broke_is_replaced_and_no_chunk_is_lost(
+    parts: list[Recording], pieces: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's connections do not break; this runs in the PostgreSQL pass of the suite.")
+    committer = ingest.committer()
+    loop = asyncio.get_running_loop()
+
+    def break_the_commit_threads_connection() -> None:
+        connection.ensure_connection()
+        connection.connection.close()  # as a restarted server would leave it
+
+    await committer.append(recording=parts[0], seq=0, data=pieces[0], client_time=None)
+    # Just after a batch, the next one uses the connection unchecked: if it broke, that batch fails, its
+    # senders hear it (and send again), and the broken connection is dropped.
+    await loop.run_in_executor(ingest._commit_thread, break_the_commit_threads_connection)
+    with pytest.raises(Exception, match="closed"):
+        await committer.append(recording=parts[0], seq=1, data=pieces[1], client_time=None)
+    assert await committer.append(recording=parts[0], seq=1, data=pieces[1], client_time=None) == ChunkStored(
+        parts[0].pk, 1, "stored"
+    )
+    # After a quiet second the connection is checked first, so a connection that broke meanwhile costs nothing.
+    await loop.run_in_executor(ingest._commit_thread, break_the_commit_threads_connection)
+    monkeypatch.setattr(ingest.LastCommit, "at", time.monotonic() - ingest.CHECK_CONNECTION_AFTER - 1)
+    assert await committer.append(recording=parts[0], seq=2, data=pieces[2], client_time=None) == ChunkStored(
+        parts[0].pk, 2, "stored"
+    )
+    assert b"".join(await sync_to_async(lambda: list(recording_plaintext(parts[0])))()) == b"".join(pieces[:3])
 
 
 @pytest.mark.django_db(transaction=True)  # the commit thread's connection handling closes the connection
