@@ -62,9 +62,11 @@ class Recording(models.Model):
 class RecordingChunk(models.Model):
     """One MediaRecorder chunk, sealed (AES-256-GCM, segment-wise) and stored under ``storage_name``."""
 
-    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="chunks")
+    # No index of its own: the unique constraint's index on (recording, seq) serves every lookup by
+    # recording, and each chunk's insert keeps one index fewer up to date.
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="chunks", db_index=False)
     seq = models.PositiveIntegerField()
-    storage_name = models.CharField(max_length=255, unique=True)
+    storage_name = models.CharField(max_length=255)  # unique, by a constraint below
     size = models.PositiveIntegerField(help_text="Plaintext bytes.")
     sha256 = models.CharField(max_length=64, help_text="Of the plaintext: tells a re-sent chunk from a different one.")
     client_time = models.DateTimeField(null=True, blank=True, help_text="When the browser began recording it.")
@@ -72,7 +74,12 @@ class RecordingChunk(models.Model):
 
     class Meta:
         ordering = ["recording", "seq"]
-        constraints = [models.UniqueConstraint(fields=["recording", "seq"], name="one_chunk_per_seq")]
+        constraints = [
+            models.UniqueConstraint(fields=["recording", "seq"], name="one_chunk_per_seq"),
+            # As a constraint, not unique=True on the field: PostgreSQL then keeps no second index for
+            # LIKE queries, which nothing makes. Every index is more work for each chunk's insert.
+            models.UniqueConstraint(fields=["storage_name"], name="one_chunk_per_file"),
+        ]
 
     def __str__(self) -> str:
         return f"chunk {self.seq} of {self.recording_id}"

@@ -218,7 +218,7 @@ def session_quota_bytes(started_at: datetime | None, deadline: datetime | None) 
 def _chunks_record_locked(chunks: Sequence[SealedChunk]) -> list[ChunkStored | ChunkRefused]:
     # The row locks order these appends against finalisation: no chunk is stored after it. After submit or
     # time-out the browser still uploads what it holds, until the recording is finalised.
-    locked = _recordings_locked({chunk.recording.pk for chunk in chunks})
+    locked, stored = _recordings_locked({chunk.recording.pk for chunk in chunks}, {chunk.seq for chunk in chunks})
     open_ids: set[Any] = set()
     session_of: dict[Any, Any] = {}
     room: dict[Any, int] = {}  # bytes each session may still store
@@ -227,7 +227,6 @@ def _chunks_record_locked(chunks: Sequence[SealedChunk]) -> list[ChunkStored | C
             open_ids.add(pk)
         session_of[pk] = session_id
         room[session_id] = session_quota_bytes(started_at, deadline) - (used or 0)
-    stored = _stored_digests(open_ids, {chunk.seq for chunk in chunks})
     outcomes: list[ChunkStored | ChunkRefused] = []
     rows: list[SealedChunk] = []
     added: dict[Any, int] = {}
@@ -287,10 +286,11 @@ def _converted(rows: list[tuple[Any, ...]], fields: Sequence[Field[Any, Any]]) -
     return out
 
 
-def _recordings_locked(ids: set[Any]) -> list[tuple[Any, ...]]:
+def _recordings_locked(ids: set[Any], seqs: set[int]) -> tuple[list[tuple[Any, ...]], dict[tuple[Any, int], str]]:
     """Lock the recordings' rows, in key order so that two batches that share recordings never wait on each
-    other in a circle, and read what deciding each chunk needs: (recording, its status, its session, the
-    session's status, start and deadline, and the bytes all of the session's recordings hold)."""
+    other in a circle, and read what deciding each chunk needs, in one query: for each recording (its key,
+    status and session, the session's status, start and deadline, and the bytes all of the session's
+    recordings hold), and the digests of the chunks already stored under any of these numbers."""
     pk, key = _column(Recording, "id")
     status, status_column = _column(Recording, "status")
     _, session_column = _column(Recording, "session")
@@ -299,36 +299,29 @@ def _recordings_locked(ids: set[Any]) -> list[tuple[Any, ...]]:
     started_at, started_at_column = _column(ExamSession, "started_at")
     deadline, deadline_column = _column(ExamSession, "deadline")
     session, session_key = _column(ExamSession, "id")
+    _, chunk_recording = _column(RecordingChunk, "recording")
+    _, seq_column = _column(RecordingChunk, "seq")
+    _, sha256_column = _column(RecordingChunk, "sha256")
     quote = connection.ops.quote_name
     recordings, sessions = quote(Recording._meta.db_table), quote(ExamSession._meta.db_table)
+    chunks = quote(RecordingChunk._meta.db_table)
     lock = " FOR UPDATE OF r" if connection.features.has_select_for_update_of else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT r.{key}, r.{status_column}, r.{session_column}, s.{session_status_column}, "  # noqa: S608
             f"s.{started_at_column}, s.{deadline_column}, "
-            f"(SELECT SUM(o.{stored_bytes}) FROM {recordings} o WHERE o.{session_column} = r.{session_column}) "
+            f"(SELECT SUM(o.{stored_bytes}) FROM {recordings} o WHERE o.{session_column} = r.{session_column}), "
+            f"c.{seq_column}, c.{sha256_column} "
             f"FROM {recordings} r INNER JOIN {sessions} s ON s.{session_key} = r.{session_column} "
+            f"LEFT OUTER JOIN {chunks} c ON c.{chunk_recording} = r.{key} "
+            f"AND c.{seq_column} IN ({', '.join(['%s'] * len(seqs))}) "
             f"WHERE r.{key} IN ({', '.join(['%s'] * len(ids))}) ORDER BY r.{key}{lock}",
-            [pk.get_db_prep_value(value, connection) for value in ids],
+            [*seqs, *(pk.get_db_prep_value(value, connection) for value in ids)],
         )
-        rows = cursor.fetchall()
-    return _converted(rows, [pk, status, session, session_status, started_at, deadline])
-
-
-def _stored_digests(recording_ids: set[Any], seqs: set[int]) -> dict[tuple[Any, int], str]:
-    """The digests of the chunks already stored under any of these numbers in any of these recordings."""
-    if not recording_ids:
-        return {}
-    key, _ = _column(RecordingChunk, "recording")
-    table = RecordingChunk._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT recording_id, seq, sha256 FROM {connection.ops.quote_name(table)} "  # noqa: S608 (names from the model)
-            f"WHERE recording_id IN ({', '.join(['%s'] * len(recording_ids))}) "
-            f"AND seq IN ({', '.join(['%s'] * len(seqs))})",
-            [key.get_db_prep_value(pk, connection) for pk in recording_ids] + list(seqs),
-        )
-        return {(key.to_python(recording_id), seq): digest for recording_id, seq, digest in cursor.fetchall()}
+        rows = _converted(cursor.fetchall(), [pk, status, session, session_status, started_at, deadline])
+    recordings_read = {row[0]: row[:7] for row in rows}  # a recording with several such chunks has a row each
+    digests = {(row[0], row[7]): row[8] for row in rows if row[7] is not None}
+    return list(recordings_read.values()), digests
 
 
 def _chunks_insert(chunks: Sequence[SealedChunk]) -> None:

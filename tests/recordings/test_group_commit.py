@@ -66,7 +66,7 @@ def test_a_batch_over_several_recordings_costs_the_queries_of_one_chunk(
     parts: list[Recording], pieces: list[bytes], django_assert_num_queries: Any
 ) -> None:
     batch = sealed_all(parts, pieces)
-    with django_assert_num_queries(6):  # savepoint, locked recordings, duplicate look, insert, counters, release
+    with django_assert_num_queries(5):  # savepoint, locked recordings with earlier digests, insert, counters, release
         outcomes = chunks_record(batch)
     assert [o.outcome for o in outcomes if isinstance(o, ChunkStored)] == ["stored"] * len(batch)
     for recording in parts:
