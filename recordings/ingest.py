@@ -45,8 +45,8 @@ MAX_BATCH = 500
 
 # Chunks are sealed and written on a thread of their own, not the pool every database call of the
 # server shares: a storm of sign-ins after a restart (each stream start waits for the audit chain) must
-# not hold up chunks that have arrived. A batch at a time: one hand-over per batch, not per chunk (each
-# cost more CPU than sealing a chunk), while the previous batch commits. (A pool, as tests run a loop each.)
+# not hold up chunks that have arrived. A batch at a time, while the previous batch commits: one hand-over
+# per batch, not per chunk (each wakes the event loop through its pipe). (A pool, as tests run a loop each.)
 _seal_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="invigil-chunk-seal")
 # One thread, and so one database connection, commits every batch of the process: batches never
 # contend for the same recordings' row locks, and the connection is not set up and checked per chunk.
@@ -87,7 +87,8 @@ def _record(chunks: list[SealedChunk]) -> list[ChunkStored | ChunkRefused]:
 
 def _broker_ready() -> None:
     """Import the broker's transport and set up the producer pool (no connection yet) before the first
-    nudge, which would otherwise hold this process's GIL for a second or so in the middle of an exam."""
+    nudge, which would otherwise hold this process's GIL for about a third of a second (imports) in the
+    middle of an exam."""
     try:
         current_app.producer_pool  # noqa: B018 (made on first use)
     except Exception:
@@ -168,7 +169,13 @@ class ChunkCommitter:
     async def _seal_arrived(self) -> None:
         while self.arrived:
             batch, self.arrived = self.arrived[:MAX_BATCH], self.arrived[MAX_BATCH:]
-            results = await self.loop.run_in_executor(_seal_threads, _seal, [chunk for chunk, _ in batch])
+            try:
+                results = await self.loop.run_in_executor(_seal_threads, _seal, [chunk for chunk, _ in batch])
+            except Exception as exc:  # the pool itself failed (shutting down, say): no waiter is left hanging
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                continue
             for (_, waiter), result in zip(batch, results, strict=True):
                 if isinstance(result, SealedChunk):
                     # Committed even if its socket closed meanwhile: the page sends it again and hears

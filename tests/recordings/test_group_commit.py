@@ -243,6 +243,38 @@ async def test_a_chunk_refused_when_sealed_answers_its_sender_only_and_the_rest_
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_a_chunk_that_cannot_be_written_fails_its_sender_only(
+    parts: list[Recording], pieces: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_seal = services.chunk_seal
+
+    def disk_full_for_chunk_one(**kwargs: Any) -> SealedChunk:
+        if kwargs["seq"] == 1:
+            raise OSError(28, "No space left on device")
+        return real_seal(**kwargs)
+
+    monkeypatch.setattr(ingest, "chunk_seal", disk_full_for_chunk_one)
+    committer = ingest.committer()
+    results = await asyncio.gather(
+        *(
+            committer.append(recording=parts[0], seq=seq, data=data, client_time=None)
+            for seq, data in enumerate(pieces)
+        ),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], OSError)
+    assert [r for i, r in enumerate(results) if i != 1] == [
+        ChunkStored(parts[0].pk, seq, "stored") for seq in range(len(pieces)) if seq != 1
+    ]
+    monkeypatch.undo()
+    # Sent again once there is room, it is stored, and the recording is whole.
+    assert await committer.append(recording=parts[0], seq=1, data=pieces[1], client_time=None) == ChunkStored(
+        parts[0].pk, 1, "stored"
+    )
+    assert b"".join(await sync_to_async(lambda: list(recording_plaintext(parts[0])))()) == b"".join(pieces)
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_a_chunk_whose_socket_closed_while_it_was_sealed_is_still_stored_with_its_row(
     parts: list[Recording], pieces: list[bytes]
 ) -> None:
