@@ -72,7 +72,7 @@ def _record(chunks: list[SealedChunk]) -> list[ChunkStored | ChunkRefused]:
     # could lose. (An fsync of each chunk and its folder cost ten times more: bench/ingest.py --profile.)
     batch_make_durable(default_storage)
     # As Django does at the start of each request, check the connection (a round trip), unless it has
-    # just committed a batch: under load that check was one round trip in seven of every batch.
+    # just committed a batch: under load that check was a round trip of its own before every batch.
     if time.monotonic() - LastCommit.at > CHECK_CONNECTION_AFTER:
         close_old_connections()
     try:

@@ -58,6 +58,18 @@ def sealed_all(parts: list[Recording], pieces: list[bytes]) -> list[SealedChunk]
     return [chunk_seal(recording=r, seq=seq, data=data) for r in parts for seq, data in enumerate(pieces)]
 
 
+async def send_all(committer: ingest.ChunkCommitter, recording: Recording, pieces: list[bytes]) -> list[Any]:
+    """Every piece to the committer at once, as one socket's chunks arriving together: each one's
+    outcome, or the exception its sender heard."""
+    return await asyncio.gather(
+        *(
+            committer.append(recording=recording, seq=seq, data=data, client_time=None)
+            for seq, data in enumerate(pieces)
+        ),
+        return_exceptions=True,
+    )
+
+
 def stored_names() -> set[str]:
     return set(RecordingChunk.objects.values_list("storage_name", flat=True))
 
@@ -129,11 +141,11 @@ def test_a_batch_that_loses_an_insert_race_is_recorded_chunk_by_chunk(
     real_insert = services._chunks_insert
     calls: list[int] = []
 
-    def lose_the_first_race(rows: list[RecordingChunk]) -> list[RecordingChunk]:
+    def lose_the_first_race(rows: list[SealedChunk]) -> None:
         calls.append(len(rows))
         if len(calls) == 1:
             raise IntegrityError("UNIQUE constraint failed: recordings_recordingchunk.recording_id, seq")
-        return real_insert(rows)
+        real_insert(rows)
 
     monkeypatch.setattr(services, "_chunks_insert", lose_the_first_race)
     batch = sealed_all(parts[:2], pieces[:3])
@@ -188,19 +200,13 @@ async def test_when_a_batch_fails_every_sender_hears_it_and_no_copy_is_left(
         sealed.append(chunk.storage_name)
         return chunk
 
-    def database_down(rows: list[RecordingChunk]) -> None:
+    def database_down(rows: list[SealedChunk]) -> None:
         raise OperationalError("could not connect to server")
 
     monkeypatch.setattr(ingest, "chunk_seal", seal_and_note)
     monkeypatch.setattr(services, "_chunks_insert", database_down)
     committer = ingest.committer()
-    results = await asyncio.gather(
-        *(
-            committer.append(recording=parts[0], seq=seq, data=data, client_time=None)
-            for seq, data in enumerate(pieces)
-        ),
-        return_exceptions=True,
-    )
+    results = await send_all(committer, parts[0], pieces)
     assert all(isinstance(result, OperationalError) for result in results)
     assert len(sealed) == len(pieces)
     assert not any(default_storage.exists(name) for name in sealed)
@@ -255,13 +261,7 @@ async def test_a_chunk_that_cannot_be_written_fails_its_sender_only(
 
     monkeypatch.setattr(ingest, "chunk_seal", disk_full_for_chunk_one)
     committer = ingest.committer()
-    results = await asyncio.gather(
-        *(
-            committer.append(recording=parts[0], seq=seq, data=data, client_time=None)
-            for seq, data in enumerate(pieces)
-        ),
-        return_exceptions=True,
-    )
+    results = await send_all(committer, parts[0], pieces)
     assert isinstance(results[1], OSError)
     assert [r for i, r in enumerate(results) if i != 1] == [
         ChunkStored(parts[0].pk, seq, "stored") for seq in range(len(pieces)) if seq != 1
@@ -392,13 +392,13 @@ def test_an_error_part_way_through_the_chunk_by_chunk_path_keeps_the_chunks_alre
     real_insert = services._chunks_insert
     calls: list[int] = []
 
-    def race_then_outage(rows: list[RecordingChunk]) -> list[RecordingChunk]:
+    def race_then_outage(rows: list[SealedChunk]) -> None:
         calls.append(len(rows))
         if len(calls) == 1:
             raise IntegrityError("UNIQUE constraint failed: recordings_recordingchunk.recording_id, seq")
         if len(calls) == 3:
             raise OperationalError("server closed the connection unexpectedly")
-        return real_insert(rows)
+        real_insert(rows)
 
     monkeypatch.setattr(services, "_chunks_insert", race_then_outage)
     batch = sealed_all(parts[:1], pieces[:3])
