@@ -400,6 +400,35 @@ class AsgiServer:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
+            database_quiet()
+
+
+def database_quiet(timeout: float = 10.0) -> None:
+    """Wait until no other session of the test database is in a statement or a transaction.
+
+    PostgreSQL notices that a killed server's connection is gone only when that session next talks to it:
+    a batch of chunks that was being committed holds its row and table locks until then. The flush at the
+    end of a test (TRUNCATE of every table) that met such a session deadlocked with it (seen once in the
+    suite). In a moment, each such session finishes its statement, finds no one to answer, and rolls back.
+    """
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction', "
+                "'idle in transaction (aborted)')"
+            )
+            (busy,) = cursor.fetchone()
+        if not busy:
+            return
+        time.sleep(0.05)
 
 
 @pytest.fixture
