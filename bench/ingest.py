@@ -109,6 +109,10 @@ class Tally:
     last_send: float = 0.0
     last_ack: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    sends: list[float] = field(default_factory=list)  # when each chunk was sent
+    acks: list[float] = field(default_factory=list)  # when each acknowledgement arrived
+    firsts: list[float] = field(default_factory=list)  # each student's first send
+    lasts: list[float] = field(default_factory=list)  # each student's last send
     drop_reasons: Counter[str] = field(default_factory=Counter)
 
 
@@ -119,6 +123,9 @@ class Result:
     acked: int
     offered_per_s: float
     served_per_s: float
+    ramp_s: float
+    full_offered_per_s: float
+    full_served_per_s: float
     p50_ms: float
     p99_ms: float
     max_ms: float
@@ -232,6 +239,7 @@ async def student(
                         key = (0 if reply["stream"] == "webcam" else 1, reply["seq"])
                         now = time.monotonic()
                         tally.latencies.append(now - pending.pop(key))
+                        tally.acks.append(now)
                         tally.acked += 1
                         tally.last_ack = max(tally.last_ack, now)
                     elif reply.get("type") in ("error", "closing"):
@@ -247,9 +255,14 @@ async def student(
                     tally.first_send = min(tally.first_send or now, now)
                     tally.last_send = max(tally.last_send, now)
                     pending[(index, seq)] = now
+                    tally.sends.append(now)
+                    if seq == 0 and index == 0:
+                        tally.firsts.append(now)
                     frame = HEADER.pack(1, index, 0, seq, int(time.time() * 1000))
                     await ws.send(frame + bodies.get(size, first=seq == 0))
                     tally.sent += 1
+                if seq == rounds - 1:
+                    tally.lasts.append(time.monotonic())
                 # On a fixed clock, like MediaRecorder: a slow send does not slow the next chunk down.
                 await asyncio.sleep(max(0.0, start + (seq + 1) * chunk_seconds - time.monotonic()))
             deadline = time.monotonic() + drain
@@ -306,12 +319,21 @@ async def drive(
     # server took to acknowledge them when it fell behind.
     window = tally.last_send - tally.first_send + args.chunk_seconds
     served_over = max(window, tally.last_ack - tally.first_send)
+    # Students connect one after another (each sign-in and stream start is written and audited), so the
+    # whole load is offered only from the last student's first chunk to the first student's last: the
+    # ramp is how long connecting took, and the full-load rates count that window alone.
+    full_from, full_to = max(tally.firsts, default=0.0), min(tally.lasts, default=0.0)
+    full = max(full_to - full_from, 1e-9)
+    ramp = full_from - min(tally.firsts, default=0.0)
     return Result(
         n=len(students),
         sent=tally.sent,
         acked=tally.acked,
         offered_per_s=tally.sent / window,
         served_per_s=tally.acked / served_over,
+        ramp_s=ramp,
+        full_offered_per_s=sum(full_from <= t < full_to for t in tally.sends) / full,
+        full_served_per_s=sum(full_from <= t < full_to for t in tally.acks) / full,
         p50_ms=percentile(tally.latencies, 50) * 1000,
         p99_ms=percentile(tally.latencies, 99) * 1000,
         max_ms=max(tally.latencies, default=float("nan")) * 1000,
@@ -375,6 +397,7 @@ def percentile(values: list[float], q: float) -> float:
 def print_header() -> None:
     print(
         f"{'server':<9} {'N':>5} {'sent':>7} {'acked':>7} {'lost':>6} {'offered/s':>9} {'served/s':>9} "
+        f"{'ramp s':>6} {'full load offered/s':>19} {'served/s':>8} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'err':>4} {'drop':>4} {'daphne cpu-s':>12} "
         f"{'pg+redis cpu-s':>14} {'client cpu-s':>12} {'daphne MiB':>10}"
     )
@@ -383,6 +406,7 @@ def print_header() -> None:
 def print_row(server: str, r: Result) -> None:
     print(
         f"{server:<9} {r.n:>5} {r.sent:>7} {r.acked:>7} {r.lost:>6} {r.offered_per_s:>9.1f} {r.served_per_s:>9.1f} "
+        f"{r.ramp_s:>6.1f} {r.full_offered_per_s:>19.1f} {r.full_served_per_s:>8.1f} "
         f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.max_ms:>8.1f} {r.errors:>4} {r.closed_early:>4} "
         f"{r.daphne_cpu:>12.1f} {r.services_cpu:>14.1f} {r.client_cpu:>12.1f} {r.peak_mib:>10.0f}",
         flush=True,
@@ -394,15 +418,26 @@ def print_row(server: str, r: Result) -> None:
 def print_comparison(invigil: list[Result], baseline: list[Result]) -> None:
     print("\nInvigil against the baseline (bare consumer: encrypt, append, fsync, acknowledge), same run:")
     print(
-        f"{'N':>5} {'Invigil served/offered':>22} {'baseline served/offered':>23} {'served ratio':>12} "
-        f"{'Invigil p99 ms':>14} {'baseline p99 ms':>15} {'p99 ratio':>9} {'cpu-s/chunk ratio':>17}"
+        f"{'N':>5} {'Invigil served/offered':>22} {'baseline':>8} {'at full load':>12} {'baseline':>8} "
+        f"{'served ratio':>12} {'Invigil p99 ms':>14} {'baseline p99 ms':>15} {'p99 ratio':>9} "
+        f"{'daphne cpu-s/chunk ratio':>24} {'all servers':>11}"
     )
+
+    def per_chunk(r: Result, cpu: float) -> float:
+        return cpu / max(r.acked, 1)
+
     for ours, base in zip(invigil, baseline, strict=True):
         ours_share, base_share = ours.served_per_s / ours.offered_per_s, base.served_per_s / base.offered_per_s
-        cpu_ratio = (ours.daphne_cpu / max(ours.acked, 1)) / max(base.daphne_cpu / max(base.acked, 1), 1e-9)
+        ours_full = ours.full_served_per_s / max(ours.full_offered_per_s, 1e-9)
+        base_full = base.full_served_per_s / max(base.full_offered_per_s, 1e-9)
+        daphne_ratio = per_chunk(ours, ours.daphne_cpu) / max(per_chunk(base, base.daphne_cpu), 1e-9)
+        all_ratio = per_chunk(ours, ours.daphne_cpu + ours.services_cpu) / max(
+            per_chunk(base, base.daphne_cpu + base.services_cpu), 1e-9
+        )
         print(
-            f"{ours.n:>5} {ours_share:>22.2f} {base_share:>23.2f} {ours.served_per_s / base.served_per_s:>12.2f} "
-            f"{ours.p99_ms:>14.1f} {base.p99_ms:>15.1f} {ours.p99_ms / base.p99_ms:>9.1f} {cpu_ratio:>17.1f}",
+            f"{ours.n:>5} {ours_share:>22.2f} {base_share:>8.2f} {ours_full:>12.2f} {base_full:>8.2f} "
+            f"{ours.served_per_s / base.served_per_s:>12.2f} {ours.p99_ms:>14.1f} {base.p99_ms:>15.1f} "
+            f"{ours.p99_ms / base.p99_ms:>9.1f} {daphne_ratio:>24.1f} {all_ratio:>11.1f}",
             flush=True,
         )
 
