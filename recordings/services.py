@@ -218,7 +218,7 @@ def session_quota_bytes(started_at: datetime | None, deadline: datetime | None) 
 def _chunks_record_locked(chunks: Sequence[SealedChunk]) -> list[ChunkStored | ChunkRefused]:
     # The row locks order these appends against finalisation: no chunk is stored after it. After submit or
     # time-out the browser still uploads what it holds, until the recording is finalised.
-    locked, stored = _recordings_locked({chunk.recording.pk for chunk in chunks}, {chunk.seq for chunk in chunks})
+    locked, stored = _recordings_locked({(chunk.recording.pk, chunk.seq) for chunk in chunks})
     open_ids: set[Any] = set()
     session_of: dict[Any, Any] = {}
     room: dict[Any, int] = {}  # bytes each session may still store
@@ -291,11 +291,11 @@ def _converted(rows: list[tuple[Any, ...]], fields: Sequence[Field[Any, Any]]) -
     return out
 
 
-def _recordings_locked(ids: set[Any], seqs: set[int]) -> tuple[list[tuple[Any, ...]], dict[tuple[Any, int], str]]:
-    """Lock the recordings' rows, in key order so that two batches that share recordings never wait on each
-    other in a circle, and read what deciding each chunk needs, in one query: for each recording (its key,
-    status and session, the session's status, start and deadline, and the bytes all of the session's
-    recordings hold), and the digests of the chunks already stored under any of these numbers."""
+def _recordings_locked(wanted: set[tuple[Any, int]]) -> tuple[list[tuple[Any, ...]], dict[tuple[Any, int], str]]:
+    """Lock the recordings of these (recording, seq) chunks, in key order so that two batches that share
+    recordings never wait on each other in a circle, and read what deciding each chunk needs, in one query:
+    for each recording (its key, status and session, the session's status, start and deadline, and the bytes
+    all of the session's recordings hold), and the digest of each of these chunks already stored."""
     pk, key = _column(Recording, "id")
     status, status_column = _column(Recording, "status")
     _, session_column = _column(Recording, "session")
@@ -309,6 +309,9 @@ def _recordings_locked(ids: set[Any], seqs: set[int]) -> tuple[list[tuple[Any, .
     _, sha256_column = _column(RecordingChunk, "sha256")
     recordings, sessions, chunks = _table(Recording), _table(ExamSession), _table(RecordingChunk)
     lock = " FOR UPDATE OF r" if connection.features.has_select_for_update_of else ""
+    ids = {pk.get_db_prep_value(recording_id, connection) for recording_id, _ in wanted}
+    seqs = {seq for _, seq in wanted}
+    pairs = [value for recording_id, seq in wanted for value in (pk.get_db_prep_value(recording_id, connection), seq)]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT r.{key}, r.{status_column}, r.{session_column}, s.{session_status_column}, "  # noqa: S608
@@ -317,9 +320,12 @@ def _recordings_locked(ids: set[Any], seqs: set[int]) -> tuple[list[tuple[Any, .
             f"c.{seq_column}, c.{sha256_column} "
             f"FROM {recordings} r INNER JOIN {sessions} s ON s.{session_key} = r.{session_column} "
             f"LEFT OUTER JOIN {chunks} c ON c.{chunk_recording} = r.{key} "
+            # The seqs alone let the (recording, seq) index find the chunks; the pairs keep only these chunks,
+            # not every chunk of each recording under any of the batch's numbers (students are not in step).
             f"AND c.{seq_column} IN ({', '.join(['%s'] * len(seqs))}) "
+            f"AND (c.{chunk_recording}, c.{seq_column}) IN ({', '.join(['(%s, %s)'] * len(wanted))}) "
             f"WHERE r.{key} IN ({', '.join(['%s'] * len(ids))}) ORDER BY r.{key}{lock}",
-            [*seqs, *(pk.get_db_prep_value(value, connection) for value in ids)],
+            [*seqs, *pairs, *ids],
         )
         rows = _converted(cursor.fetchall(), [pk, status, session, session_status, started_at, deadline])
     recordings_read = {row[0]: row[:7] for row in rows}  # a recording with several such chunks has a row each
