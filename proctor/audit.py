@@ -155,6 +155,119 @@ def audit_role_resolver_install(resolver: RoleResolver) -> None:
     _role_resolver["resolve"] = resolver
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """An audit entry made ready to append: everything but its place in the chain."""
+
+    actor_id: int | None
+    actor_label: str
+    action: str
+    target_type: str
+    target_id: str
+    ip: str | None
+    detail: dict[str, Any]
+    role: str
+    purpose: str
+    outcome: str
+    subjects: list[int]
+
+
+def audit_entry(
+    *,
+    actor: Any | None,
+    action: AuditAction,
+    target: models.Model | None = None,
+    request: HttpRequest | None = None,
+    detail: Mapping[str, Any] | None = None,
+    role: str | None = None,
+    purpose: str = "",
+    outcome: Outcome = Outcome.DONE,
+    subjects: Iterable[int | None] | None = None,
+) -> AuditEntry:
+    """One entry, made ready outside the lock of the chain (what audit_record takes, it takes)."""
+    if not isinstance(action, AuditAction):
+        raise TypeError(f"Audit actions are members of AuditAction (proctor/audit_actions.py), not {action!r}.")
+    actor_id: int | None = None
+    actor_label = ""
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        actor_id, actor_label = actor.pk, actor.get_username()
+    if subjects is None:
+        subjects = subjects_of(target)
+    return AuditEntry(
+        actor_id=actor_id,
+        actor_label=actor_label,
+        action=action.value,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        ip=client_ip(request),
+        detail=json.loads(json.dumps(dict(detail or {}), default=str)),
+        role=(role if role is not None else _role_resolver["resolve"](actor, target))[:20],
+        purpose=purpose[:MAX_PURPOSE_CHARS],
+        outcome=outcome,
+        subjects=sorted({int(subject) for subject in subjects if subject is not None}),
+    )
+
+
+def audit_append(entries: list[AuditEntry]) -> list[AuditEvent]:
+    """Append entries in their order under one lock of the chain's head: one round of the chain, however
+    many (a thousand students starting their streams at once queue on that lock). Runs in the caller's
+    transaction, so a rolled-back action leaves no entry."""
+    if not entries:
+        return []
+    with transaction.atomic():
+        head, _ = AuditHead.objects.select_for_update().get_or_create(id=1, defaults={"seq": 0, "hash": GENESIS_HASH})
+        at = timezone.now()
+        seq, prev_hash = head.seq, head.hash
+        events: list[AuditEvent] = []
+        subjects: list[AuditSubject] = []
+        for entry in entries:
+            seq += 1
+            digest = event_hash(
+                seq=seq,
+                at=at,
+                actor_id=entry.actor_id,
+                actor_label=entry.actor_label,
+                action=entry.action,
+                target_type=entry.target_type,
+                target_id=entry.target_id,
+                ip=entry.ip,
+                detail=entry.detail,
+                prev_hash=prev_hash,
+                role=entry.role,
+                purpose=entry.purpose,
+                outcome=entry.outcome,
+                subjects=entry.subjects,
+            )
+            events.append(
+                AuditEvent(
+                    seq=seq,
+                    at=at,
+                    actor_id=entry.actor_id,
+                    actor_label=entry.actor_label,
+                    action=entry.action,
+                    target_type=entry.target_type,
+                    target_id=entry.target_id,
+                    ip=entry.ip,
+                    detail=entry.detail,
+                    role=entry.role,
+                    purpose=entry.purpose,
+                    outcome=entry.outcome,
+                    prev_hash=prev_hash,
+                    hash=digest,
+                )
+            )
+            subjects.extend(AuditSubject(seq=seq, subject_id=subject) for subject in entry.subjects)
+            prev_hash = digest
+        if len(events) == 1:
+            events[0].save(force_insert=True)
+        else:
+            AuditEvent.objects.bulk_create(events)
+        if subjects:
+            AuditSubject.objects.bulk_create(subjects)
+        AuditHead.objects.filter(id=1).update(seq=seq, hash=prev_hash)
+    return events
+
+
 def audit_record(
     *,
     actor: Any | None,
@@ -176,60 +289,18 @@ def audit_record(
     ``outcome`` says whether the action happened or was refused. Without ``subjects``, the person is
     found from the target (``subjects_of``).
     """
-    if not isinstance(action, AuditAction):
-        raise TypeError(f"Audit actions are members of AuditAction (proctor/audit_actions.py), not {action!r}.")
-    detail_json = json.loads(json.dumps(dict(detail or {}), default=str))
-    actor_id: int | None = None
-    actor_label = ""
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        actor_id, actor_label = actor.pk, actor.get_username()
-    role = (role if role is not None else _role_resolver["resolve"](actor, target))[:20]
-    purpose = purpose[:MAX_PURPOSE_CHARS]
-    if subjects is None:
-        subjects = subjects_of(target)
-    subject_ids = sorted({int(subject) for subject in subjects if subject is not None})
-    target_type = target._meta.label_lower if target is not None else ""
-    target_id = str(target.pk) if target is not None else ""
-    with transaction.atomic():
-        head, _ = AuditHead.objects.select_for_update().get_or_create(id=1, defaults={"seq": 0, "hash": GENESIS_HASH})
-        at = timezone.now()
-        seq = head.seq + 1
-        ip = client_ip(request)
-        digest = event_hash(
-            seq=seq,
-            at=at,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=action.value,
-            target_type=target_type,
-            target_id=target_id,
-            ip=ip,
-            detail=detail_json,
-            prev_hash=head.hash,
-            role=role,
-            purpose=purpose,
-            outcome=outcome,
-            subjects=subject_ids,
-        )
-        event = AuditEvent.objects.create(
-            seq=seq,
-            at=at,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=action.value,
-            target_type=target_type,
-            target_id=target_id,
-            ip=ip,
-            detail=detail_json,
-            role=role,
-            purpose=purpose,
-            outcome=outcome,
-            prev_hash=head.hash,
-            hash=digest,
-        )
-        if subject_ids:
-            AuditSubject.objects.bulk_create([AuditSubject(seq=seq, subject_id=subject) for subject in subject_ids])
-        AuditHead.objects.filter(id=1).update(seq=seq, hash=digest)
+    entry = audit_entry(
+        actor=actor,
+        action=action,
+        target=target,
+        request=request,
+        detail=detail,
+        role=role,
+        purpose=purpose,
+        outcome=outcome,
+        subjects=subjects,
+    )
+    (event,) = audit_append([entry])
     return event
 
 

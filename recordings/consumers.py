@@ -21,13 +21,13 @@ from exams.models import ExamSession
 from exams.permissions import Action, can
 from proctor.control_characters import control_character_problem
 from recordings import protocol
-from recordings.ingest import committer
+from recordings.ingest import committer, starter
 from recordings.models import Recording
 from recordings.services import (
     MAX_CHUNK_BYTES,
     ChunkRefused,
+    StreamStart,
     browser_signal_record,
-    recording_start,
 )
 from recordings.tokens import stream_token_valid
 
@@ -179,19 +179,13 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
         part = message.get("part", 0)
         if not isinstance(part, int) or isinstance(part, bool):
             raise ChunkRefused("bad_part", "The part must be a whole number.")
-        recording, stored = await database_sync_to_async(self.start_recording, thread_sensitive=False)(
-            stream, part, str(message.get("mime", "video/webm"))
+        recording, stored = await starter().start(
+            StreamStart(self.session, stream, part, str(message.get("mime", "video/webm")), self.scope["user"])
         )
         self.recordings[(stream, part)] = recording
         await self.send(
             text_data=json.dumps({"type": "started", "stream": stream, "part": part, "stored_chunks": stored})
         )
-
-    def start_recording(self, stream: str, part: int, mime_type: str) -> tuple[Recording, int]:
-        recording = recording_start(
-            session=self.session, kind=stream, part=part, mime_type=mime_type, actor=self.scope["user"]
-        )
-        return recording, recording.chunks.count()
 
     async def record_signal(self, message: dict[str, Any]) -> None:
         client_time = protocol.client_time_from_ms(message.get("client_time"))

@@ -1,4 +1,4 @@
-"""Group commit for the recording socket.
+"""Group commit for the recording socket: its chunks, and the streams it starts.
 
 Every consumer in a server process hands its chunks to one committer per event loop, which takes them
 through two stages, each working on whatever queued up while it last worked: sealing and writing the
@@ -9,6 +9,10 @@ commits chunk by chunk and a busy one in batches of many.
 
 Durability is unchanged: a chunk is acknowledged only once its sealed bytes are durable and its row is
 committed. The bytes are made durable a batch at a time, before the batch's rows are written.
+
+Stream starts go the same way (StreamStarter): the starts that arrive while a batch of them is being
+started are created and audited together, with one append to the audit chain, whose lock every audited
+action in every process takes in turn.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from celery import current_app
+from channels.db import database_sync_to_async
 from django.core.files.storage import default_storage
 from django.db import close_old_connections
 
@@ -32,10 +37,13 @@ from recordings.services import (
     ChunkRefused,
     ChunkStored,
     SealedChunk,
+    StreamStart,
     ask_analysis_ahead,
     chunk_asks_analysis_ahead,
     chunk_seal,
     chunks_record,
+    recordings_start,
+    stored_chunk_counts,
 )
 
 logger = logging.getLogger(__name__)
@@ -206,13 +214,78 @@ class ChunkCommitter:
                     waiter.set_result(outcome)
 
 
-_committers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ChunkCommitter] = weakref.WeakKeyDictionary()
+#: Stream starts per transaction at most.
+MAX_STARTS = 100
+
+Started = tuple[Recording, int] | ChunkRefused
+
+
+def _start(starts: list[StreamStart]) -> list[Started]:
+    outcomes = recordings_start(starts)
+    counts = stored_chunk_counts([outcome.pk for outcome in outcomes if isinstance(outcome, Recording)])
+    return [outcome if isinstance(outcome, ChunkRefused) else (outcome, counts[outcome.pk]) for outcome in outcomes]
+
+
+class StreamStarter:
+    """One event loop's stream starts, a batch at a time: those that arrive while one batch is being started
+    are started together, in one transaction with one append to the audit chain (services.recordings_start).
+    An exam's students sign in within a minute or two, two streams each, and each new stream is audited."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.arrived: list[tuple[StreamStart, asyncio.Future[Started]]] = []
+        self.starting: asyncio.Task[None] | None = None
+        self.batches = 0  # how many transactions so far (the tests look)
+
+    async def start(self, start: StreamStart) -> tuple[Recording, int]:
+        """The part's recording and how many chunks it holds already; or raise ChunkRefused."""
+        waiter: asyncio.Future[Started] = self.loop.create_future()
+        self.arrived.append((start, waiter))
+        if self.starting is None or self.starting.done():
+            self.starting = self.loop.create_task(self._start_arrived())
+        outcome = await waiter
+        if isinstance(outcome, ChunkRefused):
+            raise outcome
+        return outcome
+
+    async def _start_arrived(self) -> None:
+        while self.arrived:
+            batch, self.arrived = self.arrived[:MAX_STARTS], self.arrived[MAX_STARTS:]
+            self.batches += 1
+            try:
+                # Not thread-sensitive: on the pool, with its connection checked before and after.
+                outcomes = await database_sync_to_async(_start, thread_sensitive=False)([start for start, _ in batch])
+            except Exception as exc:  # the database is down, say: every socket hears it
+                logger.warning("A batch of %d stream starts failed.", len(batch), exc_info=True)
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                continue
+            for (_, waiter), outcome in zip(batch, outcomes, strict=True):
+                if not waiter.done():  # a socket that closed meanwhile finds its stream started next time
+                    waiter.set_result(outcome)
+
+
+_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[ChunkCommitter, StreamStarter]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _of_running_loop() -> tuple[ChunkCommitter, StreamStarter]:
+    """The running event loop's committer and stream starter (one each per server process; tests run a loop
+    each)."""
+    loop = asyncio.get_running_loop()
+    found = _per_loop.get(loop)
+    if found is None:
+        found = _per_loop[loop] = (ChunkCommitter(loop), StreamStarter(loop))
+    return found
 
 
 def committer() -> ChunkCommitter:
-    """The running event loop's committer (one per server process; tests run a loop each)."""
-    loop = asyncio.get_running_loop()
-    found = _committers.get(loop)
-    if found is None:
-        found = _committers[loop] = ChunkCommitter(loop)
-    return found
+    """The running event loop's chunk committer."""
+    return _of_running_loop()[0]
+
+
+def starter() -> StreamStarter:
+    """The running event loop's stream starter."""
+    return _of_running_loop()[1]

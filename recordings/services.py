@@ -26,7 +26,7 @@ from django.utils import timezone
 from exams.lifecycle import ATTEMPT_ENDED, UPLOADING
 from exams.models import ExamSession, SessionStatus
 from proctor import crypto
-from proctor.audit import audit_record
+from proctor.audit import audit_append, audit_entry, audit_record
 from proctor.audit_actions import AuditAction
 from proctor.errors import Conflict
 from proctor.keys import data_key_create, data_key_material
@@ -91,30 +91,93 @@ def recordings_due_at(session: ExamSession) -> datetime:
     return exam.closes_at + timedelta(days=exam.course.institution.recording_retention_days)
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class StreamStart:
+    """One part of one stream that a socket asks to start."""
+
+    session: ExamSession
+    kind: str
+    part: int
+    mime_type: str
+    actor: Any
+
+
+def _stream_start_problem(kind: str, part: int) -> ChunkRefused | None:
+    if kind not in StreamKind.values:
+        return ChunkRefused("unknown_stream", f"{kind!r} is not a stream Invigil records.")
+    if not 0 <= part < MAX_PARTS:
+        return ChunkRefused("bad_part", f"A stream has at most {MAX_PARTS} parts.")
+    return None
+
+
+def recordings_start(starts: Sequence[StreamStart]) -> list[Recording | ChunkRefused]:
+    """Start parts of streams, each created with its own data key on first use and returned as it is after
+    that; an invalid one is refused on its own. The new ones are created and audited in one transaction, with
+    one append to the audit chain for all of them: every sign-in of an exam that starts at nine o'clock
+    otherwise queues on the chain's lock, one commit after another (bench/ingest.py, the ramp)."""
+    outcomes: list[Recording | ChunkRefused | None] = [_stream_start_problem(s.kind, s.part) for s in starts]
+    wanted = {(s.session.pk, s.kind, s.part) for s, outcome in zip(starts, outcomes, strict=True) if outcome is None}
+    found = _recordings_found(wanted)
+    entries = []
+    with transaction.atomic():
+        for index, start in enumerate(starts):
+            if outcomes[index] is not None:
+                continue
+            key = (start.session.pk, start.kind, start.part)
+            recording = found.get(key)
+            if recording is None:
+                try:
+                    with transaction.atomic():
+                        recording = Recording.objects.create(
+                            session=start.session,
+                            kind=start.kind,
+                            part=start.part,
+                            mime_type=start.mime_type[:100],
+                            data_key=data_key_create(purpose="recording", due_at=recordings_due_at(start.session)),
+                        )
+                except IntegrityError:  # another server started the same part at once: use the one that won
+                    recording = Recording.objects.select_related("data_key").get(
+                        session=start.session, kind=start.kind, part=start.part
+                    )
+                else:
+                    entries.append(
+                        audit_entry(
+                            actor=start.actor,
+                            action=AuditAction.RECORDING_START,
+                            target=recording,
+                            detail={"kind": start.kind, "part": start.part},
+                        )
+                    )
+                found[key] = recording
+            outcomes[index] = recording
+        audit_append(entries)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _recordings_found(wanted: set[tuple[Any, str, int]]) -> dict[tuple[Any, str, int], Recording]:
+    """The recordings of these (session, stream, part) that exist, in one query. With their data keys:
+    chunks are sealed on threads that never touch the database (recordings.ingest)."""
+    recordings = Recording.objects.select_related("data_key").filter(session_id__in={key[0] for key in wanted})
+    return {key: r for r in recordings if (key := (r.session_id, r.kind, r.part)) in wanted}
+
+
 def recording_start(*, session: ExamSession, kind: str, mime_type: str, actor: Any, part: int = 0) -> Recording:
     """One part of one stream of a session, created with its own data key on first use."""
-    if kind not in StreamKind.values:
-        raise ChunkRefused("unknown_stream", f"{kind!r} is not a stream Invigil records.")
-    if not 0 <= part < MAX_PARTS:
-        raise ChunkRefused("bad_part", f"A stream has at most {MAX_PARTS} parts.")
-    # With its data key: chunks are sealed on threads that never touch the database (recordings.ingest).
-    existing = Recording.objects.select_related("data_key").filter(session=session, kind=kind, part=part).first()
-    if existing is not None:
-        return existing
-    try:
-        with transaction.atomic():
-            recording = Recording.objects.create(
-                session=session,
-                kind=kind,
-                part=part,
-                mime_type=mime_type[:100],
-                data_key=data_key_create(purpose="recording", due_at=recordings_due_at(session)),
-            )
-    except IntegrityError:  # two sockets started the same part at once: use the one that won
-        return Recording.objects.select_related("data_key").get(session=session, kind=kind, part=part)
-    audit_record(actor=actor, action=AuditAction.RECORDING_START, target=recording, detail={"kind": kind, "part": part})
-    return recording
+    (outcome,) = recordings_start([StreamStart(session, kind, part, mime_type, actor)])
+    if isinstance(outcome, ChunkRefused):
+        raise outcome
+    return outcome
+
+
+def stored_chunk_counts(recording_ids: Sequence[Any]) -> dict[Any, int]:
+    """How many chunks each recording holds, in one query (a socket that reconnects resumes after them)."""
+    counts = dict(
+        RecordingChunk.objects.filter(recording_id__in=recording_ids)
+        .values_list("recording_id")
+        .annotate(n=models.Count("seq"))
+        .values_list("recording_id", "n")
+    )
+    return {recording_id: counts.get(recording_id, 0) for recording_id in recording_ids}
 
 
 @dataclass(frozen=True)
