@@ -22,9 +22,11 @@ import logging
 import math
 import time
 import weakref
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from celery import current_app
 from channels.db import database_sync_to_async
@@ -47,6 +49,8 @@ from recordings.services import (
 )
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Chunks per transaction at most; at a real exam's load (bench/ingest.py) batches stay far below.
 MAX_BATCH = 500
@@ -145,6 +149,18 @@ def _seal(chunks: list[ChunkArrived]) -> list[SealedChunk | Exception]:
 Waiter = asyncio.Future[ChunkStored | ChunkRefused]
 
 
+def _answer(batch: Sequence[tuple[object, asyncio.Future[T]]], outcomes: Sequence[T] | Exception) -> None:
+    """Answer every waiter of a batch: each with its own outcome, or all with the exception that stopped the
+    batch. A waiter whose socket closed meanwhile was cancelled and is passed over."""
+    for index, (_, waiter) in enumerate(batch):
+        if waiter.done():
+            continue
+        if isinstance(outcomes, Exception):
+            waiter.set_exception(outcomes)
+        else:
+            waiter.set_result(outcomes[index])
+
+
 class ChunkCommitter:
     """One event loop's chunks, on their way through two stages that each take whatever queued up while
     they worked: sealing and writing the bytes (one thread call per batch), then committing them."""
@@ -180,9 +196,7 @@ class ChunkCommitter:
             try:
                 results = await self.loop.run_in_executor(_seal_threads, _seal, [chunk for chunk, _ in batch])
             except Exception as exc:  # the pool itself failed (shutting down, say): no waiter is left hanging
-                for _, waiter in batch:
-                    if not waiter.done():
-                        waiter.set_exception(exc)
+                _answer(batch, exc)
                 continue
             for (_, waiter), result in zip(batch, results, strict=True):
                 if isinstance(result, SealedChunk):
@@ -205,13 +219,9 @@ class ChunkCommitter:
                 outcomes = await self.loop.run_in_executor(_commit_thread, _record, [sealed for sealed, _ in batch])
             except Exception as exc:  # the database is down, say: every waiter hears it, none is lost silently
                 logger.warning("A batch of %d chunks could not be committed.", len(batch), exc_info=True)
-                for _, waiter in batch:
-                    if not waiter.done():
-                        waiter.set_exception(exc)
+                _answer(batch, exc)
                 continue
-            for (_, waiter), outcome in zip(batch, outcomes, strict=True):
-                if not waiter.done():  # a waiter whose socket closed meanwhile was cancelled
-                    waiter.set_result(outcome)
+            _answer(batch, outcomes)
 
 
 #: Stream starts per transaction at most.
@@ -257,13 +267,9 @@ class StreamStarter:
                 outcomes = await database_sync_to_async(_start, thread_sensitive=False)([start for start, _ in batch])
             except Exception as exc:  # the database is down, say: every socket hears it
                 logger.warning("A batch of %d stream starts failed.", len(batch), exc_info=True)
-                for _, waiter in batch:
-                    if not waiter.done():
-                        waiter.set_exception(exc)
+                _answer(batch, exc)
                 continue
-            for (_, waiter), outcome in zip(batch, outcomes, strict=True):
-                if not waiter.done():  # a socket that closed meanwhile finds its stream started next time
-                    waiter.set_result(outcome)
+            _answer(batch, outcomes)  # a socket that closed meanwhile finds its stream started next time
 
 
 _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[ChunkCommitter, StreamStarter]] = (

@@ -151,7 +151,8 @@ def recordings_start(starts: Sequence[StreamStart]) -> list[Recording | ChunkRef
                 found[key] = recording
             outcomes[index] = recording
         audit_append(entries)
-    return [outcome for outcome in outcomes if outcome is not None]
+    # Every slot is filled by now: refused before the transaction, or started in it.
+    return cast(list[Recording | ChunkRefused], outcomes)
 
 
 def _recordings_found(wanted: set[tuple[Any, str, int]]) -> dict[tuple[Any, str, int], Recording]:
