@@ -152,13 +152,14 @@ Waiter = asyncio.Future[ChunkStored | ChunkRefused]
 def _answer(batch: Sequence[tuple[object, asyncio.Future[T]]], outcomes: Sequence[T] | Exception) -> None:
     """Answer every waiter of a batch: each with its own outcome, or all with the exception that stopped the
     batch. A waiter whose socket closed meanwhile was cancelled and is passed over."""
-    for index, (_, waiter) in enumerate(batch):
-        if waiter.done():
-            continue
-        if isinstance(outcomes, Exception):
-            waiter.set_exception(outcomes)
-        else:
-            waiter.set_result(outcomes[index])
+    if isinstance(outcomes, Exception):
+        for _, waiter in batch:
+            if not waiter.done():
+                waiter.set_exception(outcomes)
+        return
+    for (_, waiter), outcome in zip(batch, outcomes, strict=True):
+        if not waiter.done():
+            waiter.set_result(outcome)
 
 
 class ChunkCommitter:
