@@ -17,6 +17,7 @@ from proctor.bodylimit import (  # noqa: E402
     install_in_daphne,
     install_websocket_limit_in_daphne,
 )
+from proctor.celery import broker_ready  # noqa: E402
 from proctor.routing import websocket_application  # noqa: E402
 from proctor.wsauth import PooledAuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 
@@ -24,6 +25,8 @@ from proctor.wsauth import PooledAuthMiddlewareStack  # noqa: E402  (needs Djang
 install_in_daphne()
 # A recording chunk (4 MiB at most) reaches the socket's consumer, which refuses a larger one with 4413.
 install_websocket_limit_in_daphne()
+# The broker's client is set up now, not when the first chunk asks for analysis at an exam's start.
+broker_ready()
 
 application = ProtocolTypeRouter(
     {

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from celery import current_app
 from channels.db import database_sync_to_async
 from django.core.files.storage import default_storage
 from django.db import close_old_connections
@@ -97,16 +96,6 @@ def _record(chunks: list[SealedChunk]) -> list[ChunkStored | ChunkRefused]:
     return outcomes
 
 
-def _broker_ready() -> None:
-    """Import the broker's transport and set up the producer pool (no connection yet) before the first
-    nudge, which would otherwise hold this process's GIL for about a third of a second (imports) in the
-    middle of an exam."""
-    try:
-        current_app.producer_pool  # noqa: B018 (made on first use)
-    except Exception:
-        logger.warning("Could not prepare the broker's producer pool.", exc_info=True)
-
-
 def _nudge(session_id: str) -> None:
     try:
         ask_analysis_ahead(session_id)
@@ -173,7 +162,6 @@ class ChunkCommitter:
         self.waiting: list[tuple[SealedChunk, Waiter]] = []
         self.committing: asyncio.Task[None] | None = None
         self.batches = 0  # how many transactions so far (the tests look)
-        loop.run_in_executor(_nudge_thread, _broker_ready)
 
     async def append(self, *, recording: Recording, seq: int, data: bytes, client_time: datetime | None) -> ChunkStored:
         """Seal, store and commit one chunk; return once it is safe to acknowledge, or raise ChunkRefused."""
