@@ -82,11 +82,13 @@ def requirement_for_student(session_id: uuid.UUID | str, user: Any) -> SafeExamB
     other people reach the view, whose own permission check answers them."""
     if user is None or not user.is_authenticated:
         return None
-    requirement = (
-        SafeExamBrowserRequirement.objects.select_related("exam")
-        .filter(required=True, exam__sessions__pk=session_id, exam__sessions__student_id=user.pk)
-        .first()
-    )
+    # Asked on every guarded request and every socket's sign-in: at most one row can match (one exam per
+    # session, one requirement per exam), so no ordering; and without the .seb file, which only its
+    # download sends (the exam, for the refusal page, loads if it is needed).
+    found = SafeExamBrowserRequirement.objects.filter(
+        required=True, exam__sessions__pk=session_id, exam__sessions__student_id=user.pk
+    ).defer("config_file")[:1]
+    requirement = next(iter(found), None)
     return requirement if requirement is not None and requirement.enforced else None
 
 

@@ -64,8 +64,9 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
 
     def authorise(self, user: Any) -> tuple[int, str] | None:
         session_id = self.scope["url_route"]["kwargs"]["session_id"]
-        session = ExamSession.objects.select_related("exam").filter(pk=session_id).first()
-        if session is None:
+        try:
+            session = ExamSession.objects.select_related("exam").get(pk=session_id)
+        except ExamSession.DoesNotExist:
             return protocol.CLOSE_NOT_FOUND, "There is no such exam session."
         token = (parse_qs(self.scope.get("query_string", b"").decode()).get("token") or [""])[0]
         if not can(user, Action.RECORD_SESSION, session) or not stream_token_valid(

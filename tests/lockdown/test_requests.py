@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 
 from exams.models import ExamSession, SessionStatus
+from lockdown.guard import requirement_for_student
 from lockdown.models import SafeExamBrowserRequirement
 from proctor.models import AuditEvent
 from tests.conftest import World, audit_added_since, client_as
@@ -171,3 +172,13 @@ def test_javascript_keys_for_anything_else_verify_nothing(seb_world: World, page
     assert "detail" in response.json()
     assert client.get(consent_url(seb_world)).status_code == 403
     assert not AuditEvent.objects.filter(action="lockdown.verified").exists()
+
+
+def test_the_check_reads_the_requirement_without_its_seb_file(seb_world: World) -> None:
+    """Every guarded request and socket sign-in asks for the requirement; the .seb file (up to megabytes)
+    is read only by its download."""
+    requirement = requirement_for_student(seb_world.session.pk, seb_world.users["student"])
+    assert requirement is not None
+    assert requirement.config_file_name
+    assert "config_file" in requirement.get_deferred_fields()
+    assert requirement_for_student(seb_world.session.pk, seb_world.users["instructor"]) is None  # not theirs
