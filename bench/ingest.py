@@ -9,7 +9,8 @@ N students with started exam sessions, starts Daphne (the Redis channel layer, D
 send its chunks over loopback as MediaRecorder would. For each N it prints chunks per second offered
 and served, p50/p99/max acknowledgement latency, chunks lost (unacknowledged --drain seconds after the
 last was sent), the CPU seconds (user+sys, from /proc) of the Daphne processes, of PostgreSQL and Redis
-and of this load generator, and the Daphne processes' peak memory; then Invigil against the baseline.
+and of this load generator, the Daphne processes' peak memory, and the share of the machine's CPU time its
+hypervisor gave to other guests while the students streamed (steal); then Invigil against the baseline.
 Everything it starts, it stops. The load generator shares the machine with the servers.
 
     .venv/bin/python bench/ingest.py                          # the real load, about 10 minutes
@@ -83,6 +84,17 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
     return ticks / CLOCK_TICKS
 
 
+def machine_ticks() -> tuple[int, int]:
+    """All CPU time of the machine so far and the part of it the hypervisor gave to other guests (steal),
+    in ticks (/proc/stat): on a shared virtual machine a stolen share turns a saturated run's latency into
+    the neighbours' doing, so each run says how much was stolen."""
+    try:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0  # user .. steal (guest time is in user)
+
+
 def own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -135,6 +147,7 @@ class Result:
     services_cpu: float
     client_cpu: float
     peak_mib: float
+    steal_percent: float
     drop_reasons: Counter[str]
 
     @property
@@ -293,6 +306,7 @@ async def drive(
     def services_cpu() -> float:
         return (cpu_seconds(postmaster, children=True) if postmaster else 0.0) + (cpu_seconds(redis) if redis else 0.0)
 
+    ticks_before, steal_before = machine_ticks()
     daphne_before, services_before, client_before = (
         sum(cpu_seconds(pid) for pid in server_pids),
         services_cpu(),
@@ -315,6 +329,7 @@ async def drive(
         )
     )
     sampler.cancel()
+    ticks_after, steal_after = machine_ticks()
     # The sending window; served counts the acknowledgements over that window, or over the time the
     # server took to acknowledge them when it fell behind.
     window = tally.last_send - tally.first_send + args.chunk_seconds
@@ -343,6 +358,7 @@ async def drive(
         services_cpu=services_cpu() - services_before,
         client_cpu=own_cpu_seconds() - client_before,
         peak_mib=peak,
+        steal_percent=100 * (steal_after - steal_before) / max(ticks_after - ticks_before, 1),
         drop_reasons=tally.drop_reasons,
     )
 
@@ -399,7 +415,7 @@ def print_header() -> None:
         f"{'server':<9} {'N':>5} {'sent':>7} {'acked':>7} {'lost':>6} {'offered/s':>9} {'served/s':>9} "
         f"{'ramp s':>6} {'full load offered/s':>19} {'served/s':>8} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'err':>4} {'drop':>4} {'daphne cpu-s':>12} "
-        f"{'pg+redis cpu-s':>14} {'client cpu-s':>12} {'daphne MiB':>10}"
+        f"{'pg+redis cpu-s':>14} {'client cpu-s':>12} {'daphne MiB':>10} {'steal %':>7}"
     )
 
 
@@ -408,7 +424,8 @@ def print_row(server: str, r: Result) -> None:
         f"{server:<9} {r.n:>5} {r.sent:>7} {r.acked:>7} {r.lost:>6} {r.offered_per_s:>9.1f} {r.served_per_s:>9.1f} "
         f"{r.ramp_s:>6.1f} {r.full_offered_per_s:>19.1f} {r.full_served_per_s:>8.1f} "
         f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.max_ms:>8.1f} {r.errors:>4} {r.closed_early:>4} "
-        f"{r.daphne_cpu:>12.1f} {r.services_cpu:>14.1f} {r.client_cpu:>12.1f} {r.peak_mib:>10.0f}",
+        f"{r.daphne_cpu:>12.1f} {r.services_cpu:>14.1f} {r.client_cpu:>12.1f} {r.peak_mib:>10.0f} "
+        f"{r.steal_percent:>7.1f}",
         flush=True,
     )
     for reason, count in r.drop_reasons.most_common(3):
