@@ -78,8 +78,10 @@ def test_a_proctored_attempt_of_the_lms_from_its_launch_to_review(
     page.wait_for_timeout(4000)  # a few chunks' worth of recording
     quiz.get_by_role("button", name="Submit").click()
 
-    # LtiEndAssessment: the LMS ends the attempt; the exam page stops recording and uploads the rest.
-    expect(quiz.get_by_role("heading", name="Assessment finished")).to_be_visible(timeout=20_000)
+    # LtiEndAssessment: the LMS ends the attempt; the exam page stops recording and uploads the rest. The frame
+    # lands on Invigil's "Assessment finished", unless the exam page has hidden it first with the rest of the
+    # exam (which of the two comes first is a race): counted, not seen.
+    expect(quiz.locator("h1", has_text="Assessment finished")).to_have_count(1, timeout=20_000)
     expect(page.get_by_role("heading", name="Assessment finished").first).to_be_visible(timeout=20_000)
     expect(page.locator("#exam-app")).to_have_attribute("data-uploaded", "true", timeout=60_000)
     screenshot(page, "lms-assessment-ended")
