@@ -9,6 +9,7 @@ wrapped by the master key directly; they still open, and the retention job moves
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -96,12 +97,22 @@ def data_key_backups_readable_until(data_key: DataKey) -> datetime | None:
 def data_key_create(*, purpose: str, due_at: datetime | None) -> DataKey:
     """A fresh random data key, stored wrapped by the period key of ``due_at``, when what it encrypts is
     due for purging (None when the caller cannot know yet: the current month's, moved on later)."""
-    data_key = DataKey(purpose=purpose)
-    period = period_for(due_at)
-    data_key.wrapped = keystore().ring(period, create=True).wrap(crypto.new_data_key(), label=data_key.label)
-    data_key.kek_id = period
-    data_key.save(force_insert=True)
+    (data_key,) = data_keys_create(purpose=purpose, due_ats=[due_at])
     return data_key
+
+
+def data_keys_create(*, purpose: str, due_ats: Sequence[datetime | None]) -> list[DataKey]:
+    """A fresh random data key for each due date, as data_key_create makes it, stored in one INSERT (a
+    thousand students starting their streams at nine o'clock need two thousand)."""
+    store = keystore()
+    data_keys = []
+    for due_at in due_ats:
+        data_key = DataKey(purpose=purpose)
+        period = period_for(due_at)
+        data_key.wrapped = store.ring(period, create=True).wrap(crypto.new_data_key(), label=data_key.label)
+        data_key.kek_id = period
+        data_keys.append(data_key)
+    return DataKey.objects.bulk_create(data_keys)
 
 
 def data_key_material(data_key: DataKey) -> bytes:

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Field
+from django.db.models import Field, prefetch_related_objects
 from django.utils import timezone
 
 from exams.lifecycle import ATTEMPT_ENDED, UPLOADING
@@ -29,7 +29,7 @@ from proctor import crypto
 from proctor.audit import audit_append, audit_entry, audit_record
 from proctor.audit_actions import AuditAction
 from proctor.errors import Conflict
-from proctor.keys import data_key_create, data_key_material
+from proctor.keys import data_key_create, data_key_material, data_keys_create
 from proctor.outbox import task_queue_after_commit
 from proctor.storage import save_for_batch
 from recordings.models import (
@@ -113,46 +113,87 @@ def _stream_start_problem(kind: str, part: int) -> ChunkRefused | None:
 def recordings_start(starts: Sequence[StreamStart]) -> list[Recording | ChunkRefused]:
     """Start parts of streams, each created with its own data key on first use and returned as it is after
     that; an invalid one is refused on its own. The new ones are created and audited in one transaction, with
-    one append to the audit chain for all of them: every sign-in of an exam that starts at nine o'clock
-    otherwise queues on the chain's lock, one commit after another (bench/ingest.py, the ramp)."""
+    one INSERT of their data keys, one of their rows and one append to the audit chain for all of them: every
+    sign-in of an exam that starts at nine o'clock otherwise queues on the chain's lock, one commit after
+    another, and makes a round of queries of its own (bench/ingest.py, the ramp)."""
     outcomes: list[Recording | ChunkRefused | None] = [_stream_start_problem(s.kind, s.part) for s in starts]
     wanted = {(s.session.pk, s.kind, s.part) for s, outcome in zip(starts, outcomes, strict=True) if outcome is None}
     found = _recordings_found(wanted)
-    entries = []
+    new: dict[tuple[Any, str, int], StreamStart] = {}  # the first start of each part that does not exist yet
+    for start, outcome in zip(starts, outcomes, strict=True):
+        key = (start.session.pk, start.kind, start.part)
+        if outcome is None and key not in found:
+            new.setdefault(key, start)
     with transaction.atomic():
-        for index, start in enumerate(starts):
-            if outcomes[index] is not None:
-                continue
-            key = (start.session.pk, start.kind, start.part)
-            recording = found.get(key)
-            if recording is None:
-                try:
-                    with transaction.atomic():
-                        recording = Recording.objects.create(
-                            session=start.session,
-                            kind=start.kind,
-                            part=start.part,
-                            mime_type=start.mime_type[:100],
-                            data_key=data_key_create(purpose="recording", due_at=recordings_due_at(start.session)),
-                        )
-                except IntegrityError:  # another server started the same part at once: use the one that won
-                    recording = Recording.objects.select_related("data_key").get(
-                        session=start.session, kind=start.kind, part=start.part
-                    )
-                else:
-                    entries.append(
-                        audit_entry(
-                            actor=start.actor,
-                            action=AuditAction.RECORDING_START,
-                            target=recording,
-                            detail={"kind": start.kind, "part": start.part},
-                        )
-                    )
-                found[key] = recording
-            outcomes[index] = recording
-        audit_append(entries)
+        created = _recordings_create(list(new.values()))
+        audit_append(
+            [
+                audit_entry(
+                    actor=start.actor,
+                    action=AuditAction.RECORDING_START,
+                    target=recording,
+                    detail={"kind": start.kind, "part": start.part},
+                )
+                for start, (recording, made_here) in zip(new.values(), created, strict=True)
+                if made_here
+            ]
+        )
+    found.update((key, recording) for key, (recording, _) in zip(new, created, strict=True))
+    for index, start in enumerate(starts):
+        if outcomes[index] is None:
+            outcomes[index] = found[start.session.pk, start.kind, start.part]
     # Every slot is filled by now: refused before the transaction, or started in it.
     return cast(list[Recording | ChunkRefused], outcomes)
+
+
+def _recordings_create(starts: Sequence[StreamStart]) -> list[tuple[Recording, bool]]:
+    """Create a recording for each of these parts, all in one go, and say of each whether it was made here.
+    If another server started one of them at the same moment, each is made on its own instead, and the one
+    that won is used."""
+    if not starts:
+        return []
+    # When the recordings fall due: one query for each relation of the sessions that is not loaded yet.
+    prefetch_related_objects([start.session for start in starts], "exam__course__institution")
+    try:
+        with transaction.atomic():
+            data_keys = data_keys_create(
+                purpose="recording", due_ats=[recordings_due_at(start.session) for start in starts]
+            )
+            recordings = Recording.objects.bulk_create(
+                [
+                    Recording(
+                        session=start.session,
+                        kind=start.kind,
+                        part=start.part,
+                        mime_type=start.mime_type[:100],
+                        data_key=data_key,
+                    )
+                    for start, data_key in zip(starts, data_keys, strict=True)
+                ]
+            )
+        return [(recording, True) for recording in recordings]
+    except IntegrityError:
+        return [_recording_create_alone(start) for start in starts]
+
+
+def _recording_create_alone(start: StreamStart) -> tuple[Recording, bool]:
+    try:
+        with transaction.atomic():
+            return (
+                Recording.objects.create(
+                    session=start.session,
+                    kind=start.kind,
+                    part=start.part,
+                    mime_type=start.mime_type[:100],
+                    data_key=data_key_create(purpose="recording", due_at=recordings_due_at(start.session)),
+                ),
+                True,
+            )
+    except IntegrityError:  # another server started the same part at once: use the one that won
+        recording = Recording.objects.select_related("data_key").get(
+            session=start.session, kind=start.kind, part=start.part
+        )
+        return recording, False
 
 
 def _recordings_found(wanted: set[tuple[Any, str, int]]) -> dict[tuple[Any, str, int], Recording]:

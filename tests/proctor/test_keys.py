@@ -22,6 +22,7 @@ from proctor.keys import (
     data_key_destroy,
     data_key_material,
     data_key_move,
+    data_keys_create,
     data_keys_to_settle,
     key_periods_retire,
     keyring,
@@ -154,6 +155,24 @@ def test_a_data_key_goes_under_the_period_of_its_purge_date_never_one_already_en
         with pytest.raises(crypto.UnknownKeyError):
             keyring().unwrap(bytes(due_in_june.wrapped), label=due_in_june.label)
         assert len(data_key_material(due_in_june)) == 32
+
+
+@pytest.mark.django_db
+def test_keys_made_together_each_go_under_their_own_period_and_open_alone() -> None:
+    with time_machine.travel(datetime(2027, 3, 10, tzinfo=UTC)):
+        made = data_keys_create(
+            purpose="recording", due_ats=[datetime(2027, 6, 15, tzinfo=UTC), None, datetime(2027, 6, 1, tzinfo=UTC)]
+        )
+        assert [k.kek_id for k in made] == ["period:2027-06", "period:2027-03", "period:2027-06"]
+        stored = {k.pk: k for k in DataKey.objects.all()}
+        assert set(stored) == {k.pk for k in made}
+        materials = [data_key_material(stored[k.pk]) for k in made]
+        assert len(set(materials)) == 3  # a fresh key each, never one shared
+        # Each is bound to its own row: swapping two wrapped keys between rows opens neither.
+        first, second = stored[made[0].pk], stored[made[2].pk]
+        first.wrapped, second.wrapped = second.wrapped, first.wrapped
+        with pytest.raises(crypto.DecryptionError):
+            data_key_material(first)
 
 
 @pytest.mark.django_db

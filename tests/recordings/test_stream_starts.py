@@ -11,10 +11,11 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from exams.models import SessionStatus
+from exams.models import Course, ExamSession, Institution, SessionStatus
 from exams.services import session_transition
 from proctor.audit import audit_verify
-from proctor.models import AuditEvent, AuditHead, AuditSubject
+from proctor.keys import data_key_material, period_for
+from proctor.models import AuditEvent, AuditHead, AuditSubject, DataKey
 from recordings import ingest, services
 from recordings.models import Recording
 from recordings.services import (
@@ -23,6 +24,7 @@ from recordings.services import (
     chunk_seal,
     chunks_record,
     recording_start,
+    recordings_due_at,
     recordings_start,
 )
 from tests.conftest import World
@@ -72,6 +74,40 @@ def test_a_batch_of_starts_is_audited_stream_by_stream_with_one_append_to_the_ch
     subjects = dict(AuditSubject.objects.filter(seq__gt=before).values_list("seq", "subject_id"))
     assert [subjects[e.seq] for e in entries] == [e.actor_id for e in entries]  # whose data each is
     assert audit_verify().ok
+
+
+def test_a_batch_of_new_streams_is_written_in_one_insert_of_keys_and_one_of_recordings(started: World) -> None:
+    # The sessions as a socket holds them: with their exams, not their courses or institutions.
+    ask = [
+        StreamStart(ExamSession.objects.select_related("exam").get(pk=s.session.pk), s.kind, 0, s.mime_type, s.actor)
+        for s in asks(started)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = recordings_start(ask)
+    assert all(isinstance(outcome, Recording) for outcome in outcomes)
+    sql = [q["sql"] for q in queries.captured_queries]
+
+    def count(verb: str, model: type[Any]) -> int:
+        return len([q for q in sql if f'{verb} "{model._meta.db_table}"' in q])
+
+    assert count("INSERT INTO", DataKey) == 1
+    assert count("INSERT INTO", Recording) == 1
+    # When the recordings fall due is read for the whole batch: one query for courses, one for institutions.
+    assert count("FROM", Course) == 1
+    assert count("FROM", Institution) == 1
+    for outcome, ask_ in zip(outcomes, ask, strict=True):
+        assert isinstance(outcome, Recording)
+        assert outcome.data_key.kek_id == period_for(recordings_due_at(ask_.session))
+        assert len(data_key_material(outcome.data_key)) == 32
+
+
+def test_a_part_asked_for_twice_in_one_batch_is_started_once(started: World) -> None:
+    before = head_seq()
+    ask = asks(started)[:1] * 3
+    outcomes = recordings_start(ask)
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert Recording.objects.filter(session=started.session).count() == 1
+    assert len(entries_since(before)) == 1
 
 
 def test_a_stream_started_before_is_returned_as_it_is_and_not_audited_again(started: World) -> None:
