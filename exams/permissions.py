@@ -55,8 +55,13 @@ def course_role(user: Any, course: Course | int) -> str | None:
     course_id = course.pk if isinstance(course, Course) else course
     cache: dict[int, str | None] = user.__dict__.setdefault("_invigil_course_roles", {})
     if course_id not in cache:
-        # One membership per user and course (membership_unique): no ordering to build or sort by.
-        roles = CourseMembership.objects.filter(course_id=course_id, user_id=user.pk).values_list("role", flat=True)
+        # One membership per user and course (membership_unique): no ordering to build or sort by (the model's
+        # own would join the course and the user to sort one row).
+        roles = (
+            CourseMembership.objects.filter(course_id=course_id, user_id=user.pk)
+            .order_by()
+            .values_list("role", flat=True)
+        )
         cache[course_id] = next(iter(roles[:1]), None)
     return cache[course_id]
 

@@ -211,10 +211,11 @@ def audit_entry(
 def audit_append(entries: list[AuditEntry]) -> list[AuditEvent]:
     """Append entries in their order under one lock of the chain's head: one round of the chain, however
     many (a thousand students starting their streams at once queue on that lock). Runs in the caller's
-    transaction, so a rolled-back action leaves no entry."""
+    transaction, so a rolled-back action leaves no entry (and with no savepoint of its own: two round trips
+    fewer for every audited action, and an error here fails the caller's transaction, as it should)."""
     if not entries:
         return []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1, defaults={"seq": 0, "hash": GENESIS_HASH})
         at = timezone.now()
         seq, prev_hash = head.seq, head.hash

@@ -199,7 +199,9 @@ def _recording_create_alone(start: StreamStart) -> tuple[Recording, bool]:
 def _recordings_found(wanted: set[tuple[Any, str, int]]) -> dict[tuple[Any, str, int], Recording]:
     """The recordings of these (session, stream, part) that exist, in one query. With their data keys:
     chunks are sealed on threads that never touch the database (recordings.ingest)."""
-    recordings = Recording.objects.select_related("data_key").filter(session_id__in={key[0] for key in wanted})
+    recordings = (
+        Recording.objects.select_related("data_key").filter(session_id__in={key[0] for key in wanted}).order_by()
+    )
     return {key: r for r in recordings if (key := (r.session_id, r.kind, r.part)) in wanted}
 
 
@@ -215,6 +217,7 @@ def stored_chunk_counts(recording_ids: Sequence[Any]) -> dict[Any, int]:
     """How many chunks each recording holds, in one query (a socket that reconnects resumes after them)."""
     counts = dict(
         RecordingChunk.objects.filter(recording_id__in=recording_ids)
+        .order_by()  # the model's ordering would join each chunk's recording and session, only to drop them
         .values_list("recording_id")
         .annotate(n=models.Count("seq"))
         .values_list("recording_id", "n")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from exams.models import Choice, ConsentPolicy, Exam, Question
-from exams.permissions import RULES, Action, can, require
+from exams.models import Choice, ConsentPolicy, Exam, Question, Role
+from exams.permissions import RULES, Action, can, course_role, require
+from identity.models import User
 from tests.conftest import ROLES, World
 from tests.exams.authoring_posts import exam_post, question_post
 from tests.factories import ExamFactory, QuestionFactory
@@ -264,3 +267,15 @@ def test_each_workspace_write_answers_each_role_as_the_matrix_says(
     else:
         assert response.status_code == 403
     assert _state() == before
+
+
+@pytest.mark.django_db
+def test_a_course_role_is_read_from_the_membership_alone_and_then_remembered(world: World) -> None:
+    # Asked on every socket's sign-in: one row, so neither joined to the course and the user nor sorted.
+    student = User.objects.get(pk=world.users["student"].pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert course_role(student, world.course.pk) == Role.STUDENT
+        assert course_role(student, world.course) == Role.STUDENT
+    (query,) = [q["sql"] for q in queries.captured_queries]
+    assert "JOIN" not in query
+    assert "ORDER BY" not in query
