@@ -13,11 +13,11 @@ import json
 import re
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from lockdown.guard import SebHashes, request_allowed, requirement_for_student
 from lockdown.services import seb_refusal_record
+from proctor.db import pooled_database_call
 from recordings import protocol
 
 #: The sockets a student uses while taking an exam, with the exam session's id.
@@ -57,9 +57,7 @@ class SafeExamBrowserSocketGuard:
         if scope["type"] == "websocket":
             for pattern in GUARDED_SOCKETS:
                 match = pattern.match(scope["path"])
-                if match and not await database_sync_to_async(self.allowed, thread_sensitive=False)(
-                    scope, match["session_id"]
-                ):
+                if match and not await pooled_database_call(self.allowed)(scope, match["session_id"]):
                     await self.refuse(receive, send)
                     return None
         return await self.inner(scope, receive, send)

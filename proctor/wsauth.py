@@ -11,19 +11,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from channels.auth import AuthMiddleware, get_user
-from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, SessionMiddleware
+
+from proctor.db import pooled_database_call
 
 if TYPE_CHECKING:
     from channels.consumer import _ChannelScope
 
-# The plain function Channels wraps in database_sync_to_async (which keeps it as .func).
+# The plain function Channels wraps in its database_sync_to_async (which keeps it as .func).
 _get_user_sync = cast(Any, get_user).func
 
 
 class PooledAuthMiddleware(AuthMiddleware):
     async def resolve_scope(self, scope: _ChannelScope) -> None:
-        user = await database_sync_to_async(_get_user_sync, thread_sensitive=False)(scope)
+        user = await pooled_database_call(_get_user_sync)(scope)
         scope["user"]._wrapped = user  # type: ignore[union-attr]  # populate_scope has set it
 
 

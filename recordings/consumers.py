@@ -13,13 +13,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from exams.lifecycle import UPLOADING
 from exams.models import ExamSession
 from exams.permissions import Action, can
 from proctor.control_characters import control_character_problem
+from proctor.db import pooled_database_call
 from recordings import protocol
 from recordings.ingest import committer, starter
 from recordings.models import Recording
@@ -58,7 +58,7 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
             return
         # Every database call of this socket is not thread-sensitive: a thousand students reconnecting at
         # once are served side by side on the pool, not one after another on the single sync thread.
-        code = await database_sync_to_async(self.authorise, thread_sensitive=False)(user)
+        code = await pooled_database_call(self.authorise)(user)
         if code is not None:
             await self.refuse(*code)
 
@@ -188,7 +188,7 @@ class SessionStreamConsumer(AsyncWebsocketConsumer):
 
     async def record_signal(self, message: dict[str, Any]) -> None:
         client_time = protocol.client_time_from_ms(message.get("client_time"))
-        signal = await database_sync_to_async(browser_signal_record, thread_sensitive=False)(
+        signal = await pooled_database_call(browser_signal_record)(
             session=self.session,
             kind=str(message.get("kind")),
             client_time=client_time,

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from channels.db import database_sync_to_async
 from django.core.files.storage import default_storage
 from django.db import close_old_connections
 
+from proctor.db import pooled_database_call
 from proctor.storage import batch_make_durable
 from recordings.models import Recording
 from recordings.services import (
@@ -252,8 +252,8 @@ class StreamStarter:
             batch, self.arrived = self.arrived[:MAX_STARTS], self.arrived[MAX_STARTS:]
             self.batches += 1
             try:
-                # Not thread-sensitive: on the pool, with its connection checked before and after.
-                outcomes = await database_sync_to_async(_start, thread_sensitive=False)([start for start, _ in batch])
+                # On the pool, with its connection tidied before and after (proctor.db).
+                outcomes = await pooled_database_call(_start)([start for start, _ in batch])
             except Exception as exc:  # the database is down, say: every socket hears it
                 logger.warning("A batch of %d stream starts failed.", len(batch), exc_info=True)
                 _answer(batch, exc)
