@@ -4,6 +4,8 @@ a stretch lost with its worker is done by the next call or the final analysis.""
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -16,7 +18,13 @@ from analysis.services import AHEAD_EVERY_CHUNKS, analysis_ahead, analysis_run
 from exams.models import ExamSession, SessionStatus
 from exams.services import session_transition
 from recordings.models import Recording
-from recordings.services import ANALYSIS_AHEAD_TASK, recording_append_chunk, recording_finalise, recording_start
+from recordings.services import (
+    ANALYSIS_AHEAD_TASK,
+    chunk_asks_analysis_ahead,
+    recording_append_chunk,
+    recording_finalise,
+    recording_start,
+)
 from review.demo.media import CHUNK_SECONDS, chunked
 from tests import scenarios
 from tests.conftest import World
@@ -180,8 +188,30 @@ def test_every_twentieth_webcam_chunk_asks_for_the_analysis_ahead(
     sent: list[tuple[str, list[str]]] = []
     monkeypatch.setattr("recordings.services.current_app.send_task", lambda name, args: sent.append((name, args)))
     with django_capture_on_commit_callbacks(execute=True):
-        session, _, _ = take_exam(enrolled, ahead_every=None, stop_after=2 * AHEAD_EVERY_CHUNKS)
+        session, recording, _ = take_exam(enrolled, ahead_every=None, stop_after=3 * AHEAD_EVERY_CHUNKS)
+    asked_after = [seq for seq in range(3 * AHEAD_EVERY_CHUNKS) if chunk_asks_analysis_ahead(recording, seq)]
+    assert len(asked_after) == 2
+    assert asked_after[1] - asked_after[0] == AHEAD_EVERY_CHUNKS
     assert sent == [(ANALYSIS_AHEAD_TASK, [str(session.pk)])] * 2
+
+
+@pytest.mark.parametrize("every", [20, 7])
+def test_each_session_asks_every_so_many_chunks_at_a_place_of_its_own(settings: Any, every: int) -> None:
+    # A class that starts together must not ask all at once: each session's first ask comes after one to
+    # two cycles' webcam chunks, at a place in the cycle of its own, and then every cycle.
+    settings.INVIGIL_ANALYSE_AHEAD_CHUNKS = every
+    first_asks: Counter[int] = Counter()
+    for _ in range(100 * every):
+        session_id = uuid.uuid4()
+        webcam = Recording(session_id=session_id, kind="webcam")
+        asked = [seq for seq in range(5 * every) if chunk_asks_analysis_ahead(webcam, seq)]
+        assert every - 1 <= asked[0] < 2 * every - 1
+        assert all(later - earlier == every for earlier, later in zip(asked, asked[1:], strict=False))
+        assert len(asked) in (4, 5)
+        assert not any(chunk_asks_analysis_ahead(Recording(session_id=session_id, kind="screen"), s) for s in asked)
+        first_asks[asked[0]] += 1
+    assert set(first_asks) == set(range(every - 1, 2 * every - 1))
+    assert max(first_asks.values()) < 3 * min(first_asks.values())  # about a hundred sessions at each place
 
 
 def test_a_broker_that_cannot_be_reached_does_not_fail_the_chunk(
