@@ -553,10 +553,10 @@ def main() -> None:
             f"stream every {args.chunk_seconds:g} s, for {args.seconds:g} s; lost = unacknowledged {args.drain:g} s "
             "after the last send"
         )
+        settle(args.settle, data_dir, began)
         print_header()
         ports = [free_port() for _ in range(args.servers)]
         servers = start_servers(ports, env, "proctor.asgi:application", profile=args.profile)
-        settle(args.settle, data_dir, began)
         invigil: list[Result] = []
         for n in counts:
             students = create_students(n, run=f"{n}-{int(time.time())}")
