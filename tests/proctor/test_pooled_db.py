@@ -17,12 +17,16 @@ from proctor import db
 from proctor.db import pooled_database_call
 
 
+def close_own_connection() -> None:
+    connection.close()  # the calling thread's own connection (``connection`` is looked up in that thread)
+
+
 @pytest.fixture
 def one_thread() -> Iterator[ThreadPoolExecutor]:
     """One pool thread, so that every call uses the same connection."""
     executor = ThreadPoolExecutor(max_workers=1)
     yield executor
-    executor.submit(lambda: connection.close()).result()  # the thread's own connection, before the test database goes
+    executor.submit(close_own_connection).result()  # before the test database goes
     executor.shutdown()
 
 
@@ -57,7 +61,7 @@ def break_the_connection() -> None:
 @pytest.mark.django_db(transaction=True)
 async def test_a_call_runs_on_a_pool_thread_and_answers_or_raises_as_the_function_does() -> None:
     loop_thread = threading.current_thread()
-    assert await pooled_database_call(lambda: threading.current_thread())() is not loop_thread
+    assert await pooled_database_call(threading.current_thread)() is not loop_thread
     assert await pooled_database_call(count_users)() == 0
     with pytest.raises(DatabaseError):
         await pooled_database_call(broken_query)()
