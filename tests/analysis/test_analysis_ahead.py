@@ -8,6 +8,7 @@ import uuid
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -190,9 +191,10 @@ def test_every_twentieth_webcam_chunk_asks_for_the_analysis_ahead(
     with django_capture_on_commit_callbacks(execute=True):
         session, recording, _ = take_exam(enrolled, ahead_every=None, stop_after=3 * AHEAD_EVERY_CHUNKS)
     asked_after = [seq for seq in range(3 * AHEAD_EVERY_CHUNKS) if chunk_asks_analysis_ahead(recording, seq)]
-    assert len(asked_after) == 2
-    assert asked_after[1] - asked_after[0] == AHEAD_EVERY_CHUNKS
-    assert sent == [(ANALYSIS_AHEAD_TASK, [str(session.pk)])] * 2
+    # The first ask comes after 20 to 39 chunks, by the session's place in the cycle: two or three in sixty.
+    assert len(asked_after) in (2, 3)
+    assert all(later - earlier == AHEAD_EVERY_CHUNKS for earlier, later in pairwise(asked_after))
+    assert sent == [(ANALYSIS_AHEAD_TASK, [str(session.pk)])] * len(asked_after)
 
 
 @pytest.mark.parametrize("every", [20, 7])
@@ -206,7 +208,7 @@ def test_each_session_asks_every_so_many_chunks_at_a_place_of_its_own(settings: 
         webcam = Recording(session_id=session_id, kind="webcam")
         asked = [seq for seq in range(5 * every) if chunk_asks_analysis_ahead(webcam, seq)]
         assert every - 1 <= asked[0] < 2 * every - 1
-        assert all(later - earlier == every for earlier, later in zip(asked, asked[1:], strict=False))
+        assert all(later - earlier == every for earlier, later in pairwise(asked))
         assert len(asked) in (4, 5)
         assert not any(chunk_asks_analysis_ahead(Recording(session_id=session_id, kind="screen"), s) for s in asked)
         first_asks[asked[0]] += 1
