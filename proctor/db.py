@@ -6,16 +6,19 @@ around each request; with CONN_HEALTH_CHECKS on, each call's first query is then
 A student's sign-in on the recording socket makes three such calls (who they are, the Safe Exam Browser
 guard, the socket's own check), and when a thousand sign in at once, on a machine whose cores are busy, each
 round trip waits for the database server to be scheduled (bench/ingest.py, the ramp). Here a connection that
-ended a call without error less than RECHECK_AFTER ago is trusted without the check, as the chunk committer
-trusts its own (recordings.ingest). Any other connection is checked as before: one left idle, or one that
-failed, is tested (and replaced if the server went away) before it is used.
+ended a call without error less than RECHECK_AFTER ago is trusted without the check; the chunk committer
+(recordings.ingest) tidies its connection around each batch by the same rule. Any other connection is
+checked as before: one left idle, or one that failed, is tested (and replaced if the server went away)
+before it is used.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import SyncToAsync
@@ -30,32 +33,37 @@ RECHECK_AFTER = 1.0
 _ENDED_WELL = "_invigil_ended_well_at"
 
 
+@contextmanager
+def connections_tidied() -> Iterator[None]:
+    """Tidy this thread's connections around a unit of work, as Django tidies them around a request, but use
+    a connection that ended its last unit well less than RECHECK_AFTER ago without checking it first."""
+    close_old_connections()
+    now = time.monotonic()
+    for connection in connections.all(initialized_only=True):
+        recent = now - getattr(connection, _ENDED_WELL, -math.inf) < RECHECK_AFTER
+        if connection.connection is not None and recent:
+            connection.health_check_done = True  # type: ignore[attr-defined]  # set by Django's own checks
+    try:
+        yield
+    finally:
+        close_old_connections()  # closes any connection that failed and is no longer usable
+        now = time.monotonic()
+        for connection in connections.all(initialized_only=True):
+            ended_well = connection.connection is not None and not connection.errors_occurred
+            setattr(connection, _ENDED_WELL, now if ended_well else -math.inf)
+
+
 class PooledDatabaseCall(SyncToAsync[P, R]):
     """A sync function made awaitable on the thread pool (not the single thread-sensitive thread), with its
-    thread's connections tidied around it as Django tidies them around a request."""
+    thread's connections tidied around it (connections_tidied)."""
 
     def __init__(self, func: Callable[P, R], *, executor: ThreadPoolExecutor | None = None) -> None:
         super().__init__(func, thread_sensitive=False, executor=executor)
 
     def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
-        close_old_connections()
-        now = time.monotonic()
-        for connection in connections.all(initialized_only=True):
-            recent = now - getattr(connection, _ENDED_WELL, -RECHECK_AFTER) < RECHECK_AFTER
-            if connection.connection is not None and recent:
-                connection.health_check_done = True  # type: ignore[attr-defined]  # set by Django's own checks
-        try:
+        with connections_tidied():
             return super().thread_handler(loop, *args, **kwargs)
-        finally:
-            close_old_connections()  # closes any connection that failed and is no longer usable
-            now = time.monotonic()
-            for connection in connections.all(initialized_only=True):
-                ended_well = connection.connection is not None and not connection.errors_occurred
-                setattr(connection, _ENDED_WELL, now if ended_well else -RECHECK_AFTER)
 
 
-def pooled_database_call(
-    func: Callable[P, R], *, executor: ThreadPoolExecutor | None = None
-) -> PooledDatabaseCall[P, R]:
-    """``func`` as an awaitable that runs on the thread pool (see the module's docstring)."""
-    return PooledDatabaseCall(func, executor=executor)
+#: ``pooled_database_call(func)`` is ``func`` as an awaitable that runs on the thread pool (see above).
+pooled_database_call = PooledDatabaseCall

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import time
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,9 +27,8 @@ from datetime import datetime
 from typing import TypeVar
 
 from django.core.files.storage import default_storage
-from django.db import close_old_connections
 
-from proctor.db import pooled_database_call
+from proctor.db import connections_tidied, pooled_database_call
 from proctor.storage import batch_make_durable
 from recordings.models import Recording
 from recordings.services import (
@@ -68,32 +65,14 @@ _nudge_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="invigil-an
 _nudges_pending: set[str] = set()
 
 
-#: Seconds after a batch committed within which the next batch uses the connection without checking it.
-CHECK_CONNECTION_AFTER = 1.0
-
-
-class LastCommit:
-    """When the commit thread last committed a batch (only that thread touches it)."""
-
-    at = -math.inf
-
-
 def _record(chunks: list[SealedChunk]) -> list[ChunkStored | ChunkRefused]:
     # The batch's bytes first, in one sync of the media filesystem: a row must never name a file a crash
     # could lose. (An fsync of each chunk and its folder cost ten times more: bench/ingest.py --profile.)
     batch_make_durable(default_storage)
-    # As Django does at the start of each request, check the connection (a round trip), unless it has
-    # just committed a batch: under load that check was a round trip of its own before every batch.
-    if time.monotonic() - LastCommit.at > CHECK_CONNECTION_AFTER:
-        close_old_connections()
-    try:
-        outcomes = chunks_record(chunks)
-    except Exception:
-        LastCommit.at = -math.inf
-        close_old_connections()  # a connection that broke is dropped, and the next batch opens another
-        raise
-    LastCommit.at = time.monotonic()
-    return outcomes
+    # The connection is checked (a round trip) as at the start of each request, unless it has just
+    # committed a batch; a connection that broke is dropped, and the next batch opens another.
+    with connections_tidied():
+        return chunks_record(chunks)
 
 
 def _nudge(session_id: str) -> None:

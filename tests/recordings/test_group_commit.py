@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 
 from exams.models import SessionStatus
 from exams.services import session_transition
-from proctor import storage
+from proctor import db, storage
 from recordings import ingest, services
 from recordings.models import Recording, RecordingChunk
 from recordings.selectors import recording_plaintext
@@ -334,7 +333,7 @@ async def test_a_database_connection_that_broke_is_replaced_and_no_chunk_is_lost
     )
     # After a quiet second the connection is checked first, so a connection that broke meanwhile costs nothing.
     await loop.run_in_executor(ingest._commit_thread, break_the_commit_threads_connection)
-    monkeypatch.setattr(ingest.LastCommit, "at", time.monotonic() - ingest.CHECK_CONNECTION_AFTER - 1)
+    monkeypatch.setattr(db, "RECHECK_AFTER", 0.0)
     assert await committer.append(recording=parts[0], seq=2, data=pieces[2], client_time=None) == ChunkStored(
         parts[0].pk, 2, "stored"
     )
