@@ -30,6 +30,7 @@ from proctor.audit import audit_append, audit_entry, audit_record
 from proctor.audit_actions import AuditAction
 from proctor.errors import Conflict
 from proctor.keys import data_key_create, data_key_material, data_keys_create
+from proctor.models import DataKey
 from proctor.outbox import task_queue_after_commit
 from proctor.storage import save_for_batch
 from recordings.models import (
@@ -160,35 +161,26 @@ def _recordings_create(starts: Sequence[StreamStart]) -> list[tuple[Recording, b
                 purpose="recording", due_ats=[recordings_due_at(start.session) for start in starts]
             )
             recordings = Recording.objects.bulk_create(
-                [
-                    Recording(
-                        session=start.session,
-                        kind=start.kind,
-                        part=start.part,
-                        mime_type=start.mime_type[:100],
-                        data_key=data_key,
-                    )
-                    for start, data_key in zip(starts, data_keys, strict=True)
-                ]
+                [_recording_for(start, data_key) for start, data_key in zip(starts, data_keys, strict=True)]
             )
         return [(recording, True) for recording in recordings]
     except IntegrityError:
         return [_recording_create_alone(start) for start in starts]
 
 
+def _recording_for(start: StreamStart, data_key: DataKey) -> Recording:
+    return Recording(
+        session=start.session, kind=start.kind, part=start.part, mime_type=start.mime_type[:100], data_key=data_key
+    )
+
+
 def _recording_create_alone(start: StreamStart) -> tuple[Recording, bool]:
     try:
         with transaction.atomic():
-            return (
-                Recording.objects.create(
-                    session=start.session,
-                    kind=start.kind,
-                    part=start.part,
-                    mime_type=start.mime_type[:100],
-                    data_key=data_key_create(purpose="recording", due_at=recordings_due_at(start.session)),
-                ),
-                True,
-            )
+            data_key = data_key_create(purpose="recording", due_at=recordings_due_at(start.session))
+            recording = _recording_for(start, data_key)
+            recording.save(force_insert=True)
+            return recording, True
     except IntegrityError:  # another server started the same part at once: use the one that won
         recording = Recording.objects.select_related("data_key").get(
             session=start.session, kind=start.kind, part=start.part
@@ -488,8 +480,7 @@ def chunk_asks_analysis_ahead(recording: Recording, seq: int) -> bool:
     every = settings.INVIGIL_ANALYSE_AHEAD_CHUNKS
     if not every or recording.kind != StreamKind.WEBCAM or seq < every - 1:
         return False
-    session_id = recording.session_id
-    offset = (session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))).int % every
+    offset = recording.session_id.int % every
     return (seq - (every - 1) - offset) % every == 0
 
 
