@@ -31,6 +31,14 @@ def one_thread() -> Iterator[ThreadPoolExecutor]:
 
 
 @pytest.fixture
+def postgresql_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "SQLite's connections are closed after every call and do not break; this runs in the PostgreSQL pass."
+        )
+
+
+@pytest.fixture
 def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every health check made, by the thread that made it."""
     made: list[str] = []
@@ -67,12 +75,11 @@ async def test_a_call_runs_on_a_pool_thread_and_answers_or_raises_as_the_functio
         await pooled_database_call(broken_query)()
 
 
+@pytest.mark.usefixtures("postgresql_only")
 @pytest.mark.django_db(transaction=True)
 async def test_a_connection_that_just_worked_is_used_without_a_check_and_one_left_idle_is_checked(
     one_thread: ThreadPoolExecutor, checks: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite's connections are closed after every call; this runs in the PostgreSQL pass.")
     call = pooled_database_call(count_users, executor=one_thread)
     await call()  # a new connection: nothing to check
     await call()
@@ -87,12 +94,11 @@ async def test_a_connection_that_just_worked_is_used_without_a_check_and_one_lef
     assert len(checks) == 1
 
 
+@pytest.mark.usefixtures("postgresql_only")
 @pytest.mark.django_db(transaction=True)
 async def test_a_connection_that_broke_while_idle_is_replaced_before_it_is_used(
     one_thread: ThreadPoolExecutor, checks: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite's connections do not break; this runs in the PostgreSQL pass of the suite.")
     await pooled_database_call(count_users, executor=one_thread)()
     await pooled_database_call(break_the_connection, executor=one_thread)()
     time.sleep(0.05)
@@ -101,12 +107,11 @@ async def test_a_connection_that_broke_while_idle_is_replaced_before_it_is_used(
     assert len(checks) == 1
 
 
+@pytest.mark.usefixtures("postgresql_only")
 @pytest.mark.django_db(transaction=True)
 async def test_after_a_call_that_failed_the_next_is_checked_and_a_broken_connection_replaced(
     one_thread: ThreadPoolExecutor, checks: list[str]
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite's connections do not break; this runs in the PostgreSQL pass of the suite.")
     call = pooled_database_call(count_users, executor=one_thread)
     await call()
     # A call that failed on a connection that still works: the connection is checked on the way out and kept.
