@@ -7,7 +7,8 @@ and screen 160 kbit/s (40 KB), N = 200, 500 and 1,000, each streaming for 60 s. 
 PostgreSQL (durable: fsync on) and Redis (scripts/services) unless DATABASE_URL and REDIS_URL are set, migrates, creates
 N students with started exam sessions, starts Daphne (the Redis channel layer, DEBUG off), and has every student
 send its chunks over loopback as MediaRecorder would. For each N it prints chunks per second offered
-and served, p50/p99/max acknowledgement latency, chunks lost (unacknowledged --drain seconds after the
+and served, p50/p99/max acknowledgement latency (and the p99 of the chunks sent while students were still
+connecting, the ramp, apart from that of the others), chunks lost (unacknowledged --drain seconds after the
 last was sent), the CPU seconds (user+sys, from /proc) of the Daphne processes, of PostgreSQL and Redis
 and of this load generator, the Daphne processes' peak memory, and the share of the machine's CPU time its
 hypervisor gave to other guests while the students streamed (steal); then Invigil against the baseline.
@@ -121,6 +122,7 @@ class Tally:
     last_send: float = 0.0
     last_ack: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    latency_sent: list[float] = field(default_factory=list)  # when the chunk of each latency was sent
     sends: list[float] = field(default_factory=list)  # when each chunk was sent
     acks: list[float] = field(default_factory=list)  # when each acknowledgement arrived
     firsts: list[float] = field(default_factory=list)  # each student's first send
@@ -140,6 +142,8 @@ class Result:
     full_served_per_s: float
     p50_ms: float
     p99_ms: float
+    ramp_p99_ms: float  # of the chunks sent while students were still connecting
+    full_p99_ms: float  # of the others
     max_ms: float
     errors: int
     closed_early: int
@@ -251,7 +255,9 @@ async def student(
                     if reply.get("type") == "ack":
                         key = (0 if reply["stream"] == "webcam" else 1, reply["seq"])
                         now = time.monotonic()
-                        tally.latencies.append(now - pending.pop(key))
+                        sent_at = pending.pop(key)
+                        tally.latencies.append(now - sent_at)
+                        tally.latency_sent.append(sent_at)
                         tally.acks.append(now)
                         tally.acked += 1
                         tally.last_ack = max(tally.last_ack, now)
@@ -340,6 +346,7 @@ async def drive(
     full_from, full_to = max(tally.firsts, default=0.0), min(tally.lasts, default=0.0)
     full = max(full_to - full_from, 1e-9)
     ramp = full_from - min(tally.firsts, default=0.0)
+    timed = list(zip(tally.latencies, tally.latency_sent, strict=True))
     return Result(
         n=len(students),
         sent=tally.sent,
@@ -351,6 +358,8 @@ async def drive(
         full_served_per_s=sum(full_from <= t < full_to for t in tally.acks) / full,
         p50_ms=percentile(tally.latencies, 50) * 1000,
         p99_ms=percentile(tally.latencies, 99) * 1000,
+        ramp_p99_ms=percentile([d for d, t in timed if t < full_from], 99) * 1000,
+        full_p99_ms=percentile([d for d, t in timed if t >= full_from], 99) * 1000,
         max_ms=max(tally.latencies, default=float("nan")) * 1000,
         errors=tally.errors,
         closed_early=tally.closed_early,
@@ -414,7 +423,8 @@ def print_header() -> None:
     print(
         f"{'server':<9} {'N':>5} {'sent':>7} {'acked':>7} {'lost':>6} {'offered/s':>9} {'served/s':>9} "
         f"{'ramp s':>6} {'full load offered/s':>19} {'served/s':>8} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'err':>4} {'drop':>4} {'daphne cpu-s':>12} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'in ramp':>7} {'after':>6} {'max ms':>8} {'err':>4} {'drop':>4} "
+        f"{'daphne cpu-s':>12} "
         f"{'pg+redis cpu-s':>14} {'client cpu-s':>12} {'daphne MiB':>10} {'steal %':>7}"
     )
 
@@ -423,7 +433,8 @@ def print_row(server: str, r: Result) -> None:
     print(
         f"{server:<9} {r.n:>5} {r.sent:>7} {r.acked:>7} {r.lost:>6} {r.offered_per_s:>9.1f} {r.served_per_s:>9.1f} "
         f"{r.ramp_s:>6.1f} {r.full_offered_per_s:>19.1f} {r.full_served_per_s:>8.1f} "
-        f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.max_ms:>8.1f} {r.errors:>4} {r.closed_early:>4} "
+        f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.ramp_p99_ms:>7.0f} {r.full_p99_ms:>6.0f} {r.max_ms:>8.1f} "
+        f"{r.errors:>4} {r.closed_early:>4} "
         f"{r.daphne_cpu:>12.1f} {r.services_cpu:>14.1f} {r.client_cpu:>12.1f} {r.peak_mib:>10.0f} "
         f"{r.steal_percent:>7.1f}",
         flush=True,
